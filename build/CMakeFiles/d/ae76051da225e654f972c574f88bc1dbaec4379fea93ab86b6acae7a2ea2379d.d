@@ -1,0 +1,2 @@
+passes/Passes.h.inc: \
+  /usr/lib/llvm-22/include/mlir/Pass/PassBase.td

@@ -1,0 +1,21 @@
+# lit configuration for llmc: FileCheck tests of dialects, passes and tools.
+import os
+
+import lit.formats
+
+config.name = "llmc"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.llmc_obj_root, "test")
+# Inputs used by tests but not tests themselves.
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+
+# FileCheck variables do not leak across CHECK-LABEL blocks.
+config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
+
+# llmc's tools first, then FileCheck, not and count from LLVM 22.
+config.environment["PATH"] = os.pathsep.join(
+    [config.llmc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])]
+)
+config.substitutions.append(("%llmc_src_root", config.llmc_src_root))
