@@ -7,6 +7,8 @@
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cstdio>
+
 using namespace mlir;
 using namespace llmc::llm;
 
@@ -32,6 +34,12 @@ void LLMDialect::initialize() {
 #define GET_TYPEDEF_LIST
 #include "dialects/llm/LLMTypes.cpp.inc"
       >();
+}
+
+std::string llmc::llm::formatNumber(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", value);
+  return text;
 }
 
 //===----------------------------------------------------------------------===//
@@ -108,7 +116,7 @@ RopeScalingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   double highFreqFactor = highFreqValue.convertToDouble();
   if (!(factor > 0.0) || !std::isfinite(factor))
     return emitError() << "rope scaling factor must be a positive number, got "
-                       << factor;
+                       << formatNumber(factor);
   if (kind == RopeScalingKind::Linear)
     return success();
   if (originalMaxPosition <= 0)
@@ -119,6 +127,7 @@ RopeScalingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
       !(lowFreqFactor > 0.0 && highFreqFactor > lowFreqFactor))
     return emitError() << "llama3 rope scaling needs 0 < low_freq_factor < "
                           "high_freq_factor, got "
-                       << lowFreqFactor << " and " << highFreqFactor;
+                       << formatNumber(lowFreqFactor) << " and "
+                       << formatNumber(highFreqFactor);
   return success();
 }

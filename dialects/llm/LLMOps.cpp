@@ -58,7 +58,7 @@ LogicalResult verifyVectorOperand(Operation *op, StringRef name, Value value,
 LogicalResult verifyPositive(Operation *op, StringRef name, double value) {
   if (!(value > 0.0) || !std::isfinite(value))
     return op->emitOpError() << name << " must be a positive number, got "
-                             << value;
+                             << formatNumber(value);
   return success();
 }
 
@@ -284,6 +284,49 @@ LogicalResult MatmulOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// llm.reshape
+//===----------------------------------------------------------------------===//
+
+LogicalResult ReshapeOp::verify() {
+  RankedTensorType input = getInput().getType();
+  RankedTensorType result = getType();
+  if (input.getElementType() != result.getElementType())
+    return emitOpError("element type changes from ")
+           << input.getElementType() << " to " << result.getElementType();
+  auto staticProduct = [](ArrayRef<int64_t> shape) {
+    int64_t product = 1;
+    for (int64_t dim : shape)
+      if (!ShapedType::isDynamic(dim))
+        product *= dim;
+    return product;
+  };
+  int64_t inputDynamic = input.getNumDynamicDims();
+  int64_t resultDynamic = result.getNumDynamicDims();
+  if (inputDynamic > 1 || resultDynamic > 1 || inputDynamic != resultDynamic)
+    return emitOpError("each side may have one dynamic dimension, and then "
+                       "both must; got ")
+           << formatShape(input.getShape()) << " -> "
+           << formatShape(result.getShape());
+  if (staticProduct(input.getShape()) != staticProduct(result.getShape()))
+    return emitOpError("cannot reshape ")
+           << formatShape(input.getShape()) << " into "
+           << formatShape(result.getShape())
+           << ": the element counts differ";
+  return success();
+}
+
+// reshape(x : T) -> T is x; reshape(reshape(x)) is one reshape of x.
+OpFoldResult ReshapeOp::fold(FoldAdaptor) {
+  if (getInput().getType() == getType())
+    return getInput();
+  if (auto producer = getInput().getDefiningOp<ReshapeOp>()) {
+    getInputMutable().assign(producer.getInput());
+    return getResult();
+  }
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
 // llm.rope
 //===----------------------------------------------------------------------===//
 
@@ -299,7 +342,8 @@ LogicalResult RopeOp::verify() {
   if (failed(verifyPositive(*this, "theta", getTheta().convertToDouble())))
     return failure();
   int64_t headDim = input.getDimSize(2);
-  int64_t rotaryDim = getRotaryDim().value_or(headDim);
+  int64_t rotaryDim =
+      getRotaryDimAttr() ? getRotaryDimAttr().getInt() : headDim;
   if (ShapedType::isDynamic(headDim))
     return emitOpError("head_dim must be static");
   if (rotaryDim <= 0 || rotaryDim % 2 != 0 || rotaryDim > headDim)
@@ -355,12 +399,15 @@ LogicalResult AttentionOp::verify() {
     return emitOpError("expected result of shape ")
            << formatShape(expected) << " but got "
            << formatShape(result.getShape());
-  if (getLayer() < 0)
-    return emitOpError("layer must be non-negative, got ") << getLayer();
+  // I64Attr getters return unsigned values; read the signed ones.
+  if (getLayerAttr().getInt() < 0)
+    return emitOpError("layer must be non-negative, got ")
+           << getLayerAttr().getInt();
   if (failed(verifyPositive(*this, "scale", getScale().convertToDouble())))
     return failure();
-  if (std::optional<int64_t> window = getSlidingWindow(); window && *window <= 0)
-    return emitOpError("sliding_window must be positive, got ") << *window;
+  if (IntegerAttr window = getSlidingWindowAttr(); window && window.getInt() <= 0)
+    return emitOpError("sliding_window must be positive, got ")
+           << window.getInt();
   if (std::optional<APFloat> softcap = getSoftcap())
     return verifyPositive(*this, "softcap", softcap->convertToDouble());
   return success();
@@ -391,9 +438,9 @@ OpFoldResult MulOp::fold(FoldAdaptor) {
 
 LogicalResult SoftmaxOp::verify() {
   int64_t rank = getType().getRank();
-  if (rank == 0 || getAxis() < -rank || getAxis() >= rank)
-    return emitOpError("axis ") << getAxis() << " is out of range for rank "
-                                << rank;
+  int64_t axis = getAxisAttr().getInt();
+  if (rank == 0 || axis < -rank || axis >= rank)
+    return emitOpError("axis ") << axis << " is out of range for rank " << rank;
   return success();
 }
 
@@ -439,12 +486,12 @@ LogicalResult AllGatherOp::verify() {
   RankedTensorType input = getInput().getType();
   RankedTensorType result = getType();
   int64_t rank = input.getRank();
-  if (getAxis() < 0 || getAxis() >= rank)
-    return emitOpError("axis ") << getAxis() << " is out of range for rank "
-                                << rank;
+  int64_t axis = getAxisAttr().getInt();
+  if (axis < 0 || axis >= rank)
+    return emitOpError("axis ") << axis << " is out of range for rank " << rank;
   SmallVector<int64_t> expected(input.getShape());
-  if (!ShapedType::isDynamic(expected[getAxis()]))
-    expected[getAxis()] *= static_cast<int64_t>(getGroup().size());
+  if (!ShapedType::isDynamic(expected[axis]))
+    expected[axis] *= static_cast<int64_t>(getGroup().size());
   if (!shapesMatch(result.getShape(), expected))
     return emitOpError("expected result of shape ")
            << formatShape(expected) << " but got "
@@ -462,17 +509,16 @@ OpFoldResult AllGatherOp::fold(FoldAdaptor) {
   return {};
 }
 
-LogicalResult SendOp::verify() {
-  if (getPeer() < 0)
-    return emitOpError("peer rank must be non-negative, got ") << getPeer();
+static LogicalResult verifyPeer(Operation *op, IntegerAttr peer) {
+  if (peer.getInt() < 0)
+    return op->emitOpError("peer rank must be non-negative, got ")
+           << peer.getInt();
   return success();
 }
 
-LogicalResult RecvOp::verify() {
-  if (getPeer() < 0)
-    return emitOpError("peer rank must be non-negative, got ") << getPeer();
-  return success();
-}
+LogicalResult SendOp::verify() { return verifyPeer(*this, getPeerAttr()); }
+
+LogicalResult RecvOp::verify() { return verifyPeer(*this, getPeerAttr()); }
 
 //===----------------------------------------------------------------------===//
 // llm.fused

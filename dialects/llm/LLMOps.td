@@ -69,7 +69,7 @@ def LLM_RMSNormOp : LLM_Op<"rms_norm", [Pure, AllTypesMatch<["input", "result"]>
     ```
   }];
   let arguments = (ins LLM_FloatTensor:$input, LLM_FloatTensor:$weight,
-                       F32Attr:$epsilon);
+                       F64Attr:$epsilon);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight `epsilon` `=` $epsilon attr-dict `:` type($input) `,` type($weight)
@@ -88,7 +88,7 @@ def LLM_LayerNormOp : LLM_Op<"layer_norm", [Pure, AllTypesMatch<["input", "resul
     ```
   }];
   let arguments = (ins LLM_FloatTensor:$input, LLM_FloatTensor:$weight,
-                       Optional<LLM_FloatTensor>:$bias, F32Attr:$epsilon);
+                       Optional<LLM_FloatTensor>:$bias, F64Attr:$epsilon);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? `epsilon` `=` $epsilon attr-dict `:`
@@ -146,6 +146,30 @@ def LLM_MatmulOp : LLM_Op<"matmul", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// Shapes
+//===----------------------------------------------------------------------===//
+
+def LLM_ReshapeOp : LLM_Op<"reshape", [Pure]> {
+  let summary = "reinterprets a tensor's elements under another shape";
+  let description = [{
+    Row-major order is kept and the element count must match. The dynamic
+    token dimension may appear once on each side, and the static dimensions
+    must then have equal products; this is how `[N, heads * head_dim]`
+    projections become the `[N, heads, head_dim]` that `llm.rope` and
+    `llm.attention` take.
+
+    ```mlir
+    %q3 = llm.reshape %q : tensor<?x576xbf16> -> tensor<?x9x64xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_AnyTensor:$input);
+  let results = (outs LLM_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Positional encoding and attention
 //===----------------------------------------------------------------------===//
 
@@ -192,7 +216,7 @@ def LLM_AttentionOp : LLM_Op<"attention",
     `softcap * tanh(logits / softcap)` (Gemma 2).
 
     ```mlir
-    %o = llm.attention %q, %k, %v, %batch {layer = 0 : i64, scale = 0.125 : f32}
+    %o = llm.attention %q, %k, %v, %batch {layer = 0 : i64, scale = 0.125 : f64}
         : tensor<?x9x64xbf16>, tensor<?x3x64xbf16>, tensor<?x3x64xbf16> -> tensor<?x9x64xbf16>
     ```
   }];
@@ -202,9 +226,9 @@ def LLM_AttentionOp : LLM_Op<"attention",
     LLM_FloatTensor:$value,
     LLM_BatchType:$batch,
     I64Attr:$layer,
-    F32Attr:$scale,
+    F64Attr:$scale,
     OptionalAttr<I64Attr>:$sliding_window,
-    OptionalAttr<F32Attr>:$softcap);
+    OptionalAttr<F64Attr>:$softcap);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = [{
     $query `,` $key `,` $value `,` $batch attr-dict `:`

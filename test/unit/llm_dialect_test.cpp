@@ -54,7 +54,7 @@ TEST_F(LLMDialectTest, RopeScalingLlama3KeepsParameters) {
 TEST_F(LLMDialectTest, AttentionVerifiesGroupedHeads) {
   const char *valid = R"mlir(
     func.func @f(%q: tensor<?x9x64xf32>, %k: tensor<?x3x64xf32>, %b: !llm.batch) -> tensor<?x9x64xf32> {
-      %o = llm.attention %q, %k, %k, %b {layer = 0 : i64, scale = 0.125 : f32}
+      %o = llm.attention %q, %k, %k, %b {layer = 0 : i64, scale = 0.125 : f64}
           : tensor<?x9x64xf32>, tensor<?x3x64xf32>, tensor<?x3x64xf32> -> tensor<?x9x64xf32>
       return %o : tensor<?x9x64xf32>
     })mlir";
