@@ -95,21 +95,26 @@ LogicalResult verifyQuantParams(Operation *op, RankedTensorType quantType,
     for (auto [axis, dims] : llvm::enumerate(
              llvm::zip(floatType.getShape(), scaleType.getShape()))) {
       auto [dataDim, scaleDim] = dims;
+      // Over the dynamic token dimension a scale is either shared (1) or one
+      // per token (also dynamic, e.g. per-token activation scales).
+      if (ShapedType::isDynamic(dataDim)) {
+        if (scaleDim != 1 && !ShapedType::isDynamic(scaleDim))
+          return op->emitOpError("scale dimension ")
+                 << axis << " must be 1 or dynamic where the input's is "
+                 << "dynamic, got " << scaleDim;
+        continue;
+      }
       if (ShapedType::isDynamic(scaleDim) || scaleDim <= 0)
         return op->emitOpError("scale dimension ")
-               << axis << " must be static and positive, got shape "
-               << formatShape(scaleType.getShape());
-      if (!ShapedType::isDynamic(dataDim) && dataDim % scaleDim != 0)
+               << axis << " must be static and positive where the input's is "
+               << "static, got shape " << formatShape(scaleType.getShape());
+      if (dataDim % scaleDim != 0)
         return op->emitOpError("scale of shape ")
                << formatShape(scaleType.getShape())
                << " does not split input of shape "
                << formatShape(floatType.getShape()) << " into blocks: "
                << dataDim << " is not a multiple of " << scaleDim
                << " along dimension " << axis;
-      if (ShapedType::isDynamic(dataDim) && scaleDim != 1)
-        return op->emitOpError("scale dimension ")
-               << axis << " must be 1 where the input's is dynamic, got "
-               << scaleDim;
     }
   }
   if (!zeroPoint)
@@ -414,7 +419,7 @@ LogicalResult AttentionOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
-// llm.add, llm.mul, llm.softmax
+// llm.add, llm.mul, llm.scale, llm.softmax
 //===----------------------------------------------------------------------===//
 
 // x + 0 -> x. Adding +0.0 turns -0.0 into +0.0; no model output depends on the
@@ -434,6 +439,11 @@ OpFoldResult MulOp::fold(FoldAdaptor) {
   if (matchPattern(getLhs(), m_OneFloat()))
     return getRhs();
   return {};
+}
+
+// x * 1.0 -> x.
+OpFoldResult ScaleOp::fold(FoldAdaptor) {
+  return getFactor().isExactlyValue(1.0) ? getInput() : Value();
 }
 
 LogicalResult SoftmaxOp::verify() {

@@ -302,6 +302,22 @@ def LLM_MulOp : LLM_BinaryFloatOp<"mul", [Commutative]> {
   let hasFolder = 1;
 }
 
+def LLM_ScaleOp : LLM_Op<"scale", [Pure, SameOperandsAndResultType]> {
+  let summary = "multiplies every element by a constant factor";
+  let description = [{
+    Gemma multiplies its embeddings by sqrt(hidden_size); the table itself
+    cannot absorb the factor because the LM head shares it.
+
+    ```mlir
+    %h = llm.scale %e by 25.25 : tensor<?x640xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$input, F64Attr:$factor);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = "$input `by` $factor attr-dict `:` type($result)";
+  let hasFolder = 1;
+}
+
 def LLM_SoftmaxOp : LLM_Op<"softmax", [Pure, SameOperandsAndResultType]> {
   let summary = "softmax along one axis";
   let description = [{
@@ -358,13 +374,14 @@ def LLM_DequantizeOp : LLM_Op<"dequantize", [Pure]> {
   let summary = "dequantizes a tensor with block-wise scales";
   let description = [{
     `result = (input [- zero_point]) * scale`, with the scale shapes of
-    `llm.quantize`.
+    `llm.quantize`. The input may also be the i32 accumulator of an integer
+    `llm.linear`, scaled by the product of the activation and weight scales.
 
     ```mlir
     %w = llm.dequantize %wq, %s : tensor<1024x4096xf8E4M3FN>, tensor<1024x1xf32> -> tensor<1024x4096xbf16>
     ```
   }];
-  let arguments = (ins LLM_QuantTensor:$input, LLM_FloatTensor:$scale,
+  let arguments = (ins LLM_DequantizableTensor:$input, LLM_FloatTensor:$scale,
                        Optional<LLM_ZeroPointTensor>:$zero_point);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = [{

@@ -171,3 +171,15 @@ func.func @dead_code(%q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %b: !llm.ba
       : tensor<?x4x16xf32>, tensor<?x2x16xf32>, tensor<?x2x16xf32> -> tensor<?x4x16xf32>
   return
 }
+
+// -----
+// Scaling by exactly one is nothing; any other factor stays.
+// CHECK-LABEL: func.func @scale
+// CHECK-SAME: (%[[X:.+]]: tensor<?x64xf32>)
+// CHECK-NEXT: %[[S:.+]] = llm.scale %[[X]] by 8.000000e+00
+// CHECK-NEXT: return %[[X]], %[[S]]
+func.func @scale(%x: tensor<?x64xf32>) -> (tensor<?x64xf32>, tensor<?x64xf32>) {
+  %0 = llm.scale %x by 1.0 : tensor<?x64xf32>
+  %1 = llm.scale %x by 8.0 : tensor<?x64xf32>
+  return %0, %1 : tensor<?x64xf32>, tensor<?x64xf32>
+}

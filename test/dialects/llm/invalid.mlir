@@ -455,17 +455,17 @@ func.func @quantize_scale_rank(%w: tensor<1024x4096xf16>, %s: tensor<1024xf16>) 
 }
 
 // -----
-// Scale shapes are static.
-func.func @quantize_scale_dynamic(%x: tensor<?x64xf16>, %s: tensor<?x1xf16>) {
-  // expected-error @+1 {{scale dimension 0 must be static and positive, got shape [?, 1]}}
-  %q = llm.quantize %x, %s : tensor<?x64xf16>, tensor<?x1xf16> -> tensor<?x64xi8>
+// Over a static input dimension the scale's is static too.
+func.func @quantize_scale_dynamic(%x: tensor<16x64xf16>, %s: tensor<?x1xf16>) {
+  // expected-error @+1 {{scale dimension 0 must be static and positive where the input's is static, got shape [?, 1]}}
+  %q = llm.quantize %x, %s : tensor<16x64xf16>, tensor<?x1xf16> -> tensor<16x64xi8>
   return
 }
 
 // -----
-// Over a dynamic input dimension, the scale's block is the whole dimension.
+// Over a dynamic input dimension, a scale is shared (1) or per token (dynamic).
 func.func @quantize_scale_over_dynamic(%x: tensor<?x64xf16>, %s: tensor<4x1xf16>) {
-  // expected-error @+1 {{scale dimension 0 must be 1 where the input's is dynamic, got 4}}
+  // expected-error @+1 {{scale dimension 0 must be 1 or dynamic where the input's is dynamic, got 4}}
   %q = llm.quantize %x, %s : tensor<?x64xf16>, tensor<4x1xf16> -> tensor<?x64xi8>
   return
 }

@@ -102,13 +102,15 @@ func.func @elementwise(%a: tensor<?x1536xbf16>, %b: tensor<?x1536xbf16>) -> tens
   %3 = llm.mul %0, %b : tensor<?x1536xbf16>
   // CHECK: llm.add %{{.+}}, %{{.+}} : tensor<?x1536xbf16>
   %4 = llm.add %3, %2 : tensor<?x1536xbf16>
+  // CHECK: llm.scale %{{.+}} by 5.000000e-01 : tensor<?x1536xbf16>
+  %5 = llm.scale %4 by 0.5 : tensor<?x1536xbf16>
   // CHECK: llm.softmax %{{.+}} axis = -1 : tensor<?x1536xbf16>
-  %5 = llm.softmax %4 axis = -1 : tensor<?x1536xbf16>
-  return %5 : tensor<?x1536xbf16>
+  %6 = llm.softmax %5 axis = -1 : tensor<?x1536xbf16>
+  return %6 : tensor<?x1536xbf16>
 }
 
 // CHECK-LABEL: func.func @quantization
-func.func @quantization(%w: tensor<1024x4096xbf16>, %x: tensor<?x4096xbf16>) {
+func.func @quantization(%w: tensor<1024x4096xbf16>, %x: tensor<?x4096xbf16>, %sx: tensor<?x1xf32>) {
   // Per-output-channel FP8 weights.
   %s = llm.weight @w.scale : tensor<1024x1xf32>
   // CHECK: llm.quantize %{{.+}}, %{{.+}} : tensor<1024x4096xbf16>, tensor<1024x1xf32> -> tensor<1024x4096xf8E4M3FN>
@@ -119,10 +121,9 @@ func.func @quantization(%w: tensor<1024x4096xbf16>, %x: tensor<?x4096xbf16>) {
   %st = llm.weight @x.scale : tensor<f32>
   // CHECK: llm.quantize {{.+}} : tensor<?x4096xbf16>, tensor<f32> -> tensor<?x4096xf8E5M2>
   %2 = llm.quantize %x, %st : tensor<?x4096xbf16>, tensor<f32> -> tensor<?x4096xf8E5M2>
-  // Per-token dynamic INT8: one scale per row of a dynamic token dimension.
-  %sx = llm.weight @x.token_scale : tensor<1x1xf32>
-  // CHECK: llm.quantize {{.+}} : tensor<?x4096xbf16>, tensor<1x1xf32> -> tensor<?x4096xi8>
-  %3 = llm.quantize %x, %sx : tensor<?x4096xbf16>, tensor<1x1xf32> -> tensor<?x4096xi8>
+  // Per-token INT8: one scale per row of the dynamic token dimension.
+  // CHECK: llm.quantize {{.+}} : tensor<?x4096xbf16>, tensor<?x1xf32> -> tensor<?x4096xi8>
+  %3 = llm.quantize %x, %sx : tensor<?x4096xbf16>, tensor<?x1xf32> -> tensor<?x4096xi8>
   // Group-wise asymmetric INT4, group size 128, with zero points.
   %sg = llm.weight @w.group_scale : tensor<1024x32xf16>
   %zg = llm.weight @w.group_zero : tensor<1024x32xi8>
