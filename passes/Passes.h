@@ -1,4 +1,5 @@
-//===- Passes.h - llmc's transformations -----------------------------------===//
+//===- Passes.h - llmc's transformations
+//-----------------------------------===//
 
 #ifndef LLMC_PASSES_PASSES_H
 #define LLMC_PASSES_PASSES_H

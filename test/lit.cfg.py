@@ -19,3 +19,4 @@ config.environment["PATH"] = os.pathsep.join(
     [config.llmc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])]
 )
 config.substitutions.append(("%llmc_src_root", config.llmc_src_root))
+config.substitutions.append(("%llmc_obj_root", config.llmc_obj_root))

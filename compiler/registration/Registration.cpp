@@ -1,8 +1,10 @@
-//===- Registration.cpp - the dialects and passes every llmc tool knows ----===//
+//===- Registration.cpp - the dialects and passes every llmc tool knows
+//----===//
 
 #include "compiler/registration/Registration.h"
 
 #include "dialects/llm/LLMDialect.h"
+#include "dialects/plan/PlanDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -13,7 +15,7 @@
 namespace llmc {
 
 void registerAllLlmcDialects(mlir::DialectRegistry &registry) {
-  registry.insert<llm::LLMDialect, mlir::arith::ArithDialect,
+  registry.insert<llm::LLMDialect, plan::PlanDialect, mlir::arith::ArithDialect,
                   mlir::func::FuncDialect, mlir::tensor::TensorDialect>();
 }
 

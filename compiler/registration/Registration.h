@@ -1,4 +1,5 @@
-//===- Registration.h - the dialects and passes every llmc tool knows ------===//
+//===- Registration.h - the dialects and passes every llmc tool knows
+//------===//
 
 #ifndef LLMC_COMPILER_REGISTRATION_REGISTRATION_H
 #define LLMC_COMPILER_REGISTRATION_REGISTRATION_H

@@ -1,4 +1,5 @@
-//===- LLMDialect.cpp - the llm dialect, its types and attributes ----------===//
+//===- LLMDialect.cpp - the llm dialect, its types and attributes
+//----------===//
 
 #include "dialects/llm/LLMDialect.h"
 
@@ -80,7 +81,8 @@ Attribute RopeScalingAttr::parse(AsmParser &parser, Type) {
       if (parser.parseInteger(originalMaxPosition))
         return {};
     } else {
-      parser.emitError(keyLoc, "unknown rope scaling parameter '") << key << "'";
+      parser.emitError(keyLoc, "unknown rope scaling parameter '")
+          << key << "'";
       return {};
     }
   }

@@ -1,4 +1,5 @@
-//===- LLMDialect.h - the llm dialect, its types and attributes ------------===//
+//===- LLMDialect.h - the llm dialect, its types and attributes
+//------------===//
 
 #ifndef LLMC_DIALECTS_LLM_LLMDIALECT_H
 #define LLMC_DIALECTS_LLM_LLMDIALECT_H

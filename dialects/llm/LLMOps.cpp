@@ -1,4 +1,5 @@
-//===- LLMOps.cpp - verifiers and folders of the llm dialect ---------------===//
+//===- LLMOps.cpp - verifiers and folders of the llm dialect
+//---------------===//
 
 #include "dialects/llm/LLMOps.h"
 
@@ -57,8 +58,8 @@ LogicalResult verifyVectorOperand(Operation *op, StringRef name, Value value,
 
 LogicalResult verifyPositive(Operation *op, StringRef name, double value) {
   if (!(value > 0.0) || !std::isfinite(value))
-    return op->emitOpError() << name << " must be a positive number, got "
-                             << formatNumber(value);
+    return op->emitOpError()
+           << name << " must be a positive number, got " << formatNumber(value);
   return success();
 }
 
@@ -83,9 +84,11 @@ LogicalResult verifyQuantParams(Operation *op, RankedTensorType quantType,
                                 Value zeroPoint) {
   if (!shapesMatch(quantType.getShape(), floatType.getShape()))
     return op->emitOpError("result shape ")
-           << formatShape(cast<ShapedType>(op->getResult(0).getType()).getShape())
+           << formatShape(
+                  cast<ShapedType>(op->getResult(0).getType()).getShape())
            << " differs from input shape "
-           << formatShape(cast<ShapedType>(op->getOperand(0).getType()).getShape());
+           << formatShape(
+                  cast<ShapedType>(op->getOperand(0).getType()).getShape());
   RankedTensorType scaleType = tensorType(scale);
   if (scaleType.getRank() != 0) {
     if (scaleType.getRank() != floatType.getRank())
@@ -112,15 +115,16 @@ LogicalResult verifyQuantParams(Operation *op, RankedTensorType quantType,
         return op->emitOpError("scale of shape ")
                << formatShape(scaleType.getShape())
                << " does not split input of shape "
-               << formatShape(floatType.getShape()) << " into blocks: "
-               << dataDim << " is not a multiple of " << scaleDim
-               << " along dimension " << axis;
+               << formatShape(floatType.getShape())
+               << " into blocks: " << dataDim << " is not a multiple of "
+               << scaleDim << " along dimension " << axis;
     }
   }
   if (!zeroPoint)
     return success();
   if (!isa<IntegerType>(quantType.getElementType()))
-    return op->emitOpError("zero points apply to integer quantization only, not ")
+    return op->emitOpError(
+               "zero points apply to integer quantization only, not ")
            << quantType.getElementType();
   RankedTensorType zeroPointType = tensorType(zeroPoint);
   if (zeroPointType.getShape() != scaleType.getShape())
@@ -181,7 +185,8 @@ LogicalResult RMSNormOp::verify() {
   if (failed(verifyPositive(*this, "epsilon", getEpsilon().convertToDouble())))
     return failure();
   return verifyVectorOperand(*this, "weight", getWeight(),
-                             input.getShape().back(), "the input's last dimension");
+                             input.getShape().back(),
+                             "the input's last dimension");
 }
 
 LogicalResult LayerNormOp::verify() {
@@ -281,7 +286,8 @@ LogicalResult MatmulOp::verify() {
   if (!shapesMatch(result, expected))
     return emitOpError("expected result of shape ")
            << formatShape(expected) << " but got " << formatShape(result);
-  if (getLhs().getType().getElementType() != getRhs().getType().getElementType())
+  if (getLhs().getType().getElementType() !=
+      getRhs().getType().getElementType())
     return emitOpError("operand element types differ: ")
            << getLhs().getType().getElementType() << " and "
            << getRhs().getType().getElementType();
@@ -315,8 +321,7 @@ LogicalResult ReshapeOp::verify() {
   if (staticProduct(input.getShape()) != staticProduct(result.getShape()))
     return emitOpError("cannot reshape ")
            << formatShape(input.getShape()) << " into "
-           << formatShape(result.getShape())
-           << ": the element counts differ";
+           << formatShape(result.getShape()) << ": the element counts differ";
   return success();
 }
 
@@ -338,7 +343,8 @@ OpFoldResult ReshapeOp::fold(FoldAdaptor) {
 LogicalResult RopeOp::verify() {
   RankedTensorType input = getInput().getType();
   if (input.getRank() != 3)
-    return emitOpError("expected [tokens, heads, head_dim] input but got shape ")
+    return emitOpError(
+               "expected [tokens, heads, head_dim] input but got shape ")
            << formatShape(input.getShape());
   if (!dimsMatch(input.getDimSize(0), getPositions().getType().getDimSize(0)))
     return emitOpError("input has ")
@@ -366,10 +372,11 @@ LogicalResult AttentionOp::verify() {
   RankedTensorType key = getKey().getType();
   RankedTensorType value = getValue().getType();
   RankedTensorType result = getType();
-  for (auto [name, type] : {std::pair<StringRef, RankedTensorType>{"query", query},
-                            {"key", key},
-                            {"value", value},
-                            {"result", result}}) {
+  for (auto [name, type] :
+       {std::pair<StringRef, RankedTensorType>{"query", query},
+        {"key", key},
+        {"value", value},
+        {"result", result}}) {
     if (type.getRank() != 3)
       return emitOpError("expected ")
              << name << " of shape [tokens, heads, head_dim] but got "
@@ -410,7 +417,8 @@ LogicalResult AttentionOp::verify() {
            << getLayerAttr().getInt();
   if (failed(verifyPositive(*this, "scale", getScale().convertToDouble())))
     return failure();
-  if (IntegerAttr window = getSlidingWindowAttr(); window && window.getInt() <= 0)
+  if (IntegerAttr window = getSlidingWindowAttr();
+      window && window.getInt() <= 0)
     return emitOpError("sliding_window must be positive, got ")
            << window.getInt();
   if (std::optional<APFloat> softcap = getSoftcap())
@@ -540,12 +548,12 @@ LogicalResult FusedOp::verify() {
     return emitOpError("body takes ")
            << body.getNumArguments() << " arguments but the group has "
            << getInputs().size() << " inputs";
-  for (auto [index, pair] :
-       llvm::enumerate(llvm::zip(body.getArgumentTypes(), getInputs().getTypes())))
+  for (auto [index, pair] : llvm::enumerate(
+           llvm::zip(body.getArgumentTypes(), getInputs().getTypes())))
     if (std::get<0>(pair) != std::get<1>(pair))
       return emitOpError("body argument ")
-             << index << " has type " << std::get<0>(pair)
-             << " but input " << index << " has type " << std::get<1>(pair);
+             << index << " has type " << std::get<0>(pair) << " but input "
+             << index << " has type " << std::get<1>(pair);
   if (getNumResults() == 0)
     return emitOpError("a fused group must produce at least one result");
   auto yield = cast<YieldOp>(body.getTerminator());
@@ -558,7 +566,8 @@ LogicalResult FusedOp::verify() {
 }
 
 // A group that only forwards its inputs computes nothing: use the inputs.
-LogicalResult FusedOp::fold(FoldAdaptor, SmallVectorImpl<OpFoldResult> &results) {
+LogicalResult FusedOp::fold(FoldAdaptor,
+                            SmallVectorImpl<OpFoldResult> &results) {
   auto yield = cast<YieldOp>(getBody().front().getTerminator());
   for (Value value : yield.getValues()) {
     auto argument = dyn_cast<BlockArgument>(value);

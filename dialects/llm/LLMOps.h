@@ -1,4 +1,5 @@
-//===- LLMOps.h - ops of the llm dialect -----------------------------------===//
+//===- LLMOps.h - ops of the llm dialect
+//-----------------------------------===//
 
 #ifndef LLMC_DIALECTS_LLM_LLMOPS_H
 #define LLMC_DIALECTS_LLM_LLMOPS_H

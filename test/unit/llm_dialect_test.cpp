@@ -3,10 +3,10 @@
 
 #include "compiler/registration/Registration.h"
 #include "dialects/llm/LLMOps.h"
+#include "mlir/AsmParser/AsmParser.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/AsmParser/AsmParser.h"
 #include "mlir/Parser/Parser.h"
 
 #include <gtest/gtest.h>
@@ -24,24 +24,29 @@ protected:
   mlir::MLIRContext context;
 };
 
-// A rope scaling factor that is not positive is refused with the value in the message.
+// A rope scaling factor that is not positive is refused with the value in the
+// message.
 TEST_F(LLMDialectTest, RopeScalingRejectsNonPositiveFactor) {
   std::string message;
   mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &diag) {
     message = diag.str();
     return mlir::success();
   });
-  EXPECT_FALSE(mlir::parseAttribute("#llm.rope_scaling<linear, factor = -2.0>", &context));
-  EXPECT_NE(message.find("factor must be a positive number, got -2"), std::string::npos)
+  EXPECT_FALSE(mlir::parseAttribute("#llm.rope_scaling<linear, factor = -2.0>",
+                                    &context));
+  EXPECT_NE(message.find("factor must be a positive number, got -2"),
+            std::string::npos)
       << message;
 }
 
-// llama3 scaling parses all four of its parameters into the attribute's getters.
+// llama3 scaling parses all four of its parameters into the attribute's
+// getters.
 TEST_F(LLMDialectTest, RopeScalingLlama3KeepsParameters) {
-  auto attr = llvm::dyn_cast_or_null<llmc::llm::RopeScalingAttr>(mlir::parseAttribute(
-      "#llm.rope_scaling<llama3, factor = 8.0, low_freq_factor = 1.0, "
-      "high_freq_factor = 4.0, original_max_position = 8192>",
-      &context));
+  auto attr =
+      llvm::dyn_cast_or_null<llmc::llm::RopeScalingAttr>(mlir::parseAttribute(
+          "#llm.rope_scaling<llama3, factor = 8.0, low_freq_factor = 1.0, "
+          "high_freq_factor = 4.0, original_max_position = 8192>",
+          &context));
   ASSERT_TRUE(attr);
   EXPECT_EQ(attr.getKind(), llmc::llm::RopeScalingKind::Llama3);
   EXPECT_EQ(attr.getFactor().convertToDouble(), 8.0);
@@ -69,7 +74,8 @@ TEST_F(LLMDialectTest, AttentionVerifiesGroupedHeads) {
   for (size_t at; (at = invalid.find("x3x64")) != std::string::npos;)
     invalid.replace(at, 5, "x4x64");
   EXPECT_FALSE(mlir::parseSourceString<mlir::ModuleOp>(invalid, &context));
-  EXPECT_NE(message.find("multiple of KV heads (4)"), std::string::npos) << message;
+  EXPECT_NE(message.find("multiple of KV heads (4)"), std::string::npos)
+      << message;
 }
 
 } // namespace

@@ -1,4 +1,5 @@
-//===- llmc-opt.cpp - runs llmc passes on .mlir files (lit tests, debugging) ===//
+//===- llmc-opt.cpp - runs llmc passes on .mlir files (lit tests, debugging)
+//===//
 
 #include "compiler/registration/Registration.h"
 #include "mlir/IR/DialectRegistry.h"

@@ -1,0 +1,182 @@
+//===- CompileOptions.cpp - parses and validates `llmc compile` arguments -===//
+//
+// A hand-written parser rather than llvm::cl: llvm::cl keeps global state and
+// exits the process on errors, and this library must return every error as a
+// Status with the exact message the lit tests pin.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/driver/CompileOptions.h"
+
+#include <cstddef>
+#include <optional>
+#include <string_view>
+
+namespace llmc {
+
+namespace {
+
+/// The command line as written, before any of it is checked against the
+/// target table.
+struct RawCompileArguments {
+  std::optional<std::string> target;
+  std::optional<std::string> quant;
+  std::optional<std::string> output;
+  std::optional<std::string> emit;
+  std::vector<std::string> models;
+  bool verbose = false;
+  bool help = false;
+};
+
+/// If `arg` is `--name=value` or `--name` followed by a value, stores the value
+/// and returns true. `index` is advanced past a separate value.
+bool takeOptionValue(const std::vector<std::string> &args, std::size_t &index,
+                     std::string_view name, std::optional<std::string> &value,
+                     Status &status) {
+  std::string_view arg = args[index];
+  if (arg.substr(0, name.size()) != name)
+    return false;
+  std::string_view rest = arg.substr(name.size());
+  if (!rest.empty() && rest.front() == '=') {
+    value = std::string(rest.substr(1));
+  } else if (rest.empty()) {
+    if (index + 1 >= args.size()) {
+      status = Status::usageError(std::string(name) + " needs a value");
+      return true;
+    }
+    value = args[++index];
+  } else {
+    // A longer option that merely starts with `name` ("--targets").
+    return false;
+  }
+  if (value->empty())
+    status = Status::usageError(std::string(name) + " needs a value");
+  return true;
+}
+
+Status scanArguments(const std::vector<std::string> &args,
+                     RawCompileArguments &raw) {
+  bool optionsEnded = false;
+  for (std::size_t index = 0; index < args.size(); ++index) {
+    const std::string &arg = args[index];
+    // "-" alone is a file name by convention, and everything after "--" is.
+    if (optionsEnded || arg.size() < 2 || arg.front() != '-') {
+      raw.models.push_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      optionsEnded = true;
+      continue;
+    }
+    if (arg == "-h" || arg == "--help") {
+      raw.help = true;
+      continue;
+    }
+    if (arg == "-v" || arg == "--verbose") {
+      raw.verbose = true;
+      continue;
+    }
+    Status status;
+    if (takeOptionValue(args, index, "--target", raw.target, status) ||
+        takeOptionValue(args, index, "--quant", raw.quant, status) ||
+        takeOptionValue(args, index, "--emit", raw.emit, status) ||
+        takeOptionValue(args, index, "--output", raw.output, status) ||
+        takeOptionValue(args, index, "-o", raw.output, status)) {
+      if (!status.ok())
+        return status;
+      continue;
+    }
+    // "-oOUT", the form compilers accept without a separator.
+    if (arg.compare(0, 2, "-o") == 0 && arg.size() > 2 && arg[2] != '-') {
+      raw.output = arg.substr(2);
+      continue;
+    }
+    return Status::usageError("unknown option '" + arg +
+                              "'; see 'llmc compile --help'");
+  }
+  if (raw.models.size() > 1)
+    return Status::usageError("expected one model, got '" + raw.models[0] +
+                              "' and '" + raw.models[1] + "'");
+  return Status::success();
+}
+
+} // namespace
+
+std::string compileUsage() {
+  return "usage: llmc compile MODEL --target=TARGET [--quant=MODE] -o OUT "
+         "[--emit=artifact|mlir] [--verbose]\n"
+         "\n"
+         "  MODEL           a Hugging Face model directory, .gguf, .onnx or "
+         "an llm-dialect .mlir file\n"
+         "  --target=TARGET the GPU (or cpu) to compile for; 'llmc targets' "
+         "lists them\n"
+         "  --quant=MODE    " +
+         knownQuantModeNames() +
+         "; defaults to the target's fastest native mode\n"
+         "  -o OUT          the artifact to write ('-' for standard output)\n"
+         "  --emit=KIND     artifact (default) or mlir: the llm-dialect "
+         "module after cleanups\n"
+         "  --verbose, -v   print the chosen target and mode to standard "
+         "error\n";
+}
+
+Status parseCompileOptions(const std::vector<std::string> &args,
+                           CompileOptions &options) {
+  RawCompileArguments raw;
+  if (Status status = scanArguments(args, raw); !status.ok())
+    return status;
+  options = CompileOptions();
+  options.verbose = raw.verbose;
+  if (raw.help) {
+    options.helpRequested = true;
+    return Status::success();
+  }
+
+  // Target and precision first: they decide whether there is anything to
+  // compile at all, and checking them must not depend on the model.
+  if (!raw.target)
+    return Status::usageError("missing --target; known targets: " +
+                              knownTargetNames());
+  options.target = lookupTarget(*raw.target);
+  if (!options.target)
+    return Status::usageError("unknown target '" + *raw.target +
+                              "'; known targets: " + knownTargetNames());
+  if (TargetCheck supported = checkTargetSupported(*options.target);
+      !supported.ok())
+    return Status::usageError(supported.errorMessage);
+
+  if (raw.quant) {
+    if (!parseQuantMode(*raw.quant, options.quant))
+      return Status::usageError("unknown --quant '" + *raw.quant +
+                                "'; modes: " + knownQuantModeNames());
+  } else {
+    options.quant = options.target->defaultQuant;
+    options.quantIsTargetDefault = true;
+  }
+  if (TargetCheck pair = checkTargetQuant(*options.target, options.quant);
+      !pair.ok())
+    return Status::usageError(pair.errorMessage);
+
+  if (raw.emit) {
+    if (*raw.emit == "artifact")
+      options.emit = EmitKind::Artifact;
+    else if (*raw.emit == "mlir")
+      options.emit = EmitKind::Mlir;
+    else
+      return Status::usageError("unknown --emit '" + *raw.emit +
+                                "'; expected artifact or mlir");
+  }
+
+  if (raw.models.empty())
+    return Status::usageError("missing MODEL: pass a Hugging Face model "
+                              "directory, .gguf, .onnx or .mlir file");
+  options.modelPath = raw.models.front();
+  if (!raw.output)
+    return Status::usageError(
+        "missing -o OUT: say where to write the result ('-' for standard "
+        "output)");
+  options.outputPath = *raw.output;
+  return Status::success();
+}
+
+} // namespace llmc

@@ -1,0 +1,81 @@
+//===- CompileOptions.h - the parsed and validated `llmc compile` command -===//
+
+#ifndef LLMC_COMPILER_DRIVER_COMPILEOPTIONS_H
+#define LLMC_COMPILER_DRIVER_COMPILEOPTIONS_H
+
+#include "compiler/targets/Target.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace llmc {
+
+/// Outcomes of the driver, numbered as the process exit codes `llmc` returns
+/// for them, so tools can return the code as is.
+enum class StatusCode {
+  Ok = 0,
+  /// The model could not be read or compiled, or the output not written.
+  Failure = 1,
+  /// The command line is malformed or asks for something the target cannot
+  /// do; nothing was read.
+  UsageError = 2,
+};
+
+/// A result with a message a user can act on. The message has no "error: "
+/// prefix; whoever prints it adds one.
+struct [[nodiscard]] Status {
+  StatusCode code = StatusCode::Ok;
+  std::string message;
+
+  static Status success() { return {}; }
+  static Status usageError(std::string message) {
+    return {StatusCode::UsageError, std::move(message)};
+  }
+  static Status failure(std::string message) {
+    return {StatusCode::Failure, std::move(message)};
+  }
+  bool ok() const { return code == StatusCode::Ok; }
+  int exitCode() const { return static_cast<int>(code); }
+};
+
+/// What `llmc compile` writes.
+enum class EmitKind {
+  /// A deployable `.llmc` artifact (the default).
+  Artifact,
+  /// The llm-dialect module after the compiler's cleanups, as text.
+  Mlir,
+};
+
+struct CompileOptions {
+  /// The model as given: a Hugging Face directory, .gguf, .onnx or .mlir.
+  std::string modelPath;
+  /// Points into `allTargets()`, which lives as long as the program.
+  const Target *target = nullptr;
+  QuantMode quant = QuantMode::Int8;
+  /// True when `--quant` was not given and `quant` is the target's default.
+  bool quantIsTargetDefault = false;
+  /// Where the result goes; "-" is standard output.
+  std::string outputPath;
+  EmitKind emit = EmitKind::Artifact;
+  /// Print the chosen target and mode, and each step, to standard error.
+  bool verbose = false;
+  /// `--help` was given: print `compileUsage()` and do nothing else.
+  bool helpRequested = false;
+};
+
+/// The usage text of `llmc compile`, for `--help` and usage errors.
+std::string compileUsage();
+
+/// Parses the arguments that follow `llmc compile` into `options`.
+///
+/// Target and precision are checked before anything else is (and the model
+/// path is never opened here), so asking a chip for a mode it lacks fails
+/// fast whatever the model is. Without `--quant` the target's default is
+/// used. Every failure is a `StatusCode::UsageError`.
+Status parseCompileOptions(const std::vector<std::string> &args,
+                           CompileOptions &options);
+
+} // namespace llmc
+
+#endif // LLMC_COMPILER_DRIVER_COMPILEOPTIONS_H

@@ -1,0 +1,427 @@
+//===- PlanOps.cpp - verifiers and canonicalizers of the plan dialect -----===//
+
+#include "dialects/plan/PlanOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallSet.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir;
+using namespace llmc::plan;
+
+namespace {
+
+/// A shape as users write it in messages: [4096, 1024].
+std::string formatShape(ArrayRef<int64_t> shape) {
+  std::string text = "[";
+  llvm::raw_string_ostream os(text);
+  llvm::interleaveComma(shape, os, [&](int64_t dim) {
+    if (ShapedType::isDynamic(dim))
+      os << "?";
+    else
+      os << dim;
+  });
+  os << "]";
+  return text;
+}
+
+/// Bytes one buffer of `type` occupies; i4 packs two elements per byte.
+int64_t bufferBytes(MemRefType type) {
+  int64_t bits = type.getNumElements() *
+                 static_cast<int64_t>(type.getElementTypeBitWidth());
+  return llvm::divideCeil(bits, 8);
+}
+
+/// The alignment, in bytes, an element of `type` needs: its size, or one byte
+/// for sub-byte types.
+int64_t elementAlignmentBytes(Type elementType) {
+  return std::max<int64_t>(1, elementType.getIntOrFloatBitWidth() / 8);
+}
+
+bool isFloat(Type type) {
+  return type.isF32() || type.isF16() || type.isBF16();
+}
+
+bool isFloat8(Type type) { return isa<Float8E4M3FNType, Float8E5M2Type>(type); }
+
+/// Ranks of a collective group: non-empty, non-negative and distinct.
+LogicalResult verifyGroup(Operation *op, ArrayRef<int64_t> group) {
+  if (group.empty())
+    return op->emitOpError("group must name at least one rank");
+  llvm::SmallSet<int64_t, 8> seen;
+  for (int64_t rank : group) {
+    if (rank < 0)
+      return op->emitOpError("group rank must be non-negative, got ") << rank;
+    if (!seen.insert(rank).second)
+      return op->emitOpError("group names rank ") << rank << " twice";
+  }
+  return success();
+}
+
+/// A `[x, y, z]` launch dimension: three positive sizes, each at most its
+/// CUDA limit.
+LogicalResult verifyLaunchDims(Operation *op, StringRef name,
+                               ArrayRef<int64_t> dims,
+                               ArrayRef<int64_t> limits) {
+  if (dims.size() != 3)
+    return op->emitOpError()
+           << name << " must have 3 dimensions [x, y, z], got "
+           << formatShape(dims);
+  static constexpr StringLiteral axes[] = {"x", "y", "z"};
+  for (auto [axis, dim, limit] : llvm::zip(axes, dims, limits))
+    if (dim <= 0 || dim > limit)
+      return op->emitOpError()
+             << name << " " << axis << " must be in [1, " << limit << "], got "
+             << dim << " in " << formatShape(dims);
+  return success();
+}
+
+/// Checks that a GEMM scale operand holds 1 value or `count` values.
+LogicalResult verifyGemmScale(Operation *op, StringRef name, Value scale,
+                              int64_t count, StringRef what) {
+  if (!scale)
+    return success();
+  auto type = cast<MemRefType>(scale.getType());
+  int64_t values = type.getNumElements();
+  if (values != 1 && values != count)
+    return op->emitOpError()
+           << name << " must hold 1 value (per tensor) or " << count << " ("
+           << what << ") but has shape " << formatShape(type.getShape());
+  return success();
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// plan.arena
+//===----------------------------------------------------------------------===//
+
+LogicalResult ArenaOp::verify() {
+  // I64Attr getters return uint64_t; read the attributes as signed so that a
+  // negative value is reported as what the user wrote.
+  int64_t size = getSizeAttr().getInt();
+  int64_t alignment = getAlignmentAttr().getInt();
+  if (size <= 0)
+    return emitOpError("arena @")
+           << getSymName() << " must have a positive size, got " << size
+           << " bytes";
+  if (alignment <= 0 || !llvm::isPowerOf2_64(alignment))
+    return emitOpError("arena @")
+           << getSymName() << " alignment must be a power of two, got "
+           << alignment;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// plan.kernel
+//===----------------------------------------------------------------------===//
+
+LogicalResult KernelOp::verify() {
+  StringRef entry = getEntry();
+  // The runtime looks the entry up in the cubin by name (cuModuleGetFunction),
+  // so it must be a plain C identifier.
+  bool isIdentifier =
+      !entry.empty() && !llvm::isDigit(entry.front()) &&
+      llvm::all_of(entry, [](char c) { return llvm::isAlnum(c) || c == '_'; });
+  if (!isIdentifier)
+    return emitOpError("kernel @")
+           << getSymName() << " entry must be a C identifier, got '" << entry
+           << "'";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// plan.rank
+//===----------------------------------------------------------------------===//
+
+LogicalResult RankOp::verify() {
+  int64_t rank = getRankAttr().getInt();
+  if (rank < 0)
+    return emitOpError("rank must be non-negative, got ") << rank;
+  Block &body = getBody().front();
+  if (body.getNumArguments() != 0)
+    return emitOpError("body of rank ")
+           << rank << " takes no arguments, got " << body.getNumArguments();
+  for (Operation &step : body)
+    if (step.getDialect() != (*this)->getDialect())
+      return step.emitOpError("cannot be a step of plan.rank ")
+             << rank
+             << "; a rank's body holds only plan ops, so that every buffer "
+                "is a plan.slice";
+  // Quadratic in the number of ranks, which stays in the thousands at most.
+  for (Operation *sibling = (*this)->getPrevNode(); sibling;
+       sibling = sibling->getPrevNode())
+    if (auto other = dyn_cast<RankOp>(sibling);
+        other && other.getRankAttr().getInt() == rank)
+      return emitOpError("rank ") << rank << " already has a plan";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// plan.slice
+//===----------------------------------------------------------------------===//
+
+LogicalResult SliceOp::verify() {
+  MemRefType type = getType();
+  int64_t offset = getOffsetAttr().getInt();
+  if (offset < 0)
+    return emitOpError("slice offset must be non-negative, got ") << offset;
+  if (!type.getLayout().isIdentity())
+    return emitOpError("slice must be a contiguous row-major buffer, got "
+                       "layout ")
+           << type.getLayout();
+  if (type.getMemorySpace())
+    return emitOpError("slice must not name a memory space (the arena says "
+                       "where it lives), got ")
+           << type.getMemorySpace();
+  int64_t alignment = elementAlignmentBytes(type.getElementType());
+  if (offset % alignment != 0)
+    return emitOpError("slice offset ")
+           << offset << " is not a multiple of the " << alignment
+           << "-byte size of " << type.getElementType();
+  return success();
+}
+
+LogicalResult SliceOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  Operation *symbol =
+      symbolTable.lookupNearestSymbolFrom(*this, getArenaAttr());
+  auto arena = dyn_cast_or_null<ArenaOp>(symbol);
+  if (!arena)
+    return emitOpError("'@") << getArena() << "' does not name a plan.arena";
+  int64_t bytes = bufferBytes(getType());
+  int64_t offset = getOffsetAttr().getInt();
+  int64_t arenaBytes = arena.getSizeAttr().getInt();
+  // Both are non-negative and far below 2^62 for any real arena.
+  if (offset > arenaBytes || bytes > arenaBytes - offset)
+    return emitOpError("slice of ")
+           << bytes << " bytes at offset " << offset << " overruns arena @"
+           << getArena() << " of " << arenaBytes << " bytes";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// plan.launch
+//===----------------------------------------------------------------------===//
+
+LogicalResult LaunchOp::verify() {
+  // CUDA's limits: grid x < 2^31, grid y and z <= 65535; block x and y <= 1024,
+  // z <= 64, at most 1024 threads in all.
+  if (failed(verifyLaunchDims(*this, "grid", getGrid(),
+                              {(int64_t{1} << 31) - 1, 65535, 65535})) ||
+      failed(verifyLaunchDims(*this, "block", getBlock(), {1024, 1024, 64})))
+    return failure();
+  ArrayRef<int64_t> block = getBlock();
+  int64_t threads = block[0] * block[1] * block[2];
+  if (threads > 1024)
+    return emitOpError("block ") << formatShape(block) << " has " << threads
+                                 << " threads; a block has at most 1024";
+  int64_t sharedBytes = getSharedBytesAttr().getInt();
+  if (sharedBytes < 0)
+    return emitOpError("shared_bytes must be non-negative, got ")
+           << sharedBytes;
+  return success();
+}
+
+LogicalResult LaunchOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  Operation *symbol =
+      symbolTable.lookupNearestSymbolFrom(*this, getKernelAttr());
+  if (!isa_and_nonnull<KernelOp>(symbol))
+    return emitOpError("'@") << getKernel() << "' does not name a plan.kernel";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// plan.gemm
+//===----------------------------------------------------------------------===//
+
+LogicalResult GemmOp::verify() {
+  MemRefType a = getA().getType(), b = getB().getType(), c = getC().getType();
+  for (auto [name, type] :
+       {std::pair<StringRef, MemRefType>{"A", a}, {"B", b}, {"C", c}})
+    if (type.getRank() != 2)
+      return emitOpError("expected ")
+             << name << " to be a matrix but got shape "
+             << formatShape(type.getShape());
+  int64_t m = a.getDimSize(0), k = a.getDimSize(1);
+  bool transposeB = getTransposeB();
+  int64_t n = transposeB ? b.getDimSize(0) : b.getDimSize(1);
+  int64_t bK = transposeB ? b.getDimSize(1) : b.getDimSize(0);
+  if (bK != k)
+    return emitOpError("A of shape ")
+           << formatShape(a.getShape()) << " has K = " << k
+           << " but B of shape " << formatShape(b.getShape())
+           << " has K = " << bK
+           << (transposeB ? " (B is [N, K] with transpose_b)"
+                          : " (B is [K, N] without transpose_b)");
+  if (c.getShape() != ArrayRef<int64_t>{m, n})
+    return emitOpError("expected C of shape [M, N] = ")
+           << formatShape({m, n}) << " but got " << formatShape(c.getShape());
+
+  Type aType = a.getElementType(), bType = b.getElementType(),
+       cType = c.getElementType();
+  bool hasScales = getScaleA() || getScaleB();
+  if (isFloat(aType)) {
+    if (aType != bType)
+      return emitOpError("A and B element types differ: ")
+             << aType << " and " << bType << "; convert one of them first";
+    if (!isFloat(cType))
+      return emitOpError("float inputs give an f32, f16 or bf16 result, not ")
+             << cType;
+    if (hasScales)
+      return emitOpError("scales dequantize i8 or f8 inputs; ")
+             << aType << " inputs take none";
+  } else if (aType.isInteger(8)) {
+    if (!bType.isInteger(8))
+      return emitOpError("i8 A needs i8 B, got ") << bType;
+    if (!cType.isInteger(32) && !isFloat(cType))
+      return emitOpError("i8 x i8 gives i32 or f32, f16, bf16, not ") << cType;
+    if (cType.isInteger(32) && hasScales)
+      return emitOpError("i8 x i8 -> i32 keeps the raw accumulator; scales "
+                         "need a float result");
+  } else if (isFloat8(aType)) {
+    if (!isFloat8(bType))
+      return emitOpError("f8 A needs f8 B, got ") << bType;
+    if (!isFloat(cType))
+      return emitOpError("f8 x f8 gives f32, f16 or bf16, not ") << cType;
+  } else {
+    return emitOpError("no GEMM mode takes ")
+           << aType << " x " << bType
+           << "; expected f32, f16 or bf16 of one type, i8 x i8, or f8 x f8";
+  }
+  if (failed(verifyGemmScale(*this, "scale_a", getScaleA(), m,
+                             "per row of A, M")) ||
+      failed(verifyGemmScale(*this, "scale_b", getScaleB(), n,
+                             "per column of C, N")))
+    return failure();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// plan.collective
+//===----------------------------------------------------------------------===//
+
+LogicalResult CollectiveOp::verify() {
+  if (failed(verifyGroup(*this, getGroup())))
+    return failure();
+  CollectiveKind kind = getKind();
+  StringRef kindName = stringifyCollectiveKind(kind);
+  bool isPointToPoint =
+      kind == CollectiveKind::Send || kind == CollectiveKind::Recv;
+  // Each kind takes exactly the parameters it uses.
+  if (kind == CollectiveKind::AllReduce && !getReduction())
+    return emitOpError("all_reduce needs a reduction, e.g. reduction = sum");
+  if (kind != CollectiveKind::AllReduce && getReduction())
+    return emitOpError("only all_reduce takes a reduction, not ") << kindName;
+  if (kind == CollectiveKind::AllGather && !getAxis())
+    return emitOpError("all_gather needs an axis, e.g. axis = 0");
+  if (kind != CollectiveKind::AllGather && getAxis())
+    return emitOpError("only all_gather takes an axis, not ") << kindName;
+  if (isPointToPoint && !getPeer())
+    return emitOpError() << kindName << " needs a peer, e.g. peer = 1";
+  if (!isPointToPoint && getPeer())
+    return emitOpError("only send and recv take a peer, not ") << kindName;
+  if (isPointToPoint && getOutput())
+    return emitOpError() << kindName << " takes one buffer, not an output";
+
+  MemRefType buffer = getBuffer().getType();
+  ArrayRef<int64_t> group = getGroup();
+  int64_t groupSize = static_cast<int64_t>(group.size());
+  std::optional<int64_t> ownRank;
+  if (auto rankOp = (*this)->getParentOfType<RankOp>())
+    ownRank = rankOp.getRankAttr().getInt();
+  if (ownRank && !llvm::is_contained(group, *ownRank))
+    return emitOpError("rank ")
+           << *ownRank << " is not in group " << formatShape(group)
+           << " of this " << kindName;
+
+  switch (kind) {
+  case CollectiveKind::AllReduce:
+    if (getOutput() && getOutput().getType() != buffer)
+      return emitOpError("all_reduce output type ")
+             << getOutput().getType() << " differs from the buffer's "
+             << buffer;
+    return success();
+  case CollectiveKind::AllGather: {
+    int64_t axis = getAxisAttr().getInt();
+    if (axis < 0 || axis >= buffer.getRank())
+      return emitOpError("axis ")
+             << axis << " is out of range for a buffer of shape "
+             << formatShape(buffer.getShape());
+    if (!getOutput()) {
+      if (buffer.getDimSize(axis) % groupSize != 0)
+        return emitOpError("in-place all_gather over ")
+               << groupSize << " ranks needs dimension " << axis << " of "
+               << formatShape(buffer.getShape()) << " to be a multiple of "
+               << groupSize;
+      return success();
+    }
+    MemRefType output = cast<MemRefType>(getOutput().getType());
+    SmallVector<int64_t> expected(buffer.getShape());
+    expected[axis] *= groupSize;
+    if (output.getShape() != ArrayRef<int64_t>(expected))
+      return emitOpError("expected all_gather output of shape ")
+             << formatShape(expected) << " (" << groupSize
+             << " parts along axis " << axis << ") but got "
+             << formatShape(output.getShape());
+    if (output.getElementType() != buffer.getElementType())
+      return emitOpError("all_gather output element type ")
+             << output.getElementType() << " differs from the buffer's "
+             << buffer.getElementType();
+    return success();
+  }
+  case CollectiveKind::Send:
+  case CollectiveKind::Recv: {
+    int64_t peer = getPeerAttr().getInt();
+    if (groupSize < 2)
+      return emitOpError() << kindName
+                           << " needs a group of at least two ranks, got "
+                           << formatShape(group);
+    if (!llvm::is_contained(group, peer))
+      return emitOpError("peer ")
+             << peer << " is not in group " << formatShape(group);
+    if (ownRank && peer == *ownRank)
+      return emitOpError("rank ")
+             << peer << " cannot " << kindName
+             << (kind == CollectiveKind::Send ? " to" : " from") << " itself";
+    return success();
+  }
+  }
+  llvm_unreachable("unknown collective kind");
+}
+
+LogicalResult CollectiveOp::canonicalize(CollectiveOp op,
+                                         PatternRewriter &rewriter) {
+  bool combines = op.getKind() == CollectiveKind::AllReduce ||
+                  op.getKind() == CollectiveKind::AllGather;
+  if (!combines)
+    return failure();
+  // An in-place all_reduce or all_gather over one rank leaves the buffer as it
+  // is. Out of place it is still a copy, so it stays.
+  if (op.getGroup().size() == 1 && !op.getOutput()) {
+    rewriter.eraseOp(op);
+    return success();
+  }
+  // all_reduce %b into %b is the in-place form.
+  if (op.getKind() == CollectiveKind::AllReduce &&
+      op.getOutput() == op.getBuffer()) {
+    rewriter.modifyOpInPlace(op, [&] { op.getOutputMutable().clear(); });
+    return success();
+  }
+  return failure();
+}
+
+//===----------------------------------------------------------------------===//
+// plan.host
+//===----------------------------------------------------------------------===//
+
+LogicalResult HostOp::verify() {
+  if (getName().empty())
+    return emitOpError("host step needs a non-empty name, e.g. \"sample\"");
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "dialects/plan/PlanOps.cpp.inc"

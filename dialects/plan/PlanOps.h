@@ -1,0 +1,17 @@
+//===- PlanOps.h - ops of the plan dialect --------------------------------===//
+
+#ifndef LLMC_DIALECTS_PLAN_PLANOPS_H
+#define LLMC_DIALECTS_PLAN_PLANOPS_H
+
+#include "dialects/plan/PlanDialect.h"
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/SymbolTable.h"
+
+#define GET_OP_CLASSES
+#include "dialects/plan/PlanOps.h.inc"
+
+#endif // LLMC_DIALECTS_PLAN_PLANOPS_H

@@ -1,0 +1,550 @@
+// RUN: llmc-opt %s --split-input-file --verify-diagnostics
+
+// plan.arena: an empty arena.
+// expected-error @+1 {{arena @act must have a positive size, got 0 bytes}}
+plan.arena @act kind = activations size = 0 alignment = 256
+
+// -----
+// plan.arena: alignment that is not a power of two.
+// expected-error @+1 {{arena @act alignment must be a power of two, got 48}}
+plan.arena @act kind = activations size = 4096 alignment = 48
+
+// -----
+// plan.arena: alignment zero.
+// expected-error @+1 {{arena @act alignment must be a power of two, got 0}}
+plan.arena @act kind = activations size = 4096 alignment = 0
+
+// -----
+// plan.arena: an arena kind that does not exist.
+// expected-error @+2 {{expected ::llmc::plan::ArenaKind to be one of: activations, kv_cache, weights, host}}
+// expected-error @+1 {{failed to parse Plan_ArenaKindAttr}}
+plan.arena @act kind = scratch size = 4096 alignment = 64
+
+// -----
+// plan.arena: arenas are module-level declarations.
+plan.rank 0 {
+  // expected-error @+1 {{expects parent op 'builtin.module'}}
+  plan.arena @act kind = activations size = 4096 alignment = 64
+}
+
+// -----
+// plan.kernel: the entry point must be a C identifier.
+// expected-error @+1 {{kernel @k entry must be a C identifier, got '1st-kernel'}}
+plan.kernel @k entry = "1st-kernel"
+
+// -----
+// plan.kernel: an empty entry point.
+// expected-error @+1 {{kernel @k entry must be a C identifier, got ''}}
+plan.kernel @k entry = ""
+
+// -----
+// plan.kernel: kernels are module-level declarations.
+func.func @f() {
+  // expected-error @+1 {{expects parent op 'builtin.module'}}
+  plan.kernel @k entry = "k"
+  return
+}
+
+// -----
+// plan.rank: a negative rank.
+// expected-error @+1 {{rank must be non-negative, got -1}}
+plan.rank -1 {
+}
+
+// -----
+// plan.rank: two plans for one rank.
+plan.rank 0 {
+}
+plan.rank 1 {
+}
+// expected-error @+1 {{rank 0 already has a plan}}
+plan.rank 0 {
+}
+
+// -----
+// plan.rank: the body takes no arguments.
+// expected-error @+1 {{body of rank 0 takes no arguments, got 1}}
+plan.rank 0 {
+^bb0(%x: memref<4xf32>):
+}
+
+// -----
+// plan.rank: only plan ops inside a rank.
+plan.rank 0 {
+  // expected-error @+1 {{cannot be a step of plan.rank 0; a rank's body holds only plan ops}}
+  %c = arith.constant 0 : i32
+}
+
+// -----
+// plan.rank: ranks are module-level.
+func.func @f() {
+  // expected-error @+1 {{expects parent op 'builtin.module'}}
+  plan.rank 0 {
+  }
+  return
+}
+
+// -----
+// plan.slice: a slice that runs past the end of its arena.
+plan.arena @act kind = activations size = 10000 alignment = 256
+plan.rank 0 {
+  // expected-error @+1 {{slice of 8192 bytes at offset 4096 overruns arena @act of 10000 bytes}}
+  %x = plan.slice @act[4096] : memref<4x1024xf16>
+}
+
+// -----
+// plan.slice: an offset past the end of its arena.
+plan.arena @act kind = activations size = 10000 alignment = 256
+plan.rank 0 {
+  // expected-error @+1 {{slice of 4 bytes at offset 20000 overruns arena @act of 10000 bytes}}
+  %x = plan.slice @act[20000] : memref<f32>
+}
+
+// -----
+// plan.slice: i4 buffers round their size up to whole bytes.
+plan.arena @w kind = weights size = 10 alignment = 64
+plan.rank 0 {
+  // expected-error @+1 {{slice of 2 bytes at offset 9 overruns arena @w of 10 bytes}}
+  %x = plan.slice @w[9] : memref<3xi4>
+}
+
+// -----
+// plan.slice: an arena that does not exist.
+plan.rank 0 {
+  // expected-error @+1 {{'@act' does not name a plan.arena}}
+  %x = plan.slice @act[0] : memref<4xf32>
+}
+
+// -----
+// plan.slice: a symbol that is a kernel, not an arena.
+plan.kernel @act entry = "act"
+plan.rank 0 {
+  // expected-error @+1 {{'@act' does not name a plan.arena}}
+  %x = plan.slice @act[0] : memref<4xf32>
+}
+
+// -----
+// plan.slice: an offset that is not a multiple of the element size.
+plan.arena @act kind = activations size = 4096 alignment = 256
+plan.rank 0 {
+  // expected-error @+1 {{slice offset 6 is not a multiple of the 4-byte size of 'f32'}}
+  %x = plan.slice @act[6] : memref<4xf32>
+}
+
+// -----
+// plan.slice: a negative offset.
+plan.arena @act kind = activations size = 4096 alignment = 256
+plan.rank 0 {
+  // expected-error @+1 {{slice offset must be non-negative, got -4}}
+  %x = plan.slice @act[-4] : memref<4xf32>
+}
+
+// -----
+// plan.slice: a strided view is not a plain buffer.
+plan.arena @act kind = activations size = 4096 alignment = 256
+plan.rank 0 {
+  // expected-error @+1 {{slice must be a contiguous row-major buffer, got layout}}
+  %x = plan.slice @act[0] : memref<4x4xf32, strided<[8, 1]>>
+}
+
+// -----
+// plan.slice: the arena, not the type, says where memory lives.
+plan.arena @act kind = activations size = 4096 alignment = 256
+plan.rank 0 {
+  // expected-error @+1 {{slice must not name a memory space (the arena says where it lives), got 1}}
+  %x = plan.slice @act[0] : memref<4xf32, 1>
+}
+
+// -----
+// plan.slice: buffers have static shapes.
+plan.arena @act kind = activations size = 4096 alignment = 256
+plan.rank 0 {
+  // expected-error @+1 {{result #0 must be statically shaped memref of f32, f16, bf16, f8E4M3FN, f8E5M2, i8, i32 or i4}}
+  %x = plan.slice @act[0] : memref<?x4xf32>
+}
+
+// -----
+// plan.slice: f64 is not a plan element type.
+plan.arena @act kind = activations size = 4096 alignment = 256
+plan.rank 0 {
+  // expected-error @+1 {{result #0 must be statically shaped memref of f32, f16, bf16, f8E4M3FN, f8E5M2, i8, i32 or i4}}
+  %x = plan.slice @act[0] : memref<4xf64>
+}
+
+// -----
+// plan.launch: a kernel that does not exist.
+plan.rank 0 {
+  // expected-error @+1 {{'@k' does not name a plan.kernel}}
+  plan.launch @k grid = [1, 1, 1] block = [32, 1, 1]
+}
+
+// -----
+// plan.launch: a symbol that is an arena, not a kernel.
+plan.arena @k kind = activations size = 4096 alignment = 256
+plan.rank 0 {
+  // expected-error @+1 {{'@k' does not name a plan.kernel}}
+  plan.launch @k grid = [1, 1, 1] block = [32, 1, 1]
+}
+
+// -----
+// plan.launch: grids have three dimensions.
+plan.kernel @k entry = "k"
+plan.rank 0 {
+  // expected-error @+1 {{grid must have 3 dimensions [x, y, z], got [16]}}
+  plan.launch @k grid = [16] block = [32, 1, 1]
+}
+
+// -----
+// plan.launch: an empty grid dimension.
+plan.kernel @k entry = "k"
+plan.rank 0 {
+  // expected-error @+1 {{grid y must be in [1, 65535], got 0 in [16, 0, 1]}}
+  plan.launch @k grid = [16, 0, 1] block = [32, 1, 1]
+}
+
+// -----
+// plan.launch: grid y beyond CUDA's limit.
+plan.kernel @k entry = "k"
+plan.rank 0 {
+  // expected-error @+1 {{grid y must be in [1, 65535], got 65536 in [1, 65536, 1]}}
+  plan.launch @k grid = [1, 65536, 1] block = [32, 1, 1]
+}
+
+// -----
+// plan.launch: blocks have three dimensions.
+plan.kernel @k entry = "k"
+plan.rank 0 {
+  // expected-error @+1 {{block must have 3 dimensions [x, y, z], got [32, 1]}}
+  plan.launch @k grid = [1, 1, 1] block = [32, 1]
+}
+
+// -----
+// plan.launch: a negative block dimension.
+plan.kernel @k entry = "k"
+plan.rank 0 {
+  // expected-error @+1 {{block x must be in [1, 1024], got -32 in [-32, 1, 1]}}
+  plan.launch @k grid = [1, 1, 1] block = [-32, 1, 1]
+}
+
+// -----
+// plan.launch: block z beyond CUDA's limit of 64.
+plan.kernel @k entry = "k"
+plan.rank 0 {
+  // expected-error @+1 {{block z must be in [1, 64], got 128 in [1, 1, 128]}}
+  plan.launch @k grid = [1, 1, 1] block = [1, 1, 128]
+}
+
+// -----
+// plan.launch: more than 1024 threads in a block.
+plan.kernel @k entry = "k"
+plan.rank 0 {
+  // expected-error @+1 {{block [64, 32, 1] has 2048 threads; a block has at most 1024}}
+  plan.launch @k grid = [1, 1, 1] block = [64, 32, 1]
+}
+
+// -----
+// plan.launch: negative shared memory.
+plan.kernel @k entry = "k"
+plan.rank 0 {
+  // expected-error @+1 {{shared_bytes must be non-negative, got -1}}
+  plan.launch @k grid = [1, 1, 1] block = [32, 1, 1] shared_bytes = -1
+}
+
+// -----
+// plan.gemm: operands are matrices.
+func.func @f(%a: memref<4x16x64xbf16>, %b: memref<32x64xbf16>, %c: memref<16x32xbf16>) {
+  // expected-error @+1 {{expected A to be a matrix but got shape [4, 16, 64]}}
+  plan.gemm cublaslt %a, %b into %c transpose_b : memref<4x16x64xbf16>, memref<32x64xbf16>, memref<16x32xbf16>
+  return
+}
+
+// -----
+// plan.gemm: K differs between A and a transposed B.
+func.func @f(%a: memref<16x64xbf16>, %b: memref<32x128xbf16>, %c: memref<16x32xbf16>) {
+  // expected-error @+1 {{A of shape [16, 64] has K = 64 but B of shape [32, 128] has K = 128 (B is [N, K] with transpose_b)}}
+  plan.gemm cublaslt %a, %b into %c transpose_b : memref<16x64xbf16>, memref<32x128xbf16>, memref<16x32xbf16>
+  return
+}
+
+// -----
+// plan.gemm: an [N, K] weight without transpose_b.
+func.func @f(%a: memref<16x64xbf16>, %b: memref<32x64xbf16>, %c: memref<16x32xbf16>) {
+  // expected-error @+1 {{A of shape [16, 64] has K = 64 but B of shape [32, 64] has K = 32 (B is [K, N] without transpose_b)}}
+  plan.gemm cublaslt %a, %b into %c : memref<16x64xbf16>, memref<32x64xbf16>, memref<16x32xbf16>
+  return
+}
+
+// -----
+// plan.gemm: C has the wrong shape.
+func.func @f(%a: memref<16x64xbf16>, %b: memref<32x64xbf16>, %c: memref<16x64xbf16>) {
+  // expected-error @+1 {{expected C of shape [M, N] = [16, 32] but got [16, 64]}}
+  plan.gemm cublaslt %a, %b into %c transpose_b : memref<16x64xbf16>, memref<32x64xbf16>, memref<16x64xbf16>
+  return
+}
+
+// -----
+// plan.gemm: float inputs of two types.
+func.func @f(%a: memref<16x64xbf16>, %b: memref<32x64xf16>, %c: memref<16x32xf32>) {
+  // expected-error @+1 {{A and B element types differ: 'bf16' and 'f16'; convert one of them first}}
+  plan.gemm cublaslt %a, %b into %c transpose_b : memref<16x64xbf16>, memref<32x64xf16>, memref<16x32xf32>
+  return
+}
+
+// -----
+// plan.gemm: float inputs into an integer result.
+func.func @f(%a: memref<16x64xbf16>, %b: memref<32x64xbf16>, %c: memref<16x32xi32>) {
+  // expected-error @+1 {{float inputs give an f32, f16 or bf16 result, not 'i32'}}
+  plan.gemm cublaslt %a, %b into %c transpose_b : memref<16x64xbf16>, memref<32x64xbf16>, memref<16x32xi32>
+  return
+}
+
+// -----
+// plan.gemm: scales on unquantized inputs.
+func.func @f(%a: memref<16x64xbf16>, %b: memref<32x64xbf16>, %c: memref<16x32xbf16>, %s: memref<f32>) {
+  // expected-error @+1 {{scales dequantize i8 or f8 inputs; 'bf16' inputs take none}}
+  plan.gemm cublaslt %a, %b into %c transpose_b scale_a(%s : memref<f32>) : memref<16x64xbf16>, memref<32x64xbf16>, memref<16x32xbf16>
+  return
+}
+
+// -----
+// plan.gemm: i8 times f8.
+func.func @f(%a: memref<16x64xi8>, %b: memref<32x64xf8E4M3FN>, %c: memref<16x32xf32>) {
+  // expected-error @+1 {{i8 A needs i8 B, got 'f8E4M3FN'}}
+  plan.gemm cublaslt %a, %b into %c transpose_b : memref<16x64xi8>, memref<32x64xf8E4M3FN>, memref<16x32xf32>
+  return
+}
+
+// -----
+// plan.gemm: i8 inputs into an i8 result.
+func.func @f(%a: memref<16x64xi8>, %b: memref<32x64xi8>, %c: memref<16x32xi8>) {
+  // expected-error @+1 {{i8 x i8 gives i32 or f32, f16, bf16, not 'i8'}}
+  plan.gemm cublaslt %a, %b into %c transpose_b : memref<16x64xi8>, memref<32x64xi8>, memref<16x32xi8>
+  return
+}
+
+// -----
+// plan.gemm: scales on the raw i32 accumulator.
+func.func @f(%a: memref<16x64xi8>, %b: memref<32x64xi8>, %c: memref<16x32xi32>, %s: memref<16xf32>) {
+  // expected-error @+1 {{i8 x i8 -> i32 keeps the raw accumulator; scales need a float result}}
+  plan.gemm cublaslt %a, %b into %c transpose_b scale_a(%s : memref<16xf32>) : memref<16x64xi8>, memref<32x64xi8>, memref<16x32xi32>
+  return
+}
+
+// -----
+// plan.gemm: f8 times i8.
+func.func @f(%a: memref<16x64xf8E4M3FN>, %b: memref<32x64xi8>, %c: memref<16x32xf32>) {
+  // expected-error @+1 {{f8 A needs f8 B, got 'i8'}}
+  plan.gemm cublaslt %a, %b into %c transpose_b : memref<16x64xf8E4M3FN>, memref<32x64xi8>, memref<16x32xf32>
+  return
+}
+
+// -----
+// plan.gemm: f8 inputs into an f8 result.
+func.func @f(%a: memref<16x64xf8E4M3FN>, %b: memref<32x64xf8E4M3FN>, %c: memref<16x32xf8E4M3FN>) {
+  // expected-error @+1 {{f8 x f8 gives f32, f16 or bf16, not 'f8E4M3FN'}}
+  plan.gemm cublaslt %a, %b into %c transpose_b : memref<16x64xf8E4M3FN>, memref<32x64xf8E4M3FN>, memref<16x32xf8E4M3FN>
+  return
+}
+
+// -----
+// plan.gemm: i4 inputs have no GEMM mode yet.
+func.func @f(%a: memref<16x64xi4>, %b: memref<32x64xi4>, %c: memref<16x32xi32>) {
+  // expected-error @+1 {{no GEMM mode takes 'i4' x 'i4'; expected f32, f16 or bf16 of one type, i8 x i8, or f8 x f8}}
+  plan.gemm generated %a, %b into %c transpose_b : memref<16x64xi4>, memref<32x64xi4>, memref<16x32xi32>
+  return
+}
+
+// -----
+// plan.gemm: per-row scales of A must match M.
+func.func @f(%a: memref<16x64xf8E4M3FN>, %b: memref<32x64xf8E4M3FN>, %c: memref<16x32xbf16>, %s: memref<32xf32>) {
+  // expected-error @+1 {{scale_a must hold 1 value (per tensor) or 16 (per row of A, M) but has shape [32]}}
+  plan.gemm cublaslt %a, %b into %c transpose_b scale_a(%s : memref<32xf32>) : memref<16x64xf8E4M3FN>, memref<32x64xf8E4M3FN>, memref<16x32xbf16>
+  return
+}
+
+// -----
+// plan.gemm: per-column scales of B must match N.
+func.func @f(%a: memref<16x64xi8>, %b: memref<32x64xi8>, %c: memref<16x32xf16>, %s: memref<16x1xf32>) {
+  // expected-error @+1 {{scale_b must hold 1 value (per tensor) or 32 (per column of C, N) but has shape [16, 1]}}
+  plan.gemm cublaslt %a, %b into %c transpose_b scale_b(%s : memref<16x1xf32>) : memref<16x64xi8>, memref<32x64xi8>, memref<16x32xf16>
+  return
+}
+
+// -----
+// plan.gemm: scales are f32.
+func.func @f(%a: memref<16x64xi8>, %b: memref<32x64xi8>, %c: memref<16x32xf16>, %s: memref<32xf16>) {
+  // expected-error @+1 {{operand #3 must be statically shaped memref of f32, but got 'memref<32xf16>'}}
+  plan.gemm cublaslt %a, %b into %c transpose_b scale_b(%s : memref<32xf16>) : memref<16x64xi8>, memref<32x64xi8>, memref<16x32xf16>
+  return
+}
+
+// -----
+// plan.gemm: an unknown backend.
+func.func @f(%a: memref<16x64xbf16>, %b: memref<32x64xbf16>, %c: memref<16x32xbf16>) {
+  // expected-error @+2 {{expected ::llmc::plan::GemmBackend to be one of: cublaslt, generated, cpu}}
+  // expected-error @+1 {{failed to parse Plan_GemmBackendAttr}}
+  plan.gemm cublas %a, %b into %c transpose_b : memref<16x64xbf16>, memref<32x64xbf16>, memref<16x32xbf16>
+  return
+}
+
+// -----
+// plan.collective: an empty group.
+func.func @f(%x: memref<16x64xbf16>) {
+  // expected-error @+1 {{group must name at least one rank}}
+  plan.collective all_reduce %x reduction = sum group = [] : memref<16x64xbf16>
+  return
+}
+
+// -----
+// plan.collective: a negative rank in the group.
+func.func @f(%x: memref<16x64xbf16>) {
+  // expected-error @+1 {{group rank must be non-negative, got -1}}
+  plan.collective all_reduce %x reduction = sum group = [0, -1] : memref<16x64xbf16>
+  return
+}
+
+// -----
+// plan.collective: a rank named twice.
+func.func @f(%x: memref<16x64xbf16>) {
+  // expected-error @+1 {{group names rank 1 twice}}
+  plan.collective all_reduce %x reduction = sum group = [0, 1, 1] : memref<16x64xbf16>
+  return
+}
+
+// -----
+// plan.collective: all_reduce without a reduction.
+func.func @f(%x: memref<16x64xbf16>) {
+  // expected-error @+1 {{all_reduce needs a reduction, e.g. reduction = sum}}
+  plan.collective all_reduce %x group = [0, 1] : memref<16x64xbf16>
+  return
+}
+
+// -----
+// plan.collective: a reduction on an all_gather.
+func.func @f(%x: memref<16x64xbf16>) {
+  // expected-error @+1 {{only all_reduce takes a reduction, not all_gather}}
+  plan.collective all_gather %x reduction = max axis = 0 group = [0, 1] : memref<16x64xbf16>
+  return
+}
+
+// -----
+// plan.collective: all_gather without an axis.
+func.func @f(%x: memref<16x64xbf16>) {
+  // expected-error @+1 {{all_gather needs an axis, e.g. axis = 0}}
+  plan.collective all_gather %x group = [0, 1] : memref<16x64xbf16>
+  return
+}
+
+// -----
+// plan.collective: an axis on an all_reduce.
+func.func @f(%x: memref<16x64xbf16>) {
+  // expected-error @+1 {{only all_gather takes an axis, not all_reduce}}
+  plan.collective all_reduce %x reduction = sum axis = 1 group = [0, 1] : memref<16x64xbf16>
+  return
+}
+
+// -----
+// plan.collective: send without a peer.
+func.func @f(%x: memref<16x64xbf16>) {
+  // expected-error @+1 {{send needs a peer, e.g. peer = 1}}
+  plan.collective send %x group = [0, 1] : memref<16x64xbf16>
+  return
+}
+
+// -----
+// plan.collective: a peer on an all_reduce.
+func.func @f(%x: memref<16x64xbf16>) {
+  // expected-error @+1 {{only send and recv take a peer, not all_reduce}}
+  plan.collective all_reduce %x reduction = sum peer = 1 group = [0, 1] : memref<16x64xbf16>
+  return
+}
+
+// -----
+// plan.collective: recv into a separate output.
+func.func @f(%x: memref<16x64xbf16>, %y: memref<16x64xbf16>) {
+  // expected-error @+1 {{recv takes one buffer, not an output}}
+  plan.collective recv %x into %y peer = 1 group = [0, 1] : memref<16x64xbf16>, memref<16x64xbf16>
+  return
+}
+
+// -----
+// plan.collective: an all_reduce output of another type.
+func.func @f(%x: memref<16x64xbf16>, %y: memref<16x64xf32>) {
+  // expected-error @+1 {{all_reduce output type 'memref<16x64xf32>' differs from the buffer's 'memref<16x64xbf16>'}}
+  plan.collective all_reduce %x into %y reduction = sum group = [0, 1] : memref<16x64xbf16>, memref<16x64xf32>
+  return
+}
+
+// -----
+// plan.collective: an all_gather axis past the buffer's rank.
+func.func @f(%x: memref<16x64xbf16>) {
+  // expected-error @+1 {{axis 2 is out of range for a buffer of shape [16, 64]}}
+  plan.collective all_gather %x axis = 2 group = [0, 1] : memref<16x64xbf16>
+  return
+}
+
+// -----
+// plan.collective: an in-place all_gather whose axis does not split evenly.
+func.func @f(%x: memref<16x66xbf16>) {
+  // expected-error @+1 {{in-place all_gather over 4 ranks needs dimension 1 of [16, 66] to be a multiple of 4}}
+  plan.collective all_gather %x axis = 1 group = [0, 1, 2, 3] : memref<16x66xbf16>
+  return
+}
+
+// -----
+// plan.collective: an all_gather output that is not group-size times the part.
+func.func @f(%x: memref<16x64xbf16>, %y: memref<16x64xbf16>) {
+  // expected-error @+1 {{expected all_gather output of shape [16, 128] (2 parts along axis 1) but got [16, 64]}}
+  plan.collective all_gather %x into %y axis = 1 group = [0, 1] : memref<16x64xbf16>, memref<16x64xbf16>
+  return
+}
+
+// -----
+// plan.collective: an all_gather output of another element type.
+func.func @f(%x: memref<16x64xbf16>, %y: memref<32x64xf32>) {
+  // expected-error @+1 {{all_gather output element type 'f32' differs from the buffer's 'bf16'}}
+  plan.collective all_gather %x into %y axis = 0 group = [0, 1] : memref<16x64xbf16>, memref<32x64xf32>
+  return
+}
+
+// -----
+// plan.collective: a send within a group of one rank.
+func.func @f(%x: memref<16x64xbf16>) {
+  // expected-error @+1 {{send needs a group of at least two ranks, got [0]}}
+  plan.collective send %x peer = 0 group = [0] : memref<16x64xbf16>
+  return
+}
+
+// -----
+// plan.collective: a peer outside the group.
+func.func @f(%x: memref<16x64xbf16>) {
+  // expected-error @+1 {{peer 2 is not in group [0, 1]}}
+  plan.collective recv %x peer = 2 group = [0, 1] : memref<16x64xbf16>
+  return
+}
+
+// -----
+// plan.collective: a rank running a collective of a group it is not in.
+plan.arena @act kind = activations size = 4096 alignment = 256
+plan.rank 2 {
+  %x = plan.slice @act[0] : memref<16x64xbf16>
+  // expected-error @+1 {{rank 2 is not in group [0, 1] of this all_reduce}}
+  plan.collective all_reduce %x reduction = sum group = [0, 1] : memref<16x64xbf16>
+}
+
+// -----
+// plan.collective: a rank sending to itself.
+plan.arena @act kind = activations size = 4096 alignment = 256
+plan.rank 1 {
+  %x = plan.slice @act[0] : memref<16x64xbf16>
+  // expected-error @+1 {{rank 1 cannot send to itself}}
+  plan.collective send %x peer = 1 group = [0, 1] : memref<16x64xbf16>
+}
+
+// -----
+// plan.host: a host step without a name.
+func.func @f(%x: memref<16xi32>) {
+  // expected-error @+1 {{host step needs a non-empty name, e.g. "sample"}}
+  plan.host ""(%x : memref<16xi32>)
+  return
+}

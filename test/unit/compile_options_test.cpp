@@ -1,0 +1,269 @@
+// Unit tests of `llmc compile` argument parsing and validation
+// (compiler/driver/CompileOptions) and of how the driver treats models it
+// cannot read yet (compiler/driver/Compile).
+
+#include "compiler/driver/Compile.h"
+#include "compiler/driver/CompileOptions.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace {
+
+using llmc::CompileOptions;
+using llmc::QuantMode;
+using llmc::Status;
+using llmc::StatusCode;
+
+struct Parsed {
+  Status status;
+  CompileOptions options;
+};
+
+Parsed parse(const std::vector<std::string> &args) {
+  Parsed parsed;
+  parsed.status = llmc::parseCompileOptions(args, parsed.options);
+  return parsed;
+}
+
+// The exit codes llmc returns are the status codes' values.
+TEST(CompileOptionsTest, StatusCodesAreExitCodes) {
+  EXPECT_EQ(Status::success().exitCode(), 0);
+  EXPECT_EQ(Status::failure("x").exitCode(), 1);
+  EXPECT_EQ(Status::usageError("x").exitCode(), 2);
+}
+
+// A full command fills every field.
+TEST(CompileOptionsTest, FullCommandFillsEveryField) {
+  Parsed parsed = parse({"model.mlir", "--target=h100", "--quant=int8", "-o",
+                         "out.llmc", "--emit=mlir", "--verbose"});
+  ASSERT_TRUE(parsed.status.ok()) << parsed.status.message;
+  EXPECT_EQ(parsed.options.modelPath, "model.mlir");
+  ASSERT_NE(parsed.options.target, nullptr);
+  EXPECT_EQ(parsed.options.target->name, "h100");
+  EXPECT_EQ(parsed.options.quant, QuantMode::Int8);
+  EXPECT_FALSE(parsed.options.quantIsTargetDefault);
+  EXPECT_EQ(parsed.options.outputPath, "out.llmc");
+  EXPECT_EQ(parsed.options.emit, llmc::EmitKind::Mlir);
+  EXPECT_TRUE(parsed.options.verbose);
+  EXPECT_FALSE(parsed.options.helpRequested);
+}
+
+// Values may follow their option as the next argument, and -o accepts
+// -oOUT and --output=OUT.
+TEST(CompileOptionsTest, OptionValueForms) {
+  Parsed separate = parse({"--target", "t4", "--quant", "w4a16", "--emit",
+                           "mlir", "model.mlir", "--output", "a.mlir"});
+  ASSERT_TRUE(separate.status.ok()) << separate.status.message;
+  EXPECT_EQ(separate.options.target->name, "t4");
+  EXPECT_EQ(separate.options.quant, QuantMode::W4A16);
+  EXPECT_EQ(separate.options.outputPath, "a.mlir");
+  Parsed joined = parse({"model.mlir", "--target=t4", "-oout.llmc"});
+  ASSERT_TRUE(joined.status.ok()) << joined.status.message;
+  EXPECT_EQ(joined.options.outputPath, "out.llmc");
+  Parsed longForm = parse({"model.mlir", "--target=t4", "--output=o.llmc"});
+  ASSERT_TRUE(longForm.status.ok()) << longForm.status.message;
+  EXPECT_EQ(longForm.options.outputPath, "o.llmc");
+}
+
+// "-" is a path (standard output), not an option.
+TEST(CompileOptionsTest, DashIsStandardOutput) {
+  Parsed parsed = parse({"model.mlir", "--target=cpu", "-o", "-"});
+  ASSERT_TRUE(parsed.status.ok()) << parsed.status.message;
+  EXPECT_EQ(parsed.options.outputPath, "-");
+}
+
+// Without --quant each target gets its default: fp8 from Ada on, int8 on
+// Ampere, Turing and the CPU.
+TEST(CompileOptionsTest, DefaultQuantPerTarget) {
+  const std::vector<std::pair<std::string, QuantMode>> expectations = {
+      {"b200", QuantMode::Fp8},  {"h100", QuantMode::Fp8},
+      {"h200", QuantMode::Fp8},  {"rtx4090", QuantMode::Fp8},
+      {"a100", QuantMode::Int8}, {"rtx3090", QuantMode::Int8},
+      {"t4", QuantMode::Int8},   {"rtx2080ti", QuantMode::Int8},
+      {"cpu", QuantMode::Int8},
+  };
+  for (const auto &[targetName, expectedMode] : expectations) {
+    Parsed parsed = parse({"m.mlir", "--target=" + targetName, "-o", "x"});
+    ASSERT_TRUE(parsed.status.ok()) << targetName << parsed.status.message;
+    EXPECT_EQ(parsed.options.quant, expectedMode) << targetName;
+    EXPECT_TRUE(parsed.options.quantIsTargetDefault) << targetName;
+  }
+}
+
+// Target names go through the alias table and ignore case.
+TEST(CompileOptionsTest, TargetAliasResolves) {
+  Parsed parsed = parse({"m.mlir", "--target=A100-80G", "-o", "x"});
+  ASSERT_TRUE(parsed.status.ok()) << parsed.status.message;
+  EXPECT_EQ(parsed.options.target->name, "a100");
+}
+
+// t4 with fp8 is a usage error with the exact DESIGN.md message.
+TEST(CompileOptionsTest, T4Fp8Refused) {
+  Parsed parsed = parse({"m.mlir", "--target=t4", "--quant=fp8", "-o", "x"});
+  EXPECT_EQ(parsed.status.code, StatusCode::UsageError);
+  EXPECT_EQ(parsed.status.message,
+            "t4 (Turing, sm_75) has no FP8 tensor cores; use --quant=int8, "
+            "w8a16, w4a16 or fp16");
+}
+
+// t4 with bf16 is refused for its missing BF16 tensor cores.
+TEST(CompileOptionsTest, T4Bf16Refused) {
+  Parsed parsed = parse({"m.mlir", "--target=t4", "--quant=bf16", "-o", "x"});
+  EXPECT_EQ(parsed.status.code, StatusCode::UsageError);
+  EXPECT_EQ(parsed.status.message,
+            "t4 (Turing, sm_75) has no BF16 tensor cores; use --quant=int8, "
+            "w8a16, w4a16 or fp16");
+}
+
+// a100 with fp8 is refused, offering bf16 among the alternatives.
+TEST(CompileOptionsTest, A100Fp8Refused) {
+  Parsed parsed = parse({"m.mlir", "--target=a100", "--quant=fp8", "-o", "x"});
+  EXPECT_EQ(parsed.status.code, StatusCode::UsageError);
+  EXPECT_EQ(parsed.status.message,
+            "a100 (Ampere, sm_80) has no FP8 tensor cores; use --quant=int8, "
+            "w8a16, w4a16, fp16 or bf16");
+}
+
+// v100 is refused with the reason, with or without --quant and by alias.
+TEST(CompileOptionsTest, V100Refused) {
+  const std::string refusal = "v100 (Volta, sm_70) is not supported: CUDA 13 "
+                              "has no sm_70 code generation";
+  for (const std::vector<std::string> &args :
+       std::vector<std::vector<std::string>>{
+           {"m.mlir", "--target=v100", "-o", "x"},
+           {"m.mlir", "--target=v100", "--quant=fp16", "-o", "x"},
+           {"m.mlir", "--target=sm_70", "-o", "x"}}) {
+    Parsed parsed = parse(args);
+    EXPECT_EQ(parsed.status.code, StatusCode::UsageError);
+    EXPECT_EQ(parsed.status.message, refusal);
+  }
+}
+
+// An unknown target lists every known target.
+TEST(CompileOptionsTest, UnknownTargetListsKnownTargets) {
+  Parsed parsed = parse({"m.mlir", "--target=xyz", "-o", "x"});
+  EXPECT_EQ(parsed.status.code, StatusCode::UsageError);
+  EXPECT_EQ(parsed.status.message,
+            "unknown target 'xyz'; known targets: " + llmc::knownTargetNames());
+}
+
+// An unknown --quant lists every mode.
+TEST(CompileOptionsTest, UnknownQuantListsModes) {
+  Parsed parsed = parse({"m.mlir", "--target=h100", "--quant=fp4", "-o", "x"});
+  EXPECT_EQ(parsed.status.code, StatusCode::UsageError);
+  EXPECT_EQ(parsed.status.message, "unknown --quant 'fp4'; modes: int8, fp8, "
+                                   "w8a16, w4a16, fp16, bf16");
+}
+
+// Missing --target, model or -o are usage errors that say what is missing.
+TEST(CompileOptionsTest, MissingPiecesAreUsageErrors) {
+  Parsed noTarget = parse({"m.mlir", "-o", "x"});
+  EXPECT_EQ(noTarget.status.code, StatusCode::UsageError);
+  EXPECT_EQ(noTarget.status.message.rfind("missing --target; known targets: "
+                                          "b200, ",
+                                          0),
+            0u)
+      << noTarget.status.message;
+  Parsed noOutput = parse({"m.mlir", "--target=h100"});
+  EXPECT_EQ(noOutput.status.code, StatusCode::UsageError);
+  EXPECT_EQ(noOutput.status.message.rfind("missing -o OUT", 0), 0u)
+      << noOutput.status.message;
+  Parsed noModel = parse({"--target=h100", "-o", "x"});
+  EXPECT_EQ(noModel.status.code, StatusCode::UsageError);
+  EXPECT_EQ(noModel.status.message.rfind("missing MODEL", 0), 0u)
+      << noModel.status.message;
+}
+
+// Target and precision are checked before the model and output: a bad pair
+// is reported even when everything else is missing.
+TEST(CompileOptionsTest, TargetCheckedFirst) {
+  Parsed parsed = parse({"--target=t4", "--quant=fp8"});
+  EXPECT_EQ(parsed.status.code, StatusCode::UsageError);
+  EXPECT_EQ(parsed.status.message.rfind("t4 (Turing, sm_75) has no FP8", 0), 0u)
+      << parsed.status.message;
+}
+
+// Parsing never opens the model: a path that does not exist parses fine.
+TEST(CompileOptionsTest, ParsingDoesNotTouchTheModel) {
+  Parsed parsed =
+      parse({"/does/not/exist/model.gguf", "--target=h100", "-o", "x"});
+  EXPECT_TRUE(parsed.status.ok()) << parsed.status.message;
+}
+
+// Malformed command lines: unknown options, two models, options without
+// values, unknown --emit kinds.
+TEST(CompileOptionsTest, MalformedCommandLines) {
+  Parsed unknownOption = parse({"m.mlir", "--target=h100", "-o", "x", "--tp"});
+  EXPECT_EQ(unknownOption.status.code, StatusCode::UsageError);
+  EXPECT_EQ(unknownOption.status.message,
+            "unknown option '--tp'; see 'llmc compile --help'");
+  // "--targets" is not "--target" with a value.
+  Parsed prefix = parse({"m.mlir", "--targets=h100", "-o", "x"});
+  EXPECT_EQ(prefix.status.message,
+            "unknown option '--targets=h100'; see 'llmc compile --help'");
+  Parsed twoModels = parse({"a.mlir", "b.mlir", "--target=h100", "-o", "x"});
+  EXPECT_EQ(twoModels.status.message,
+            "expected one model, got 'a.mlir' and 'b.mlir'");
+  Parsed noValue = parse({"m.mlir", "-o", "x", "--quant"});
+  EXPECT_EQ(noValue.status.message, "--quant needs a value");
+  Parsed emptyValue = parse({"m.mlir", "-o", "x", "--target="});
+  EXPECT_EQ(emptyValue.status.message, "--target needs a value");
+  Parsed badEmit = parse({"m.mlir", "--target=h100", "-o", "x", "--emit=ptx"});
+  EXPECT_EQ(badEmit.status.code, StatusCode::UsageError);
+  EXPECT_EQ(badEmit.status.message,
+            "unknown --emit 'ptx'; expected artifact or mlir");
+}
+
+// Arguments after "--" are models even when they start with '-'.
+TEST(CompileOptionsTest, DoubleDashEndsOptions) {
+  Parsed parsed = parse({"--target=h100", "-o", "x", "--", "-model.mlir"});
+  ASSERT_TRUE(parsed.status.ok()) << parsed.status.message;
+  EXPECT_EQ(parsed.options.modelPath, "-model.mlir");
+}
+
+// --help succeeds without any other argument.
+TEST(CompileOptionsTest, HelpNeedsNothingElse) {
+  Parsed parsed = parse({"--help"});
+  ASSERT_TRUE(parsed.status.ok()) << parsed.status.message;
+  EXPECT_TRUE(parsed.options.helpRequested);
+  EXPECT_NE(llmc::compileUsage().find("--target=TARGET"), std::string::npos);
+}
+
+// The default emit kind is the artifact.
+TEST(CompileOptionsTest, DefaultEmitIsArtifact) {
+  Parsed parsed = parse({"m.mlir", "--target=h100", "-o", "x"});
+  ASSERT_TRUE(parsed.status.ok()) << parsed.status.message;
+  EXPECT_EQ(parsed.options.emit, llmc::EmitKind::Artifact);
+}
+
+// compileModel: a model path that does not exist is a failure (exit 1) naming
+// the file.
+TEST(CompileModelTest, MissingModelFails) {
+  Parsed parsed =
+      parse({"/does/not/exist/model.mlir", "--target=cpu", "-o", "-"});
+  ASSERT_TRUE(parsed.status.ok()) << parsed.status.message;
+  Status status = llmc::compileModel(parsed.options);
+  EXPECT_EQ(status.code, StatusCode::Failure);
+  EXPECT_NE(status.message.find("'/does/not/exist/model.mlir'"),
+            std::string::npos)
+      << status.message;
+}
+
+// compileModel: a directory (a Hugging Face model) is not supported yet, and
+// says so instead of failing some other way.
+TEST(CompileModelTest, DirectoryIsNotSupportedYet) {
+  std::string directory = ::testing::TempDir();
+  Parsed parsed = parse({directory, "--target=h100", "-o", "x.llmc"});
+  ASSERT_TRUE(parsed.status.ok()) << parsed.status.message;
+  Status status = llmc::compileModel(parsed.options);
+  EXPECT_EQ(status.code, StatusCode::Failure);
+  EXPECT_NE(status.message.find("is a directory; Hugging Face model "
+                                "directories are not supported yet"),
+            std::string::npos)
+      << status.message;
+}
+
+} // namespace

@@ -1,0 +1,110 @@
+//===- llmc.cpp - the llmc command: subcommands over the driver libraries -===//
+//
+// Exit codes: 0 success, 2 usage or validation errors (nothing was read),
+// 1 any other failure.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/driver/Compile.h"
+#include "compiler/driver/CompileOptions.h"
+#include "compiler/targets/Target.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr int kExitUsage = static_cast<int>(llmc::StatusCode::UsageError);
+
+void printHelp(llvm::raw_ostream &os) {
+  os << "llmc: an ahead-of-time compiler for large language models\n"
+        "\n"
+        "usage: llmc COMMAND [ARGS...]\n"
+        "\n"
+        "commands:\n"
+        "  compile   compile a model for one target: llmc compile MODEL "
+        "--target=T [--quant=Q] -o OUT\n"
+        "  targets   list the targets, what their tensor cores support and "
+        "their default --quant\n"
+        "  help      print this help, or 'llmc help compile' for a command's\n"
+        "\n"
+        "options: --help, --version\n";
+}
+
+int reportStatus(const llmc::Status &status) {
+  if (!status.ok())
+    llvm::errs() << "error: " << status.message << "\n";
+  return status.exitCode();
+}
+
+int runCompile(const std::vector<std::string> &args) {
+  llmc::CompileOptions options;
+  if (llmc::Status status = llmc::parseCompileOptions(args, options);
+      !status.ok()) {
+    if (args.empty())
+      llvm::errs() << llmc::compileUsage() << "\n";
+    return reportStatus(status);
+  }
+  if (options.helpRequested) {
+    llvm::outs() << llmc::compileUsage();
+    return 0;
+  }
+  return reportStatus(llmc::compileModel(options));
+}
+
+int runTargets(const std::vector<std::string> &args) {
+  if (!args.empty()) {
+    llvm::errs() << "error: 'llmc targets' takes no arguments, got '"
+                 << args.front() << "'\n";
+    return kExitUsage;
+  }
+  llvm::outs() << llmc::formatTargetTable();
+  return 0;
+}
+
+int runHelp(const std::vector<std::string> &args) {
+  if (args.empty()) {
+    printHelp(llvm::outs());
+    return 0;
+  }
+  if (args.front() == "compile") {
+    llvm::outs() << llmc::compileUsage();
+    return 0;
+  }
+  if (args.front() == "targets") {
+    llvm::outs() << "usage: llmc targets\n\nPrints the target table.\n";
+    return 0;
+  }
+  llvm::errs() << "error: unknown command '" << args.front()
+               << "'; see 'llmc --help'\n";
+  return kExitUsage;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM initLLVM(argc, argv);
+  if (argc < 2) {
+    printHelp(llvm::errs());
+    return kExitUsage;
+  }
+  std::string command = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "compile")
+    return runCompile(args);
+  if (command == "targets")
+    return runTargets(args);
+  if (command == "help" || command == "--help" || command == "-h")
+    return runHelp(args);
+  if (command == "--version" || command == "version") {
+    llvm::outs() << "llmc " << LLMC_VERSION << " (MLIR " << LLVM_VERSION_STRING
+                 << ")\n";
+    return 0;
+  }
+  llvm::errs() << "error: unknown command '" << command
+               << "'; see 'llmc --help'\n";
+  return kExitUsage;
+}
