@@ -3,14 +3,14 @@
 
 #include "dialects/llm/LLMDialect.h"
 
+#include "dialects/common/VerifierUtils.h"
 #include "dialects/llm/LLMOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
-#include <cstdio>
-
 using namespace mlir;
+using namespace llmc;
 using namespace llmc::llm;
 
 #include "dialects/llm/LLMDialect.cpp.inc"
@@ -35,12 +35,6 @@ void LLMDialect::initialize() {
 #define GET_TYPEDEF_LIST
 #include "dialects/llm/LLMTypes.cpp.inc"
       >();
-}
-
-std::string llmc::llm::formatNumber(double value) {
-  char text[32];
-  std::snprintf(text, sizeof(text), "%g", value);
-  return text;
 }
 
 //===----------------------------------------------------------------------===//

@@ -24,9 +24,6 @@ struct KVCacheResource : mlir::SideEffects::Resource::Base<KVCacheResource> {
   llvm::StringRef getName() final { return "<KVCache>"; }
 };
 
-/// A number as users write it in diagnostics: 0.5, -50, 1e-05.
-std::string formatNumber(double value);
-
 } // namespace llmc::llm
 
 #endif // LLMC_DIALECTS_LLM_LLMDIALECT_H

@@ -3,30 +3,17 @@
 
 #include "dialects/llm/LLMOps.h"
 
+#include "dialects/common/VerifierUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/STLExtras.h"
-#include "llvm/ADT/SmallSet.h"
 
 using namespace mlir;
+using namespace llmc;
 using namespace llmc::llm;
 
 namespace {
-
-/// A shape as users write it in messages: [4096, ?].
-std::string formatShape(ArrayRef<int64_t> shape) {
-  std::string text = "[";
-  llvm::raw_string_ostream os(text);
-  llvm::interleaveComma(shape, os, [&](int64_t dim) {
-    if (ShapedType::isDynamic(dim))
-      os << "?";
-    else
-      os << dim;
-  });
-  os << "]";
-  return text;
-}
 
 /// Whether two dimensions can be equal at run time.
 bool dimsMatch(int64_t lhs, int64_t rhs) {
@@ -60,20 +47,6 @@ LogicalResult verifyPositive(Operation *op, StringRef name, double value) {
   if (!(value > 0.0) || !std::isfinite(value))
     return op->emitOpError()
            << name << " must be a positive number, got " << formatNumber(value);
-  return success();
-}
-
-/// Ranks of a collective group: non-empty, non-negative and distinct.
-LogicalResult verifyGroup(Operation *op, ArrayRef<int64_t> group) {
-  if (group.empty())
-    return op->emitOpError("group must name at least one rank");
-  llvm::SmallSet<int64_t, 8> seen;
-  for (int64_t rank : group) {
-    if (rank < 0)
-      return op->emitOpError("group rank must be non-negative, got ") << rank;
-    if (!seen.insert(rank).second)
-      return op->emitOpError("group names rank ") << rank << " twice";
-  }
   return success();
 }
 
@@ -491,7 +464,9 @@ LogicalResult DequantizeOp::verify() {
 // llm.all_reduce, llm.all_gather, llm.send, llm.recv
 //===----------------------------------------------------------------------===//
 
-LogicalResult AllReduceOp::verify() { return verifyGroup(*this, getGroup()); }
+LogicalResult AllReduceOp::verify() {
+  return verifyCollectiveGroup(*this, getGroup());
+}
 
 // A group of one rank has nothing to combine.
 OpFoldResult AllReduceOp::fold(FoldAdaptor) {
@@ -499,7 +474,7 @@ OpFoldResult AllReduceOp::fold(FoldAdaptor) {
 }
 
 LogicalResult AllGatherOp::verify() {
-  if (failed(verifyGroup(*this, getGroup())))
+  if (failed(verifyCollectiveGroup(*this, getGroup())))
     return failure();
   RankedTensorType input = getInput().getType();
   RankedTensorType result = getType();

@@ -2,6 +2,7 @@
 
 #include "dialects/plan/PlanOps.h"
 
+#include "dialects/common/VerifierUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/STLExtras.h"
@@ -10,23 +11,10 @@
 #include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
+using namespace llmc;
 using namespace llmc::plan;
 
 namespace {
-
-/// A shape as users write it in messages: [4096, 1024].
-std::string formatShape(ArrayRef<int64_t> shape) {
-  std::string text = "[";
-  llvm::raw_string_ostream os(text);
-  llvm::interleaveComma(shape, os, [&](int64_t dim) {
-    if (ShapedType::isDynamic(dim))
-      os << "?";
-    else
-      os << dim;
-  });
-  os << "]";
-  return text;
-}
 
 /// Bytes one buffer of `type` occupies; i4 packs two elements per byte.
 int64_t bufferBytes(MemRefType type) {
@@ -46,20 +34,6 @@ bool isFloat(Type type) {
 }
 
 bool isFloat8(Type type) { return isa<Float8E4M3FNType, Float8E5M2Type>(type); }
-
-/// Ranks of a collective group: non-empty, non-negative and distinct.
-LogicalResult verifyGroup(Operation *op, ArrayRef<int64_t> group) {
-  if (group.empty())
-    return op->emitOpError("group must name at least one rank");
-  llvm::SmallSet<int64_t, 8> seen;
-  for (int64_t rank : group) {
-    if (rank < 0)
-      return op->emitOpError("group rank must be non-negative, got ") << rank;
-    if (!seen.insert(rank).second)
-      return op->emitOpError("group names rank ") << rank << " twice";
-  }
-  return success();
-}
 
 /// A `[x, y, z]` launch dimension: three positive sizes, each at most its
 /// CUDA limit.
@@ -304,7 +278,7 @@ LogicalResult GemmOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult CollectiveOp::verify() {
-  if (failed(verifyGroup(*this, getGroup())))
+  if (failed(verifyCollectiveGroup(*this, getGroup())))
     return failure();
   CollectiveKind kind = getKind();
   StringRef kindName = stringifyCollectiveKind(kind);
