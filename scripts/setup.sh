@@ -6,8 +6,9 @@ set -euo pipefail
 
 # Debian packages: the build (compilers, CMake, Ninja, ccache), MLIR/LLVM 22,
 # FileCheck and lit (llvm-22-tools), FlatBuffers, GoogleTest, Google Benchmark,
-# nlohmann-json and PCRE2 (runtime: tokenizer.json, pre-tokenizer regexes),
-# clang-format, and clang with libFuzzer and the sanitizers (scripts/fuzz.sh).
+# nlohmann-json, PCRE2 and utf8proc (runtime: tokenizer.json, pre-tokenizer
+# regexes, NFC), clang-format, and clang with libFuzzer and the sanitizers
+# (scripts/fuzz.sh).
 # The README's dependency table says why each is here.
 debian_packages=(
   build-essential cmake ninja-build ccache git python3 python3-pip
@@ -15,7 +16,7 @@ debian_packages=(
   clang-22 libclang-rt-22-dev
   libflatbuffers-dev flatbuffers-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libpcre2-dev pkg-config
+  nlohmann-json3-dev libpcre2-dev libutf8proc-dev pkg-config
 )
 
 as_root() {

@@ -6,13 +6,16 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/tokenizer/Tokenizer.h"
+
 #include "runtime/tokenizer/TokenizerImpl.h"
 #include "runtime/tokenizer/Unicode.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <utf8proc.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <exception>
 #include <queue>
 
@@ -138,6 +141,26 @@ void TokenizerImpl::computeStopIds() {
       stopIds.push_back(id);
   }
 }
+
+namespace {
+
+/// Unicode NFC (canonical composition), as Hugging Face's NFC normalizer.
+/// Invalid UTF-8, which a Rust string cannot hold, is left as it is.
+std::string composeNfc(std::string text) {
+  utf8proc_uint8_t *composed = nullptr;
+  utf8proc_ssize_t length = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t *>(text.data()),
+      static_cast<utf8proc_ssize_t>(text.size()), &composed,
+      static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  if (length < 0)
+    return text;
+  std::string result(reinterpret_cast<char *>(composed),
+                     static_cast<size_t>(length));
+  std::free(composed);
+  return result;
+}
+
+} // namespace
 
 namespace {
 bool endsWithWordChar(const std::string &text, size_t end) {
@@ -441,8 +464,7 @@ void TokenizerImpl::encodeSegment(const std::string &segment, bool atInputStart,
         text.insert(0, step.content);
       break;
     case NormalizerStep::Kind::Nfc:
-      // Left as is: NFC input (nearly all text) is unchanged by it. See the
-      // note in README's tokenizer section.
+      text = composeNfc(std::move(text));
       break;
     }
   }

@@ -11,7 +11,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string json(reinterpret_cast<const char *>(data), size);
   std::unique_ptr<llmc::tokenizer::Tokenizer> tokenizer;
-  if (!llmc::tokenizer::Tokenizer::fromHuggingFaceJson(json, "", tokenizer).ok())
+  if (!llmc::tokenizer::Tokenizer::fromHuggingFaceJson(json, "", tokenizer)
+           .ok())
     return 0;
   static const std::string text =
       "Hello, world!  12345 <|im_start|>user\n\tcode(); 你好 🙂 naïve\xff";

@@ -470,3 +470,26 @@ TEST(TokenizerVectors, SentencePieceScoresAndByteFallback) {
   EXPECT_EQ(encode(*tokenizer, "hi é"), (std::vector<int32_t>{8, 3, c3, a9}));
   EXPECT_EQ(decode(*tokenizer, {8, 3, c3, a9}), "hi é");
 }
+
+// An NFC normalizer composes before tokenizing: decomposed "e" + U+0301 and
+// "a" + U+0308 encode as the precomposed characters do. The ids are those of
+// Hugging Face `tokenizers` 0.23.3 with normalizers.NFC() set on the
+// byte_level fixture (Tokenizer.from_file(...); t.normalizer = NFC();
+// t.encode(text, add_special_tokens=False).ids).
+TEST(TokenizerNormalizer, NfcComposesLikeHuggingFace) {
+  std::string json = readData("byte_level.tokenizer.json");
+  Json spec = Json::parse(json);
+  spec["normalizer"] = {{"type", "NFC"}};
+  std::unique_ptr<Tokenizer> tokenizer;
+  Status status = Tokenizer::fromHuggingFaceJson(spec.dump(), "", tokenizer);
+  ASSERT_TRUE(status.ok()) << status.message();
+  EncodeOptions noSpecials;
+  noSpecials.addSpecialTokens = false;
+  EXPECT_EQ(encode(*tokenizer, "Cafe\xcc\x81 na\xcc\x88ive", noSpecials),
+            (std::vector<int32_t>{37, 310, 279, 223, 80, 130, 100, 75, 344}));
+  EXPECT_EQ(encode(*tokenizer, "Caf\xc3\xa9", noSpecials),
+            encode(*tokenizer, "Cafe\xcc\x81", noSpecials));
+  // Without the normalizer the decomposed form tokenizes differently.
+  EXPECT_NE(encode(*loadFixture("byte_level"), "Cafe\xcc\x81", noSpecials),
+            encode(*tokenizer, "Cafe\xcc\x81", noSpecials));
+}
