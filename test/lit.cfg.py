@@ -20,3 +20,8 @@ config.environment["PATH"] = os.pathsep.join(
 )
 config.substitutions.append(("%llmc_src_root", config.llmc_src_root))
 config.substitutions.append(("%llmc_obj_root", config.llmc_obj_root))
+# Tiny checkpoints that scripts/make_tiny_model.py writes at build time
+# (target llmc-tiny-models).
+config.substitutions.append(
+    ("%tiny_models", os.path.join(config.llmc_obj_root, "test", "Inputs", "tiny-models"))
+)

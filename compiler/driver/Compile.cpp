@@ -2,6 +2,10 @@
 
 #include "compiler/driver/Compile.h"
 
+#include "compiler/driver/Import.h"
+#include "compiler/frontends/Importer.h"
+#include "compiler/weights/WeightStore.h"
+
 #include "compiler/registration/Registration.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -51,29 +55,24 @@ ModelFormat classifyModel(llvm::StringRef path, bool isDirectory) {
 Status unsupportedModel(const std::string &path, ModelFormat format) {
   std::string what;
   switch (format) {
-  case ModelFormat::HuggingFaceDirectory:
-    what = "is a directory; Hugging Face model directories are not supported "
-           "yet";
-    break;
-  case ModelFormat::Gguf:
-    what = "is a GGUF file; GGUF models are not supported yet";
-    break;
   case ModelFormat::Onnx:
     what = "is an ONNX file; ONNX models are not supported yet";
     break;
   case ModelFormat::Safetensors:
-    // A lone weights file lacks config.json and the tokenizer, so even once
-    // the Hugging Face frontend exists the directory is what users pass.
+    // A lone weights file lacks config.json and the tokenizer.
     what = "is a .safetensors file; Hugging Face models are read from their "
-           "directory, which is not supported yet";
+           "directory: pass the directory holding config.json";
     break;
+  case ModelFormat::HuggingFaceDirectory:
+  case ModelFormat::Gguf:
   case ModelFormat::Mlir:
   case ModelFormat::Unknown:
     what = "is not a model format llmc knows";
     break;
   }
   return Status::failure("model '" + path + "' " + what +
-                         "; llmc compiles llm-dialect .mlir files for now");
+                         "; llmc compiles Hugging Face model directories, "
+                         ".gguf files and llm-dialect .mlir files");
 }
 
 /// Parses and verifies an llm-dialect module; parse errors are reported with
@@ -133,7 +132,9 @@ Status compileModel(const CompileOptions &options) {
         (error ? error.message() : std::string("no such file or directory")));
   ModelFormat format =
       classifyModel(modelPath, llvm::sys::fs::is_directory(modelStatus));
-  if (format != ModelFormat::Mlir)
+  if (format != ModelFormat::Mlir &&
+      format != ModelFormat::HuggingFaceDirectory &&
+      format != ModelFormat::Gguf)
     return unsupportedModel(modelPath, format);
 
   mlir::DialectRegistry registry;
@@ -142,13 +143,29 @@ Status compileModel(const CompileOptions &options) {
   llvm::SourceMgr sourceMgr;
   mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context,
                                                llvm::errs());
-  Status status;
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      parseMlirModel(modelPath, context, sourceMgr, status);
-  if (!module)
-    return status;
-  if (options.verbose)
-    llvm::errs() << "llmc: parsed and verified '" << modelPath << "'\n";
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  // Checkpoints come with a WeightStore that the artifact writer will stream
+  // from; it must outlive the pipeline.
+  std::optional<frontends::ImportedModel> imported;
+  if (format == ModelFormat::Mlir) {
+    Status status;
+    module = parseMlirModel(modelPath, context, sourceMgr, status);
+    if (!module)
+      return status;
+    if (options.verbose)
+      llvm::errs() << "llmc: parsed and verified '" << modelPath << "'\n";
+  } else {
+    llvm::Expected<frontends::ImportedModel> result =
+        frontends::importModel(context, modelPath);
+    if (!result)
+      return importFailure(llvm::toString(result.takeError()));
+    imported = std::move(*result);
+    module = std::move(imported->module);
+    if (options.verbose)
+      llvm::errs() << "llmc: imported '" << modelPath << "' ("
+                   << imported->config.architecture << ", "
+                   << imported->config.numLayers << " layers)\n";
+  }
 
   // Only the target-independent cleanups exist yet; quantization for
   // `options.quant`, partitioning and fusion join this pipeline later.

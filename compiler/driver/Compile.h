@@ -12,10 +12,10 @@ namespace llmc {
 /// column) go to standard error as they happen; the returned status says what
 /// failed overall.
 ///
-/// Today only llm-dialect .mlir models are read (parsed, verified and
-/// canonicalized) and only `--emit=mlir` is written; every other input or
-/// output is a `StatusCode::Failure` saying it is not supported yet, until the
-/// frontends and the artifact writer exist.
+/// Hugging Face directories and .gguf files are imported (frontends'
+/// importModel), llm-dialect .mlir models are parsed and verified; the
+/// module is canonicalized and only `--emit=mlir` is written. Other inputs
+/// and outputs are a `StatusCode::Failure` saying they are not supported yet.
 Status compileModel(const CompileOptions &options);
 
 } // namespace llmc

@@ -211,7 +211,8 @@ Value ForwardBuilder::weight(const std::string &name,
 Value ForwardBuilder::rmsNorm(Value input, const std::string &weightName,
                               int64_t size) {
   // Gemma's RMSNorm multiplies by (1 + w); the store adds the one.
-  Value scale = weight(weightName, {size}, config.normAddsOne);
+  Value scale = weight(weightName, {size},
+                       config.normAddsOne && !options.normWeightsIncludeOne);
   return llm::RMSNormOp::create(builder, loc, input.getType(), input, scale,
                                 builder.getF64FloatAttr(config.rmsNormEps));
 }

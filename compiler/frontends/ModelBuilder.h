@@ -43,6 +43,11 @@ inline constexpr llvm::StringLiteral kWeightTransformAddOne = "add_one";
 /// WeightStore converts while streaming.
 inline constexpr llvm::StringLiteral kWeightSourceTypeAttrName =
     "llm.source_type";
+/// Discardable attribute on `llm.weight`: the ggml block-quantized type
+/// (`"Q4_K"`) a GGUF checkpoint stores the weight in; the importer
+/// dequantizes it to the op's type. Informational, like `llm.source_type`.
+inline constexpr llvm::StringLiteral kWeightSourceQuantAttrName =
+    "llm.source_quant";
 
 struct BuildOptions {
   /// The activation element type (bf16, f16 or f32). Null: the embedding
@@ -50,6 +55,9 @@ struct BuildOptions {
   mlir::Type activationType;
   /// The module's `llm.model` name; the architecture when empty.
   std::string modelName;
+  /// The checkpoint stores Gemma's norm weights with the `1 +` already added
+  /// (GGUF files do), so no `add_one` transform is requested for them.
+  bool normWeightsIncludeOne = false;
 };
 
 /// Builds a module holding

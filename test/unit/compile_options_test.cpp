@@ -5,6 +5,8 @@
 #include "compiler/driver/Compile.h"
 #include "compiler/driver/CompileOptions.h"
 
+#include "llvm/Support/FileSystem.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -252,16 +254,16 @@ TEST(CompileModelTest, MissingModelFails) {
       << status.message;
 }
 
-// compileModel: a directory (a Hugging Face model) is not supported yet, and
-// says so instead of failing some other way.
-TEST(CompileModelTest, DirectoryIsNotSupportedYet) {
-  std::string directory = ::testing::TempDir();
+// compileModel: a directory goes to the Hugging Face importer, so one without
+// config.json fails naming the file it could not read.
+TEST(CompileModelTest, DirectoryIsImported) {
+  std::string directory = ::testing::TempDir() + "/llmc-no-config";
+  llvm::sys::fs::create_directories(directory);
   Parsed parsed = parse({directory, "--target=h100", "-o", "x.llmc"});
   ASSERT_TRUE(parsed.status.ok()) << parsed.status.message;
   Status status = llmc::compileModel(parsed.options);
   EXPECT_EQ(status.code, StatusCode::Failure);
-  EXPECT_NE(status.message.find("is a directory; Hugging Face model "
-                                "directories are not supported yet"),
+  EXPECT_NE(status.message.find("llmc-no-config/config.json: cannot read"),
             std::string::npos)
       << status.message;
 }

@@ -7,6 +7,7 @@
 
 #include "compiler/driver/Compile.h"
 #include "compiler/driver/CompileOptions.h"
+#include "compiler/driver/Import.h"
 #include "compiler/targets/Target.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/InitLLVM.h"
@@ -27,6 +28,8 @@ void printHelp(llvm::raw_ostream &os) {
         "commands:\n"
         "  compile   compile a model for one target: llmc compile MODEL "
         "--target=T [--quant=Q] -o OUT\n"
+        "  import    read a Hugging Face directory or .gguf file and print its "
+        "llm-dialect module: llmc import MODEL [-o OUT]\n"
         "  targets   list the targets, what their tensor cores support and "
         "their default --quant\n"
         "  help      print this help, or 'llmc help compile' for a command's\n"
@@ -55,6 +58,21 @@ int runCompile(const std::vector<std::string> &args) {
   return reportStatus(llmc::compileModel(options));
 }
 
+int runImport(const std::vector<std::string> &args) {
+  llmc::ImportCommandOptions options;
+  if (llmc::Status status = llmc::parseImportOptions(args, options);
+      !status.ok()) {
+    if (args.empty())
+      llvm::errs() << llmc::importUsage() << "\n";
+    return reportStatus(status);
+  }
+  if (options.helpRequested) {
+    llvm::outs() << llmc::importUsage();
+    return 0;
+  }
+  return reportStatus(llmc::importModelToMlir(options));
+}
+
 int runTargets(const std::vector<std::string> &args) {
   if (!args.empty()) {
     llvm::errs() << "error: 'llmc targets' takes no arguments, got '"
@@ -72,6 +90,10 @@ int runHelp(const std::vector<std::string> &args) {
   }
   if (args.front() == "compile") {
     llvm::outs() << llmc::compileUsage();
+    return 0;
+  }
+  if (args.front() == "import") {
+    llvm::outs() << llmc::importUsage();
     return 0;
   }
   if (args.front() == "targets") {
@@ -95,6 +117,8 @@ int main(int argc, char **argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "compile")
     return runCompile(args);
+  if (command == "import")
+    return runImport(args);
   if (command == "targets")
     return runTargets(args);
   if (command == "help" || command == "--help" || command == "-h")
