@@ -16,7 +16,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <chrono>
 
 namespace {
 
@@ -226,30 +225,6 @@ TEST_F(WeightStoreTest, DuplicateSourceTensorsAreRefused) {
   EXPECT_THAT(errorOf(ggufStore.addSource(std::move(*checkpoint))),
               HasSubstr("mixed.safetensors: tensor 'bf16' is already provided "
                         "by"));
-}
-
-// Decoding speed, printed for the record (not asserted: machines differ).
-// 16 MB of Q4_K blocks with valid scales, decoded to f32.
-TEST(DequantizeSpeed, Q4K) {
-  const uint64_t numBlocks = 16 * 1024 * 1024 / 144;
-  std::vector<uint8_t> blocks(numBlocks * 144);
-  for (size_t i = 0; i < blocks.size(); ++i)
-    blocks[i] = static_cast<uint8_t>(i * 2654435761u >> 13);
-  for (uint64_t b = 0; b < numBlocks; ++b) {
-    blocks[b * 144 + 0] = 0x00; // d = dmin = 2^-10 (f16 0x1400)
-    blocks[b * 144 + 1] = 0x14;
-    blocks[b * 144 + 2] = 0x00;
-    blocks[b * 144 + 3] = 0x14;
-  }
-  std::vector<float> values(numBlocks * 256);
-  auto start = std::chrono::steady_clock::now();
-  decodeToF32(DType::Q4_K, blocks, values.data(), values.size());
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
-  std::printf("Q4_K -> f32: %.0f MB/s of blocks, %.0f Mvalues/s\n",
-              blocks.size() / seconds / 1e6, values.size() / seconds / 1e6);
-  EXPECT_TRUE(std::isfinite(values[12345]));
 }
 
 } // namespace
