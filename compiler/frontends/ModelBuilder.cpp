@@ -10,12 +10,13 @@
 //                                                sliding layers
 //   a = attention(q, k, v) Wo (+bo)              GQA, window on local layers
 //   a = norm(a)                                  Gemma 3
-//   post_attention_layernorm h = h + a x = norm(h) post_attention_layernorm, or
-//                                                Gemma 3
-//                                                pre_feedforward_layernorm
+//   h = h + a
+//   x = norm(h)                                  post_attention_layernorm
+//                                                (pre_feedforward_layernorm
+//                                                on Gemma 3)
 //   m = (act(x Wg) * x Wu) Wd                    SwiGLU or GeGLU (tanh)
 //   m = norm(m)                                  Gemma 3
-//   post_feedforward_layernorm h = h + m
+//   h = h + m
 //
 // then the final norm and the LM head (the embedding table when tied).
 //
