@@ -1,4 +1,5 @@
-//===- VerifierUtils.cpp - diagnostics helpers shared by llmc's dialects ---===//
+//===- VerifierUtils.cpp - diagnostics helpers shared by llmc's dialects
+//---===//
 
 #include "dialects/common/VerifierUtils.h"
 

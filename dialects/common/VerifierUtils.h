@@ -1,4 +1,5 @@
-//===- VerifierUtils.h - diagnostics helpers shared by llmc's dialects -----===//
+//===- VerifierUtils.h - diagnostics helpers shared by llmc's dialects
+//-----===//
 
 #ifndef LLMC_DIALECTS_COMMON_VERIFIERUTILS_H
 #define LLMC_DIALECTS_COMMON_VERIFIERUTILS_H

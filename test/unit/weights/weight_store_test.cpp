@@ -16,7 +16,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-
 namespace {
 
 using namespace llmc::weights;
