@@ -16,7 +16,7 @@ debian_packages=(
   clang-22 libclang-rt-22-dev
   libflatbuffers-dev flatbuffers-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libpcre2-dev libutf8proc-dev pkg-config
+  nlohmann-json3-dev libpcre2-dev libutf8proc-dev libxxhash-dev pkg-config
 )
 
 as_root() {

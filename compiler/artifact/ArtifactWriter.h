@@ -1,0 +1,239 @@
+//===- ArtifactWriter.h - streams a compiled model into one .llmc file ----===//
+//
+// The writer takes everything but the weights as plain structs (a later
+// lowering from the `plan` dialect fills them) and the weights as names in a
+// WeightStore. It lays out the file (see docs/artifact.md), then streams one
+// tensor at a time: `materialize` into one reusable buffer, XXH64, write at a
+// 4 KiB-aligned offset. Peak memory is therefore bounded by the largest
+// tensor, not the model. The file is written as OUT.tmp and renamed at the
+// end, so a failed compile never leaves a truncated artifact behind.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_COMPILER_ARTIFACT_ARTIFACTWRITER_H
+#define LLMC_COMPILER_ARTIFACT_ARTIFACTWRITER_H
+
+#include "compiler/weights/DType.h"
+#include "runtime/schema/artifact_generated.h"
+#include "runtime/tokenizer/Tokenizer.h"
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace llmc::weights {
+class WeightStore;
+} // namespace llmc::weights
+
+namespace llmc::artifact {
+
+// The enums (DType, ArenaKind, GemmBackend, ...) are the schema's own,
+// generated from runtime/schema/artifact.fbs.
+
+struct TargetSpec {
+  std::string name;
+  std::string architecture;
+  /// After "sm_"; empty for the CPU.
+  std::string sm;
+};
+
+/// Mirrors `ModelConfig` in artifact.fbs; see there for each field.
+struct ModelConfigSpec {
+  std::string architecture;
+  int64_t vocabSize = 0;
+  int64_t hiddenSize = 0;
+  int64_t intermediateSize = 0;
+  int64_t numLayers = 0;
+  int64_t numHeads = 0;
+  int64_t numKVHeads = 0;
+  int64_t headDim = 0;
+  int64_t rotaryDim = 0;
+  int64_t maxPositionEmbeddings = 0;
+  double rmsNormEps = 1e-6;
+  double ropeTheta = 10000.0;
+  std::optional<double> localRopeTheta;
+  RopeScalingType ropeScalingType = RopeScalingType::None;
+  double ropeScalingFactor = 1.0;
+  double ropeLowFreqFactor = 1.0;
+  double ropeHighFreqFactor = 4.0;
+  int64_t ropeOriginalMaxPosition = 0;
+  std::optional<int64_t> slidingWindow;
+  std::vector<bool> slidingLayers;
+  bool tieWordEmbeddings = false;
+  MLPActivation mlpActivation = MLPActivation::Silu;
+  std::optional<double> queryPreAttnScalar;
+  std::optional<double> attnLogitSoftcap;
+  std::optional<double> finalLogitSoftcap;
+  int32_t bosTokenId = -1;
+  int32_t eosTokenId = -1;
+  std::vector<int32_t> stopTokenIds;
+  DType kvCacheDType = DType::BF16;
+  int32_t kvBlockTokens = 16;
+  int64_t maxBatchTokens = 0;
+};
+
+/// Scales and zero points are other tensors of the artifact, by name.
+struct QuantSpec {
+  std::string scheme;
+  std::string scaleTensor;
+  std::string zeroPointTensor;
+  std::vector<int64_t> blockShape;
+};
+
+struct TensorSpec {
+  /// The name in the artifact.
+  std::string name;
+  /// The WeightStore entry to stream; `name` when empty.
+  std::string weight;
+  std::optional<QuantSpec> quant;
+};
+
+struct KernelModuleSpec {
+  std::string sm;
+  std::vector<uint8_t> cubin;
+  std::string ptx;
+  std::vector<std::string> entries;
+};
+
+struct KernelSpec {
+  std::string name;
+  std::string entry;
+  uint32_t module = 0;
+  std::string kind;
+  std::string sourceHash;
+};
+
+struct ArenaSpec {
+  std::string name;
+  ArenaKind kind = ArenaKind::Activations;
+  uint64_t bytes = 0;
+  uint64_t alignment = 256;
+};
+
+struct BufferSpec {
+  /// Index into the rank's arenas.
+  uint32_t arena = 0;
+  uint64_t offset = 0;
+  std::vector<int64_t> shape;
+  DType dtype = DType::F32;
+};
+
+struct LaunchSpec {
+  /// Index into ArtifactSpec::kernels.
+  uint32_t kernel = 0;
+  std::array<uint32_t, 3> grid = {1, 1, 1};
+  std::array<uint32_t, 3> block = {1, 1, 1};
+  uint32_t sharedBytes = 0;
+  std::vector<BufferSpec> args;
+};
+
+struct GemmSpec {
+  GemmBackend backend = GemmBackend::Cpu;
+  BufferSpec a, b, c;
+  std::optional<BufferSpec> scaleA, scaleB;
+  bool transposeB = false;
+  float alpha = 1.0f;
+  float beta = 0.0f;
+};
+
+struct CollectiveSpec {
+  CollectiveKind kind = CollectiveKind::AllReduce;
+  ReductionKind reduction = ReductionKind::Sum;
+  BufferSpec buffer;
+  std::optional<BufferSpec> output;
+  int64_t axis = 0;
+  int64_t peer = -1;
+  std::vector<int64_t> group;
+};
+
+struct HostParamSpec {
+  std::string key;
+  std::variant<int64_t, double, std::string> value;
+};
+
+struct HostSpec {
+  std::string name;
+  std::vector<BufferSpec> args;
+  std::vector<HostParamSpec> params;
+};
+
+using StepSpec = std::variant<LaunchSpec, GemmSpec, CollectiveSpec, HostSpec>;
+
+struct WeightLoadSpec {
+  /// A TensorSpec name.
+  std::string tensor;
+  uint32_t arena = 0;
+  uint64_t offset = 0;
+};
+
+struct RankPlanSpec {
+  uint32_t rank = 0;
+  std::vector<ArenaSpec> arenas;
+  std::vector<WeightLoadSpec> weightLoads;
+  std::vector<StepSpec> steps;
+};
+
+/// Everything an artifact holds besides the weight bytes.
+struct ArtifactSpec {
+  /// "llmc <version>" when empty.
+  std::string producer;
+  TargetSpec target;
+  std::string quantization;
+  ModelConfigSpec config;
+  std::optional<tokenizer::TokenizerVectors> tokenizer;
+  /// Stored in this order.
+  std::vector<TensorSpec> tensors;
+  std::vector<KernelModuleSpec> kernelModules;
+  std::vector<KernelSpec> kernels;
+  uint32_t worldSize = 1;
+  std::vector<RankPlanSpec> plans;
+};
+
+/// Reported after each tensor is written (and once at the start, with
+/// `tensorsWritten` 0).
+struct WriteProgress {
+  size_t tensorsWritten = 0;
+  size_t tensorCount = 0;
+  uint64_t bytesWritten = 0;
+  uint64_t bytesTotal = 0;
+};
+
+struct WriteOptions {
+  enum class ProgressBar { Auto, Always, Never };
+  /// Auto: a bar on stderr when stderr is a terminal, nothing otherwise.
+  ProgressBar progressBar = ProgressBar::Auto;
+  /// Called after every tensor (tests sample memory here).
+  std::function<void(const WriteProgress &)> onProgress;
+};
+
+struct WriteStats {
+  uint64_t fileBytes = 0;
+  /// Tensor bytes without padding.
+  uint64_t tensorBytes = 0;
+  size_t tensorCount = 0;
+  /// The largest tensor: the size of the one reusable buffer.
+  uint64_t largestTensorBytes = 0;
+  double seconds = 0;
+};
+
+/// Writes the artifact to `path` (through `path`.tmp, renamed at the end).
+/// Every error names what is wrong: an unknown weight, a dangling reference,
+/// an I/O failure with the path.
+llvm::Expected<WriteStats> writeArtifact(llvm::StringRef path,
+                                         const ArtifactSpec &spec,
+                                         const weights::WeightStore &store,
+                                         const WriteOptions &options = {});
+
+/// The schema's DType for a weights::DType (every one has one).
+DType toArtifactDType(weights::DType type);
+
+} // namespace llmc::artifact
+
+#endif // LLMC_COMPILER_ARTIFACT_ARTIFACTWRITER_H

@@ -1,0 +1,440 @@
+//===- Inspect.cpp - what `inspect` prints about a .llmc artifact ---------===//
+
+#include "runtime/inspect/Inspect.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+
+namespace llmc::inspect {
+
+namespace {
+
+namespace fb = ::llmc::artifact;
+using loader::Artifact;
+
+std::string str(const flatbuffers::String *text) {
+  return text ? text->str() : std::string();
+}
+
+template <typename T> std::string joinVector(const flatbuffers::Vector<T> *v) {
+  std::string text = "[";
+  if (v)
+    for (size_t i = 0; i < v->size(); ++i)
+      text += (i ? ", " : "") + std::to_string(v->Get(i));
+  return text + "]";
+}
+
+std::string hex64(uint64_t value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%016" PRIx64, value);
+  return text;
+}
+
+std::string formatDouble(double value) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "%g", value);
+  return text;
+}
+
+const char *arenaKindName(fb::ArenaKind kind) {
+  switch (kind) {
+  case fb::ArenaKind::Activations:
+    return "activations";
+  case fb::ArenaKind::KVCache:
+    return "kv_cache";
+  case fb::ArenaKind::Weights:
+    return "weights";
+  case fb::ArenaKind::Host:
+    return "host";
+  }
+  return "unknown";
+}
+
+const char *stepKindName(fb::StepOp op) {
+  switch (op) {
+  case fb::StepOp::LaunchStep:
+    return "launch";
+  case fb::StepOp::GemmStep:
+    return "gemm";
+  case fb::StepOp::CollectiveStep:
+    return "collective";
+  case fb::StepOp::HostStep:
+    return "host";
+  default:
+    return "unknown";
+  }
+}
+
+const char *ropeScalingName(fb::RopeScalingType type) {
+  switch (type) {
+  case fb::RopeScalingType::None:
+    return "none";
+  case fb::RopeScalingType::Linear:
+    return "linear";
+  case fb::RopeScalingType::Llama3:
+    return "llama3";
+  case fb::RopeScalingType::Yarn:
+    return "yarn";
+  }
+  return "unknown";
+}
+
+const char *activationName(fb::MLPActivation activation) {
+  switch (activation) {
+  case fb::MLPActivation::Silu:
+    return "silu";
+  case fb::MLPActivation::GeluTanh:
+    return "gelu_tanh";
+  case fb::MLPActivation::Gelu:
+    return "gelu";
+  }
+  return "unknown";
+}
+
+/// The config as ordered (key, value) pairs, shared by text and JSON.
+nlohmann::ordered_json configJson(const fb::ModelConfig &c) {
+  nlohmann::ordered_json j;
+  j["architecture"] = str(c.architecture());
+  j["vocab_size"] = c.vocab_size();
+  j["hidden_size"] = c.hidden_size();
+  j["intermediate_size"] = c.intermediate_size();
+  j["num_layers"] = c.num_layers();
+  j["num_heads"] = c.num_heads();
+  j["num_kv_heads"] = c.num_kv_heads();
+  j["head_dim"] = c.head_dim();
+  j["rotary_dim"] = c.rotary_dim();
+  j["max_position_embeddings"] = c.max_position_embeddings();
+  j["rms_norm_eps"] = c.rms_norm_eps();
+  j["rope_theta"] = c.rope_theta();
+  if (c.local_rope_theta())
+    j["local_rope_theta"] = *c.local_rope_theta();
+  j["rope_scaling"] = ropeScalingName(c.rope_scaling_type());
+  if (c.rope_scaling_type() != fb::RopeScalingType::None) {
+    j["rope_scaling_factor"] = c.rope_scaling_factor();
+    j["rope_original_max_position"] = c.rope_original_max_position();
+  }
+  if (c.sliding_window())
+    j["sliding_window"] = *c.sliding_window();
+  j["tie_word_embeddings"] = c.tie_word_embeddings();
+  j["mlp_activation"] = activationName(c.mlp_activation());
+  if (c.attn_logit_softcap())
+    j["attn_logit_softcap"] = *c.attn_logit_softcap();
+  if (c.final_logit_softcap())
+    j["final_logit_softcap"] = *c.final_logit_softcap();
+  j["bos_token_id"] = c.bos_token_id();
+  j["eos_token_id"] = c.eos_token_id();
+  std::vector<int32_t> stops;
+  if (c.stop_token_ids())
+    stops.assign(c.stop_token_ids()->begin(), c.stop_token_ids()->end());
+  j["stop_token_ids"] = stops;
+  j["kv_cache_dtype"] = std::string(loader::dtypeName(c.kv_cache_dtype()));
+  j["kv_block_tokens"] = c.kv_block_tokens();
+  j["max_batch_tokens"] = c.max_batch_tokens();
+  return j;
+}
+
+std::string jsonScalarText(const nlohmann::ordered_json &value) {
+  if (value.is_string())
+    return value.get<std::string>();
+  if (value.is_number_float())
+    return formatDouble(value.get<double>());
+  return value.dump();
+}
+
+struct StepCounts {
+  size_t launch = 0, gemm = 0, collective = 0, host = 0, total = 0;
+};
+
+StepCounts countSteps(const fb::RankPlan &plan) {
+  StepCounts counts;
+  if (plan.steps())
+    for (const fb::Step *step : *plan.steps()) {
+      ++counts.total;
+      switch (step->op_type()) {
+      case fb::StepOp::LaunchStep:
+        ++counts.launch;
+        break;
+      case fb::StepOp::GemmStep:
+        ++counts.gemm;
+        break;
+      case fb::StepOp::CollectiveStep:
+        ++counts.collective;
+        break;
+      default:
+        ++counts.host;
+        break;
+      }
+    }
+  return counts;
+}
+
+} // namespace
+
+std::string formatArtifactText(const Artifact &artifact) {
+  std::ostringstream os;
+  const fb::Artifact &root = artifact.root();
+  os << "artifact: " << artifact.name() << "\n";
+  os << "  format: " << artifact.formatMajor() << "." << artifact.formatMinor()
+     << "\n";
+  os << "  producer: " << artifact.producer() << "\n";
+  os << "  file bytes: " << artifact.fileBytes() << "\n";
+  os << "target: " << artifact.describeTarget() << "\n";
+  os << "quantization: " << artifact.quantization() << "\n";
+
+  os << "config:\n";
+  // Named, not a temporary: items() only refers to the object.
+  nlohmann::ordered_json config = configJson(artifact.config());
+  for (const auto &[key, value] : config.items())
+    os << "  " << key << ": " << jsonScalarText(value) << "\n";
+
+  if (const fb::Tokenizer *tok = root.tokenizer()) {
+    os << "tokenizer: "
+       << (tok->kind() == fb::TokenizerKind::Llama ? "llama" : "gpt2") << "\n";
+    if (tok->kind() == fb::TokenizerKind::Gpt2)
+      os << "  pre_tokenizer: " << str(tok->pre_tokenizer()) << "\n";
+    os << "  tokens: " << (tok->tokens() ? tok->tokens()->size() : 0) << "\n";
+    os << "  merges: " << (tok->merges() ? tok->merges()->size() : 0) << "\n";
+    os << "  bos_id: " << tok->bos_id() << "\n";
+    os << "  eos_id: " << tok->eos_id() << "\n";
+    os << "  add_bos: " << (tok->add_bos() ? "true" : "false") << "\n";
+    os << "  chat_template: "
+       << (tok->chat_template() ? tok->chat_template()->size() : 0)
+       << " bytes\n";
+  } else {
+    os << "tokenizer: none\n";
+  }
+
+  size_t count = artifact.tensorCount();
+  os << "tensors: " << count << " (" << artifact.totalTensorBytes()
+     << " bytes)\n";
+  size_t nameWidth = 5, typeWidth = 5, shapeWidth = 5; // "total", "dtype"
+  std::vector<std::string> shapes;
+  for (size_t i = 0; i < count; ++i) {
+    const fb::Tensor *tensor = root.tensors()->Get(i);
+    shapes.push_back(joinVector(tensor->shape()));
+    nameWidth = std::max(nameWidth, size_t(tensor->name()->size()));
+    typeWidth = std::max(typeWidth, loader::dtypeName(tensor->dtype()).size());
+    shapeWidth = std::max(shapeWidth, shapes.back().size());
+  }
+  auto pad = [](const std::string &text, size_t width) {
+    return text +
+           std::string(width > text.size() ? width - text.size() : 0, ' ');
+  };
+  auto row = [&](const std::string &name, const std::string &type,
+                 const std::string &shape, const std::string &bytes) {
+    os << "  " << pad(name, nameWidth) << "  " << pad(type, typeWidth) << "  "
+       << pad(shape, shapeWidth) << "  " << bytes << "\n";
+  };
+  if (count) {
+    row("name", "dtype", "shape", "bytes");
+    for (size_t i = 0; i < count; ++i) {
+      const fb::Tensor *tensor = root.tensors()->Get(i);
+      row(tensor->name()->str(),
+          std::string(loader::dtypeName(tensor->dtype())), shapes[i],
+          std::to_string(tensor->data()->bytes()));
+    }
+    row("total", "", "", std::to_string(artifact.totalTensorBytes()));
+  }
+
+  size_t moduleCount =
+      root.kernel_modules() ? root.kernel_modules()->size() : 0;
+  size_t kernelCount = root.kernels() ? root.kernels()->size() : 0;
+  os << "kernels: " << kernelCount << " in " << moduleCount << " modules\n";
+  for (size_t i = 0; i < moduleCount; ++i) {
+    const fb::KernelModule *module = root.kernel_modules()->Get(i);
+    os << "  module " << i << ": sm_" << str(module->sm()) << ", cubin "
+       << (module->cubin() ? module->cubin()->bytes() : 0) << " bytes, ptx "
+       << (module->ptx() ? module->ptx()->bytes() : 0) << " bytes, "
+       << (module->entries() ? module->entries()->size() : 0) << " entries\n";
+  }
+  for (size_t i = 0; i < kernelCount; ++i) {
+    const fb::Kernel *kernel = root.kernels()->Get(i);
+    os << "  kernel " << i << ": " << str(kernel->name()) << " (entry "
+       << str(kernel->entry()) << ", module " << kernel->module_index();
+    if (kernel->kind() && kernel->kind()->size())
+      os << ", kind " << str(kernel->kind());
+    os << ")\n";
+  }
+
+  size_t planCount = root.plans() ? root.plans()->size() : 0;
+  os << "plans: " << planCount << " (world size " << root.world_size() << ")\n";
+  for (size_t p = 0; p < planCount; ++p) {
+    const fb::RankPlan *plan = root.plans()->Get(p);
+    StepCounts counts = countSteps(*plan);
+    os << "  rank " << plan->rank() << ": " << counts.total << " steps ("
+       << counts.launch << " launch, " << counts.gemm << " gemm, "
+       << counts.collective << " collective, " << counts.host << " host), "
+       << (plan->weight_loads() ? plan->weight_loads()->size() : 0)
+       << " weight loads\n";
+    uint64_t arenaTotal = 0;
+    if (plan->arenas())
+      for (const fb::Arena *arena : *plan->arenas()) {
+        os << "    arena " << str(arena->name()) << ": "
+           << arenaKindName(arena->kind()) << ", " << arena->bytes()
+           << " bytes, alignment " << arena->alignment() << "\n";
+        arenaTotal += arena->bytes();
+      }
+    os << "    arena total: " << arenaTotal << " bytes\n";
+  }
+  return os.str();
+}
+
+std::string formatArtifactJson(const Artifact &artifact) {
+  const fb::Artifact &root = artifact.root();
+  nlohmann::ordered_json j;
+  j["path"] = artifact.name();
+  j["format"] = std::to_string(artifact.formatMajor()) + "." +
+                std::to_string(artifact.formatMinor());
+  j["producer"] = std::string(artifact.producer());
+  j["file_bytes"] = artifact.fileBytes();
+  j["target"] = {{"name", std::string(artifact.targetName())},
+                 {"architecture", std::string(artifact.targetArchitecture())},
+                 {"sm", std::string(artifact.targetSm())}};
+  j["quantization"] = std::string(artifact.quantization());
+  j["config"] = configJson(artifact.config());
+  if (const fb::Tokenizer *tok = root.tokenizer()) {
+    j["tokenizer"] = {
+        {"kind", tok->kind() == fb::TokenizerKind::Llama ? "llama" : "gpt2"},
+        {"pre_tokenizer", str(tok->pre_tokenizer())},
+        {"tokens", tok->tokens() ? tok->tokens()->size() : 0},
+        {"merges", tok->merges() ? tok->merges()->size() : 0},
+        {"bos_id", tok->bos_id()},
+        {"eos_id", tok->eos_id()},
+        {"add_bos", tok->add_bos()},
+        {"add_space_prefix", tok->add_space_prefix()},
+        {"chat_template_bytes",
+         tok->chat_template() ? tok->chat_template()->size() : 0}};
+  } else {
+    j["tokenizer"] = nullptr;
+  }
+  nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < artifact.tensorCount(); ++i) {
+    const fb::Tensor *tensor = root.tensors()->Get(i);
+    std::vector<int64_t> shape;
+    if (tensor->shape())
+      shape.assign(tensor->shape()->begin(), tensor->shape()->end());
+    nlohmann::ordered_json t = {
+        {"name", tensor->name()->str()},
+        {"dtype", std::string(loader::dtypeName(tensor->dtype()))},
+        {"shape", shape},
+        {"bytes", tensor->data()->bytes()},
+        {"section", tensor->data()->section()},
+        {"offset", tensor->data()->offset()},
+        {"xxhash64", hex64(tensor->data()->xxhash64())}};
+    if (const fb::QuantParams *quant = tensor->quant())
+      t["quant"] = {{"scheme", str(quant->scheme())},
+                    {"scale_tensor", quant->scale_tensor()},
+                    {"zero_point_tensor", quant->zero_point_tensor()}};
+    tensors.push_back(std::move(t));
+  }
+  j["tensors"] = std::move(tensors);
+  j["total_tensor_bytes"] = artifact.totalTensorBytes();
+  nlohmann::ordered_json modules = nlohmann::ordered_json::array();
+  if (root.kernel_modules())
+    for (const fb::KernelModule *module : *root.kernel_modules()) {
+      std::vector<std::string> entries;
+      if (module->entries())
+        for (const flatbuffers::String *entry : *module->entries())
+          entries.push_back(entry->str());
+      modules.push_back(
+          {{"sm", str(module->sm())},
+           {"cubin_bytes", module->cubin() ? module->cubin()->bytes() : 0},
+           {"ptx_bytes", module->ptx() ? module->ptx()->bytes() : 0},
+           {"entries", entries}});
+    }
+  j["kernel_modules"] = std::move(modules);
+  nlohmann::ordered_json kernels = nlohmann::ordered_json::array();
+  if (root.kernels())
+    for (const fb::Kernel *kernel : *root.kernels())
+      kernels.push_back({{"name", str(kernel->name())},
+                         {"entry", str(kernel->entry())},
+                         {"module", kernel->module_index()},
+                         {"kind", str(kernel->kind())}});
+  j["kernels"] = std::move(kernels);
+  j["world_size"] = root.world_size();
+  nlohmann::ordered_json plans = nlohmann::ordered_json::array();
+  if (root.plans())
+    for (const fb::RankPlan *plan : *root.plans()) {
+      StepCounts counts = countSteps(*plan);
+      nlohmann::ordered_json arenas = nlohmann::ordered_json::array();
+      if (plan->arenas())
+        for (const fb::Arena *arena : *plan->arenas())
+          arenas.push_back({{"name", str(arena->name())},
+                            {"kind", arenaKindName(arena->kind())},
+                            {"bytes", arena->bytes()},
+                            {"alignment", arena->alignment()}});
+      std::vector<std::string> steps;
+      if (plan->steps())
+        for (const fb::Step *step : *plan->steps())
+          steps.push_back(stepKindName(step->op_type()));
+      plans.push_back(
+          {{"rank", plan->rank()},
+           {"steps", counts.total},
+           {"step_kinds",
+            {{"launch", counts.launch},
+             {"gemm", counts.gemm},
+             {"collective", counts.collective},
+             {"host", counts.host}}},
+           {"weight_loads",
+            plan->weight_loads() ? plan->weight_loads()->size() : 0},
+           {"arenas", std::move(arenas)},
+           {"step_sequence", steps}});
+    }
+  j["plans"] = std::move(plans);
+  // Names come from the file: invalid UTF-8 becomes U+FFFD instead of an
+  // exception.
+  return j.dump(2, ' ', false,
+                nlohmann::ordered_json::error_handler_t::replace) +
+         "\n";
+}
+
+int runInspectCommand(int argc, const char *const *argv,
+                      const char *programName) {
+  const char *path = nullptr;
+  bool json = false;
+  bool lazy = false;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) {
+      json = true;
+    } else if (std::strcmp(argv[i], "--no-verify-checksums") == 0) {
+      lazy = true;
+    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+      std::cerr << programName << ": error: unknown option '" << argv[i]
+                << "' for inspect\n"
+                << "usage: " << programName
+                << " inspect ARTIFACT [--json] [--no-verify-checksums]\n";
+      return 2;
+    } else if (path) {
+      std::cerr << programName << ": error: inspect takes one artifact, got '"
+                << path << "' and '" << argv[i] << "'\n";
+      return 2;
+    } else {
+      path = argv[i];
+    }
+  }
+  if (!path) {
+    std::cerr << programName << ": error: inspect needs an artifact\n"
+              << "usage: " << programName
+              << " inspect ARTIFACT [--json] [--no-verify-checksums]\n";
+    return 2;
+  }
+  loader::OpenOptions options;
+  if (lazy)
+    options.checksums = loader::ChecksumPolicy::Lazy;
+  std::unique_ptr<Artifact> artifact;
+  if (loader::Status status = Artifact::open(path, options, artifact);
+      !status) {
+    std::cerr << programName << ": error: " << status.message() << "\n";
+    return 1;
+  }
+  std::cout << (json ? formatArtifactJson(*artifact)
+                     : formatArtifactText(*artifact));
+  return 0;
+}
+
+} // namespace llmc::inspect

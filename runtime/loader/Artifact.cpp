@@ -1,0 +1,797 @@
+//===- Artifact.cpp - opens, verifies and exposes a .llmc artifact --------===//
+
+#include "runtime/loader/Artifact.h"
+
+#include "runtime/schema/ArtifactHeader.h"
+#include "runtime/schema/Checksum.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace llmc::loader {
+
+namespace {
+
+using artifact::alignUp;
+using artifact::kSectionAlignment;
+
+std::string hex64(uint64_t value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "0x%016" PRIx64, value);
+  return text;
+}
+
+std::string str(const flatbuffers::String *text) {
+  return text ? text->str() : std::string();
+}
+
+struct DTypeInfo {
+  const char *name;
+  uint32_t blockElements;
+  uint32_t blockBytes;
+};
+
+// Indexed by fb::DType; sizes follow ggml for the block-quantized types.
+constexpr DTypeInfo kDTypes[] = {
+    {"F64", 1, 8},      {"F32", 1, 4},      {"F16", 1, 2},
+    {"BF16", 1, 2},     {"F8_E4M3", 1, 1},  {"F8_E5M2", 1, 1},
+    {"I64", 1, 8},      {"I32", 1, 4},      {"I16", 1, 2},
+    {"I8", 1, 1},       {"U8", 1, 1},       {"BOOL", 1, 1},
+    {"Q4_0", 32, 18},   {"Q4_1", 32, 20},   {"Q5_0", 32, 22},
+    {"Q5_1", 32, 24},   {"Q8_0", 32, 34},   {"Q4_K", 256, 144},
+    {"Q5_K", 256, 176}, {"Q6_K", 256, 210}, {"I4", 2, 1},
+};
+constexpr size_t kDTypeCount = sizeof(kDTypes) / sizeof(kDTypes[0]);
+static_assert(kDTypeCount == size_t(fb::DType::MAX) + 1,
+              "kDTypes must cover every DType of artifact.fbs");
+
+bool validDType(fb::DType dtype) { return size_t(dtype) < kDTypeCount; }
+
+/// Elements of `shape`, false on a negative dimension or overflow.
+bool countElements(const flatbuffers::Vector<int64_t> *shape,
+                   uint64_t &elements) {
+  elements = 1;
+  if (!shape)
+    return true;
+  for (int64_t dim : *shape) {
+    if (dim < 0)
+      return false;
+    if (dim != 0 && elements > UINT64_MAX / uint64_t(dim))
+      return false;
+    elements *= uint64_t(dim);
+  }
+  return true;
+}
+
+/// FlatBuffers 2.0.8's verifier checks a vector's length field but not the
+/// alignment of 8-byte elements after it, so a crafted file could make every
+/// later read of a shape a misaligned load. Checked here for each such vector
+/// (the FlatBuffer itself starts 8-aligned).
+template <typename T> bool elementsAligned(const flatbuffers::Vector<T> *v) {
+  static_assert(sizeof(T) == 8, "only 8-byte elements can be misaligned");
+  // The builder does not align empty vectors, which have nothing to load.
+  return !v || v->size() == 0 ||
+         reinterpret_cast<uintptr_t>(v->data()) % alignof(T) == 0;
+}
+
+std::string formatShape(const flatbuffers::Vector<int64_t> *shape) {
+  std::string text = "[";
+  if (shape)
+    for (size_t i = 0; i < shape->size(); ++i)
+      text += (i ? ", " : "") + std::to_string(shape->Get(i));
+  return text + "]";
+}
+
+} // namespace
+
+std::string_view dtypeName(fb::DType dtype) {
+  return validDType(dtype) ? kDTypes[size_t(dtype)].name : "unknown";
+}
+
+bool storageBytes(fb::DType dtype, uint64_t elements, uint64_t &bytes) {
+  if (!validDType(dtype))
+    return false;
+  const DTypeInfo &info = kDTypes[size_t(dtype)];
+  if (dtype == fb::DType::I4) {
+    bytes = elements / 2 + elements % 2;
+    return true;
+  }
+  if (elements % info.blockElements != 0)
+    return false;
+  uint64_t blocks = elements / info.blockElements;
+  if (blocks > UINT64_MAX / info.blockBytes)
+    return false;
+  bytes = blocks * info.blockBytes;
+  return true;
+}
+
+Artifact::~Artifact() {
+  if (mapping_)
+    munmap(mapping_, size_);
+}
+
+Status Artifact::fail(const std::string &message) const {
+  return Status::error(name_ + ": " + message);
+}
+
+Status Artifact::open(const std::string &path, const OpenOptions &options,
+                      std::unique_ptr<Artifact> &out) {
+  std::unique_ptr<Artifact> artifact(new Artifact());
+  artifact->name_ = path;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return artifact->fail(std::string("cannot open: ") + std::strerror(errno));
+  struct stat info;
+  if (fstat(fd, &info) != 0) {
+    int error = errno;
+    ::close(fd);
+    return artifact->fail(std::string("cannot stat: ") + std::strerror(error));
+  }
+  if (!S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return artifact->fail("not a regular file");
+  }
+  artifact->size_ = uint64_t(info.st_size);
+  if (artifact->size_ > 0) {
+    void *mapping =
+        mmap(nullptr, artifact->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (mapping == MAP_FAILED) {
+      int error = errno;
+      ::close(fd);
+      return artifact->fail(std::string("cannot map: ") + std::strerror(error));
+    }
+    artifact->mapping_ = mapping;
+    artifact->data_ = static_cast<const uint8_t *>(mapping);
+  }
+  ::close(fd);
+  return finishOpen(std::move(artifact), options, out);
+}
+
+Status Artifact::fromMemory(const uint8_t *data, size_t size,
+                            const std::string &name, const OpenOptions &options,
+                            std::unique_ptr<Artifact> &out) {
+  std::unique_ptr<Artifact> artifact(new Artifact());
+  artifact->name_ = name;
+  // uint64_t storage keeps the FlatBuffer 8-byte aligned for the verifier.
+  artifact->ownedBytes_.resize((size + 7) / 8);
+  if (size)
+    std::memcpy(artifact->ownedBytes_.data(), data, size);
+  artifact->data_ =
+      reinterpret_cast<const uint8_t *>(artifact->ownedBytes_.data());
+  artifact->size_ = size;
+  return finishOpen(std::move(artifact), options, out);
+}
+
+Status Artifact::finishOpen(std::unique_ptr<Artifact> artifact,
+                            const OpenOptions &options,
+                            std::unique_ptr<Artifact> &out) {
+  artifact->options_ = options;
+  if (Status status = artifact->verifyHeader(); !status)
+    return status;
+  if (Status status = artifact->verifyContents(); !status)
+    return status;
+  size_t count = artifact->tensorCount();
+  artifact->tensorVerified_.reset(new std::atomic<uint8_t>[count]);
+  for (size_t i = 0; i < count; ++i)
+    artifact->tensorVerified_[i].store(0, std::memory_order_relaxed);
+  if (options.checksums == ChecksumPolicy::AtOpen)
+    if (Status status = artifact->verifyAllChecksums(); !status)
+      return status;
+  out = std::move(artifact);
+  return Status::success();
+}
+
+Status Artifact::verifyHeader() {
+  using namespace artifact;
+  if (size_ == 0)
+    return fail("not an llmc artifact (empty file)");
+  if (!hasMagic(data_, size_)) {
+    std::string hint;
+    if (size_ >= 4 && std::memcmp(data_, "GGUF", 4) == 0)
+      hint = "; it is a GGUF model: compile it with `llmc compile` first";
+    else if (size_ >= 9 && data_[8] == '{')
+      hint = "; it looks like a safetensors checkpoint: compile it with "
+             "`llmc compile` first";
+    bool prefix =
+        size_ < kMagicBytes && std::memcmp(data_, kMagic, size_t(size_)) == 0;
+    if (prefix)
+      return fail("truncated: the file is " + std::to_string(size_) +
+                  " bytes, shorter than the " + std::to_string(kHeaderBytes) +
+                  "-byte llmc header");
+    return fail("not an llmc artifact (bad magic" + hint + ")");
+  }
+  if (size_ < header_offset::kFlatbufferOffset)
+    return fail("truncated: the file is " + std::to_string(size_) +
+                " bytes, shorter than the " + std::to_string(kHeaderBytes) +
+                "-byte llmc header");
+  // The version sits at a fixed offset in every format, so it is judged
+  // before anything whose layout a newer major may have changed.
+  uint16_t major =
+      detail::readLittleEndian<uint16_t>(data_ + header_offset::kFormatMajor);
+  uint16_t minor =
+      detail::readLittleEndian<uint16_t>(data_ + header_offset::kFormatMinor);
+  std::string version = std::to_string(major) + "." + std::to_string(minor);
+  std::string supported = std::to_string(kFormatMajor) + ".x";
+  if (major > kFormatMajor)
+    return fail("artifact format " + version +
+                " is newer than this runtime supports (" + supported +
+                "); rebuild with llmc " LLMC_VERSION " or update llmc-runtime");
+  if (major < kFormatMajor)
+    return fail("artifact format " + version +
+                " is older than this runtime supports (" + supported +
+                "); rebuild with llmc " LLMC_VERSION);
+  if (size_ < kHeaderBytes)
+    return fail("truncated: the file is " + std::to_string(size_) +
+                " bytes, shorter than the " + std::to_string(kHeaderBytes) +
+                "-byte llmc header");
+  FixedHeader header = decodeHeader(data_);
+  if (xxhash64(data_, header_offset::kHeaderXxhash64) != header.headerXxhash64)
+    return fail("corrupt header (checksum mismatch)");
+  if (header.headerBytes != kHeaderBytes)
+    return fail("corrupt header: header size " +
+                std::to_string(header.headerBytes) + ", expected " +
+                std::to_string(kHeaderBytes));
+  if (header.flatbufferOffset < kHeaderBytes ||
+      header.flatbufferOffset % 8 != 0)
+    return fail("corrupt header: metadata offset " +
+                std::to_string(header.flatbufferOffset));
+  if (header.flatbufferOffset > size_ ||
+      header.flatbufferBytes > size_ - header.flatbufferOffset)
+    return fail("truncated: the metadata (offset " +
+                std::to_string(header.flatbufferOffset) + ", " +
+                std::to_string(header.flatbufferBytes) +
+                " bytes) ends past the end of the file (size " +
+                std::to_string(size_) + ")");
+  const uint8_t *table = data_ + header.flatbufferOffset;
+  if (xxhash64(table, header.flatbufferBytes) != header.flatbufferXxhash64)
+    return fail("checksum mismatch in the metadata (FlatBuffer at offset " +
+                std::to_string(header.flatbufferOffset) + ", " +
+                std::to_string(header.flatbufferBytes) +
+                " bytes); the file is corrupted");
+  flatbuffers::Verifier verifier(table, header.flatbufferBytes,
+                                 /*max_depth=*/64, /*max_tables=*/1u << 26);
+  if (!VerifyArtifactBuffer(verifier))
+    return fail("corrupt metadata: the FlatBuffer does not verify against "
+                "artifact.fbs");
+  root_ = GetArtifact(table);
+  if (root_->format_major() != major || root_->format_minor() != minor)
+    return fail("corrupt metadata: format " +
+                std::to_string(root_->format_major()) + "." +
+                std::to_string(root_->format_minor()) +
+                " in the metadata but " + version + " in the header");
+  fileBytesInHeader_ = header.fileBytes;
+  return Status::success();
+}
+
+std::string Artifact::describeTensor(size_t index) const {
+  const fb::Tensor *tensor = root_->tensors()->Get(index);
+  const fb::BlobRef *data = tensor->data();
+  std::string text = "tensor '" + str(tensor->name()) + "'";
+  if (data)
+    text += " (section " + std::to_string(data->section()) + ", offset " +
+            std::to_string(data->offset()) + ", " +
+            std::to_string(data->bytes()) + " bytes)";
+  return text;
+}
+
+Status Artifact::verifyBlob(const fb::BlobRef &blob,
+                            const std::string &what) const {
+  const auto *sections = root_->sections();
+  if (!sections || blob.section() >= sections->size())
+    return fail("corrupt metadata: " + what + " refers to section " +
+                std::to_string(blob.section()) + " of " +
+                std::to_string(sections ? sections->size() : 0));
+  const fb::Section *section = sections->Get(blob.section());
+  if (blob.offset() % kSectionAlignment != 0)
+    return fail("corrupt metadata: " + what + " is not aligned to " +
+                std::to_string(kSectionAlignment) + " bytes");
+  if (blob.offset() > section->bytes() ||
+      blob.bytes() > section->bytes() - blob.offset())
+    return fail("corrupt metadata: " + what + " ends past the end of its " +
+                "section (" + std::to_string(section->bytes()) + " bytes)");
+  // Section offsets are checked before blobs (verifyContents), so this sum
+  // cannot overflow.
+  uint64_t end = section->offset() + blob.offset() + blob.bytes();
+  if (end > size_)
+    return fail("truncated: " + what + " ends past the end of the file (size " +
+                std::to_string(size_) + ")");
+  return Status::success();
+}
+
+Status Artifact::verifyContents() {
+  if (!root_->config())
+    return fail("corrupt metadata: no model config");
+  if (!root_->target() || !root_->target()->name())
+    return fail("corrupt metadata: no target");
+
+  // Sections: aligned, after the metadata, in order, not overlapping, and
+  // with ends that do not overflow. Whether they fit in the file is checked
+  // after the blobs, whose messages are more precise.
+  uint64_t metadataEnd =
+      alignUp(artifact::decodeHeader(data_).flatbufferOffset +
+                  artifact::decodeHeader(data_).flatbufferBytes,
+              kSectionAlignment);
+  uint64_t previousEnd = metadataEnd;
+  const auto *sections = root_->sections();
+  size_t sectionCount = sections ? sections->size() : 0;
+  for (size_t i = 0; i < sectionCount; ++i) {
+    const fb::Section *section = sections->Get(i);
+    std::string what = "section " + std::to_string(i) + " (offset " +
+                       std::to_string(section->offset()) + ", " +
+                       std::to_string(section->bytes()) + " bytes)";
+    if (section->alignment() != kSectionAlignment)
+      return fail("corrupt metadata: " + what + " has alignment " +
+                  std::to_string(section->alignment()) + ", expected " +
+                  std::to_string(kSectionAlignment));
+    if (section->offset() % kSectionAlignment != 0)
+      return fail("corrupt metadata: " + what + " is not aligned to " +
+                  std::to_string(kSectionAlignment) + " bytes");
+    if (section->offset() < previousEnd)
+      return fail("corrupt metadata: " + what +
+                  " overlaps the metadata or the previous section");
+    if (section->bytes() > UINT64_MAX / 2 || section->offset() > UINT64_MAX / 2)
+      return fail("corrupt metadata: " + what + " is impossibly large");
+    previousEnd = section->offset() + section->bytes();
+  }
+
+  // Tensors.
+  const auto *tensors = root_->tensors();
+  size_t tensorCount = tensors ? tensors->size() : 0;
+  sortedNames_.clear();
+  sortedNames_.reserve(tensorCount);
+  for (size_t i = 0; i < tensorCount; ++i) {
+    const fb::Tensor *tensor = tensors->Get(i);
+    if (!tensor->name() || tensor->name()->size() == 0)
+      return fail("corrupt metadata: tensor " + std::to_string(i) +
+                  " has no name");
+    std::string what = describeTensor(i);
+    if (!elementsAligned(tensor->shape()) ||
+        (tensor->quant() && !elementsAligned(tensor->quant()->block_shape())))
+      return fail("corrupt metadata: " + what + " has a misaligned shape");
+    if (!tensor->data())
+      return fail("corrupt metadata: " + what + " has no data");
+    if (!validDType(tensor->dtype()))
+      return fail("corrupt metadata: " + what + " has unknown dtype " +
+                  std::to_string(int(tensor->dtype())));
+    uint64_t elements = 0, bytes = 0;
+    if (!countElements(tensor->shape(), elements) ||
+        !storageBytes(tensor->dtype(), elements, bytes))
+      return fail("corrupt metadata: " + what + " has an invalid shape " +
+                  formatShape(tensor->shape()) + " for " +
+                  std::string(dtypeName(tensor->dtype())));
+    if (bytes != tensor->data()->bytes())
+      return fail("corrupt metadata: " + what + " should hold " +
+                  std::to_string(bytes) + " bytes for " +
+                  std::string(dtypeName(tensor->dtype())) + " " +
+                  formatShape(tensor->shape()));
+    if (Status status = verifyBlob(*tensor->data(), what); !status)
+      return status;
+    if (const fb::QuantParams *quant = tensor->quant())
+      for (int32_t ref : {quant->scale_tensor(), quant->zero_point_tensor()})
+        if (ref < -1 || ref >= int64_t(tensorCount))
+          return fail("corrupt metadata: " + what +
+                      " refers to quantization tensor " + std::to_string(ref) +
+                      " of " + std::to_string(tensorCount));
+    sortedNames_.emplace_back(tensor->name()->string_view(), uint32_t(i));
+  }
+  std::sort(sortedNames_.begin(), sortedNames_.end());
+  for (size_t i = 1; i < sortedNames_.size(); ++i)
+    if (sortedNames_[i].first == sortedNames_[i - 1].first)
+      return fail("corrupt metadata: tensor '" +
+                  std::string(sortedNames_[i].first) + "' appears twice");
+
+  // Kernels.
+  const auto *modules = root_->kernel_modules();
+  size_t moduleCount = modules ? modules->size() : 0;
+  for (size_t i = 0; i < moduleCount; ++i) {
+    const fb::KernelModule *module = modules->Get(i);
+    std::string what = "kernel module " + std::to_string(i) + " (sm_" +
+                       str(module->sm()) + ")";
+    if (module->cubin())
+      if (Status status = verifyBlob(*module->cubin(), what + " cubin");
+          !status)
+        return status;
+    if (module->ptx())
+      if (Status status = verifyBlob(*module->ptx(), what + " PTX"); !status)
+        return status;
+  }
+  const auto *kernels = root_->kernels();
+  size_t kernelCount = kernels ? kernels->size() : 0;
+  for (size_t i = 0; i < kernelCount; ++i)
+    if (kernels->Get(i)->module_index() >= moduleCount)
+      return fail("corrupt metadata: kernel '" + str(kernels->Get(i)->name()) +
+                  "' refers to module " +
+                  std::to_string(kernels->Get(i)->module_index()) + " of " +
+                  std::to_string(moduleCount));
+
+  // Plans: every index resolves and every buffer fits its arena.
+  const auto *plans = root_->plans();
+  size_t planCount = plans ? plans->size() : 0;
+  for (size_t p = 0; p < planCount; ++p) {
+    const fb::RankPlan *plan = plans->Get(p);
+    std::string rank = "plan of rank " + std::to_string(plan->rank());
+    const auto *arenas = plan->arenas();
+    size_t arenaCount = arenas ? arenas->size() : 0;
+    for (size_t a = 0; a < arenaCount; ++a) {
+      const fb::Arena *arena = arenas->Get(a);
+      if (arena->kind() > fb::ArenaKind::MAX)
+        return fail("corrupt metadata: " + rank + ": arena '" +
+                    str(arena->name()) + "' has unknown kind " +
+                    std::to_string(int(arena->kind())));
+      uint64_t alignment = arena->alignment();
+      if (alignment == 0 || (alignment & (alignment - 1)) != 0)
+        return fail("corrupt metadata: " + rank + ": arena '" +
+                    str(arena->name()) + "' has alignment " +
+                    std::to_string(alignment) + ", not a power of two");
+    }
+    auto checkBuffer = [&](const fb::Buffer *buffer,
+                           const std::string &where) -> Status {
+      if (!buffer)
+        return fail("corrupt metadata: " + rank + ": " + where +
+                    " has no buffer");
+      if (!elementsAligned(buffer->shape()))
+        return fail("corrupt metadata: " + rank + ": " + where +
+                    " has a misaligned shape");
+      if (buffer->arena() >= arenaCount)
+        return fail("corrupt metadata: " + rank + ": " + where +
+                    " uses arena " + std::to_string(buffer->arena()) + " of " +
+                    std::to_string(arenaCount));
+      uint64_t elements = 0, bytes = 0;
+      if (!countElements(buffer->shape(), elements) ||
+          !storageBytes(buffer->dtype(), elements, bytes))
+        return fail("corrupt metadata: " + rank + ": " + where +
+                    " has an invalid shape or dtype");
+      const fb::Arena *arena = arenas->Get(buffer->arena());
+      if (buffer->offset() > arena->bytes() ||
+          bytes > arena->bytes() - buffer->offset())
+        return fail("corrupt metadata: " + rank + ": " + where + " (" +
+                    std::to_string(bytes) + " bytes at offset " +
+                    std::to_string(buffer->offset()) +
+                    ") does not fit arena '" + str(arena->name()) + "' (" +
+                    std::to_string(arena->bytes()) + " bytes)");
+      return Status::success();
+    };
+    if (const auto *loads = plan->weight_loads())
+      for (const fb::WeightLoad *load : *loads) {
+        if (load->tensor() >= tensorCount || load->arena() >= arenaCount)
+          return fail("corrupt metadata: " + rank +
+                      ": a weight load refers to tensor " +
+                      std::to_string(load->tensor()) + " / arena " +
+                      std::to_string(load->arena()) + " out of range");
+        uint64_t bytes = tensors->Get(load->tensor())->data()->bytes();
+        const fb::Arena *arena = arenas->Get(load->arena());
+        if (load->offset() > arena->bytes() ||
+            bytes > arena->bytes() - load->offset())
+          return fail("corrupt metadata: " + rank + ": " +
+                      describeTensor(load->tensor()) + " at offset " +
+                      std::to_string(load->offset()) + " does not fit arena '" +
+                      str(arena->name()) + "'");
+      }
+    const auto *steps = plan->steps();
+    size_t stepCount = steps ? steps->size() : 0;
+    for (size_t s = 0; s < stepCount; ++s) {
+      const fb::Step *step = steps->Get(s);
+      std::string where = "step " + std::to_string(s);
+      auto checkBuffers =
+          [&](const flatbuffers::Vector<flatbuffers::Offset<fb::Buffer>> *list,
+              const std::string &what) -> Status {
+        if (list)
+          for (size_t i = 0; i < list->size(); ++i)
+            if (Status status = checkBuffer(
+                    list->Get(i), where + " " + what + " " + std::to_string(i));
+                !status)
+              return status;
+        return Status::success();
+      };
+      // The verifier accepts a union whose type is set but whose table is
+      // absent; every op_as_*() below may then be null.
+      if (!step->op())
+        return fail("corrupt metadata: " + rank + ": " + where +
+                    " has no operation");
+      switch (step->op_type()) {
+      case fb::StepOp::LaunchStep: {
+        const fb::LaunchStep *launch = step->op_as_LaunchStep();
+        if (launch->kernel() >= kernelCount)
+          return fail("corrupt metadata: " + rank + ": " + where +
+                      " launches kernel " + std::to_string(launch->kernel()) +
+                      " of " + std::to_string(kernelCount));
+        if (!launch->grid() || launch->grid()->size() != 3 ||
+            !launch->block() || launch->block()->size() != 3)
+          return fail("corrupt metadata: " + rank + ": " + where +
+                      " needs a 3-D grid and block");
+        if (Status status = checkBuffers(launch->args(), "argument"); !status)
+          return status;
+        break;
+      }
+      case fb::StepOp::GemmStep: {
+        const fb::GemmStep *gemm = step->op_as_GemmStep();
+        if (gemm->backend() > fb::GemmBackend::MAX)
+          return fail("corrupt metadata: " + rank + ": " + where +
+                      " has an unknown GEMM backend");
+        for (auto [buffer, what] :
+             {std::pair{gemm->a(), "A"}, {gemm->b(), "B"}, {gemm->c(), "C"}})
+          if (Status status = checkBuffer(buffer, where + " " + what); !status)
+            return status;
+        for (auto [buffer, what] : {std::pair{gemm->scale_a(), "scale_a"},
+                                    {gemm->scale_b(), "scale_b"}})
+          if (buffer)
+            if (Status status = checkBuffer(buffer, where + " " + what);
+                !status)
+              return status;
+        break;
+      }
+      case fb::StepOp::CollectiveStep: {
+        const fb::CollectiveStep *collective = step->op_as_CollectiveStep();
+        if (!elementsAligned(collective->group()))
+          return fail("corrupt metadata: " + rank + ": " + where +
+                      " has a misaligned group");
+        if (collective->kind() > fb::CollectiveKind::MAX ||
+            collective->reduction() > fb::ReductionKind::MAX)
+          return fail("corrupt metadata: " + rank + ": " + where +
+                      " has an unknown collective");
+        if (Status status = checkBuffer(collective->buffer(), where); !status)
+          return status;
+        if (collective->output())
+          if (Status status =
+                  checkBuffer(collective->output(), where + " output");
+              !status)
+            return status;
+        break;
+      }
+      case fb::StepOp::HostStep:
+        if (Status status =
+                checkBuffers(step->op_as_HostStep()->args(), "argument");
+            !status)
+          return status;
+        break;
+      default:
+        return fail(rank + ": " + where + " has a kind this runtime does " +
+                    "not know (" + std::to_string(int(step->op_type())) +
+                    "); update llmc-runtime");
+      }
+    }
+  }
+
+  // Tokenizer: per-token vectors match the vocabulary, ids are in range.
+  if (const fb::Tokenizer *tok = root_->tokenizer()) {
+    size_t vocab = tok->tokens() ? tok->tokens()->size() : 0;
+    if (tok->scores() && tok->scores()->size() != 0 &&
+        tok->scores()->size() != vocab)
+      return fail("corrupt metadata: tokenizer has " +
+                  std::to_string(tok->scores()->size()) + " scores for " +
+                  std::to_string(vocab) + " tokens");
+    if (tok->token_types() && tok->token_types()->size() != 0 &&
+        tok->token_types()->size() != vocab)
+      return fail("corrupt metadata: tokenizer has " +
+                  std::to_string(tok->token_types()->size()) +
+                  " token types for " + std::to_string(vocab) + " tokens");
+    for (int32_t id :
+         {tok->bos_id(), tok->eos_id(), tok->unknown_id(), tok->padding_id()})
+      if (id < -1 || id >= int64_t(vocab))
+        return fail("corrupt metadata: tokenizer special id " +
+                    std::to_string(id) + " out of range (" +
+                    std::to_string(vocab) + " tokens)");
+  }
+
+  // Now that every blob fits, the sections and the file size as written.
+  for (size_t i = 0; i < sectionCount; ++i) {
+    const fb::Section *section = sections->Get(i);
+    if (section->offset() + section->bytes() > size_)
+      return fail("truncated: section " + std::to_string(i) + " (offset " +
+                  std::to_string(section->offset()) + ", " +
+                  std::to_string(section->bytes()) +
+                  " bytes) ends past the end of the file (size " +
+                  std::to_string(size_) + ")");
+  }
+  if (size_ < fileBytesInHeader_)
+    return fail("truncated: the file is " + std::to_string(size_) +
+                " bytes but was written as " +
+                std::to_string(fileBytesInHeader_));
+  if (size_ > fileBytesInHeader_)
+    return fail("the file is " + std::to_string(size_) +
+                " bytes but was written as " +
+                std::to_string(fileBytesInHeader_) +
+                " (bytes appended after the artifact)");
+  return Status::success();
+}
+
+const uint8_t *Artifact::blobData(const fb::BlobRef &blob) const {
+  return data_ + root_->sections()->Get(blob.section())->offset() +
+         blob.offset();
+}
+
+Status Artifact::checkBlobChecksum(const fb::BlobRef &blob,
+                                   const std::string &what) const {
+  uint64_t actual = artifact::xxhash64(blobData(blob), blob.bytes());
+  if (actual != blob.xxhash64())
+    return fail("checksum mismatch in " + what + ": expected xxhash64 " +
+                hex64(blob.xxhash64()) + ", got " + hex64(actual) +
+                "; the file is corrupted");
+  return Status::success();
+}
+
+Status Artifact::verifyTensor(size_t index) const {
+  if (index >= tensorCount())
+    return fail("no tensor " + std::to_string(index));
+  if (tensorVerified_[index].load(std::memory_order_acquire))
+    return Status::success();
+  const fb::Tensor *tensor = root_->tensors()->Get(index);
+  if (Status status = checkBlobChecksum(*tensor->data(), describeTensor(index));
+      !status)
+    return status;
+  tensorVerified_[index].store(1, std::memory_order_release);
+  return Status::success();
+}
+
+Status Artifact::verifyAllChecksums() const {
+  for (size_t i = 0; i < tensorCount(); ++i)
+    if (Status status = verifyTensor(i); !status)
+      return status;
+  const auto *modules = root_->kernel_modules();
+  for (size_t i = 0; modules && i < modules->size(); ++i) {
+    const fb::KernelModule *module = modules->Get(i);
+    std::string what = "kernel module " + std::to_string(i) + " (sm_" +
+                       str(module->sm()) + ")";
+    if (module->cubin())
+      if (Status status = checkBlobChecksum(*module->cubin(), what + " cubin");
+          !status)
+        return status;
+    if (module->ptx())
+      if (Status status = checkBlobChecksum(*module->ptx(), what + " PTX");
+          !status)
+        return status;
+  }
+  return Status::success();
+}
+
+size_t Artifact::tensorCount() const {
+  return root_->tensors() ? root_->tensors()->size() : 0;
+}
+
+TensorRef Artifact::tensor(size_t index) const {
+  const fb::Tensor *table = root_->tensors()->Get(index);
+  TensorRef ref;
+  ref.index = uint32_t(index);
+  ref.name = table->name()->string_view();
+  ref.dtype = table->dtype();
+  if (table->shape())
+    ref.shape.assign(table->shape()->begin(), table->shape()->end());
+  ref.data = blobData(*table->data());
+  ref.bytes = table->data()->bytes();
+  ref.table = table;
+  return ref;
+}
+
+Status Artifact::findTensor(std::string_view name, TensorRef &out) const {
+  auto it =
+      std::lower_bound(sortedNames_.begin(), sortedNames_.end(), name,
+                       [](const std::pair<std::string_view, uint32_t> &entry,
+                          std::string_view key) { return entry.first < key; });
+  if (it == sortedNames_.end() || it->first != name)
+    return fail("no tensor named '" + std::string(name) + "'");
+  if (options_.checksums == ChecksumPolicy::Lazy)
+    if (Status status = verifyTensor(it->second); !status)
+      return status;
+  out = tensor(it->second);
+  return Status::success();
+}
+
+uint64_t Artifact::totalTensorBytes() const {
+  uint64_t total = 0;
+  for (size_t i = 0; i < tensorCount(); ++i)
+    total += root_->tensors()->Get(i)->data()->bytes();
+  return total;
+}
+
+Status Artifact::kernelModuleBlobs(size_t index, const uint8_t *&cubin,
+                                   uint64_t &cubinBytes, const uint8_t *&ptx,
+                                   uint64_t &ptxBytes) const {
+  const auto *modules = root_->kernel_modules();
+  if (!modules || index >= modules->size())
+    return fail("no kernel module " + std::to_string(index));
+  const fb::KernelModule *module = modules->Get(index);
+  std::string what = "kernel module " + std::to_string(index) + " (sm_" +
+                     str(module->sm()) + ")";
+  cubin = ptx = nullptr;
+  cubinBytes = ptxBytes = 0;
+  if (module->cubin()) {
+    if (options_.checksums == ChecksumPolicy::Lazy)
+      if (Status status = checkBlobChecksum(*module->cubin(), what + " cubin");
+          !status)
+        return status;
+    cubin = blobData(*module->cubin());
+    cubinBytes = module->cubin()->bytes();
+  }
+  if (module->ptx()) {
+    if (options_.checksums == ChecksumPolicy::Lazy)
+      if (Status status = checkBlobChecksum(*module->ptx(), what + " PTX");
+          !status)
+        return status;
+    ptx = blobData(*module->ptx());
+    ptxBytes = module->ptx()->bytes();
+  }
+  return Status::success();
+}
+
+const fb::RankPlan *Artifact::plan(uint32_t rank) const {
+  if (const auto *plans = root_->plans())
+    for (const fb::RankPlan *plan : *plans)
+      if (plan->rank() == rank)
+        return plan;
+  return nullptr;
+}
+
+std::string_view Artifact::producer() const {
+  return root_->producer() ? root_->producer()->string_view() : "";
+}
+std::string_view Artifact::quantization() const {
+  return root_->quantization() ? root_->quantization()->string_view() : "";
+}
+std::string_view Artifact::targetName() const {
+  return root_->target()->name()->string_view();
+}
+std::string_view Artifact::targetArchitecture() const {
+  const auto *text = root_->target()->architecture();
+  return text ? text->string_view() : "";
+}
+std::string_view Artifact::targetSm() const {
+  const auto *text = root_->target()->sm();
+  return text ? text->string_view() : "";
+}
+
+std::string Artifact::describeTarget() const {
+  std::string text =
+      std::string(targetName()) + " (" + std::string(targetArchitecture());
+  if (!targetSm().empty())
+    text += ", sm_" + std::string(targetSm());
+  return text + ")";
+}
+
+Status Artifact::checkTarget(std::string_view name) const {
+  if (targetName() == name)
+    return Status::success();
+  return fail("artifact targets " + describeTarget() + " but this device is " +
+              std::string(name) +
+              "; recompile with llmc compile --target=" + std::string(name));
+}
+
+Status Artifact::tokenizerVectors(tokenizer::TokenizerVectors &out) const {
+  const fb::Tokenizer *tok = root_->tokenizer();
+  if (!tok)
+    return fail("the artifact has no tokenizer");
+  out = tokenizer::TokenizerVectors();
+  out.model = tok->kind() == fb::TokenizerKind::Llama
+                  ? tokenizer::ModelKind::SentencePieceBpe
+                  : tokenizer::ModelKind::ByteLevelBpe;
+  out.preTokenizer = str(tok->pre_tokenizer());
+  if (tok->tokens())
+    for (const flatbuffers::String *token : *tok->tokens())
+      out.tokens.push_back(str(token));
+  if (tok->merges())
+    for (const flatbuffers::String *merge : *tok->merges())
+      out.merges.push_back(str(merge));
+  if (tok->scores())
+    out.scores.assign(tok->scores()->begin(), tok->scores()->end());
+  if (tok->token_types())
+    for (int32_t type : *tok->token_types())
+      out.tokenTypes.push_back(static_cast<tokenizer::TokenType>(type));
+  out.bosId = tok->bos_id();
+  out.eosId = tok->eos_id();
+  out.unknownId = tok->unknown_id();
+  out.paddingId = tok->padding_id();
+  out.addBos = tok->add_bos();
+  out.addEos = tok->add_eos();
+  out.addSpacePrefix = tok->add_space_prefix();
+  out.chatTemplate = str(tok->chat_template());
+  return Status::success();
+}
+
+} // namespace llmc::loader

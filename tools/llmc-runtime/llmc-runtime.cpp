@@ -1,0 +1,58 @@
+//===- llmc-runtime.cpp - the deploy binary: runs .llmc artifacts ---------===//
+//
+// Thin: each subcommand is a library call. Only `inspect` exists so far;
+// run, bench, eval and serve follow with the backends.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/inspect/Inspect.h"
+
+#include <cstring>
+#include <iostream>
+
+namespace {
+
+constexpr const char *kProgram = "llmc-runtime";
+
+void printUsage(std::ostream &os) {
+  os << "usage: llmc-runtime <command> [options]\n"
+        "\n"
+        "commands:\n"
+        "  inspect ARTIFACT [--json] [--no-verify-checksums]\n"
+        "      verify an .llmc artifact and print its target, quantization,\n"
+        "      model config, tokenizer, tensors, kernels and plans\n"
+        "  --version    print the version\n"
+        "  --help       print this help\n";
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    std::cerr << kProgram << ": error: no command given\n";
+    printUsage(std::cerr);
+    return 2;
+  }
+  const char *command = argv[1];
+  if (std::strcmp(command, "--help") == 0 || std::strcmp(command, "-h") == 0 ||
+      std::strcmp(command, "help") == 0) {
+    printUsage(std::cout);
+    return 0;
+  }
+  if (std::strcmp(command, "--version") == 0) {
+    std::cout << "llmc-runtime " << LLMC_VERSION << "\n";
+    return 0;
+  }
+  if (std::strcmp(command, "inspect") == 0)
+    return llmc::inspect::runInspectCommand(argc - 2, argv + 2, kProgram);
+  for (const char *later : {"run", "bench", "eval", "serve"})
+    if (std::strcmp(command, later) == 0) {
+      std::cerr << kProgram << ": error: '" << command
+                << "' is not implemented yet; available: inspect\n";
+      return 2;
+    }
+  std::cerr << kProgram << ": error: unknown command '" << command
+            << "'; expected inspect\n";
+  printUsage(std::cerr);
+  return 2;
+}
