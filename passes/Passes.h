@@ -4,6 +4,9 @@
 #ifndef LLMC_PASSES_PASSES_H
 #define LLMC_PASSES_PASSES_H
 
+// The plan dialect's enums appear in pass options (llm-lower-to-plan's
+// `backend`).
+#include "dialects/plan/PlanDialect.h"
 #include "mlir/Pass/Pass.h"
 
 namespace llmc {

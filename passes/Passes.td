@@ -1,7 +1,8 @@
 //===- Passes.td - llmc's transformations ----------------------------------===//
 //
 // Every llmc pass is declared here (IREE/MLIR style: no `let constructor`).
-// Def names end in `Pass`; command-line names are `llm-<verb-noun>`.
+// Def names end in `Pass`; command-line names are `llm-<verb-noun>` for passes
+// over the llm dialect and `plan-<noun>` for passes over the plan dialect.
 //
 //===----------------------------------------------------------------------===//
 
@@ -9,5 +10,134 @@
 #define LLMC_PASSES_PASSES_TD
 
 include "mlir/Pass/PassBase.td"
+
+//===----------------------------------------------------------------------===//
+// llm -> plan
+//===----------------------------------------------------------------------===//
+
+def LowerToPlanPass : Pass<"llm-lower-to-plan", "::mlir::ModuleOp"> {
+  let summary = "lowers the @forward function of an llm module to a plan.rank";
+  let description = [{
+    Rewrites `@forward` into the steps of one `plan.rank`, destination-passing:
+    every step names the buffers it reads and the buffer it writes, and every
+    buffer is a `plan.slice` of an arena.
+
+    - Every tensor value becomes a slice of the `@activations` arena
+      (`kind = activations`, 256-byte aligned) with the tensor's static shape.
+      The dynamic token dimension becomes `max-tokens`: the plan is sized for
+      the largest batch the runtime will submit, and the runtime passes the
+      actual token count of each forward call, so one plan serves every
+      batch. Offsets are the naive layout, one buffer after another;
+      `plan-memory` then packs them by liveness.
+    - Every distinct `llm.weight @name` becomes one slice of the `@weights`
+      arena (`kind = weights`), in order of first use, each at a
+      4096-byte-aligned offset: the layout the artifact writer streams the
+      weights into. The slice records the weight's name as
+      `plan.weight = "name"`.
+    - `llm.linear` (and a 2-D `llm.matmul`) becomes `plan.gemm` on the
+      `backend` option; a bias is added in place by a `bias_add` step.
+    - `llm.reshape` becomes a view: a second slice of the same bytes
+      (`plan.slice ... view(%base ...)`), no step.
+    - Collectives become `plan.collective`; `llm.send`/`llm.recv` use the
+      group `[rank, peer]`.
+    - Every other op becomes a backend-neutral `plan.compute` step named
+      after the op (`"rms_norm"`, `"rope"`, `"attention"`, `"convert"` for
+      `arith.extf`/`arith.truncf`) whose parameters are the op's attributes
+      as integers, floats and strings (enums by name, RoPE scaling
+      flattened into `scaling_*` parameters). Attention names its KV-cache
+      layer (`layer`) and reads the batch metadata the runtime supplies.
+    - The arguments become slices marked `plan.input` (`"token_ids"` for the
+      ids `llm.embedding` reads, `"positions"` for those `llm.rope` reads,
+      else `"arg<i>"`) that the runtime fills before the first step; the
+      result becomes a slice marked `plan.output = "logits"` (`"result<i>"`
+      when there are several) that it reads after the last. `!llm.batch`
+      needs no buffer.
+
+    ```mlir
+    // llm.rms_norm %h, %w epsilon = 1.0e-05 : tensor<?x64xbf16>, tensor<64xbf16>
+    %w = plan.slice @weights[0] {plan.weight = "model.norm.weight"} : memref<64xbf16>
+    %y = plan.slice @activations[1024] : memref<8x64xbf16>
+    plan.compute "rms_norm"(%h, %w : memref<8x64xbf16>, memref<64xbf16>
+        -> %y : memref<8x64xbf16>) {epsilon = 1.000000e-05 : f64}
+    ```
+
+    Errors name what cannot be lowered: an op without a lowering, a module
+    without `@forward`, a dynamic dimension other than the leading token
+    dimension, an element type no buffer can hold.
+  }];
+  let dependentDialects = ["::llmc::plan::PlanDialect"];
+  let options = [
+    Option<"maxTokens", "max-tokens", "int64_t", /*default=*/"512",
+           "tokens of the largest batch; sizes the dynamic token dimension">,
+    Option<"rank", "rank", "int64_t", /*default=*/"0",
+           "the rank whose plan this is (collectives check membership)">,
+    Option<"backend", "backend", "::llmc::plan::GemmBackend",
+           /*default=*/"::llmc::plan::GemmBackend::Cpu",
+           "what runs the GEMMs (the CPU reference by default, which runs "
+           "every plan)",
+           [{::llvm::cl::values(
+               clEnumValN(::llmc::plan::GemmBackend::Cpu, "cpu",
+                          "the CPU backend's reference GEMM"),
+               clEnumValN(::llmc::plan::GemmBackend::CublasLt, "cublaslt",
+                          "cuBLASLt"),
+               clEnumValN(::llmc::plan::GemmBackend::Generated, "generated",
+                          "GEMM kernels llmc generates"))}]>,
+  ];
+  let statistics = [
+    Statistic<"numSteps", "steps", "steps in the lowered plan">,
+    Statistic<"numWeights", "weights", "distinct weights placed in @weights">,
+    Statistic<"weightBytes", "weight-bytes", "size of the @weights arena">,
+  ];
+}
+
+//===----------------------------------------------------------------------===//
+// plan
+//===----------------------------------------------------------------------===//
+
+def PlanMemoryPass : Pass<"plan-memory", "::mlir::ModuleOp"> {
+  let summary = "packs activation buffers by liveness and sizes their arenas";
+  let description = [{
+    For each `activations` arena and each `plan.rank`: computes every
+    buffer's live range over the rank's steps (from the first step that
+    touches it to the last; a view's uses count as its base's), then assigns
+    offsets greedily, largest buffer first, each into the smallest gap that
+    fits among the buffers already placed whose live ranges overlap its own
+    (best fit), aligned to 256 bytes. A view keeps its place within its base.
+    Buffers marked `plan.input` are live from before the first step and
+    buffers marked `plan.output` until after the last, so nothing live at
+    the same time overlaps them. The arena's size becomes the peak over
+    its ranks.
+
+    The result is checked like `plan-verify-memory` does. Statistics
+    (`-mlir-pass-statistics`): the peak and the naive sum (every buffer
+    in its own bytes) in bytes. An LLVM built without statistics (Debian's
+    release build turns them into no-ops) prints none, so `report` also
+    gives both numbers as a remark on each arena.
+  }];
+  let options = [
+    Option<"report", "report", "bool", /*default=*/"false",
+           "emit a remark per activations arena with its peak and naive "
+           "bytes">,
+  ];
+  let statistics = [
+    Statistic<"peakBytes", "peak-bytes",
+              "bytes of the activation arenas after planning">,
+    Statistic<"naiveBytes", "naive-bytes",
+              "bytes the activation buffers take one after another">,
+    Statistic<"numBuffers", "buffers", "activation buffers planned (views "
+              "excluded)">,
+  ];
+}
+
+def PlanVerifyMemoryPass : Pass<"plan-verify-memory", "::mlir::ModuleOp"> {
+  let summary = "checks that no two buffers live at the same time share bytes";
+  let description = [{
+    In every arena except `weights` (never written by a step) and every
+    `plan.rank`, two buffers (slices that are not views; a view's uses count
+    as its base's) whose live ranges overlap must not share bytes, or one
+    step would clobber what another still reads. Live ranges are computed as
+    in `plan-memory`. Reports each conflict on both slices and fails.
+  }];
+}
 
 #endif // LLMC_PASSES_PASSES_TD

@@ -14,14 +14,13 @@ using namespace mlir;
 using namespace llmc;
 using namespace llmc::plan;
 
-namespace {
-
-/// Bytes one buffer of `type` occupies; i4 packs two elements per byte.
-int64_t bufferBytes(MemRefType type) {
+int64_t llmc::plan::getBufferBytes(MemRefType type) {
   int64_t bits = type.getNumElements() *
                  static_cast<int64_t>(type.getElementTypeBitWidth());
   return llvm::divideCeil(bits, 8);
 }
+
+namespace {
 
 /// The alignment, in bytes, an element of `type` needs: its size, or one byte
 /// for sub-byte types.
@@ -156,7 +155,30 @@ LogicalResult SliceOp::verify() {
     return emitOpError("slice offset ")
            << offset << " is not a multiple of the " << alignment
            << "-byte size of " << type.getElementType();
+  if (Value base = getBase()) {
+    auto baseSlice = base.getDefiningOp<SliceOp>();
+    if (!baseSlice)
+      return emitOpError("a view's base must be a plan.slice");
+    if (baseSlice.getArenaAttr() != getArenaAttr())
+      return emitOpError("view of a slice of @")
+             << baseSlice.getArena() << " must be in the same arena, not @"
+             << getArena();
+    int64_t baseOffset = baseSlice.getOffsetAttr().getInt();
+    int64_t baseEnd = baseOffset + getBufferBytes(baseSlice.getType());
+    int64_t end = offset + getBufferBytes(type);
+    if (offset < baseOffset || end > baseEnd)
+      return emitOpError("view of bytes [")
+             << offset << ", " << end << ") lies outside its base's bytes ["
+             << baseOffset << ", " << baseEnd << ")";
+  }
   return success();
+}
+
+SliceOp SliceOp::getRootBuffer() {
+  SliceOp root = *this;
+  while (Value base = root.getBase())
+    root = base.getDefiningOp<SliceOp>();
+  return root;
 }
 
 LogicalResult SliceOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
@@ -165,7 +187,7 @@ LogicalResult SliceOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   auto arena = dyn_cast_or_null<ArenaOp>(symbol);
   if (!arena)
     return emitOpError("'@") << getArena() << "' does not name a plan.arena";
-  int64_t bytes = bufferBytes(getType());
+  int64_t bytes = getBufferBytes(getType());
   int64_t offset = getOffsetAttr().getInt();
   int64_t arenaBytes = arena.getSizeAttr().getInt();
   // Both are non-negative and far below 2^62 for any real arena.
@@ -385,6 +407,38 @@ LogicalResult CollectiveOp::canonicalize(CollectiveOp op,
     return success();
   }
   return failure();
+}
+
+//===----------------------------------------------------------------------===//
+// plan.compute
+//===----------------------------------------------------------------------===//
+
+LogicalResult ComputeOp::verify() {
+  StringRef name = getName();
+  bool isIdentifier =
+      !name.empty() && !llvm::isDigit(name.front()) &&
+      llvm::all_of(name, [](char c) { return llvm::isAlnum(c) || c == '_'; });
+  if (!isIdentifier)
+    return emitOpError("step name must be an identifier such as \"rms_norm\", "
+                       "got '")
+           << name << "'";
+  if (getOutputs().empty())
+    return emitOpError("step '")
+           << name
+           << "' writes no buffer; a destination-passing step names at least "
+              "one output";
+  // The artifact stores parameters as integers, floats and strings; anything
+  // else would be lost on the way to the runtime.
+  for (NamedAttribute attr : (*this)->getDiscardableAttrs()) {
+    if (attr.getName().strref().contains('.'))
+      continue;
+    if (!isa<IntegerAttr, FloatAttr, StringAttr>(attr.getValue()))
+      return emitOpError("parameter '")
+             << attr.getName().strref()
+             << "' must be an integer, float or string, got "
+             << attr.getValue();
+  }
+  return success();
 }
 
 //===----------------------------------------------------------------------===//

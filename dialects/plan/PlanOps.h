@@ -14,4 +14,12 @@
 #define GET_OP_CLASSES
 #include "dialects/plan/PlanOps.h.inc"
 
+namespace llmc::plan {
+
+/// Bytes one buffer of `type` occupies; i4 packs two elements per byte,
+/// rounding up.
+int64_t getBufferBytes(mlir::MemRefType type);
+
+} // namespace llmc::plan
+
 #endif // LLMC_DIALECTS_PLAN_PLANOPS_H

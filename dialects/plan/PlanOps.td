@@ -106,14 +106,33 @@ def Plan_SliceOp : Plan_Op<"slice", [Pure,
     offset must be a multiple of the element size (one byte for i4, which is
     packed two per byte, rounding the buffer's size up).
 
+    A slice with `view(%base ...)` is a no-copy view of bytes another slice
+    owns (what `llm.reshape` becomes): it lies within `%base`'s bytes in the
+    same arena. The memory planner moves a view with its base and treats a
+    use of the view as a use of the base; every other pair of slices that is
+    live at the same time must not share bytes.
+
     ```mlir
     %h = plan.slice @act[4096] : memref<16x576xbf16>
+    %h3 = plan.slice @act[4096] view(%h : memref<16x576xbf16>) : memref<16x9x64xbf16>
     ```
   }];
-  let arguments = (ins FlatSymbolRefAttr:$arena, I64Attr:$offset);
+  // The view keeps its own arena and offset (repeating the base's) so that
+  // every buffer is still resolved by its plan.slice alone, as the artifact
+  // writer does; the verifier keeps the two consistent.
+  let arguments = (ins FlatSymbolRefAttr:$arena, I64Attr:$offset,
+                       Optional<Plan_Buffer>:$base);
   let results = (outs Plan_Buffer:$result);
-  let assemblyFormat = "$arena `[` $offset `]` attr-dict `:` type($result)";
+  let assemblyFormat = [{
+    $arena `[` $offset `]` (`view` `(` $base^ `:` type($base) `)`)? attr-dict
+    `:` type($result)
+  }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The slice that owns this slice's bytes: itself, or the base at the end
+    /// of its chain of views.
+    SliceOp getRootBuffer();
+  }];
 }
 
 //===----------------------------------------------------------------------===//
@@ -247,6 +266,42 @@ def Plan_CollectiveOp : Plan_Op<"collective", [
   }];
   let hasVerifier = 1;
   let hasCanonicalizeMethod = 1;
+}
+
+// A backend-neutral step, beside plan.launch rather than a plan.launch with a
+// made-up grid: before code generation there is no compiled kernel to name
+// and no grid or block to choose, and the CPU backend has neither. The step
+// says what to compute (`name`, the llm op's name) on which buffers, with
+// plain integer, float or string parameters the artifact stores as key/value
+// pairs. The CPU backend runs it directly; GPU code generation replaces it,
+// alone or fused with its neighbours, by a plan.launch of a generated kernel.
+// No side-effect interface: which buffers a step writes is in its syntax, but
+// some steps touch state beyond their buffers (attention appends to the KV
+// cache), so no pass may assume a step is dead or movable.
+def Plan_ComputeOp : Plan_Op<"compute", [AttrSizedOperandSegments]> {
+  let summary = "a computation step the backend implements, destination-passing";
+  let description = [{
+    Computes `name` (`"rms_norm"`, `"rope"`, `"attention"`, ...) from the
+    buffers `inputs` into the buffers `outputs`, with the op's other
+    attributes as its parameters: integers, floats or strings, so that they
+    serialize without the dialect that defined them (names with a dialect
+    prefix, such as `plan.note`, are annotations and may hold anything). An
+    output may also be an input (in place).
+
+    ```mlir
+    plan.compute "rms_norm"(%x, %w : memref<16x576xbf16>, memref<576xbf16>
+        -> %y : memref<16x576xbf16>) {epsilon = 1.000000e-05 : f64}
+    plan.compute "attention"(%q, %k, %v : memref<16x9x64xbf16>, memref<16x3x64xbf16>,
+        memref<16x3x64xbf16> -> %o : memref<16x9x64xbf16>) {layer = 0 : i64, scale = 1.250000e-01 : f64}
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, Variadic<Plan_Buffer>:$inputs,
+                       Variadic<Plan_Buffer>:$outputs);
+  let assemblyFormat = [{
+    $name `(` ($inputs^ `:` type($inputs))? `->` $outputs `:` type($outputs) `)`
+    attr-dict
+  }];
+  let hasVerifier = 1;
 }
 
 // No side-effect interface on purpose: host steps touch runtime state beyond

@@ -9,6 +9,7 @@
 #include "compiler/driver/CompileOptions.h"
 #include "compiler/driver/Import.h"
 #include "compiler/targets/Target.h"
+#include "runtime/inspect/Inspect.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/raw_ostream.h"
@@ -30,6 +31,8 @@ void printHelp(llvm::raw_ostream &os) {
         "--target=T [--quant=Q] -o OUT\n"
         "  import    read a Hugging Face directory or .gguf file and print its "
         "llm-dialect module: llmc import MODEL [-o OUT]\n"
+        "  inspect   verify a .llmc artifact and print what it holds: llmc "
+        "inspect ART [--json]\n"
         "  targets   list the targets, what their tensor cores support and "
         "their default --quant\n"
         "  help      print this help, or 'llmc help compile' for a command's\n"
@@ -121,6 +124,9 @@ int main(int argc, char **argv) {
     return runImport(args);
   if (command == "targets")
     return runTargets(args);
+  // The same report as `llmc-runtime inspect`, from the runtime's loader.
+  if (command == "inspect")
+    return llmc::inspect::runInspectCommand(argc - 2, argv + 2, "llmc");
   if (command == "help" || command == "--help" || command == "-h")
     return runHelp(args);
   if (command == "--version" || command == "version") {

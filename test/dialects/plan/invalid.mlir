@@ -548,3 +548,56 @@ func.func @f(%x: memref<16xi32>) {
   plan.host ""(%x : memref<16xi32>)
   return
 }
+
+// -----
+// plan.slice: a view must lie within its base's bytes.
+plan.arena @act kind = activations size = 4096 alignment = 256
+plan.rank 0 {
+  %x = plan.slice @act[256] : memref<64xf32>
+  // expected-error @+1 {{view of bytes [384, 640) lies outside its base's bytes [256, 512)}}
+  %v = plan.slice @act[384] view(%x : memref<64xf32>) : memref<64xf32>
+}
+
+// -----
+// plan.slice: a view stays in its base's arena.
+plan.arena @act kind = activations size = 4096 alignment = 256
+plan.arena @io kind = host size = 4096 alignment = 64
+plan.rank 0 {
+  %x = plan.slice @act[0] : memref<64xf32>
+  // expected-error @+1 {{view of a slice of @act must be in the same arena, not @io}}
+  %v = plan.slice @io[0] view(%x : memref<64xf32>) : memref<64xf32>
+}
+
+// -----
+// plan.slice: a view's base is a slice.
+plan.arena @act kind = activations size = 4096 alignment = 256
+func.func @f(%m: memref<64xf32>) {
+  // expected-error @+1 {{a view's base must be a plan.slice}}
+  %v = plan.slice @act[0] view(%m : memref<64xf32>) : memref<16x4xf32>
+  return
+}
+
+// -----
+// plan.compute: the step name is an identifier.
+func.func @f(%x: memref<16xf32>) {
+  // expected-error @+1 {{step name must be an identifier such as "rms_norm", got 'rms-norm'}}
+  plan.compute "rms-norm"(%x : memref<16xf32> -> %x : memref<16xf32>)
+  return
+}
+
+// -----
+// plan.compute: a step writes at least one buffer (the custom syntax cannot
+// even say otherwise).
+func.func @f(%x: memref<16xf32>) {
+  // expected-error @+1 {{step 'silu' writes no buffer; a destination-passing step names at least one output}}
+  "plan.compute"(%x) <{name = "silu", operandSegmentSizes = array<i32: 1, 0>}> : (memref<16xf32>) -> ()
+  return
+}
+
+// -----
+// plan.compute: parameters must survive serialization.
+func.func @f(%x: memref<16xf32>) {
+  // expected-error @+1 {{parameter 'dims' must be an integer, float or string, got [1, 2]}}
+  plan.compute "silu"(%x : memref<16xf32> -> %x : memref<16xf32>) {dims = [1, 2]}
+  return
+}

@@ -101,6 +101,20 @@ plan.rank 0 {
   plan.host "sample"(%g, %ids : memref<16x16xf32>, memref<16xi32>) {top_k = 40 : i64}
   // CHECK: plan.host "flush"(){{$}}
   plan.host "flush"()
+
+  // A view: the same bytes under another shape, or a part of a buffer.
+  // CHECK: %[[Y3:.+]] = plan.slice @act[18432] view(%[[Y]] : memref<16x576xbf16>) : memref<16x9x64xbf16>
+  %y3 = plan.slice @act[18432] view(%y : memref<16x576xbf16>) : memref<16x9x64xbf16>
+  // CHECK: plan.slice @act[19456] view(%[[Y3]] : memref<16x9x64xbf16>) : memref<64xbf16>
+  %row = plan.slice @act[19456] view(%y3 : memref<16x9x64xbf16>) : memref<64xbf16>
+
+  // Backend-neutral steps: parameters are integers, floats and strings;
+  // dialect-prefixed annotations may be anything; inputs are optional.
+  // CHECK: plan.compute "rms_norm"(%[[X]], %[[Y]] : memref<16x576xbf16>, memref<16x576xbf16> -> %[[Y3]] : memref<16x9x64xbf16>) {epsilon = 1.000000e-05 : f64, plan.note = [1, 2], style = "half"}
+  plan.compute "rms_norm"(%x, %y : memref<16x576xbf16>, memref<16x576xbf16>
+      -> %y3 : memref<16x9x64xbf16>) {epsilon = 1.0e-05 : f64, style = "half", plan.note = [1, 2]}
+  // CHECK: plan.compute "fill"( -> %[[X]], %[[Y]] : memref<16x576xbf16>, memref<16x576xbf16>){{$}}
+  plan.compute "fill"(-> %x, %y : memref<16x576xbf16>, memref<16x576xbf16>)
 }
 
 // CHECK-LABEL: plan.rank 1 {

@@ -1,0 +1,597 @@
+//===- LowerToPlan.cpp - llm-lower-to-plan: @forward to a plan.rank -------===//
+
+#include "dialects/llm/LLMOps.h"
+#include "dialects/plan/PlanOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
+#include "passes/Passes.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/MathExtras.h"
+
+#define DEBUG_TYPE "llm-lower-to-plan"
+
+namespace llmc {
+#define GEN_PASS_DEF_LOWERTOPLANPASS
+#include "passes/Passes.h.inc"
+} // namespace llmc
+
+using namespace mlir;
+using namespace llmc;
+
+namespace {
+
+constexpr StringLiteral kActivationsArena = "activations";
+constexpr StringLiteral kWeightsArena = "weights";
+// Every activation buffer starts on a 256-byte boundary, which suits any
+// element type and the widest vector loads; weights start on 4 KiB pages, the
+// alignment of the artifact's weight section, so the runtime can map them.
+constexpr int64_t kActivationAlignment = 256;
+constexpr int64_t kWeightAlignment = 4096;
+
+/// Finds arena `name` of `kind` in `module`, or declares it at the top.
+/// Several ranks lowered into one module share their arenas, each sized for
+/// the rank that needs the most.
+FailureOr<plan::ArenaOp> getOrCreateArena(ModuleOp module, StringRef name,
+                                          plan::ArenaKind kind,
+                                          int64_t alignment, bool &created) {
+  created = false;
+  Operation *existing = SymbolTable::lookupSymbolIn(module, name);
+  if (auto arena = dyn_cast_or_null<plan::ArenaOp>(existing)) {
+    if (arena.getKind() != kind)
+      return arena.emitError("arena @")
+             << name << " exists with kind "
+             << plan::stringifyArenaKind(arena.getKind()) << ", not "
+             << plan::stringifyArenaKind(kind);
+    return arena;
+  }
+  if (existing)
+    return existing->emitError("symbol @")
+           << name << " is taken by something that is not a plan.arena";
+  created = true;
+  OpBuilder builder = OpBuilder::atBlockBegin(module.getBody());
+  // The size is a placeholder until the lowering knows it.
+  return plan::ArenaOp::create(
+      builder, module.getLoc(), builder.getStringAttr(name),
+      plan::ArenaKindAttr::get(module.getContext(), kind),
+      builder.getI64IntegerAttr(1), builder.getI64IntegerAttr(alignment));
+}
+
+/// Lowers one @forward function into the body of one plan.rank.
+class ForwardLowering {
+public:
+  ForwardLowering(func::FuncOp forward, plan::RankOp rankOp, int64_t maxTokens,
+                  plan::GemmBackend backend)
+      : forward(forward), rankOp(rankOp), maxTokens(maxTokens),
+        backend(backend),
+        builder(OpBuilder::atBlockEnd(&rankOp.getBody().front())) {}
+
+  LogicalResult run();
+
+  int64_t activationBytes = 0;
+  int64_t weightBytes = 0;
+  int64_t stepCount = 0;
+  int64_t weightCount = 0;
+
+private:
+  FailureOr<MemRefType> getBufferType(Location loc, Type type);
+  FailureOr<Value> createActivation(Location loc, Type tensorType);
+  Value createView(Location loc, Value base, MemRefType type);
+  FailureOr<Value> lookup(Operation *user, Value tensor);
+  FailureOr<SmallVector<Value>> lookupAll(Operation *user, ValueRange tensors);
+  LogicalResult setParameters(Operation *from, Operation *to);
+
+  LogicalResult lowerArguments();
+  LogicalResult lowerOp(Operation *op);
+  LogicalResult lowerWeight(llm::WeightOp op);
+  LogicalResult lowerReshape(llm::ReshapeOp op);
+  LogicalResult lowerLinear(llm::LinearOp op);
+  LogicalResult lowerMatmul(llm::MatmulOp op);
+  LogicalResult lowerCollective(Operation *op);
+  LogicalResult lowerReturn(func::ReturnOp op);
+  FailureOr<plan::ComputeOp> lowerToCompute(Operation *op, StringRef name,
+                                            ValueRange inputs);
+
+  func::FuncOp forward;
+  plan::RankOp rankOp;
+  int64_t maxTokens;
+  plan::GemmBackend backend;
+  OpBuilder builder;
+  /// The buffer each tensor value of @forward lives in.
+  DenseMap<Value, Value> buffers;
+  /// One slice per distinct weight name: a tied LM head reuses the table.
+  llvm::StringMap<Value> weightSlices;
+};
+
+FailureOr<MemRefType> ForwardLowering::getBufferType(Location loc, Type type) {
+  auto tensorType = dyn_cast<RankedTensorType>(type);
+  if (!tensorType)
+    return emitError(loc, "llm-lower-to-plan expects ranked tensors, got ")
+           << type;
+  SmallVector<int64_t> shape(tensorType.getShape());
+  for (auto [dim, size] : llvm::enumerate(shape)) {
+    if (!ShapedType::isDynamic(size))
+      continue;
+    // The leading dimension is the token dimension of the flattened batch;
+    // nothing else may be dynamic, or the plan could not be static.
+    if (dim != 0)
+      return emitError(loc, "dimension ")
+             << dim << " of " << type
+             << " is dynamic; only the leading token dimension may be, every "
+                "other dimension needs a static size";
+    size = maxTokens;
+  }
+  Type element = tensorType.getElementType();
+  bool storable = element.isF32() || element.isF16() || element.isBF16() ||
+                  isa<Float8E4M3FNType, Float8E5M2Type>(element) ||
+                  element.isSignlessInteger(8) ||
+                  element.isSignlessInteger(32) || element.isSignlessInteger(4);
+  if (!storable)
+    return emitError(loc, "no plan buffer holds element type ")
+           << element << " (of " << type
+           << "); buffers hold f32, f16, bf16, f8E4M3FN, f8E5M2, i8, i32 or "
+              "i4";
+  return MemRefType::get(shape, element);
+}
+
+FailureOr<Value> ForwardLowering::createActivation(Location loc,
+                                                   Type tensorType) {
+  FailureOr<MemRefType> type = getBufferType(loc, tensorType);
+  if (failed(type))
+    return failure();
+  // The naive layout: every buffer in its own bytes. plan-memory packs them.
+  int64_t offset = activationBytes;
+  activationBytes =
+      offset + llvm::alignTo(plan::getBufferBytes(*type), kActivationAlignment);
+  return plan::SliceOp::create(builder, loc, *type, kActivationsArena, offset,
+                               /*base=*/Value())
+      .getResult();
+}
+
+Value ForwardLowering::createView(Location loc, Value base, MemRefType type) {
+  auto baseSlice = base.getDefiningOp<plan::SliceOp>();
+  return plan::SliceOp::create(builder, loc, type, baseSlice.getArenaAttr(),
+                               baseSlice.getOffsetAttr(), base)
+      .getResult();
+}
+
+FailureOr<Value> ForwardLowering::lookup(Operation *user, Value tensor) {
+  Value buffer = buffers.lookup(tensor);
+  if (!buffer)
+    return user->emitError("llm-lower-to-plan: operand has no buffer (")
+           << tensor.getType() << " defined by an op that was not lowered)";
+  return buffer;
+}
+
+FailureOr<SmallVector<Value>> ForwardLowering::lookupAll(Operation *user,
+                                                         ValueRange tensors) {
+  SmallVector<Value> result;
+  for (Value tensor : tensors) {
+    FailureOr<Value> buffer = lookup(user, tensor);
+    if (failed(buffer))
+      return failure();
+    result.push_back(*buffer);
+  }
+  return result;
+}
+
+/// Copies `from`'s attributes onto the step `to` as the plain integers,
+/// floats and strings the artifact stores: enums by name, RoPE scaling as
+/// `scaling` plus `scaling_*` numbers, unit attributes as `1`. Annotations of
+/// other dialects (`llm.note`) are not parameters and stay behind.
+LogicalResult ForwardLowering::setParameters(Operation *from, Operation *to) {
+  MLIRContext *context = from->getContext();
+  auto setF64 = [&](StringRef name, const APFloat &value) {
+    to->setAttr(name, FloatAttr::get(Float64Type::get(context), value));
+  };
+  for (NamedAttribute attr : from->getAttrs()) {
+    StringRef name = attr.getName().strref();
+    Attribute value = attr.getValue();
+    if (name.contains('.'))
+      continue;
+    if (isa<IntegerAttr, FloatAttr, StringAttr>(value)) {
+      to->setAttr(name, value);
+    } else if (isa<UnitAttr>(value)) {
+      to->setAttr(name, builder.getI64IntegerAttr(1));
+    } else if (auto style = dyn_cast<llm::RopeStyleAttr>(value)) {
+      to->setAttr(name, builder.getStringAttr(
+                            llm::stringifyRopeStyle(style.getValue())));
+    } else if (auto gelu = dyn_cast<llm::GeluApproximationAttr>(value)) {
+      to->setAttr(name, builder.getStringAttr(
+                            llm::stringifyGeluApproximation(gelu.getValue())));
+    } else if (auto scaling = dyn_cast<llm::RopeScalingAttr>(value)) {
+      to->setAttr(name, builder.getStringAttr(
+                            llm::stringifyRopeScalingKind(scaling.getKind())));
+      setF64((name + "_factor").str(), scaling.getFactor());
+      setF64((name + "_low_freq_factor").str(), scaling.getLowFreqFactor());
+      setF64((name + "_high_freq_factor").str(), scaling.getHighFreqFactor());
+      to->setAttr((name + "_original_max_position").str(),
+                  builder.getI64IntegerAttr(scaling.getOriginalMaxPosition()));
+    } else {
+      return from->emitError("llm-lower-to-plan cannot carry attribute '")
+             << name << "' (" << value
+             << ") as a step parameter; parameters are integers, floats and "
+                "strings";
+    }
+  }
+  return success();
+}
+
+FailureOr<plan::ComputeOp> ForwardLowering::lowerToCompute(Operation *op,
+                                                           StringRef name,
+                                                           ValueRange inputs) {
+  FailureOr<SmallVector<Value>> inputBuffers = lookupAll(op, inputs);
+  if (failed(inputBuffers))
+    return failure();
+  SmallVector<Value> outputs;
+  for (Value result : op->getResults()) {
+    FailureOr<Value> output = createActivation(op->getLoc(), result.getType());
+    if (failed(output))
+      return failure();
+    buffers[result] = *output;
+    outputs.push_back(*output);
+  }
+  auto step = plan::ComputeOp::create(builder, op->getLoc(), name,
+                                      *inputBuffers, outputs);
+  ++stepCount;
+  if (failed(setParameters(op, step)))
+    return failure();
+  return step;
+}
+
+/// The runtime fills the arguments before the first step. They live in the
+/// activations arena so that the steps read them like any other buffer; the
+/// mark tells the runtime which is which and keeps plan-memory from reusing
+/// their bytes while they are live.
+LogicalResult ForwardLowering::lowerArguments() {
+  for (BlockArgument argument : forward.getArguments()) {
+    // Attention reads the batch metadata (query offsets, KV lengths, block
+    // tables) the runtime's scheduler supplies each call; it needs no buffer.
+    if (isa<llm::BatchType>(argument.getType()))
+      continue;
+    FailureOr<Value> buffer =
+        createActivation(argument.getLoc(), argument.getType());
+    if (failed(buffer))
+      return failure();
+    std::string role = ("arg" + Twine(argument.getArgNumber())).str();
+    for (Operation *user : argument.getUsers()) {
+      if (auto embedding = dyn_cast<llm::EmbeddingOp>(user);
+          embedding && embedding.getIds() == argument)
+        role = "token_ids";
+      if (auto rope = dyn_cast<llm::RopeOp>(user);
+          rope && rope.getPositions() == argument)
+        role = "positions";
+    }
+    buffer->getDefiningOp()->setAttr("plan.input", builder.getStringAttr(role));
+    buffers[argument] = *buffer;
+  }
+  return success();
+}
+
+LogicalResult ForwardLowering::lowerWeight(llm::WeightOp op) {
+  StringRef name = op.getName();
+  auto [it, inserted] = weightSlices.try_emplace(name, Value());
+  FailureOr<MemRefType> type =
+      getBufferType(op.getLoc(), op.getResult().getType());
+  if (failed(type))
+    return failure();
+  if (!inserted) {
+    if (it->second.getType() != *type)
+      return op.emitError("weight @")
+             << name << " is used as " << *type << " here but as "
+             << it->second.getType() << " before";
+    buffers[op.getResult()] = it->second;
+    return success();
+  }
+  // In order of first use, each on its own page: the artifact writer streams
+  // the weights into the section in the same order and alignment, matching
+  // slices to tensors by the `plan.weight` name.
+  int64_t offset = llvm::alignTo(weightBytes, kWeightAlignment);
+  weightBytes = offset + plan::getBufferBytes(*type);
+  auto slice = plan::SliceOp::create(builder, op.getLoc(), *type, kWeightsArena,
+                                     offset, /*base=*/Value());
+  slice->setAttr("plan.weight", builder.getStringAttr(name));
+  it->second = slice.getResult();
+  buffers[op.getResult()] = slice.getResult();
+  ++weightCount;
+  return success();
+}
+
+LogicalResult ForwardLowering::lowerReshape(llm::ReshapeOp op) {
+  FailureOr<Value> input = lookup(op, op.getInput());
+  FailureOr<MemRefType> type =
+      getBufferType(op.getLoc(), op.getResult().getType());
+  if (failed(input) || failed(type))
+    return failure();
+  // Row-major order is kept, so a reshape is the same bytes under another
+  // shape: a view, no copy and no step.
+  buffers[op.getResult()] = createView(op.getLoc(), *input, *type);
+  return success();
+}
+
+/// A [..., K] operand as the [rows, K] matrix a GEMM takes: itself when it is
+/// a matrix, else a view.
+static MemRefType asMatrix(MemRefType type) {
+  int64_t columns = type.getShape().back();
+  return MemRefType::get({type.getNumElements() / columns, columns},
+                         type.getElementType());
+}
+
+LogicalResult ForwardLowering::lowerLinear(llm::LinearOp op) {
+  FailureOr<Value> input = lookup(op, op.getInput());
+  FailureOr<Value> weight = lookup(op, op.getWeight());
+  if (failed(input) || failed(weight))
+    return failure();
+  FailureOr<Value> output =
+      createActivation(op.getLoc(), op.getResult().getType());
+  if (failed(output))
+    return failure();
+  buffers[op.getResult()] = *output;
+  Value a = *input, c = *output;
+  auto aType = cast<MemRefType>(a.getType());
+  auto cType = cast<MemRefType>(c.getType());
+  if (aType.getRank() != 2)
+    a = createView(op.getLoc(), a, asMatrix(aType));
+  if (cType.getRank() != 2)
+    c = createView(op.getLoc(), c, asMatrix(cType));
+  // nn.Linear's weight is [out_features, in_features]: B is [N, K].
+  plan::GemmOp::create(builder, op.getLoc(),
+                       plan::GemmBackendAttr::get(op.getContext(), backend), a,
+                       *weight, c, /*scale_a=*/Value(), /*scale_b=*/Value(),
+                       /*transpose_b=*/builder.getUnitAttr(),
+                       builder.getF32FloatAttr(1.0f),
+                       builder.getF32FloatAttr(0.0f));
+  ++stepCount;
+  if (Value bias = op.getBias()) {
+    FailureOr<Value> biasBuffer = lookup(op, bias);
+    if (failed(biasBuffer))
+      return failure();
+    // In place: C += bias, broadcast over rows.
+    plan::ComputeOp::create(builder, op.getLoc(), "bias_add",
+                            ValueRange{*output, *biasBuffer},
+                            ValueRange{*output});
+    ++stepCount;
+  }
+  return success();
+}
+
+LogicalResult ForwardLowering::lowerMatmul(llm::MatmulOp op) {
+  auto lhsType = cast<RankedTensorType>(op.getLhs().getType());
+  // plan.gemm multiplies matrices; batched products stay one step.
+  if (lhsType.getRank() != 2) {
+    FailureOr<plan::ComputeOp> step =
+        lowerToCompute(op, "matmul", op->getOperands());
+    if (failed(step))
+      return failure();
+    (*step)->setAttr("transpose_rhs",
+                     builder.getI64IntegerAttr(op.getTransposeRhs()));
+    return success();
+  }
+  FailureOr<SmallVector<Value>> operands = lookupAll(op, op->getOperands());
+  if (failed(operands))
+    return failure();
+  FailureOr<Value> output =
+      createActivation(op.getLoc(), op.getResult().getType());
+  if (failed(output))
+    return failure();
+  buffers[op.getResult()] = *output;
+  plan::GemmOp::create(
+      builder, op.getLoc(),
+      plan::GemmBackendAttr::get(op.getContext(), backend), (*operands)[0],
+      (*operands)[1], *output, Value(), Value(),
+      op.getTransposeRhs() ? builder.getUnitAttr() : UnitAttr(),
+      builder.getF32FloatAttr(1.0f), builder.getF32FloatAttr(0.0f));
+  ++stepCount;
+  return success();
+}
+
+LogicalResult ForwardLowering::lowerCollective(Operation *op) {
+  MLIRContext *context = op->getContext();
+  int64_t rank = rankOp.getRankAttr().getInt();
+  FailureOr<SmallVector<Value>> operands = lookupAll(op, op->getOperands());
+  if (failed(operands))
+    return failure();
+  Value output;
+  if (op->getNumResults() == 1) {
+    FailureOr<Value> created =
+        createActivation(op->getLoc(), op->getResult(0).getType());
+    if (failed(created))
+      return failure();
+    output = *created;
+    buffers[op->getResult(0)] = output;
+  }
+  auto kindAttr = [&](plan::CollectiveKind kind) {
+    return plan::CollectiveKindAttr::get(context, kind);
+  };
+  // Point-to-point steps talk over the pair's own group.
+  auto pairGroup = [&](int64_t peer) {
+    return builder.getDenseI64ArrayAttr(
+        {std::min(rank, peer), std::max(rank, peer)});
+  };
+  if (auto allReduce = dyn_cast<llm::AllReduceOp>(op)) {
+    auto reduction = plan::symbolizeReductionKind(
+        llm::stringifyReductionKind(allReduce.getReduction()));
+    plan::CollectiveOp::create(
+        builder, op->getLoc(), kindAttr(plan::CollectiveKind::AllReduce),
+        plan::ReductionKindAttr::get(context, *reduction), (*operands)[0],
+        output, IntegerAttr(), IntegerAttr(), allReduce.getGroupAttr());
+  } else if (auto allGather = dyn_cast<llm::AllGatherOp>(op)) {
+    plan::CollectiveOp::create(
+        builder, op->getLoc(), kindAttr(plan::CollectiveKind::AllGather),
+        plan::ReductionKindAttr(), (*operands)[0], output,
+        allGather.getAxisAttr(), IntegerAttr(), allGather.getGroupAttr());
+  } else if (auto send = dyn_cast<llm::SendOp>(op)) {
+    plan::CollectiveOp::create(
+        builder, op->getLoc(), kindAttr(plan::CollectiveKind::Send),
+        plan::ReductionKindAttr(), (*operands)[0], Value(), IntegerAttr(),
+        send.getPeerAttr(), pairGroup(send.getPeer()));
+  } else {
+    auto recv = cast<llm::RecvOp>(op);
+    plan::CollectiveOp::create(
+        builder, op->getLoc(), kindAttr(plan::CollectiveKind::Recv),
+        plan::ReductionKindAttr(), output, Value(), IntegerAttr(),
+        recv.getPeerAttr(), pairGroup(recv.getPeer()));
+  }
+  ++stepCount;
+  return success();
+}
+
+/// The runtime reads the results after the last step.
+LogicalResult ForwardLowering::lowerReturn(func::ReturnOp op) {
+  for (auto [index, value] : llvm::enumerate(op.getOperands())) {
+    FailureOr<Value> buffer = lookup(op, value);
+    if (failed(buffer))
+      return failure();
+    std::string role = op.getNumOperands() == 1
+                           ? std::string("logits")
+                           : ("result" + Twine(index)).str();
+    buffer->getDefiningOp()->setAttr("plan.output",
+                                     builder.getStringAttr(role));
+  }
+  return success();
+}
+
+LogicalResult ForwardLowering::lowerOp(Operation *op) {
+  // Steps whose op has defaulted attributes spell the defaults out, so that
+  // a backend need not know them.
+  auto withDefault = [&](FailureOr<plan::ComputeOp> step, StringRef name,
+                         Attribute value) -> LogicalResult {
+    if (failed(step))
+      return failure();
+    if (!(*step)->hasAttr(name))
+      (*step)->setAttr(name, value);
+    return success();
+  };
+  return TypeSwitch<Operation *, LogicalResult>(op)
+      .Case([&](llm::WeightOp weight) { return lowerWeight(weight); })
+      .Case([&](llm::ReshapeOp reshape) { return lowerReshape(reshape); })
+      .Case([&](llm::LinearOp linear) { return lowerLinear(linear); })
+      .Case([&](llm::MatmulOp matmul) { return lowerMatmul(matmul); })
+      .Case<llm::AllReduceOp, llm::AllGatherOp, llm::SendOp, llm::RecvOp>(
+          [&](Operation *collective) { return lowerCollective(collective); })
+      .Case([&](func::ReturnOp ret) { return lowerReturn(ret); })
+      .Case([&](llm::AttentionOp attention) {
+        // The batch operand is the runtime's per-call metadata, not a buffer;
+        // `layer` names the KV-cache layer the step appends to and reads.
+        return lowerToCompute(
+            attention, "attention",
+            {attention.getQuery(), attention.getKey(), attention.getValue()});
+      })
+      .Case([&](llm::RopeOp rope) {
+        return withDefault(lowerToCompute(rope, "rope", rope->getOperands()),
+                           "style", builder.getStringAttr("half"));
+      })
+      .Case([&](llm::GeluOp gelu) {
+        return withDefault(lowerToCompute(gelu, "gelu", gelu->getOperands()),
+                           "approximation", builder.getStringAttr("none"));
+      })
+      .Case([&](llm::SoftmaxOp softmax) {
+        return withDefault(
+            lowerToCompute(softmax, "softmax", softmax->getOperands()), "axis",
+            builder.getI64IntegerAttr(-1));
+      })
+      .Case<arith::ExtFOp, arith::TruncFOp>([&](Operation *convert) {
+        return lowerToCompute(convert, "convert", convert->getOperands());
+      })
+      .Case<llm::EmbeddingOp, llm::RMSNormOp, llm::LayerNormOp, llm::SiluOp,
+            llm::AddOp, llm::MulOp, llm::ScaleOp, llm::QuantizeOp,
+            llm::DequantizeOp>([&](Operation *step) {
+        return lowerToCompute(step, step->getName().stripDialect(),
+                              step->getOperands());
+      })
+      .Default([&](Operation *other) {
+        InFlightDiagnostic diag =
+            other->emitError("llm-lower-to-plan cannot lower '")
+            << other->getName() << "'";
+        if (isa<llm::FusedOp>(other))
+          diag << ": fused groups need the fusion-aware lowering, which does "
+                  "not exist yet";
+        else
+          diag << "; it lowers the llm dialect's model ops, arith.extf and "
+                  "arith.truncf";
+        return diag;
+      });
+}
+
+LogicalResult ForwardLowering::run() {
+  if (!forward.getBody().hasOneBlock())
+    return forward.emitError("@forward must have a single block, got ")
+           << forward.getBody().getBlocks().size();
+  if (failed(lowerArguments()))
+    return failure();
+  for (Operation &op : forward.getBody().front())
+    if (failed(lowerOp(&op)))
+      return failure();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// The pass
+//===----------------------------------------------------------------------===//
+
+struct LowerToPlanPass : llmc::impl::LowerToPlanPassBase<LowerToPlanPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (maxTokens <= 0) {
+      module.emitError("max-tokens must be positive, got ")
+          << static_cast<int64_t>(maxTokens);
+      return signalPassFailure();
+    }
+    if (rank < 0) {
+      module.emitError("rank must be non-negative, got ")
+          << static_cast<int64_t>(rank);
+      return signalPassFailure();
+    }
+    auto forward = module.lookupSymbol<func::FuncOp>("forward");
+    if (!forward) {
+      module.emitError("llm-lower-to-plan needs a func.func @forward to "
+                       "lower; the module has none");
+      return signalPassFailure();
+    }
+
+    // Each is declared at the top of the module: weights first, so that
+    // the activations end up above them.
+    bool createdActivations, createdWeights;
+    FailureOr<plan::ArenaOp> weights =
+        getOrCreateArena(module, kWeightsArena, plan::ArenaKind::Weights,
+                         kWeightAlignment, createdWeights);
+    FailureOr<plan::ArenaOp> activations = getOrCreateArena(
+        module, kActivationsArena, plan::ArenaKind::Activations,
+        kActivationAlignment, createdActivations);
+    if (failed(activations) || failed(weights))
+      return signalPassFailure();
+
+    OpBuilder builder(forward);
+    auto rankOp = plan::RankOp::create(builder, forward.getLoc(),
+                                       builder.getI64IntegerAttr(rank));
+    rankOp.getBody().emplaceBlock();
+
+    ForwardLowering lowering(forward, rankOp, maxTokens, backend);
+    if (failed(lowering.run()))
+      return signalPassFailure();
+    forward.erase();
+
+    // An arena cannot be empty: drop one this lowering declared and did not
+    // use (a model without weights, say).
+    auto finishArena = [](plan::ArenaOp arena, bool created, int64_t bytes) {
+      if (created && bytes == 0) {
+        arena.erase();
+        return;
+      }
+      arena.setSize(std::max<int64_t>(arena.getSizeAttr().getInt(), bytes));
+    };
+    int64_t weightArenaBytes =
+        llvm::alignTo(lowering.weightBytes, kWeightAlignment);
+    finishArena(*activations, createdActivations, lowering.activationBytes);
+    finishArena(*weights, createdWeights, weightArenaBytes);
+    numSteps += lowering.stepCount;
+    numWeights += lowering.weightCount;
+    weightBytes += weightArenaBytes;
+  }
+};
+
+} // namespace
