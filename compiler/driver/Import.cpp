@@ -145,6 +145,12 @@ Status importModelToMlir(const ImportCommandOptions &options) {
                  << imported->weights->getWeightNames().size()
                  << " weights) from '" << options.modelPath << "' in "
                  << llvm::format("%.1f", ms) << " ms\n";
+    if (imported->tokenizer)
+      llvm::errs() << "llmc: tokenizer: " << imported->tokenizer->summarize()
+                   << "\n";
+    else
+      llvm::errs() << "llmc: tokenizer: none (the checkpoint has no "
+                      "tokenizer.json or tokenizer.* metadata)\n";
   }
 
   if (options.checkWeights) {

@@ -155,6 +155,10 @@ Expected<ImportedModel> importHuggingFace(mlir::MLIRContext &context,
   if (!config)
     return config.takeError();
   imported.config = std::move(*config);
+  // generation_config.json says which ids stop generation (a list for
+  // instruction-tuned models); it wins over config.json's eos_token_id.
+  if (Error error = readGenerationConfig(directory, imported.config))
+    return std::move(error);
 
   Expected<std::unique_ptr<weights::SafetensorsCheckpoint>> checkpoint =
       weights::SafetensorsCheckpoint::open(directory);
@@ -194,14 +198,11 @@ Expected<ImportedModel> importHuggingFace(mlir::MLIRContext &context,
                                 [](StringRef name) { return name; }))
     return std::move(error);
 
-  auto existing = [&](StringRef file) {
-    SmallString<256> path(directory);
-    sys::path::append(path, file);
-    return sys::fs::exists(path) ? std::string(path) : std::string();
-  };
-  imported.tokenizer.tokenizerJsonPath = existing("tokenizer.json");
-  imported.tokenizer.tokenizerConfigPath = existing("tokenizer_config.json");
-  imported.tokenizer.generationConfigPath = existing("generation_config.json");
+  Expected<std::optional<ImportedTokenizer>> tokenizer =
+      importHuggingFaceTokenizer(directory);
+  if (!tokenizer)
+    return tokenizer.takeError();
+  imported.tokenizer = std::move(*tokenizer);
   return imported;
 }
 
@@ -224,7 +225,11 @@ Expected<ImportedModel> importGguf(mlir::MLIRContext &context, StringRef path,
 
   imported.weights = std::make_unique<weights::WeightStore>();
   weights::WeightStore &store = *imported.weights;
-  imported.tokenizer.gguf = &gguf;
+  Expected<std::optional<ImportedTokenizer>> tokenizer =
+      importGgufTokenizer(gguf);
+  if (!tokenizer)
+    return tokenizer.takeError();
+  imported.tokenizer = std::move(*tokenizer);
   if (Error error = store.addSource(std::move(*file)))
     return std::move(error);
 

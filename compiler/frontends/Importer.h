@@ -6,7 +6,8 @@
 // under every name an `llm.weight` op uses, the checkpoint tensor and the
 // transforms that turn it into exactly the op's tensor type: dtype
 // conversion or dequantization, undoing llama.cpp's Q/K row permutation,
-// adding Gemma's norm offset. Nothing is read beyond headers and metadata.
+// adding Gemma's norm offset. Nothing is read beyond headers and metadata,
+// and the tokenizer (which the artifact embeds), loaded and checked.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +15,7 @@
 #define LLMC_COMPILER_FRONTENDS_IMPORTER_H
 
 #include "compiler/frontends/ModelConfig.h"
+#include "compiler/frontends/TokenizerImport.h"
 #include "compiler/weights/DType.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -46,19 +48,6 @@ struct ImportOptions {
 
 enum class CheckpointFormat { HuggingFace, Gguf };
 
-/// Where the tokenizer lives, kept for the artifact writer (which embeds it)
-/// and not interpreted here.
-struct TokenizerSource {
-  /// Hugging Face: the directory's `tokenizer.json`,
-  /// `tokenizer_config.json` and `generation_config.json` where present.
-  std::string tokenizerJsonPath;
-  std::string tokenizerConfigPath;
-  std::string generationConfigPath;
-  /// GGUF: the file, owned by the ImportedModel's WeightStore, whose
-  /// `tokenizer.*` metadata holds the vocabulary, merges and chat template.
-  const weights::GgufFile *gguf = nullptr;
-};
-
 struct ImportedModel {
   mlir::OwningOpRef<mlir::ModuleOp> module;
   /// Every `llm.weight @name : type` of `module` is declared here and
@@ -66,7 +55,10 @@ struct ImportedModel {
   std::unique_ptr<weights::WeightStore> weights;
   ModelConfig config;
   CheckpointFormat format = CheckpointFormat::HuggingFace;
-  TokenizerSource tokenizer;
+  /// The tokenizer, loaded (GGUF `tokenizer.*` metadata, or the directory's
+  /// tokenizer.json + tokenizer_config.json); std::nullopt when the
+  /// checkpoint has none.
+  std::optional<ImportedTokenizer> tokenizer;
 
   ImportedModel();
   ImportedModel(ImportedModel &&);

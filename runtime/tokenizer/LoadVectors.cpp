@@ -178,6 +178,9 @@ Status buildFromVectors(const TokenizerVectors &vectors, TokenizerImpl &impl) {
 
   if (vectors.model == ModelKind::SentencePieceBpe) {
     impl.model.byteFallback = true;
+    // SentencePiece emits one unknown token for a run of unknown characters
+    // (the `fuse_unk: true` of Llama's and Gemma's tokenizer.json).
+    impl.model.fuseUnknown = true;
     for (size_t id = 0; id < count; ++id) {
       const std::string &token = vectors.tokens[id];
       if (token.size() == 6 && token.compare(0, 3, "<0x") == 0 &&
