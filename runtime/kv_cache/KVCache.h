@@ -16,7 +16,7 @@
 #define LLMC_RUNTIME_KV_CACHE_KVCACHE_H
 
 #include "runtime/backends/cpu/Numeric.h"
-#include "runtime/backends/cpu/Status.h"
+#include "runtime/support/Status.h"
 
 #include <cstdint>
 #include <memory>
@@ -26,7 +26,7 @@
 namespace llmc::kv {
 
 using cpu::DType;
-using cpu::Status;
+using Status = ::llmc::runtime::Status;
 
 struct KVCacheConfig {
   int64_t numLayers = 0;

@@ -12,6 +12,8 @@
 #ifndef LLMC_RUNTIME_SAMPLER_SAMPLER_H
 #define LLMC_RUNTIME_SAMPLER_SAMPLER_H
 
+#include "runtime/support/Status.h"
+
 #include <cstdint>
 #include <random>
 #include <string>
@@ -20,24 +22,7 @@
 
 namespace llmc::sampler {
 
-/// Success, or an error with a message a user can act on.
-class Status {
-public:
-  static Status success() { return Status(); }
-  static Status error(std::string message) {
-    Status status;
-    status.failed_ = true;
-    status.message_ = std::move(message);
-    return status;
-  }
-  bool ok() const { return !failed_; }
-  explicit operator bool() const { return ok(); }
-  const std::string &message() const { return message_; }
-
-private:
-  bool failed_ = false;
-  std::string message_;
-};
+using Status = ::llmc::runtime::Status;
 
 struct SamplingParams {
   /// 0 is greedy (argmax, first index on ties); otherwise logits are divided

@@ -15,6 +15,8 @@
 #ifndef LLMC_RUNTIME_TOKENIZER_TOKENIZER_H
 #define LLMC_RUNTIME_TOKENIZER_TOKENIZER_H
 
+#include "runtime/support/Status.h"
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -22,25 +24,7 @@
 
 namespace llmc::tokenizer {
 
-/// Success, or an error with a message a user can act on (it names the file
-/// field or the token at fault).
-class Status {
-public:
-  static Status success() { return Status(); }
-  static Status error(std::string message) {
-    Status status;
-    status.failed_ = true;
-    status.message_ = std::move(message);
-    return status;
-  }
-  bool ok() const { return !failed_; }
-  explicit operator bool() const { return ok(); }
-  const std::string &message() const { return message_; }
-
-private:
-  bool failed_ = false;
-  std::string message_;
-};
+using Status = ::llmc::runtime::Status;
 
 /// The BPE flavour, as GGUF's `tokenizer.ggml.model` names it.
 enum class ModelKind {

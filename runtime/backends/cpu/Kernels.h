@@ -16,8 +16,8 @@
 #define LLMC_RUNTIME_BACKENDS_CPU_KERNELS_H
 
 #include "runtime/backends/cpu/Numeric.h"
-#include "runtime/backends/cpu/Status.h"
 #include "runtime/backends/cpu/ThreadPool.h"
+#include "runtime/support/Status.h"
 
 #include <cstdint>
 #include <vector>
@@ -27,6 +27,8 @@ class PagedKVCache;
 } // namespace llmc::kv
 
 namespace llmc::cpu {
+
+using Status = ::llmc::runtime::Status;
 
 /// A [rows, cols] matrix; row r starts at element r * rowStride.
 struct MatrixView {
