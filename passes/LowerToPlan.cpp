@@ -30,6 +30,9 @@ constexpr StringLiteral kWeightsArena = "weights";
 // alignment of the artifact's weight section, so the runtime can map them.
 constexpr int64_t kActivationAlignment = 256;
 constexpr int64_t kWeightAlignment = 4096;
+// Marks a slice whose leading dimension is max-tokens (or a multiple of it,
+// for views): the runtime runs a batch of N tokens on the first rows only.
+constexpr StringLiteral kTokenRowsAttr = "plan.token_rows";
 
 /// Finds arena `name` of `kind` in `module`, or declares it at the top.
 /// Several ranks lowered into one module share their arenas, each sized for
@@ -145,16 +148,25 @@ FailureOr<Value> ForwardLowering::createActivation(Location loc,
   int64_t offset = activationBytes;
   activationBytes =
       offset + llvm::alignTo(plan::getBufferBytes(*type), kActivationAlignment);
-  return plan::SliceOp::create(builder, loc, *type, kActivationsArena, offset,
-                               /*base=*/Value())
-      .getResult();
+  auto slice = plan::SliceOp::create(builder, loc, *type, kActivationsArena,
+                                     offset, /*base=*/Value());
+  auto ranked = cast<RankedTensorType>(tensorType);
+  if (ranked.getRank() > 0 && ranked.isDynamicDim(0))
+    slice->setAttr(kTokenRowsAttr, builder.getUnitAttr());
+  return slice.getResult();
 }
 
 Value ForwardLowering::createView(Location loc, Value base, MemRefType type) {
   auto baseSlice = base.getDefiningOp<plan::SliceOp>();
-  return plan::SliceOp::create(builder, loc, type, baseSlice.getArenaAttr(),
-                               baseSlice.getOffsetAttr(), base)
-      .getResult();
+  auto view =
+      plan::SliceOp::create(builder, loc, type, baseSlice.getArenaAttr(),
+                            baseSlice.getOffsetAttr(), base);
+  // Row-major views of token rows keep the tokens outermost: the leading
+  // dimension stays a multiple of max-tokens.
+  if (baseSlice->hasAttr(kTokenRowsAttr) && type.getRank() > 0 &&
+      type.getShape()[0] % maxTokens == 0)
+    view->setAttr(kTokenRowsAttr, builder.getUnitAttr());
+  return view.getResult();
 }
 
 FailureOr<Value> ForwardLowering::lookup(Operation *user, Value tensor) {

@@ -27,7 +27,10 @@ def LowerToPlanPass : Pass<"llm-lower-to-plan", "::mlir::ModuleOp"> {
       The dynamic token dimension becomes `max-tokens`: the plan is sized for
       the largest batch the runtime will submit, and the runtime passes the
       actual token count of each forward call, so one plan serves every
-      batch. Offsets are the naive layout, one buffer after another;
+      batch. Such slices, and the views of them, are marked with the unit
+      attribute `plan.token_rows`: their leading dimension is max-tokens (a
+      multiple of it for a view such as `[tokens * heads, dim]`), and a call
+      over N tokens uses only the first rows. Offsets are the naive layout, one buffer after another;
       `plan-memory` then packs them by liveness.
     - Every distinct `llm.weight @name` becomes one slice of the `@weights`
       arena (`kind = weights`), in order of first use, each at a

@@ -68,6 +68,8 @@ struct Layout {
   std::vector<weights::WeightDesc> tensorDescs;
   std::vector<uint64_t> tensorOffsets;
   std::vector<uint64_t> tensorChecksums;
+  std::vector<bool> tensorSynthetic;
+  size_t syntheticCount = 0;
   uint64_t weightsSectionBytes = 0;
   uint64_t largestTensorBytes = 0;
   uint64_t tensorBytes = 0;
@@ -128,11 +130,21 @@ Expected<Layout> planLayout(const ArtifactSpec &spec,
              .try_emplace(tensor.name, uint32_t(layout.tensorDescs.size()))
              .second)
       return makeError("artifact tensor '" + tensor.name + "' is listed twice");
-    Expected<weights::WeightDesc> desc = store.describe(weightName(tensor));
+    Expected<weights::WeightDesc> desc =
+        tensor.desc ? Expected<weights::WeightDesc>(*tensor.desc)
+                    : store.describe(weightName(tensor));
     if (!desc)
       return makeError("artifact tensor '" + tensor.name +
                        "': " + llvm::toString(desc.takeError()));
     uint64_t bytes = desc->getBytes();
+    layout.tensorSynthetic.push_back(tensor.syntheticSeed.has_value());
+    if (tensor.syntheticSeed) {
+      // Only the seed is stored: no bytes, no place in the section.
+      layout.tensorOffsets.push_back(0);
+      ++layout.syntheticCount;
+      layout.tensorDescs.push_back(std::move(*desc));
+      continue;
+    }
     layout.tensorOffsets.push_back(layout.weightsSectionBytes);
     layout.weightsSectionBytes +=
         alignUp(std::max<uint64_t>(bytes, 1), kSectionAlignment);
@@ -220,12 +232,26 @@ Expected<Layout> planLayout(const ArtifactSpec &spec,
       } else if (const auto *host = std::get_if<HostSpec>(&step)) {
         for (const BufferSpec &arg : host->args)
           buffers.push_back({&arg, "host argument"});
+      } else if (const auto *compute = std::get_if<ComputeSpec>(&step)) {
+        for (const BufferSpec &input : compute->inputs)
+          buffers.push_back({&input, "compute input"});
+        for (const BufferSpec &output : compute->outputs)
+          buffers.push_back({&output, "compute output"});
       }
       for (auto [buffer, what] : buffers)
         if (Error error =
                 checkBuffer(plan, *buffer, describeBuffer(plan.rank, i, what)))
           return std::move(error);
     }
+    for (const auto *list : {&plan.inputs, &plan.outputs})
+      for (const NamedBufferSpec &named : *list)
+        if (Error error =
+                checkBuffer(plan, named.buffer,
+                            ("plan of rank " + Twine(plan.rank) + ", " +
+                             (list == &plan.inputs ? "input '" : "output '") +
+                             named.name + "'")
+                                .str()))
+          return std::move(error);
   }
   return std::move(layout);
 }
@@ -233,13 +259,36 @@ Expected<Layout> planLayout(const ArtifactSpec &spec,
 flatbuffers::Offset<Buffer> buildBuffer(flatbuffers::FlatBufferBuilder &fbb,
                                         const BufferSpec &buffer) {
   auto shape = fbb.CreateVector(buffer.shape);
-  return CreateBuffer(fbb, buffer.arena, buffer.offset, shape, buffer.dtype);
+  return CreateBuffer(fbb, buffer.arena, buffer.offset, shape, buffer.dtype,
+                      buffer.tokenRows);
 }
 
 flatbuffers::Offset<Buffer>
 buildOptionalBuffer(flatbuffers::FlatBufferBuilder &fbb,
                     const std::optional<BufferSpec> &buffer) {
   return buffer ? buildBuffer(fbb, *buffer) : flatbuffers::Offset<Buffer>();
+}
+
+flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<Param>>>
+buildParams(flatbuffers::FlatBufferBuilder &fbb,
+            const std::vector<ParamSpec> &params) {
+  std::vector<flatbuffers::Offset<Param>> offsets;
+  for (const ParamSpec &param : params) {
+    auto key = fbb.CreateString(param.key);
+    flatbuffers::Offset<flatbuffers::String> text;
+    if (const auto *value = std::get_if<std::string>(&param.value))
+      text = fbb.CreateString(*value);
+    ParamBuilder builder(fbb);
+    builder.add_key(key);
+    if (const auto *value = std::get_if<int64_t>(&param.value))
+      builder.add_int_value(*value);
+    else if (const auto *value = std::get_if<double>(&param.value))
+      builder.add_float_value(*value);
+    else
+      builder.add_string_value(text);
+    offsets.push_back(builder.Finish());
+  }
+  return fbb.CreateVector(offsets);
 }
 
 flatbuffers::Offset<void> buildStep(flatbuffers::FlatBufferBuilder &fbb,
@@ -280,28 +329,20 @@ flatbuffers::Offset<void> buildStep(flatbuffers::FlatBufferBuilder &fbb,
                                 collective->peer, group)
         .Union();
   }
+  if (const auto *compute = std::get_if<ComputeSpec>(&step)) {
+    type = StepOp::ComputeStep;
+    auto name = fbb.CreateString(compute->name);
+    auto inputs = buildBuffers(compute->inputs);
+    auto outputs = buildBuffers(compute->outputs);
+    auto params = buildParams(fbb, compute->params);
+    return CreateComputeStep(fbb, name, inputs, outputs, params).Union();
+  }
   const auto &host = std::get<HostSpec>(step);
   type = StepOp::HostStep;
   auto name = fbb.CreateString(host.name);
   auto args = buildBuffers(host.args);
-  std::vector<flatbuffers::Offset<HostParam>> params;
-  for (const HostParamSpec &param : host.params) {
-    auto key = fbb.CreateString(param.key);
-    flatbuffers::Offset<flatbuffers::String> text;
-    if (const auto *value = std::get_if<std::string>(&param.value))
-      text = fbb.CreateString(*value);
-    HostParamBuilder builder(fbb);
-    builder.add_key(key);
-    if (const auto *value = std::get_if<int64_t>(&param.value))
-      builder.add_int_value(*value);
-    else if (const auto *value = std::get_if<double>(&param.value))
-      builder.add_float_value(*value);
-    else
-      builder.add_string_value(text);
-    params.push_back(builder.Finish());
-  }
-  auto paramVector = fbb.CreateVector(params);
-  return CreateHostStep(fbb, name, args, paramVector).Union();
+  auto params = buildParams(fbb, host.params);
+  return CreateHostStep(fbb, name, args, params).Union();
 }
 
 flatbuffers::Offset<ModelConfig>
@@ -347,6 +388,8 @@ buildConfig(flatbuffers::FlatBufferBuilder &fbb,
   builder.add_kv_cache_dtype(config.kvCacheDType);
   builder.add_kv_block_tokens(config.kvBlockTokens);
   builder.add_max_batch_tokens(config.maxBatchTokens);
+  builder.add_max_seq_len(config.maxSeqLen);
+  builder.add_max_batch(config.maxBatch);
   return builder.Finish();
 }
 
@@ -400,8 +443,16 @@ void buildFlatBuffer(flatbuffers::FlatBufferBuilder &fbb,
   auto quantization = fbb.CreateString(spec.quantization);
   auto config = buildConfig(fbb, spec.config);
   flatbuffers::Offset<Tokenizer> tokenizer;
-  if (spec.tokenizer)
+  if (spec.tokenizer) {
     tokenizer = buildTokenizer(fbb, *spec.tokenizer);
+  } else if (spec.hfTokenizer) {
+    auto json = fbb.CreateString(spec.hfTokenizer->tokenizerJson);
+    auto configJson = fbb.CreateString(spec.hfTokenizer->tokenizerConfigJson);
+    TokenizerBuilder builder(fbb);
+    builder.add_hf_tokenizer_json(json);
+    builder.add_hf_tokenizer_config_json(configJson);
+    tokenizer = builder.Finish();
+  }
 
   std::vector<flatbuffers::Offset<Section>> sections;
   sections.push_back(
@@ -432,8 +483,12 @@ void buildFlatBuffer(flatbuffers::FlatBufferBuilder &fbb,
     }
     BlobRef data(0, layout.tensorOffsets[i], desc.getBytes(),
                  layout.tensorChecksums[i]);
-    tensors.push_back(CreateTensor(fbb, name, toArtifactDType(desc.dtype),
-                                   shape, &data, quant));
+    bool synthetic = layout.tensorSynthetic[i];
+    tensors.push_back(CreateTensor(
+        fbb, name, toArtifactDType(desc.dtype), shape,
+        synthetic ? nullptr : &data, quant,
+        synthetic ? flatbuffers::Optional<uint64_t>(*tensor.syntheticSeed)
+                  : flatbuffers::nullopt));
   }
   auto tensorVector = fbb.CreateVector(tensors);
 
@@ -481,8 +536,20 @@ void buildFlatBuffer(flatbuffers::FlatBufferBuilder &fbb,
       steps.push_back(CreateStep(fbb, type, op));
     }
     auto stepVector = fbb.CreateVector(steps);
-    plans.push_back(
-        CreateRankPlan(fbb, plan.rank, arenaVector, loadVector, stepVector));
+    auto buildNamed = [&](const std::vector<NamedBufferSpec> &list) {
+      std::vector<flatbuffers::Offset<NamedBuffer>> offsets;
+      for (const NamedBufferSpec &named : list) {
+        auto name = fbb.CreateString(named.name);
+        offsets.push_back(
+            CreateNamedBuffer(fbb, name, buildBuffer(fbb, named.buffer)));
+      }
+      return fbb.CreateVector(offsets);
+    };
+    auto inputs = buildNamed(plan.inputs);
+    auto outputs = buildNamed(plan.outputs);
+    plans.push_back(CreateRankPlan(fbb, plan.rank, arenaVector, loadVector,
+                                   stepVector, plan.maxTokens, inputs,
+                                   outputs));
   }
   auto planVector = fbb.CreateVector(plans);
 
@@ -493,7 +560,7 @@ void buildFlatBuffer(flatbuffers::FlatBufferBuilder &fbb,
   root.add_target(target);
   root.add_quantization(quantization);
   root.add_config(config);
-  if (spec.tokenizer)
+  if (spec.tokenizer || spec.hfTokenizer)
     root.add_tokenizer(tokenizer);
   root.add_sections(sectionVector);
   root.add_tensors(tensorVector);
@@ -652,6 +719,8 @@ Expected<WriteStats> writeArtifact(StringRef path, const ArtifactSpec &spec,
   std::vector<uint8_t> buffer;
   buffer.reserve(layout.largestTensorBytes);
   for (size_t i = 0; i < spec.tensors.size(); ++i) {
+    if (layout.tensorSynthetic[i])
+      continue;
     uint64_t bytes = layout.tensorDescs[i].getBytes();
     buffer.resize(bytes);
     if (Error error = store.materialize(weightName(spec.tensors[i]), buffer))
@@ -739,6 +808,7 @@ Expected<WriteStats> writeArtifact(StringRef path, const ArtifactSpec &spec,
   stats.fileBytes = fileBytes;
   stats.tensorBytes = layout.tensorBytes;
   stats.tensorCount = spec.tensors.size();
+  stats.syntheticTensorCount = layout.syntheticCount;
   stats.largestTensorBytes = layout.largestTensorBytes;
   stats.seconds = std::chrono::duration<double>(
                       std::chrono::steady_clock::now() - startTime)

@@ -14,6 +14,7 @@
 #define LLMC_COMPILER_ARTIFACT_ARTIFACTWRITER_H
 
 #include "compiler/weights/DType.h"
+#include "compiler/weights/WeightStore.h"
 #include "runtime/schema/artifact_generated.h"
 #include "runtime/tokenizer/Tokenizer.h"
 
@@ -27,10 +28,6 @@
 #include <string>
 #include <variant>
 #include <vector>
-
-namespace llmc::weights {
-class WeightStore;
-} // namespace llmc::weights
 
 namespace llmc::artifact {
 
@@ -77,6 +74,8 @@ struct ModelConfigSpec {
   DType kvCacheDType = DType::BF16;
   int32_t kvBlockTokens = 16;
   int64_t maxBatchTokens = 0;
+  int64_t maxSeqLen = 0;
+  int64_t maxBatch = 0;
 };
 
 /// Scales and zero points are other tensors of the artifact, by name.
@@ -93,6 +92,13 @@ struct TensorSpec {
   /// The WeightStore entry to stream; `name` when empty.
   std::string weight;
   std::optional<QuantSpec> quant;
+  /// A synthetic tensor: no bytes are stored (nor read from the store); the
+  /// loader generates them from this seed (docs/artifact.md).
+  std::optional<uint64_t> syntheticSeed;
+  /// The dtype and shape, when given: the store is not asked (a synthetic
+  /// tensor of a model whose weights were never opened). Otherwise
+  /// `WeightStore::describe`.
+  std::optional<weights::WeightDesc> desc;
 };
 
 struct KernelModuleSpec {
@@ -123,6 +129,8 @@ struct BufferSpec {
   uint64_t offset = 0;
   std::vector<int64_t> shape;
   DType dtype = DType::F32;
+  /// The leading dimension scales with the token count (Buffer.token_rows).
+  bool tokenRows = false;
 };
 
 struct LaunchSpec {
@@ -153,18 +161,35 @@ struct CollectiveSpec {
   std::vector<int64_t> group;
 };
 
-struct HostParamSpec {
+/// A parameter of a host or compute step (`Param` in artifact.fbs).
+struct ParamSpec {
   std::string key;
   std::variant<int64_t, double, std::string> value;
 };
+using HostParamSpec = ParamSpec;
 
 struct HostSpec {
   std::string name;
   std::vector<BufferSpec> args;
-  std::vector<HostParamSpec> params;
+  std::vector<ParamSpec> params;
 };
 
-using StepSpec = std::variant<LaunchSpec, GemmSpec, CollectiveSpec, HostSpec>;
+/// `plan.compute`.
+struct ComputeSpec {
+  std::string name;
+  std::vector<BufferSpec> inputs;
+  std::vector<BufferSpec> outputs;
+  std::vector<ParamSpec> params;
+};
+
+using StepSpec =
+    std::variant<LaunchSpec, GemmSpec, CollectiveSpec, HostSpec, ComputeSpec>;
+
+/// A `plan.input` / `plan.output` buffer.
+struct NamedBufferSpec {
+  std::string name;
+  BufferSpec buffer;
+};
 
 struct WeightLoadSpec {
   /// A TensorSpec name.
@@ -178,6 +203,17 @@ struct RankPlanSpec {
   std::vector<ArenaSpec> arenas;
   std::vector<WeightLoadSpec> weightLoads;
   std::vector<StepSpec> steps;
+  /// The token capacity the plan's buffers are sized for.
+  uint32_t maxTokens = 0;
+  std::vector<NamedBufferSpec> inputs;
+  std::vector<NamedBufferSpec> outputs;
+};
+
+/// A Hugging Face tokenizer stored as its JSON texts.
+struct HuggingFaceTokenizerSpec {
+  std::string tokenizerJson;
+  /// May be empty.
+  std::string tokenizerConfigJson;
 };
 
 /// Everything an artifact holds besides the weight bytes.
@@ -187,7 +223,9 @@ struct ArtifactSpec {
   TargetSpec target;
   std::string quantization;
   ModelConfigSpec config;
+  /// At most one of `tokenizer` and `hfTokenizer`.
   std::optional<tokenizer::TokenizerVectors> tokenizer;
+  std::optional<HuggingFaceTokenizerSpec> hfTokenizer;
   /// Stored in this order.
   std::vector<TensorSpec> tensors;
   std::vector<KernelModuleSpec> kernelModules;
@@ -218,6 +256,8 @@ struct WriteStats {
   /// Tensor bytes without padding.
   uint64_t tensorBytes = 0;
   size_t tensorCount = 0;
+  /// Tensors stored as a seed only (counted in tensorCount, not tensorBytes).
+  size_t syntheticTensorCount = 0;
   /// The largest tensor: the size of the one reusable buffer.
   uint64_t largestTensorBytes = 0;
   double seconds = 0;

@@ -2,9 +2,14 @@
 
 #include "compiler/driver/Compile.h"
 
+#include "compiler/artifact/ArtifactWriter.h"
+#include "compiler/artifact/PlanToSpec.h"
 #include "compiler/driver/Import.h"
 #include "compiler/frontends/Importer.h"
 #include "compiler/weights/WeightStore.h"
+#include "dialects/plan/PlanOps.h"
+#include "passes/Passes.h"
+#include "runtime/schema/Checksum.h"
 
 #include "compiler/registration/Registration.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -17,11 +22,15 @@
 #include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <map>
 
 namespace llmc {
 
@@ -114,6 +123,188 @@ Status writeMlir(mlir::ModuleOp module, const std::string &outputPath) {
   return Status::success();
 }
 
+artifact::RopeScalingType toArtifact(frontends::RopeScalingType type) {
+  switch (type) {
+  case frontends::RopeScalingType::None:
+    return artifact::RopeScalingType::None;
+  case frontends::RopeScalingType::Linear:
+    return artifact::RopeScalingType::Linear;
+  case frontends::RopeScalingType::Llama3:
+    return artifact::RopeScalingType::Llama3;
+  case frontends::RopeScalingType::Yarn:
+    return artifact::RopeScalingType::Yarn;
+  }
+  return artifact::RopeScalingType::None;
+}
+
+artifact::MLPActivation toArtifact(frontends::MLPActivation activation) {
+  switch (activation) {
+  case frontends::MLPActivation::Silu:
+    return artifact::MLPActivation::Silu;
+  case frontends::MLPActivation::GeluTanh:
+    return artifact::MLPActivation::GeluTanh;
+  case frontends::MLPActivation::Gelu:
+    return artifact::MLPActivation::Gelu;
+  }
+  return artifact::MLPActivation::Silu;
+}
+
+artifact::ModelConfigSpec toConfigSpec(const frontends::ModelConfig &config) {
+  artifact::ModelConfigSpec spec;
+  spec.architecture = config.architecture;
+  spec.vocabSize = config.vocabSize;
+  spec.hiddenSize = config.hiddenSize;
+  spec.intermediateSize = config.intermediateSize;
+  spec.numLayers = config.numLayers;
+  spec.numHeads = config.numHeads;
+  spec.numKVHeads = config.numKVHeads;
+  spec.headDim = config.headDim;
+  spec.rotaryDim = config.rotaryDim;
+  spec.maxPositionEmbeddings = config.maxPositionEmbeddings;
+  spec.rmsNormEps = config.rmsNormEps;
+  spec.ropeTheta = config.ropeTheta;
+  spec.localRopeTheta = config.localRopeTheta;
+  spec.ropeScalingType = toArtifact(config.ropeScaling.type);
+  spec.ropeScalingFactor = config.ropeScaling.factor;
+  spec.ropeLowFreqFactor = config.ropeScaling.lowFreqFactor;
+  spec.ropeHighFreqFactor = config.ropeScaling.highFreqFactor;
+  spec.ropeOriginalMaxPosition = config.ropeScaling.originalMaxPosition;
+  spec.slidingWindow = config.slidingWindow;
+  spec.slidingLayers = config.slidingLayers;
+  spec.tieWordEmbeddings = config.tieWordEmbeddings;
+  spec.mlpActivation = toArtifact(config.mlpActivation);
+  spec.queryPreAttnScalar = config.queryPreAttnScalar;
+  spec.attnLogitSoftcap = config.attnLogitSoftcap;
+  spec.finalLogitSoftcap = config.finalLogitSoftcap;
+  spec.bosTokenId = config.bosTokenId ? int32_t(*config.bosTokenId) : -1;
+  spec.eosTokenId =
+      config.eosTokenIds.empty() ? -1 : int32_t(config.eosTokenIds.front());
+  for (int64_t id : config.eosTokenIds)
+    spec.stopTokenIds.push_back(int32_t(id));
+  return spec;
+}
+
+/// "bf16", "f32": how the quantization field names a stored precision.
+std::string precisionName(weights::DType dtype) {
+  return llvm::StringRef(weights::getDTypeName(dtype)).lower();
+}
+
+/// Lowers the canonicalized llm module to a memory-planned plan module.
+Status lowerToPlan(mlir::ModuleOp module, const CompileOptions &options,
+                   mlir::MLIRContext &context) {
+  mlir::PassManager pipeline(&context);
+  LowerToPlanPassOptions lowering;
+  lowering.maxTokens = options.maxTokens;
+  lowering.rank = 0;
+  lowering.backend = options.target->isGpu() ? plan::GemmBackend::CublasLt
+                                             : plan::GemmBackend::Cpu;
+  pipeline.addPass(createLowerToPlanPass(lowering));
+  pipeline.addPass(createPlanMemoryPass());
+  pipeline.addPass(createPlanVerifyMemoryPass());
+  if (mlir::failed(pipeline.run(module)))
+    return Status::failure("lowering to a plan failed on '" +
+                           options.modelPath + "'");
+  return Status::success();
+}
+
+/// The plan module to an artifact file.
+Status writeArtifactFile(mlir::ModuleOp module, const CompileOptions &options,
+                         const frontends::ImportedModel *imported) {
+  auto start = std::chrono::steady_clock::now();
+  llvm::Expected<artifact::PlanTranslation> translation =
+      artifact::translatePlan(module, options.maxTokens);
+  if (!translation)
+    return Status::failure(llvm::toString(translation.takeError()));
+
+  artifact::ArtifactSpec spec;
+  spec.target = {options.target->name, options.target->architecture,
+                 options.target->sm};
+  if (imported)
+    spec.config = toConfigSpec(imported->config);
+  spec.config.maxBatchTokens = options.maxTokens;
+  spec.config.maxSeqLen = options.maxSeqLen;
+  spec.config.maxBatch = options.maxBatch;
+  spec.tensors = std::move(translation->tensors);
+  spec.plans = std::move(translation->plans);
+
+  // The KV cache holds what attention reads: its key input's element type.
+  for (const artifact::RankPlanSpec &plan : spec.plans)
+    for (const artifact::StepSpec &step : plan.steps)
+      if (const auto *compute = std::get_if<artifact::ComputeSpec>(&step);
+          compute && compute->name == "attention" &&
+          compute->inputs.size() >= 2) {
+        spec.config.kvCacheDType = compute->inputs[1].dtype;
+        break;
+      }
+
+  if (imported && imported->tokenizer) {
+    if (imported->tokenizer->vectors)
+      spec.tokenizer = *imported->tokenizer->vectors;
+    else
+      spec.hfTokenizer = artifact::HuggingFaceTokenizerSpec{
+          imported->tokenizer->tokenizerJson,
+          imported->tokenizer->tokenizerConfigJson};
+  }
+
+  weights::WeightStore emptyStore;
+  const weights::WeightStore &store =
+      imported ? *imported->weights : emptyStore;
+  std::map<std::string, size_t> precisions;
+  for (artifact::TensorSpec &tensor : spec.tensors) {
+    const weights::WeightDesc &planned = *tensor.desc;
+    precisions[precisionName(planned.dtype)] += 1;
+    if (options.syntheticWeights) {
+      // The seed depends on the name only, so two compiles agree.
+      tensor.syntheticSeed =
+          artifact::xxhash64(tensor.name.data(), tensor.name.size());
+      continue;
+    }
+    llvm::Expected<weights::WeightDesc> stored = store.describe(tensor.weight);
+    if (!stored)
+      return Status::failure("weight '" + tensor.name + "' of the plan: " +
+                             llvm::toString(stored.takeError()));
+    if (stored->dtype != planned.dtype ||
+        llvm::ArrayRef<int64_t>(stored->shape) !=
+            llvm::ArrayRef<int64_t>(planned.shape))
+      return Status::failure(
+          "internal error: weight '" + tensor.name + "' is " +
+          weights::getDTypeName(stored->dtype).str() + " " +
+          weights::formatShape(stored->shape) + " in the store but " +
+          weights::getDTypeName(planned.dtype).str() + " " +
+          weights::formatShape(planned.shape) + " in the plan");
+  }
+
+  // Quantization passes do not exist yet: record what is really stored.
+  std::string stored;
+  for (const auto &[name, count] : precisions)
+    stored += (stored.empty() ? "" : "+") + name;
+  if (stored.empty())
+    stored = "none";
+  spec.quantization = stored;
+  if (options.quant != QuantMode::Fp16 && options.quant != QuantMode::Bf16)
+    llvm::errs() << "llmc: note: weights are stored in their imported "
+                    "precision ("
+                 << stored << ", not --quant=" << quantModeName(options.quant)
+                 << "): quantization passes are not implemented yet\n";
+
+  artifact::WriteOptions writeOptions;
+  llvm::Expected<artifact::WriteStats> stats =
+      artifact::writeArtifact(options.outputPath, spec, store, writeOptions);
+  if (!stats)
+    return Status::failure(llvm::toString(stats.takeError()));
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  if (options.verbose)
+    llvm::errs() << "llmc: wrote '" << options.outputPath
+                 << "': " << stats->fileBytes << " bytes, "
+                 << stats->tensorCount << " tensors ("
+                 << stats->syntheticTensorCount << " synthetic), "
+                 << spec.plans.size() << " rank plan(s), "
+                 << llvm::format("%.2f", seconds) << " s\n";
+  return Status::success();
+}
+
 } // namespace
 
 Status compileModel(const CompileOptions &options) {
@@ -136,6 +327,15 @@ Status compileModel(const CompileOptions &options) {
       format != ModelFormat::HuggingFaceDirectory &&
       format != ModelFormat::Gguf)
     return unsupportedModel(modelPath, format);
+  if (format == ModelFormat::Mlir && options.emit == EmitKind::Artifact &&
+      !options.syntheticWeights)
+    return Status::failure("model '" + modelPath +
+                           "' is an llm-dialect module, which holds no "
+                           "weights; compile the checkpoint it came from, or "
+                           "pass --synthetic-weights");
+  if (options.emit == EmitKind::Artifact && options.outputPath == "-")
+    return Status::usageError("an artifact cannot be written to standard "
+                              "output; pass -o FILE.llmc");
 
   mlir::DialectRegistry registry;
   registerAllLlmcDialects(registry);
@@ -155,8 +355,16 @@ Status compileModel(const CompileOptions &options) {
     if (options.verbose)
       llvm::errs() << "llmc: parsed and verified '" << modelPath << "'\n";
   } else {
+    frontends::ImportOptions importOptions;
+    // fp16 and bf16 are real today: the weights are converted while they
+    // stream. Other modes keep the imported precision (see the note).
+    if (options.quant == QuantMode::Fp16)
+      importOptions.activationType = mlir::Float16Type::get(&context);
+    else if (options.quant == QuantMode::Bf16)
+      importOptions.activationType = mlir::BFloat16Type::get(&context);
+    importOptions.allowMissingWeights = options.syntheticWeights;
     llvm::Expected<frontends::ImportedModel> result =
-        frontends::importModel(context, modelPath);
+        frontends::importModel(context, modelPath, importOptions);
     if (!result)
       return importFailure(llvm::toString(result.takeError()));
     imported = std::move(*result);
@@ -177,15 +385,17 @@ Status compileModel(const CompileOptions &options) {
   if (options.verbose)
     llvm::errs() << "llmc: ran canonicalize\n";
 
-  switch (options.emit) {
-  case EmitKind::Mlir:
+  if (options.emit == EmitKind::Mlir)
     return writeMlir(*module, options.outputPath);
-  case EmitKind::Artifact:
-    return Status::failure(
-        "writing .llmc artifacts is not supported yet; pass --emit=mlir to "
-        "write the compiled llm-dialect module instead");
-  }
-  return Status::failure("unknown --emit kind");
+
+  if (Status status = lowerToPlan(*module, options, context); !status.ok())
+    return status;
+  if (options.verbose)
+    llvm::errs() << "llmc: ran llm-lower-to-plan{max-tokens="
+                 << options.maxTokens << "}, plan-memory\n";
+  if (options.emit == EmitKind::Plan)
+    return writeMlir(*module, options.outputPath);
+  return writeArtifactFile(*module, options, imported ? &*imported : nullptr);
 }
 
 } // namespace llmc

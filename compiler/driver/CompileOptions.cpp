@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace llmc {
@@ -23,7 +24,11 @@ struct RawCompileArguments {
   std::optional<std::string> quant;
   std::optional<std::string> output;
   std::optional<std::string> emit;
+  std::optional<std::string> maxTokens;
+  std::optional<std::string> maxSeqLen;
+  std::optional<std::string> maxBatch;
   std::vector<std::string> models;
+  bool syntheticWeights = false;
   bool verbose = false;
   bool help = false;
 };
@@ -76,8 +81,15 @@ Status scanArguments(const std::vector<std::string> &args,
       raw.verbose = true;
       continue;
     }
+    if (arg == "--synthetic-weights") {
+      raw.syntheticWeights = true;
+      continue;
+    }
     Status status;
-    if (takeOptionValue(args, index, "--target", raw.target, status) ||
+    if (takeOptionValue(args, index, "--max-tokens", raw.maxTokens, status) ||
+        takeOptionValue(args, index, "--max-seq-len", raw.maxSeqLen, status) ||
+        takeOptionValue(args, index, "--max-batch", raw.maxBatch, status) ||
+        takeOptionValue(args, index, "--target", raw.target, status) ||
         takeOptionValue(args, index, "--quant", raw.quant, status) ||
         takeOptionValue(args, index, "--emit", raw.emit, status) ||
         takeOptionValue(args, index, "--output", raw.output, status) ||
@@ -100,11 +112,31 @@ Status scanArguments(const std::vector<std::string> &args,
   return Status::success();
 }
 
+/// A positive integer option, at most `limit`.
+Status parsePositive(const std::optional<std::string> &text,
+                     std::string_view name, int64_t limit, int64_t &value) {
+  if (!text)
+    return Status::success();
+  int64_t parsed = 0;
+  bool valid = !text->empty() && text->size() <= 12;
+  for (char c : *text)
+    valid = valid && c >= '0' && c <= '9';
+  if (valid)
+    parsed = std::stoll(*text);
+  if (!valid || parsed <= 0 || parsed > limit)
+    return Status::usageError(std::string(name) +
+                              " must be an integer in [1, " +
+                              std::to_string(limit) + "], got '" + *text + "'");
+  value = parsed;
+  return Status::success();
+}
+
 } // namespace
 
 std::string compileUsage() {
   return "usage: llmc compile MODEL --target=TARGET [--quant=MODE] -o OUT "
-         "[--emit=artifact|mlir] [--verbose]\n"
+         "[--emit=artifact|plan|mlir] [--max-tokens=N] [--max-seq-len=N] "
+         "[--max-batch=N] [--synthetic-weights] [--verbose]\n"
          "\n"
          "  MODEL           a Hugging Face model directory, .gguf, .onnx or "
          "an llm-dialect .mlir file\n"
@@ -114,8 +146,19 @@ std::string compileUsage() {
          knownQuantModeNames() +
          "; defaults to the target's fastest native mode\n"
          "  -o OUT          the artifact to write ('-' for standard output)\n"
-         "  --emit=KIND     artifact (default) or mlir: the llm-dialect "
-         "module after cleanups\n"
+         "  --emit=KIND     artifact (default); plan: the plan-dialect module "
+         "after memory planning; mlir: the llm-dialect module after cleanups\n"
+         "  --max-tokens=N  the most tokens one forward call carries; the "
+         "plan's buffers are sized for it (default 512)\n"
+         "  --max-seq-len=N the longest sequence the runtime's KV cache "
+         "holds (recorded in the artifact)\n"
+         "  --max-batch=N   the most sequences batched at once (recorded in "
+         "the artifact)\n"
+         "  --synthetic-weights\n"
+         "                  store a seed per tensor instead of its bytes; the "
+         "runtime generates\n"
+         "                  deterministic values at load (benchmarks, a "
+         "config.json-only model)\n"
          "  --verbose, -v   print the chosen target and mode to standard "
          "error\n";
 }
@@ -162,10 +205,38 @@ Status parseCompileOptions(const std::vector<std::string> &args,
       options.emit = EmitKind::Artifact;
     else if (*raw.emit == "mlir")
       options.emit = EmitKind::Mlir;
+    else if (*raw.emit == "plan")
+      options.emit = EmitKind::Plan;
     else
       return Status::usageError("unknown --emit '" + *raw.emit +
-                                "'; expected artifact or mlir");
+                                "'; expected artifact, plan or mlir");
   }
+  // Quantization passes do not exist yet: an artifact keeps the weights in
+  // their imported precision (or the 16-bit type asked for). The target's
+  // default is accepted (with a note, see compileModel); any other mode
+  // would be a lie in the artifact.
+  if (options.emit != EmitKind::Mlir && options.quant != QuantMode::Fp16 &&
+      options.quant != QuantMode::Bf16 &&
+      options.quant != options.target->defaultQuant)
+    return Status::usageError(
+        "--quant=" + std::string(quantModeName(options.quant)) +
+        " is not implemented yet: llmc has no quantization passes; use "
+        "--quant=fp16 or bf16, or omit --quant (the target default " +
+        std::string(quantModeName(options.target->defaultQuant)) +
+        " is accepted and keeps the imported precision)");
+  if (Status status = parsePositive(raw.maxTokens, "--max-tokens",
+                                    int64_t(1) << 20, options.maxTokens);
+      !status.ok())
+    return status;
+  if (Status status = parsePositive(raw.maxSeqLen, "--max-seq-len",
+                                    int64_t(1) << 24, options.maxSeqLen);
+      !status.ok())
+    return status;
+  if (Status status = parsePositive(raw.maxBatch, "--max-batch",
+                                    int64_t(1) << 20, options.maxBatch);
+      !status.ok())
+    return status;
+  options.syntheticWeights = raw.syntheticWeights;
 
   if (raw.models.empty())
     return Status::usageError("missing MODEL: pass a Hugging Face model "

@@ -45,6 +45,8 @@ enum class EmitKind {
   Artifact,
   /// The llm-dialect module after the compiler's cleanups, as text.
   Mlir,
+  /// The plan-dialect module after lowering and memory planning, as text.
+  Plan,
 };
 
 struct CompileOptions {
@@ -58,6 +60,17 @@ struct CompileOptions {
   /// Where the result goes; "-" is standard output.
   std::string outputPath;
   EmitKind emit = EmitKind::Artifact;
+  /// The most tokens one forward call carries: the plan's buffers are sized
+  /// for it.
+  int64_t maxTokens = 512;
+  /// The longest sequence and the most sequences the runtime's KV cache is
+  /// sized for; 0 when not given. Recorded in the artifact's config.
+  int64_t maxSeqLen = 0;
+  int64_t maxBatch = 0;
+  /// Store a seed per tensor instead of its bytes; the runtime generates
+  /// deterministic values at load. The checkpoint's weights are never read
+  /// (a Hugging Face directory may hold config.json alone).
+  bool syntheticWeights = false;
   /// Print the chosen target and mode, and each step, to standard error.
   bool verbose = false;
   /// `--help` was given: print `compileUsage()` and do nothing else.

@@ -146,6 +146,16 @@ Error bindWeights(mlir::ModuleOp module, weights::WeightStore &store,
   return result;
 }
 
+/// Whether `directory` holds a .safetensors file (shards or a single one).
+bool hasSafetensorsFile(StringRef directory) {
+  std::error_code error;
+  for (llvm::sys::fs::directory_iterator it(directory, error), end;
+       !error && it != end; it.increment(error))
+    if (llvm::sys::path::extension(it->path()) == ".safetensors")
+      return true;
+  return false;
+}
+
 Expected<ImportedModel> importHuggingFace(mlir::MLIRContext &context,
                                           StringRef directory,
                                           const ImportOptions &options) {
@@ -159,6 +169,29 @@ Expected<ImportedModel> importHuggingFace(mlir::MLIRContext &context,
   // instruction-tuned models); it wins over config.json's eos_token_id.
   if (Error error = readGenerationConfig(directory, imported.config))
     return std::move(error);
+
+  if (options.allowMissingWeights && !hasSafetensorsFile(directory)) {
+    imported.weights = std::make_unique<weights::WeightStore>();
+    BuildOptions buildOptions;
+    buildOptions.activationType = options.activationType;
+    buildOptions.modelName = options.modelName;
+    buildOptions.allowMissingWeights = true;
+    Expected<mlir::OwningOpRef<mlir::ModuleOp>> module = buildModel(
+        context, imported.config, {},
+        [](StringRef name) -> Expected<WeightDesc> {
+          return createStringError("no tensor named " + name);
+        },
+        buildOptions);
+    if (!module)
+      return wrapErrors(module.takeError(), directory, nullptr);
+    imported.module = std::move(*module);
+    Expected<std::optional<ImportedTokenizer>> tokenizer =
+        importHuggingFaceTokenizer(directory);
+    if (!tokenizer)
+      return tokenizer.takeError();
+    imported.tokenizer = std::move(*tokenizer);
+    return imported;
+  }
 
   Expected<std::unique_ptr<weights::SafetensorsCheckpoint>> checkpoint =
       weights::SafetensorsCheckpoint::open(directory);

@@ -44,6 +44,11 @@ struct ImportOptions {
   mlir::Type activationType;
   /// The module's `llm.model` name; the architecture when empty.
   std::string modelName;
+  /// A Hugging Face directory without .safetensors files is imported from
+  /// config.json alone: every weight gets the shape the config implies (in
+  /// `activationType`, bf16 by default) and the WeightStore stays empty.
+  /// For `llmc compile --synthetic-weights`, which never reads weights.
+  bool allowMissingWeights = false;
 };
 
 enum class CheckpointFormat { HuggingFace, Gguf };

@@ -177,7 +177,8 @@ Value ForwardBuilder::weight(const std::string &name,
                 builder.getStringAttr(kWeightTransformAddOne));
 
   if (!available.contains(name)) {
-    missing.push_back(name);
+    if (!options.allowMissingWeights)
+      missing.push_back(name);
     return op;
   }
   Expected<WeightDesc> desc = describeWeight(name);

@@ -58,6 +58,10 @@ struct BuildOptions {
   /// The checkpoint stores Gemma's norm weights with the `1 +` already added
   /// (GGUF files do), so no `add_one` transform is requested for them.
   bool normWeightsIncludeOne = false;
+  /// Weights the checkpoint lacks are declared with the shape the config
+  /// implies instead of being reported (a config.json-only model compiled
+  /// with synthetic weights).
+  bool allowMissingWeights = false;
 };
 
 /// Builds a module holding

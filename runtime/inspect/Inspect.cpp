@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -65,6 +66,8 @@ const char *stepKindName(fb::StepOp op) {
     return "collective";
   case fb::StepOp::HostStep:
     return "host";
+  case fb::StepOp::ComputeStep:
+    return "compute";
   default:
     return "unknown";
   }
@@ -135,6 +138,8 @@ nlohmann::ordered_json configJson(const fb::ModelConfig &c) {
   j["kv_cache_dtype"] = std::string(loader::dtypeName(c.kv_cache_dtype()));
   j["kv_block_tokens"] = c.kv_block_tokens();
   j["max_batch_tokens"] = c.max_batch_tokens();
+  j["max_seq_len"] = c.max_seq_len();
+  j["max_batch"] = c.max_batch();
   return j;
 }
 
@@ -147,7 +152,10 @@ std::string jsonScalarText(const nlohmann::ordered_json &value) {
 }
 
 struct StepCounts {
-  size_t launch = 0, gemm = 0, collective = 0, host = 0, total = 0;
+  size_t launch = 0, gemm = 0, collective = 0, host = 0, compute = 0,
+         unknown = 0, total = 0;
+  /// Compute steps per name, in order of first appearance.
+  std::vector<std::pair<std::string, size_t>> computeNames;
 };
 
 StepCounts countSteps(const fb::RankPlan &plan) {
@@ -165,12 +173,69 @@ StepCounts countSteps(const fb::RankPlan &plan) {
       case fb::StepOp::CollectiveStep:
         ++counts.collective;
         break;
-      default:
+      case fb::StepOp::HostStep:
         ++counts.host;
+        break;
+      case fb::StepOp::ComputeStep: {
+        ++counts.compute;
+        std::string name = str(step->op_as_ComputeStep()->name());
+        auto it = std::find_if(
+            counts.computeNames.begin(), counts.computeNames.end(),
+            [&](const auto &entry) { return entry.first == name; });
+        if (it == counts.computeNames.end())
+          counts.computeNames.emplace_back(name, 1);
+        else
+          ++it->second;
+        break;
+      }
+      default:
+        ++counts.unknown;
         break;
       }
     }
   return counts;
+}
+
+std::string dtypeText(fb::DType dtype) {
+  return std::string(loader::dtypeName(dtype));
+}
+
+/// "arena 0 + 512: [512, 576] BF16, token rows".
+std::string bufferText(const fb::Buffer *buffer) {
+  if (!buffer)
+    return "none";
+  std::string text = "arena " + std::to_string(buffer->arena()) + " + " +
+                     std::to_string(buffer->offset()) + ": " +
+                     joinVector(buffer->shape()) + " " +
+                     dtypeText(buffer->dtype());
+  if (buffer->token_rows())
+    text += ", token rows";
+  return text;
+}
+
+nlohmann::ordered_json bufferJson(const fb::Buffer *buffer) {
+  if (!buffer)
+    return nullptr;
+  std::vector<int64_t> shape;
+  if (buffer->shape())
+    shape.assign(buffer->shape()->begin(), buffer->shape()->end());
+  return {{"arena", buffer->arena()},
+          {"offset", buffer->offset()},
+          {"shape", shape},
+          {"dtype", dtypeText(buffer->dtype())},
+          {"token_rows", buffer->token_rows()}};
+}
+
+nlohmann::ordered_json namedBuffersJson(
+    const flatbuffers::Vector<flatbuffers::Offset<fb::NamedBuffer>> *list) {
+  nlohmann::ordered_json result = nlohmann::ordered_json::array();
+  if (list)
+    for (const fb::NamedBuffer *named : *list) {
+      nlohmann::ordered_json entry = {{"name", str(named->name())}};
+      entry["buffer"] = bufferJson(named->buffer());
+      result.push_back(std::move(entry));
+    }
+  return result;
 }
 
 } // namespace
@@ -192,7 +257,13 @@ std::string formatArtifactText(const Artifact &artifact) {
   for (const auto &[key, value] : config.items())
     os << "  " << key << ": " << jsonScalarText(value) << "\n";
 
-  if (const fb::Tokenizer *tok = root.tokenizer()) {
+  if (artifact.hasHuggingFaceTokenizer()) {
+    os << "tokenizer: huggingface\n";
+    os << "  tokenizer.json: " << artifact.hfTokenizerJson().size()
+       << " bytes\n";
+    os << "  tokenizer_config.json: " << artifact.hfTokenizerConfigJson().size()
+       << " bytes\n";
+  } else if (const fb::Tokenizer *tok = root.tokenizer()) {
     os << "tokenizer: "
        << (tok->kind() == fb::TokenizerKind::Llama ? "llama" : "gpt2") << "\n";
     if (tok->kind() == fb::TokenizerKind::Gpt2)
@@ -210,8 +281,12 @@ std::string formatArtifactText(const Artifact &artifact) {
   }
 
   size_t count = artifact.tensorCount();
-  os << "tensors: " << count << " (" << artifact.totalTensorBytes()
-     << " bytes)\n";
+  size_t syntheticCount = artifact.syntheticTensorCount();
+  os << "tensors: " << count << " (" << artifact.totalTensorBytes() << " bytes";
+  if (syntheticCount)
+    os << "; " << syntheticCount << " synthetic, generated at load; "
+       << artifact.storedTensorBytes() << " bytes stored";
+  os << ")\n";
   size_t nameWidth = 5, typeWidth = 5, shapeWidth = 5; // "total", "dtype"
   std::vector<std::string> shapes;
   for (size_t i = 0; i < count; ++i) {
@@ -236,7 +311,8 @@ std::string formatArtifactText(const Artifact &artifact) {
       const fb::Tensor *tensor = root.tensors()->Get(i);
       row(tensor->name()->str(),
           std::string(loader::dtypeName(tensor->dtype())), shapes[i],
-          std::to_string(tensor->data()->bytes()));
+          std::to_string(artifact.tensorBytes(i)) +
+              (artifact.isSynthetic(i) ? " synthetic" : ""));
     }
     row("total", "", "", std::to_string(artifact.totalTensorBytes()));
   }
@@ -268,9 +344,25 @@ std::string formatArtifactText(const Artifact &artifact) {
     StepCounts counts = countSteps(*plan);
     os << "  rank " << plan->rank() << ": " << counts.total << " steps ("
        << counts.launch << " launch, " << counts.gemm << " gemm, "
-       << counts.collective << " collective, " << counts.host << " host), "
-       << (plan->weight_loads() ? plan->weight_loads()->size() : 0)
-       << " weight loads\n";
+       << counts.collective << " collective, " << counts.host << " host, "
+       << counts.compute << " compute";
+    if (counts.unknown)
+      os << ", " << counts.unknown << " unknown";
+    os << "), " << (plan->weight_loads() ? plan->weight_loads()->size() : 0)
+       << " weight loads, max_tokens " << plan->max_tokens() << "\n";
+    if (!counts.computeNames.empty()) {
+      os << "    compute:";
+      for (size_t i = 0; i < counts.computeNames.size(); ++i)
+        os << (i ? ", " : " ") << counts.computeNames[i].first << " x"
+           << counts.computeNames[i].second;
+      os << "\n";
+    }
+    for (const auto *list : {plan->inputs(), plan->outputs()})
+      if (list)
+        for (const fb::NamedBuffer *named : *list)
+          os << "    " << (list == plan->inputs() ? "input" : "output") << " "
+             << str(named->name()) << ": " << bufferText(named->buffer())
+             << "\n";
     uint64_t arenaTotal = 0;
     if (plan->arenas())
       for (const fb::Arena *arena : *plan->arenas()) {
@@ -297,7 +389,13 @@ std::string formatArtifactJson(const Artifact &artifact) {
                  {"sm", std::string(artifact.targetSm())}};
   j["quantization"] = std::string(artifact.quantization());
   j["config"] = configJson(artifact.config());
-  if (const fb::Tokenizer *tok = root.tokenizer()) {
+  if (artifact.hasHuggingFaceTokenizer()) {
+    j["tokenizer"] = {
+        {"kind", "huggingface"},
+        {"tokenizer_json_bytes", artifact.hfTokenizerJson().size()},
+        {"tokenizer_config_json_bytes",
+         artifact.hfTokenizerConfigJson().size()}};
+  } else if (const fb::Tokenizer *tok = root.tokenizer()) {
     j["tokenizer"] = {
         {"kind", tok->kind() == fb::TokenizerKind::Llama ? "llama" : "gpt2"},
         {"pre_tokenizer", str(tok->pre_tokenizer())},
@@ -322,10 +420,14 @@ std::string formatArtifactJson(const Artifact &artifact) {
         {"name", tensor->name()->str()},
         {"dtype", std::string(loader::dtypeName(tensor->dtype()))},
         {"shape", shape},
-        {"bytes", tensor->data()->bytes()},
-        {"section", tensor->data()->section()},
-        {"offset", tensor->data()->offset()},
-        {"xxhash64", hex64(tensor->data()->xxhash64())}};
+        {"bytes", artifact.tensorBytes(i)}};
+    if (const fb::BlobRef *data = tensor->data()) {
+      t["section"] = data->section();
+      t["offset"] = data->offset();
+      t["xxhash64"] = hex64(data->xxhash64());
+    } else if (tensor->synthetic_seed()) {
+      t["synthetic_seed"] = *tensor->synthetic_seed();
+    }
     if (const fb::QuantParams *quant = tensor->quant())
       t["quant"] = {{"scheme", str(quant->scheme())},
                     {"scale_tensor", quant->scale_tensor()},
@@ -334,6 +436,8 @@ std::string formatArtifactJson(const Artifact &artifact) {
   }
   j["tensors"] = std::move(tensors);
   j["total_tensor_bytes"] = artifact.totalTensorBytes();
+  j["stored_tensor_bytes"] = artifact.storedTensorBytes();
+  j["synthetic_tensors"] = artifact.syntheticTensorCount();
   nlohmann::ordered_json modules = nlohmann::ordered_json::array();
   if (root.kernel_modules())
     for (const fb::KernelModule *module : *root.kernel_modules()) {
@@ -372,18 +476,27 @@ std::string formatArtifactJson(const Artifact &artifact) {
       if (plan->steps())
         for (const fb::Step *step : *plan->steps())
           steps.push_back(stepKindName(step->op_type()));
-      plans.push_back(
-          {{"rank", plan->rank()},
-           {"steps", counts.total},
-           {"step_kinds",
-            {{"launch", counts.launch},
-             {"gemm", counts.gemm},
-             {"collective", counts.collective},
-             {"host", counts.host}}},
-           {"weight_loads",
-            plan->weight_loads() ? plan->weight_loads()->size() : 0},
-           {"arenas", std::move(arenas)},
-           {"step_sequence", steps}});
+      nlohmann::ordered_json computeNames = nlohmann::ordered_json::object();
+      for (const auto &[name, n] : counts.computeNames)
+        computeNames[name] = n;
+      nlohmann::ordered_json entry = {
+          {"rank", plan->rank()},
+          {"max_tokens", plan->max_tokens()},
+          {"steps", counts.total},
+          {"step_kinds",
+           {{"launch", counts.launch},
+            {"gemm", counts.gemm},
+            {"collective", counts.collective},
+            {"host", counts.host},
+            {"compute", counts.compute}}},
+          {"compute_steps", std::move(computeNames)},
+          {"weight_loads",
+           plan->weight_loads() ? plan->weight_loads()->size() : 0},
+          {"arenas", std::move(arenas)}};
+      entry["inputs"] = namedBuffersJson(plan->inputs());
+      entry["outputs"] = namedBuffersJson(plan->outputs());
+      entry["step_sequence"] = steps;
+      plans.push_back(std::move(entry));
     }
   j["plans"] = std::move(plans);
   // Names come from the file: invalid UTF-8 becomes U+FFFD instead of an

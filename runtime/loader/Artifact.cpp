@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -180,6 +181,7 @@ Status Artifact::finishOpen(std::unique_ptr<Artifact> artifact,
     return status;
   size_t count = artifact->tensorCount();
   artifact->tensorVerified_.reset(new std::atomic<uint8_t>[count]);
+  artifact->synthetic_.reset(new SyntheticSlot[count]);
   for (size_t i = 0; i < count; ++i)
     artifact->tensorVerified_[i].store(0, std::memory_order_relaxed);
   if (options.checksums == ChecksumPolicy::AtOpen)
@@ -356,8 +358,17 @@ Status Artifact::verifyContents() {
     if (!elementsAligned(tensor->shape()) ||
         (tensor->quant() && !elementsAligned(tensor->quant()->block_shape())))
       return fail("corrupt metadata: " + what + " has a misaligned shape");
-    if (!tensor->data())
+    bool synthetic = tensor->synthetic_seed().has_value();
+    if (synthetic && tensor->data())
+      return fail("corrupt metadata: " + what +
+                  " is synthetic but also has data");
+    if (!synthetic && !tensor->data())
       return fail("corrupt metadata: " + what + " has no data");
+    if (synthetic && tensor->dtype() != fb::DType::F32 &&
+        tensor->dtype() != fb::DType::F16 && tensor->dtype() != fb::DType::BF16)
+      return fail("corrupt metadata: " + what + " is synthetic with dtype " +
+                  std::string(dtypeName(tensor->dtype())) +
+                  "; synthetic tensors are F32, F16 or BF16");
     if (!validDType(tensor->dtype()))
       return fail("corrupt metadata: " + what + " has unknown dtype " +
                   std::to_string(int(tensor->dtype())));
@@ -367,13 +378,17 @@ Status Artifact::verifyContents() {
       return fail("corrupt metadata: " + what + " has an invalid shape " +
                   formatShape(tensor->shape()) + " for " +
                   std::string(dtypeName(tensor->dtype())));
-    if (bytes != tensor->data()->bytes())
+    if (synthetic && bytes > (uint64_t(1) << 40))
+      return fail("corrupt metadata: " + what + " is synthetic and " +
+                  std::to_string(bytes) + " bytes, impossibly large");
+    if (!synthetic && bytes != tensor->data()->bytes())
       return fail("corrupt metadata: " + what + " should hold " +
                   std::to_string(bytes) + " bytes for " +
                   std::string(dtypeName(tensor->dtype())) + " " +
                   formatShape(tensor->shape()));
-    if (Status status = verifyBlob(*tensor->data(), what); !status)
-      return status;
+    if (!synthetic)
+      if (Status status = verifyBlob(*tensor->data(), what); !status)
+        return status;
     if (const fb::QuantParams *quant = tensor->quant())
       for (int32_t ref : {quant->scale_tensor(), quant->zero_point_tensor()})
         if (ref < -1 || ref >= int64_t(tensorCount))
@@ -449,6 +464,14 @@ Status Artifact::verifyContents() {
           !storageBytes(buffer->dtype(), elements, bytes))
         return fail("corrupt metadata: " + rank + ": " + where +
                     " has an invalid shape or dtype");
+      if (buffer->token_rows() &&
+          (plan->max_tokens() == 0 || !buffer->shape() ||
+           buffer->shape()->size() == 0 ||
+           buffer->shape()->Get(0) % int64_t(plan->max_tokens()) != 0))
+        return fail("corrupt metadata: " + rank + ": " + where +
+                    " has token rows but its leading dimension is not a "
+                    "multiple of max_tokens (" +
+                    std::to_string(plan->max_tokens()) + ")");
       const fb::Arena *arena = arenas->Get(buffer->arena());
       if (buffer->offset() > arena->bytes() ||
           bytes > arena->bytes() - buffer->offset())
@@ -466,7 +489,7 @@ Status Artifact::verifyContents() {
                       ": a weight load refers to tensor " +
                       std::to_string(load->tensor()) + " / arena " +
                       std::to_string(load->arena()) + " out of range");
-        uint64_t bytes = tensors->Get(load->tensor())->data()->bytes();
+        uint64_t bytes = tensorBytes(load->tensor());
         const fb::Arena *arena = arenas->Get(load->arena());
         if (load->offset() > arena->bytes() ||
             bytes > arena->bytes() - load->offset())
@@ -552,16 +575,42 @@ Status Artifact::verifyContents() {
             !status)
           return status;
         break;
+      case fb::StepOp::ComputeStep: {
+        const fb::ComputeStep *compute = step->op_as_ComputeStep();
+        if (!compute->name() || compute->name()->size() == 0)
+          return fail("corrupt metadata: " + rank + ": " + where +
+                      " is a compute step without a name");
+        if (Status status = checkBuffers(compute->inputs(), "input"); !status)
+          return status;
+        if (Status status = checkBuffers(compute->outputs(), "output"); !status)
+          return status;
+        break;
+      }
       default:
         return fail(rank + ": " + where + " has a kind this runtime does " +
                     "not know (" + std::to_string(int(step->op_type())) +
                     "); update llmc-runtime");
       }
     }
+    for (const auto *list : {plan->inputs(), plan->outputs()}) {
+      if (!list)
+        continue;
+      const char *kind = list == plan->inputs() ? "input" : "output";
+      for (size_t i = 0; i < list->size(); ++i) {
+        const fb::NamedBuffer *named = list->Get(i);
+        std::string what = std::string(kind) + " '" + str(named->name()) + "'";
+        if (!named->name() || named->name()->size() == 0)
+          return fail("corrupt metadata: " + rank + ": " + kind + " " +
+                      std::to_string(i) + " has no name");
+        if (Status status = checkBuffer(named->buffer(), what); !status)
+          return status;
+      }
+    }
   }
 
   // Tokenizer: per-token vectors match the vocabulary, ids are in range.
-  if (const fb::Tokenizer *tok = root_->tokenizer()) {
+  if (const fb::Tokenizer *tok = root_->tokenizer();
+      tok && !hasHuggingFaceTokenizer()) {
     size_t vocab = tok->tokens() ? tok->tokens()->size() : 0;
     if (tok->scores() && tok->scores()->size() != 0 &&
         tok->scores()->size() != vocab)
@@ -621,6 +670,8 @@ Status Artifact::checkBlobChecksum(const fb::BlobRef &blob,
 Status Artifact::verifyTensor(size_t index) const {
   if (index >= tensorCount())
     return fail("no tensor " + std::to_string(index));
+  if (isSynthetic(index))
+    return Status::success();
   if (tensorVerified_[index].load(std::memory_order_acquire))
     return Status::success();
   const fb::Tensor *tensor = root_->tensors()->Get(index);
@@ -664,10 +715,107 @@ TensorRef Artifact::tensor(size_t index) const {
   ref.dtype = table->dtype();
   if (table->shape())
     ref.shape.assign(table->shape()->begin(), table->shape()->end());
-  ref.data = blobData(*table->data());
-  ref.bytes = table->data()->bytes();
+  ref.bytes = tensorBytes(index);
   ref.table = table;
+  if (table->synthetic_seed()) {
+    ref.synthetic = true;
+    SyntheticSlot &slot = synthetic_[index];
+    std::call_once(slot.once, [&] {
+      slot.bytes.reset(new uint64_t[(ref.bytes + 7) / 8 + 1]);
+      fillSyntheticTensor(table->dtype(), ref.shape, *table->synthetic_seed(),
+                          reinterpret_cast<uint8_t *>(slot.bytes.get()),
+                          ref.bytes);
+    });
+    ref.data = reinterpret_cast<const uint8_t *>(slot.bytes.get());
+    return ref;
+  }
+  ref.data = blobData(*table->data());
   return ref;
+}
+
+uint64_t Artifact::tensorBytes(size_t index) const {
+  const fb::Tensor *table = root_->tensors()->Get(index);
+  if (table->data())
+    return table->data()->bytes();
+  // Synthetic: validated at open.
+  uint64_t elements = 0, bytes = 0;
+  countElements(table->shape(), elements);
+  storageBytes(table->dtype(), elements, bytes);
+  return bytes;
+}
+
+bool Artifact::isSynthetic(size_t index) const {
+  return root_->tensors()->Get(index)->synthetic_seed().has_value();
+}
+
+size_t Artifact::syntheticTensorCount() const {
+  size_t count = 0;
+  for (size_t i = 0; i < tensorCount(); ++i)
+    count += isSynthetic(i);
+  return count;
+}
+
+namespace {
+
+uint16_t roundToHalf(float value) {
+  // IEEE binary16, round to nearest even (values here are small and finite).
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  uint32_t sign = (bits >> 16) & 0x8000u;
+  float magnitude = std::fabs(value);
+  if (magnitude < 6.103515625e-05f) {
+    // Subnormal: multiples of 2^-24.
+    return uint16_t(sign | uint32_t(std::nearbyint(magnitude * 16777216.0f)));
+  }
+  uint32_t abs = bits & 0x7fffffffu;
+  uint32_t exponent = (abs >> 23) - 127 + 15;
+  uint32_t mantissa = abs & 0x7fffffu;
+  uint32_t half = (exponent << 10) | (mantissa >> 13);
+  uint32_t rest = mantissa & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (half & 1)))
+    ++half;
+  return uint16_t(sign | half);
+}
+
+uint16_t roundToBfloat16(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  bits += 0x7fffu + ((bits >> 16) & 1);
+  return uint16_t(bits >> 16);
+}
+
+} // namespace
+
+bool fillSyntheticTensor(fb::DType dtype, const std::vector<int64_t> &shape,
+                         uint64_t seed, uint8_t *out, uint64_t bytes) {
+  size_t width = dtype == fb::DType::F32                               ? 4
+                 : dtype == fb::DType::F16 || dtype == fb::DType::BF16 ? 2
+                                                                       : 0;
+  if (width == 0)
+    return false;
+  int64_t fanIn = shape.empty() ? 1 : std::max<int64_t>(shape.back(), 1);
+  float scale = float(1.0 / std::sqrt(double(fanIn)));
+  uint64_t state = seed;
+  uint64_t count = bytes / width;
+  for (uint64_t i = 0; i < count; ++i) {
+    // SplitMix64.
+    state += 0x9e3779b97f4a7c15ull;
+    uint64_t z = state;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    float unit = float(z >> 40) * (1.0f / 16777216.0f);
+    float value = (2.0f * unit - 1.0f) * scale;
+    if (width == 4) {
+      std::memcpy(out + 4 * i, &value, 4);
+    } else {
+      uint16_t half =
+          dtype == fb::DType::F16 ? roundToHalf(value) : roundToBfloat16(value);
+      out[2 * i] = uint8_t(half);
+      out[2 * i + 1] = uint8_t(half >> 8);
+    }
+  }
+  return true;
 }
 
 Status Artifact::findTensor(std::string_view name, TensorRef &out) const {
@@ -687,7 +835,15 @@ Status Artifact::findTensor(std::string_view name, TensorRef &out) const {
 uint64_t Artifact::totalTensorBytes() const {
   uint64_t total = 0;
   for (size_t i = 0; i < tensorCount(); ++i)
-    total += root_->tensors()->Get(i)->data()->bytes();
+    total += tensorBytes(i);
+  return total;
+}
+
+uint64_t Artifact::storedTensorBytes() const {
+  uint64_t total = 0;
+  for (size_t i = 0; i < tensorCount(); ++i)
+    if (const fb::BlobRef *data = root_->tensors()->Get(i)->data())
+      total += data->bytes();
   return total;
 }
 
@@ -763,10 +919,33 @@ Status Artifact::checkTarget(std::string_view name) const {
               "; recompile with llmc compile --target=" + std::string(name));
 }
 
+bool Artifact::hasHuggingFaceTokenizer() const {
+  const fb::Tokenizer *tok = root_->tokenizer();
+  return tok && tok->hf_tokenizer_json() &&
+         tok->hf_tokenizer_json()->size() != 0;
+}
+
+std::string_view Artifact::hfTokenizerJson() const {
+  const fb::Tokenizer *tok = root_->tokenizer();
+  return tok && tok->hf_tokenizer_json()
+             ? tok->hf_tokenizer_json()->string_view()
+             : std::string_view();
+}
+
+std::string_view Artifact::hfTokenizerConfigJson() const {
+  const fb::Tokenizer *tok = root_->tokenizer();
+  return tok && tok->hf_tokenizer_config_json()
+             ? tok->hf_tokenizer_config_json()->string_view()
+             : std::string_view();
+}
+
 Status Artifact::tokenizerVectors(tokenizer::TokenizerVectors &out) const {
   const fb::Tokenizer *tok = root_->tokenizer();
   if (!tok)
     return fail("the artifact has no tokenizer");
+  if (hasHuggingFaceTokenizer())
+    return fail("the artifact's tokenizer is a Hugging Face tokenizer.json, "
+                "not the vectors form; build it from hfTokenizerJson()");
   out = tokenizer::TokenizerVectors();
   out.model = tok->kind() == fb::TokenizerKind::Llama
                   ? tokenizer::ModelKind::SentencePieceBpe

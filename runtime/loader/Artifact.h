@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,8 +70,12 @@ struct TensorRef {
   std::string_view name;
   fb::DType dtype = fb::DType::F32;
   std::vector<int64_t> shape;
+  /// The bytes: in the mapped file, or (synthetic tensors) in memory the
+  /// artifact owns, generated at first access.
   const uint8_t *data = nullptr;
   uint64_t bytes = 0;
+  /// Generated from `Tensor.synthetic_seed`, not stored in the file.
+  bool synthetic = false;
   /// The table, for quantization parameters.
   const fb::Tensor *table = nullptr;
 };
@@ -117,12 +122,24 @@ public:
   const fb::ModelConfig &config() const { return *root_->config(); }
 
   bool hasTokenizer() const { return root_->tokenizer() != nullptr; }
-  /// The tokenizer in the form runtime/tokenizer builds from.
+  /// True when the tokenizer is stored as Hugging Face JSON texts (build it
+  /// with `Tokenizer::fromHuggingFaceJson(hfTokenizerJson(),
+  /// hfTokenizerConfigJson(), ...)`); false for the vectors form.
+  bool hasHuggingFaceTokenizer() const;
+  std::string_view hfTokenizerJson() const;
+  std::string_view hfTokenizerConfigJson() const;
+  /// The tokenizer in the form runtime/tokenizer builds from (the vectors
+  /// form; fails for a Hugging Face tokenizer).
   Status tokenizerVectors(tokenizer::TokenizerVectors &out) const;
 
   size_t tensorCount() const;
-  /// Tensor `index` < tensorCount(), without a checksum check.
+  /// Tensor `index` < tensorCount(), without a checksum check. A synthetic
+  /// tensor is generated on first access (thread-safe) and kept.
   TensorRef tensor(size_t index) const;
+  /// Bytes tensor `index` occupies (in the file, or generated).
+  uint64_t tensorBytes(size_t index) const;
+  bool isSynthetic(size_t index) const;
+  size_t syntheticTensorCount() const;
   /// Looks a tensor up by name; with ChecksumPolicy::Lazy its checksum is
   /// verified on first access.
   Status findTensor(std::string_view name, TensorRef &out) const;
@@ -130,8 +147,10 @@ public:
   Status verifyTensor(size_t index) const;
   /// Verifies every blob's checksum (what open does by default).
   Status verifyAllChecksums() const;
-  /// Sum of every tensor's bytes.
+  /// Sum of every tensor's bytes (synthetic ones included).
   uint64_t totalTensorBytes() const;
+  /// Sum of the bytes stored in the file (synthetic tensors excluded).
+  uint64_t storedTensorBytes() const;
 
   /// The bytes a blob reference points at (validated at open).
   const uint8_t *blobData(const fb::BlobRef &blob) const;
@@ -168,7 +187,22 @@ private:
   /// 1 once a tensor's checksum is known good (Lazy).
   std::unique_ptr<std::atomic<uint8_t>[]> tensorVerified_;
   std::vector<std::pair<std::string_view, uint32_t>> sortedNames_;
+  /// Synthetic tensors' bytes, generated on first access.
+  struct SyntheticSlot {
+    std::once_flag once;
+    std::unique_ptr<uint64_t[]> bytes;
+  };
+  std::unique_ptr<SyntheticSlot[]> synthetic_;
 };
+
+/// Fills `out` (exactly `bytes` long) with the synthetic values of a tensor
+/// of `dtype` (F32, F16 or BF16) and `shape` from `seed`: element i is
+/// (2u - 1) / sqrt(fan_in) with u the top 24 bits of the i-th SplitMix64
+/// output from `seed` scaled to [0, 1), and fan_in the innermost dimension
+/// (1 for a scalar); F16 and BF16 round to nearest even. Returns false for
+/// any other dtype.
+bool fillSyntheticTensor(fb::DType dtype, const std::vector<int64_t> &shape,
+                         uint64_t seed, uint8_t *out, uint64_t bytes);
 
 /// "BF16", "Q4_K", ... as the schema names them.
 std::string_view dtypeName(fb::DType dtype);

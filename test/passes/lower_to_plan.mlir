@@ -10,24 +10,26 @@
 // reads is not "positions"); a tied embedding table is one weight slice;
 // max-tokens sizes the token dimension; buffers are laid out one after
 // another, 256-byte aligned: 256 + 256 + 1024 + 4096 + 8192 = 13824 bytes.
+// Every buffer whose leading dimension was the dynamic token dimension is
+// marked plan.token_rows (weights are not).
 // CHECK-LABEL: module attributes {test.case = "io"}
 // CHECK-NEXT: plan.arena @activations kind = activations size = 13824 alignment = 256
 // CHECK-NEXT: plan.arena @weights kind = weights size = 32768 alignment = 4096
 // CHECK-NEXT: plan.rank 0 {
-// CHECK-NEXT: %[[IDS:.+]] = plan.slice @activations[0] {plan.input = "token_ids"} : memref<8xi32>
-// CHECK-NEXT: plan.slice @activations[256] {plan.input = "arg1"} : memref<8xi32>
+// CHECK-NEXT: %[[IDS:.+]] = plan.slice @activations[0] {plan.input = "token_ids", plan.token_rows} : memref<8xi32>
+// CHECK-NEXT: plan.slice @activations[256] {plan.input = "arg1", plan.token_rows} : memref<8xi32>
 // CHECK-NEXT: %[[TABLE:.+]] = plan.slice @weights[0] {plan.weight = "model.embed_tokens.weight"} : memref<256x64xbf16>
-// CHECK-NEXT: %[[H:.+]] = plan.slice @activations[512] : memref<8x64xbf16>
+// CHECK-NEXT: %[[H:.+]] = plan.slice @activations[512] {plan.token_rows} : memref<8x64xbf16>
 // CHECK-NEXT: plan.compute "embedding"(%[[TABLE]], %[[IDS]] : memref<256x64xbf16>, memref<8xi32> -> %[[H]] : memref<8x64xbf16>)
-// CHECK-NEXT: %[[L16:.+]] = plan.slice @activations[1536] : memref<8x256xbf16>
+// CHECK-NEXT: %[[L16:.+]] = plan.slice @activations[1536] {plan.token_rows} : memref<8x256xbf16>
 // CHECK-NEXT: plan.gemm cpu %[[H]], %[[TABLE]] into %[[L16]] transpose_b : memref<8x64xbf16>, memref<256x64xbf16>, memref<8x256xbf16>
-// CHECK-NEXT: %[[L:.+]] = plan.slice @activations[5632] {plan.output = "logits"} : memref<8x256xf32>
+// CHECK-NEXT: %[[L:.+]] = plan.slice @activations[5632] {plan.output = "logits", plan.token_rows} : memref<8x256xf32>
 // CHECK-NEXT: plan.compute "convert"(%[[L16]] : memref<8x256xbf16> -> %[[L]] : memref<8x256xf32>)
 // CHECK-NEXT: }
 // CHECK-NOT: func.func
 // OPTS-LABEL: module attributes {test.case = "io"}
 // OPTS: plan.rank 1 {
-// OPTS: plan.slice @activations[0] {plan.input = "token_ids"} : memref<32xi32>
+// OPTS: plan.slice @activations[0] {plan.input = "token_ids", plan.token_rows} : memref<32xi32>
 // OPTS: plan.gemm cublaslt {{.+}} : memref<32x64xbf16>, memref<256x64xbf16>, memref<32x256xbf16>
 module attributes {test.case = "io"} {
   func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>, %batch: !llm.batch) -> tensor<?x256xf32> {
@@ -62,12 +64,12 @@ module attributes {test.case = "weights"} {
 // -----
 // Norms: the epsilon is a step parameter; layer_norm's bias is an input.
 // CHECK-LABEL: module attributes {test.case = "norms"}
-// CHECK: %[[X:.+]] = plan.slice @activations[0] {plan.input = "arg0"} : memref<8x64xf16>
+// CHECK: %[[X:.+]] = plan.slice @activations[0] {plan.input = "arg0", plan.token_rows} : memref<8x64xf16>
 // CHECK: %[[W:.+]] = plan.slice @weights[0] {plan.weight = "w"} : memref<64xf16>
 // CHECK: %[[B:.+]] = plan.slice @weights[4096] {plan.weight = "b"} : memref<64xf16>
-// CHECK: %[[Y:.+]] = plan.slice @activations[1024] : memref<8x64xf16>
+// CHECK: %[[Y:.+]] = plan.slice @activations[1024] {plan.token_rows} : memref<8x64xf16>
 // CHECK: plan.compute "rms_norm"(%[[X]], %[[W]] : memref<8x64xf16>, memref<64xf16> -> %[[Y]] : memref<8x64xf16>) {epsilon = 2.500000e-01 : f64}
-// CHECK: %[[Z:.+]] = plan.slice @activations[2048] {plan.output = "logits"} : memref<8x64xf16>
+// CHECK: %[[Z:.+]] = plan.slice @activations[2048] {plan.output = "logits", plan.token_rows} : memref<8x64xf16>
 // CHECK: plan.compute "layer_norm"(%[[Y]], %[[W]], %[[B]] : memref<8x64xf16>, memref<64xf16>, memref<64xf16> -> %[[Z]] : memref<8x64xf16>) {epsilon = 1.000000e-05 : f64}
 module attributes {test.case = "norms"} {
   func.func @forward(%x: tensor<?x64xf16>) -> tensor<?x64xf16> {
@@ -83,17 +85,17 @@ module attributes {test.case = "norms"} {
 // Linear layers: a GEMM with B in nn.Linear's [N, K] layout; a bias is added
 // in place; a 3-D input is multiplied through 2-D views; i8 accumulates in i32.
 // CHECK-LABEL: module attributes {test.case = "linear"}
-// CHECK: %[[X:.+]] = plan.slice @activations[0] {plan.input = "arg0"} : memref<8x2x64xbf16>
-// CHECK: %[[A8:.+]] = plan.slice @activations[2048] {plan.input = "arg1"} : memref<8x64xi8>
+// CHECK: %[[X:.+]] = plan.slice @activations[0] {plan.input = "arg0", plan.token_rows} : memref<8x2x64xbf16>
+// CHECK: %[[A8:.+]] = plan.slice @activations[2048] {plan.input = "arg1", plan.token_rows} : memref<8x64xi8>
 // CHECK: %[[W:.+]] = plan.slice @weights[0] {plan.weight = "w"} : memref<32x64xbf16>
 // CHECK: %[[B:.+]] = plan.slice @weights[4096] {plan.weight = "bias"} : memref<32xbf16>
-// CHECK: %[[Y:.+]] = plan.slice @activations[2560] {plan.output = "result0"} : memref<8x2x32xbf16>
-// CHECK: %[[X2:.+]] = plan.slice @activations[0] view(%[[X]] : memref<8x2x64xbf16>) : memref<16x64xbf16>
-// CHECK: %[[Y2:.+]] = plan.slice @activations[2560] view(%[[Y]] : memref<8x2x32xbf16>) : memref<16x32xbf16>
+// CHECK: %[[Y:.+]] = plan.slice @activations[2560] {plan.output = "result0", plan.token_rows} : memref<8x2x32xbf16>
+// CHECK: %[[X2:.+]] = plan.slice @activations[0] view(%[[X]] : memref<8x2x64xbf16>) {plan.token_rows} : memref<16x64xbf16>
+// CHECK: %[[Y2:.+]] = plan.slice @activations[2560] view(%[[Y]] : memref<8x2x32xbf16>) {plan.token_rows} : memref<16x32xbf16>
 // CHECK: plan.gemm cpu %[[X2]], %[[W]] into %[[Y2]] transpose_b : memref<16x64xbf16>, memref<32x64xbf16>, memref<16x32xbf16>
 // CHECK: plan.compute "bias_add"(%[[Y]], %[[B]] : memref<8x2x32xbf16>, memref<32xbf16> -> %[[Y]] : memref<8x2x32xbf16>)
 // CHECK: %[[W8:.+]] = plan.slice @weights[8192] {plan.weight = "w8"} : memref<32x64xi8>
-// CHECK: %[[ACC:.+]] = plan.slice @activations[3584] {plan.output = "result1"} : memref<8x32xi32>
+// CHECK: %[[ACC:.+]] = plan.slice @activations[3584] {plan.output = "result1", plan.token_rows} : memref<8x32xi32>
 // CHECK: plan.gemm cpu %[[A8]], %[[W8]] into %[[ACC]] transpose_b : memref<8x64xi8>, memref<32x64xi8>, memref<8x32xi32>
 module attributes {test.case = "linear"} {
   func.func @forward(%x: tensor<?x2x64xbf16>, %x8: tensor<?x64xi8>) -> (tensor<?x2x32xbf16>, tensor<?x32xi32>) {
@@ -110,6 +112,8 @@ module attributes {test.case = "linear"} {
 // Matmul: a matrix product is a GEMM ([K, N] unless transposed); a batched
 // one is a step that says whether its right operand is transposed.
 // CHECK-LABEL: module attributes {test.case = "matmul"}
+// Static shapes have no token dimension: no buffer is marked.
+// CHECK-NOT: plan.token_rows
 // CHECK: plan.gemm cpu %{{.+}}, %{{.+}} into %{{.+}} transpose_b : memref<8x16xf32>, memref<8x16xf32>, memref<8x8xf32>
 // CHECK: plan.gemm cpu %{{.+}}, %{{.+}} into %{{.+}} : memref<8x8xf32>, memref<8x16xf32>, memref<8x16xf32>
 // CHECK: plan.compute "matmul"(%{{.+}}, %{{.+}} : memref<4x8x16xf32>, memref<4x8x16xf32> -> %{{.+}} : memref<4x8x8xf32>) {transpose_rhs = 1 : i64}
@@ -125,11 +129,11 @@ module attributes {test.case = "matmul"} {
 // -----
 // Reshape: a view of the same bytes, no step; a view of a view keeps the root.
 // CHECK-LABEL: module attributes {test.case = "reshape"}
-// CHECK: %[[X:.+]] = plan.slice @activations[0] {plan.input = "arg0"} : memref<8x64xbf16>
-// CHECK-NEXT: %[[X3:.+]] = plan.slice @activations[0] view(%[[X]] : memref<8x64xbf16>) : memref<8x4x16xbf16>
-// CHECK-NEXT: %[[Y:.+]] = plan.slice @activations[1024] : memref<8x4x16xbf16>
+// CHECK: %[[X:.+]] = plan.slice @activations[0] {plan.input = "arg0", plan.token_rows} : memref<8x64xbf16>
+// CHECK-NEXT: %[[X3:.+]] = plan.slice @activations[0] view(%[[X]] : memref<8x64xbf16>) {plan.token_rows} : memref<8x4x16xbf16>
+// CHECK-NEXT: %[[Y:.+]] = plan.slice @activations[1024] {plan.token_rows} : memref<8x4x16xbf16>
 // CHECK-NEXT: plan.compute "silu"(%[[X3]] : memref<8x4x16xbf16> -> %[[Y]] : memref<8x4x16xbf16>)
-// CHECK-NEXT: %[[Y2:.+]] = plan.slice @activations[1024] view(%[[Y]] : memref<8x4x16xbf16>) {plan.output = "logits"} : memref<8x64xbf16>
+// CHECK-NEXT: %[[Y2:.+]] = plan.slice @activations[1024] view(%[[Y]] : memref<8x4x16xbf16>) {plan.output = "logits", plan.token_rows} : memref<8x64xbf16>
 // CHECK-NEXT: }
 module attributes {test.case = "reshape"} {
   func.func @forward(%x: tensor<?x64xbf16>) -> tensor<?x64xbf16> {
@@ -144,7 +148,7 @@ module attributes {test.case = "reshape"} {
 // RoPE: positions are an input; the style default is spelled out; scaling is
 // flattened into plain parameters.
 // CHECK-LABEL: module attributes {test.case = "rope"}
-// CHECK: %[[POS:.+]] = plan.slice @activations[{{[0-9]+}}] {plan.input = "positions"} : memref<8xi32>
+// CHECK: %[[POS:.+]] = plan.slice @activations[{{[0-9]+}}] {plan.input = "positions", plan.token_rows} : memref<8xi32>
 // CHECK: plan.compute "rope"(%{{.+}}, %[[POS]] : memref<8x4x16xbf16>, memref<8xi32> -> %{{.+}} : memref<8x4x16xbf16>) {scaling = "llama3", scaling_factor = 8.000000e+00 : f64, scaling_high_freq_factor = 4.000000e+00 : f64, scaling_low_freq_factor = 1.000000e+00 : f64, scaling_original_max_position = 8192 : i64, style = "half", theta = 5.000000e+05 : f64}
 // CHECK: plan.compute "rope"({{.+}}) {rotary_dim = 8 : i64, style = "interleaved", theta = 1.000000e+04 : f64}
 module attributes {test.case = "rope"} {
@@ -159,10 +163,10 @@ module attributes {test.case = "rope"} {
 // Attention: names its KV-cache layer and keeps window and soft-cap; the
 // batch metadata is the runtime's and takes no buffer.
 // CHECK-LABEL: module attributes {test.case = "attention"}
-// CHECK: %[[Q:.+]] = plan.slice @activations[0] {plan.input = "arg0"} : memref<8x4x16xbf16>
-// CHECK: %[[K:.+]] = plan.slice @activations[1024] {plan.input = "arg1"} : memref<8x2x16xbf16>
-// CHECK: %[[V:.+]] = plan.slice @activations[1536] {plan.input = "arg2"} : memref<8x2x16xbf16>
-// CHECK: %[[O:.+]] = plan.slice @activations[2048] {plan.output = "logits"} : memref<8x4x16xbf16>
+// CHECK: %[[Q:.+]] = plan.slice @activations[0] {plan.input = "arg0", plan.token_rows} : memref<8x4x16xbf16>
+// CHECK: %[[K:.+]] = plan.slice @activations[1024] {plan.input = "arg1", plan.token_rows} : memref<8x2x16xbf16>
+// CHECK: %[[V:.+]] = plan.slice @activations[1536] {plan.input = "arg2", plan.token_rows} : memref<8x2x16xbf16>
+// CHECK: %[[O:.+]] = plan.slice @activations[2048] {plan.output = "logits", plan.token_rows} : memref<8x4x16xbf16>
 // CHECK: plan.compute "attention"(%[[Q]], %[[K]], %[[V]] : memref<8x4x16xbf16>, memref<8x2x16xbf16>, memref<8x2x16xbf16> -> %[[O]] : memref<8x4x16xbf16>) {layer = 3 : i64, scale = 2.500000e-01 : f64, sliding_window = 512 : i64, softcap = 5.000000e+01 : f64}
 module attributes {test.case = "attention"} {
   func.func @forward(%q: tensor<?x4x16xbf16>, %k: tensor<?x2x16xbf16>, %v: tensor<?x2x16xbf16>, %batch: !llm.batch) -> tensor<?x4x16xbf16> {
@@ -219,13 +223,13 @@ module attributes {test.case = "quant"} {
 // Collectives: all_reduce and all_gather out of place; send and recv over the
 // pair's group.
 // CHECK-LABEL: module attributes {test.case = "collectives"}
-// CHECK: %[[X:.+]] = plan.slice @activations[0] {plan.input = "arg0"} : memref<8x64xbf16>
-// CHECK: %[[R:.+]] = plan.slice @activations[1024] : memref<8x64xbf16>
+// CHECK: %[[X:.+]] = plan.slice @activations[0] {plan.input = "arg0", plan.token_rows} : memref<8x64xbf16>
+// CHECK: %[[R:.+]] = plan.slice @activations[1024] {plan.token_rows} : memref<8x64xbf16>
 // CHECK: plan.collective all_reduce %[[X]] into %[[R]] reduction = sum group = [0, 1] : memref<8x64xbf16>, memref<8x64xbf16>
-// CHECK: %[[G:.+]] = plan.slice @activations[2048] : memref<8x128xbf16>
+// CHECK: %[[G:.+]] = plan.slice @activations[2048] {plan.token_rows} : memref<8x128xbf16>
 // CHECK: plan.collective all_gather %[[R]] into %[[G]] axis = 1 group = [0, 1] : memref<8x64xbf16>, memref<8x128xbf16>
 // CHECK: plan.collective send %[[R]] peer = 2 group = [0, 2] : memref<8x64xbf16>
-// CHECK: %[[H:.+]] = plan.slice @activations[4096] {plan.output = "logits"} : memref<8x64xbf16>
+// CHECK: %[[H:.+]] = plan.slice @activations[4096] {plan.output = "logits", plan.token_rows} : memref<8x64xbf16>
 // CHECK: plan.collective recv %[[H]] peer = 3 group = [0, 3] : memref<8x64xbf16>
 // OPTS-LABEL: module attributes {test.case = "collectives"}
 // OPTS: plan.collective send %{{.+}} peer = 2 group = [1, 2]

@@ -15,9 +15,9 @@
 // 2134016 naive, 512 x 256 x (2 + 4) = 786432 at peak.
 // TINY8: plan.arena @activations kind = activations size = 12288 alignment = 256
 // TINY8: plan.rank 0 {
-// TINY8: plan.slice @activations[{{[0-9]+}}] {plan.input = "token_ids"} : memref<8xi32>
-// TINY8: %[[L16:.+]] = plan.slice @activations[8192] : memref<8x256xbf16>
-// TINY8: %[[L:.+]] = plan.slice @activations[0] {plan.output = "logits"} : memref<8x256xf32>
+// TINY8: plan.slice @activations[{{[0-9]+}}] {plan.input = "token_ids", plan.token_rows} : memref<8xi32>
+// TINY8: %[[L16:.+]] = plan.slice @activations[8192] {plan.token_rows} : memref<8x256xbf16>
+// TINY8: %[[L:.+]] = plan.slice @activations[0] {plan.output = "logits", plan.token_rows} : memref<8x256xf32>
 // TINY8-NEXT: plan.compute "convert"(%[[L16]] : memref<8x256xbf16> -> %[[L]] : memref<8x256xf32>)
 // REPORT8: remark: activations arena @activations: 12288 bytes at peak, 33792 bytes naive
 // REPORT512: remark: activations arena @activations: 786432 bytes at peak, 2134016 bytes naive

@@ -216,7 +216,7 @@ TEST(CompileOptionsTest, MalformedCommandLines) {
   Parsed badEmit = parse({"m.mlir", "--target=h100", "-o", "x", "--emit=ptx"});
   EXPECT_EQ(badEmit.status.code, StatusCode::UsageError);
   EXPECT_EQ(badEmit.status.message,
-            "unknown --emit 'ptx'; expected artifact or mlir");
+            "unknown --emit 'ptx'; expected artifact, plan or mlir");
 }
 
 // Arguments after "--" are models even when they start with '-'.
@@ -239,6 +239,39 @@ TEST(CompileOptionsTest, DefaultEmitIsArtifact) {
   Parsed parsed = parse({"m.mlir", "--target=h100", "-o", "x"});
   ASSERT_TRUE(parsed.status.ok()) << parsed.status.message;
   EXPECT_EQ(parsed.options.emit, llmc::EmitKind::Artifact);
+}
+
+// The plan's limits, --emit=plan and --synthetic-weights; limits must be
+// positive integers; a mode without quantization passes is refused for
+// artifacts only.
+TEST(CompileOptionsTest, PlanLimitsAndSyntheticWeights) {
+  Parsed defaults = parse({"m.gguf", "--target=cpu", "-o", "x"});
+  ASSERT_TRUE(defaults.status.ok()) << defaults.status.message;
+  EXPECT_EQ(defaults.options.maxTokens, 512);
+  EXPECT_EQ(defaults.options.maxSeqLen, 0);
+  EXPECT_EQ(defaults.options.maxBatch, 0);
+  EXPECT_FALSE(defaults.options.syntheticWeights);
+  Parsed parsed = parse({"m.gguf", "--target=cpu", "-o", "x", "--emit=plan",
+                         "--max-tokens=64", "--max-seq-len", "4096",
+                         "--max-batch=8", "--synthetic-weights"});
+  ASSERT_TRUE(parsed.status.ok()) << parsed.status.message;
+  EXPECT_EQ(parsed.options.emit, llmc::EmitKind::Plan);
+  EXPECT_EQ(parsed.options.maxTokens, 64);
+  EXPECT_EQ(parsed.options.maxSeqLen, 4096);
+  EXPECT_EQ(parsed.options.maxBatch, 8);
+  EXPECT_TRUE(parsed.options.syntheticWeights);
+  Parsed negative =
+      parse({"m.gguf", "--target=cpu", "-o", "x", "--max-tokens=-4"});
+  EXPECT_EQ(negative.status.code, StatusCode::UsageError);
+  EXPECT_EQ(negative.status.message,
+            "--max-tokens must be an integer in [1, 1048576], got '-4'");
+  Parsed w4 = parse({"m.gguf", "--target=h100", "--quant=w4a16", "-o", "x"});
+  EXPECT_EQ(w4.status.code, StatusCode::UsageError);
+  Parsed w4Mlir = parse(
+      {"m.gguf", "--target=h100", "--quant=w4a16", "--emit=mlir", "-o", "x"});
+  EXPECT_TRUE(w4Mlir.status.ok()) << w4Mlir.status.message;
+  Parsed fp16 = parse({"m.gguf", "--target=h100", "--quant=fp16", "-o", "x"});
+  EXPECT_TRUE(fp16.status.ok()) << fp16.status.message;
 }
 
 // compileModel: a model path that does not exist is a failure (exit 1) naming

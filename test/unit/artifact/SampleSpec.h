@@ -105,9 +105,11 @@ inline ArtifactSpec makeSampleSpec(const weights::WeightStore &store,
                  {"weights", ArenaKind::Weights,
                   std::max<uint64_t>(weightBytes, 256), 4096},
                  {"kv", ArenaKind::KVCache, 1 << 16, 256}};
-  BufferSpec ids{0, 0, {16}, DType::I32};
-  BufferSpec x{0, 256, {16, 64}, DType::BF16};
-  BufferSpec y{0, 256 + 2048, {16, 64}, DType::BF16};
+  plan.maxTokens = 16;
+  BufferSpec ids{0, 0, {16}, DType::I32, /*tokenRows=*/true};
+  BufferSpec x{0, 256, {16, 64}, DType::BF16, /*tokenRows=*/true};
+  BufferSpec y{0, 256 + 2048, {16, 64}, DType::BF16, /*tokenRows=*/true};
+  BufferSpec norm{1, 0, {64}, DType::BF16};
   BufferSpec a{0, 8192, {16, 64}, DType::F32};
   BufferSpec b{0, 16384, {32, 64}, DType::F32};
   BufferSpec c{0, 32768, {16, 32}, DType::F32};
@@ -128,11 +130,19 @@ inline ArtifactSpec makeSampleSpec(const weights::WeightStore &store,
   collective.buffer = c;
   collective.group = {0};
   plan.steps.push_back(collective);
+  plan.steps.push_back(ComputeSpec{"rms_norm",
+                                   {x, norm},
+                                   {y},
+                                   {{"epsilon", 1e-5},
+                                    {"layer", int64_t(0)},
+                                    {"style", std::string("half")}}});
   plan.steps.push_back(HostSpec{"sample",
                                 {c, ids},
                                 {{"top_k", int64_t(40)},
                                  {"temperature", 0.7},
                                  {"mode", std::string("greedy")}}});
+  plan.inputs = {{"token_ids", ids}};
+  plan.outputs = {{"logits", c}};
   spec.plans.push_back(std::move(plan));
   return spec;
 }

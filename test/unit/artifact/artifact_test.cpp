@@ -20,6 +20,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <fstream>
 
 namespace {
@@ -175,7 +177,24 @@ void expectMatches(const Artifact &artifact, const weights::WeightStore &store,
   EXPECT_EQ(gemm->alpha(), 0.5f);
   EXPECT_EQ(gemm->scale_a(), nullptr);
   ASSERT_NE(gemm->scale_b(), nullptr);
-  const auto *host = plan->steps()->Get(4)->op_as_HostStep();
+  const auto *compute = plan->steps()->Get(4)->op_as_ComputeStep();
+  ASSERT_NE(compute, nullptr);
+  EXPECT_EQ(compute->name()->str(), "rms_norm");
+  ASSERT_EQ(compute->inputs()->size(), 2u);
+  ASSERT_EQ(compute->outputs()->size(), 1u);
+  EXPECT_TRUE(compute->inputs()->Get(0)->token_rows());
+  EXPECT_FALSE(compute->inputs()->Get(1)->token_rows());
+  EXPECT_EQ(compute->params()->Get(0)->key()->str(), "epsilon");
+  EXPECT_EQ(*compute->params()->Get(0)->float_value(), 1e-5);
+  EXPECT_EQ(*compute->params()->Get(1)->int_value(), 0);
+  EXPECT_EQ(compute->params()->Get(2)->string_value()->str(), "half");
+  EXPECT_EQ(plan->max_tokens(), 16u);
+  ASSERT_EQ(plan->inputs()->size(), 1u);
+  EXPECT_EQ(plan->inputs()->Get(0)->name()->str(), "token_ids");
+  EXPECT_EQ(plan->inputs()->Get(0)->buffer()->dtype(), artifact::DType::I32);
+  ASSERT_EQ(plan->outputs()->size(), 1u);
+  EXPECT_EQ(plan->outputs()->Get(0)->name()->str(), "logits");
+  const auto *host = plan->steps()->Get(5)->op_as_HostStep();
   ASSERT_NE(host, nullptr);
   EXPECT_EQ(host->name()->str(), "sample");
   EXPECT_EQ(*host->params()->Get(0)->int_value(), 40);
@@ -466,7 +485,7 @@ TEST_F(ArtifactTest, WriterErrorsLeaveNothingBehind) {
   stats = artifact::writeArtifact(out, spec, store);
   ASSERT_FALSE(!!stats);
   EXPECT_EQ(llvm::toString(stats.takeError()),
-            "plan of rank 0, step 5, launch: kernel index 7 out of range (2 "
+            "plan of rank 0, step 6, launch: kernel index 7 out of range (2 "
             "kernels)");
 
   spec = makeSampleSpec(store);
@@ -475,7 +494,7 @@ TEST_F(ArtifactTest, WriterErrorsLeaveNothingBehind) {
   stats = artifact::writeArtifact(out, spec, store);
   ASSERT_FALSE(!!stats);
   EXPECT_EQ(llvm::toString(stats.takeError()),
-            "plan of rank 0, step 5, host argument: 16 bytes at offset "
+            "plan of rank 0, step 6, host argument: 16 bytes at offset "
             "1048572 do not fit arena 'act' (1048576 bytes)");
 
   stats = artifact::writeArtifact(path("no/such/dir/m.llmc"),
@@ -485,6 +504,124 @@ TEST_F(ArtifactTest, WriterErrorsLeaveNothingBehind) {
       llvm::toString(stats.takeError()),
       StartsWith("cannot write '" + path("no/such/dir/m.llmc.tmp") + "': "));
   EXPECT_EQ(readFile(out), "previous artifact");
+}
+
+// Synthetic tensors store a seed, not bytes: the file holds no data for
+// them, the loader generates the documented SplitMix64 values at first
+// access (the same every time), and checksums skip them.
+TEST_F(ArtifactTest, SyntheticTensorsAreGeneratedAtLoad) {
+  weights::WeightStore store;
+  openStore(store, "mixed.safetensors");
+  artifact::ArtifactSpec spec = makeSampleSpec(store);
+  spec.tensors.front().quant.reset();
+  // A synthetic tensor the store does not even have, described by hand.
+  artifact::TensorSpec extra;
+  extra.name = "synthetic.weight";
+  extra.syntheticSeed = 42;
+  extra.desc = weights::WeightDesc{weights::DType::BF16, {64, 256}};
+  spec.tensors.push_back(extra);
+  artifact::TensorSpec extraF32 = extra;
+  extraF32.name = "synthetic.f32";
+  extraF32.syntheticSeed = 7;
+  extraF32.desc = weights::WeightDesc{weights::DType::F32, {3, 16}};
+  spec.tensors.push_back(extraF32);
+  std::string out = path("synthetic.llmc");
+  auto stats = artifact::writeArtifact(out, spec, store);
+  ASSERT_TRUE(!!stats) << llvm::toString(stats.takeError());
+  EXPECT_EQ(stats->syntheticTensorCount, 2u);
+  std::unique_ptr<Artifact> artifact;
+  loader::Status status = Artifact::open(out, {}, artifact);
+  ASSERT_TRUE(status) << status.message();
+  EXPECT_EQ(artifact->syntheticTensorCount(), 2u);
+  EXPECT_EQ(artifact->totalTensorBytes() - artifact->storedTensorBytes(),
+            64u * 256u * 2u + 3u * 16u * 4u);
+
+  loader::TensorRef ref;
+  ASSERT_TRUE(artifact->findTensor("synthetic.f32", ref));
+  EXPECT_TRUE(ref.synthetic);
+  ASSERT_EQ(ref.bytes, 3u * 16u * 4u);
+  std::vector<float> values(3 * 16);
+  std::memcpy(values.data(), ref.data, ref.bytes);
+  // SplitMix64 from seed 7, top 24 bits, (2u - 1) / sqrt(16).
+  uint64_t state = 7;
+  for (float value : values) {
+    state += 0x9e3779b97f4a7c15ull;
+    uint64_t z = state;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    float unit = float(z >> 40) / 16777216.0f;
+    EXPECT_EQ(value, (2.0f * unit - 1.0f) * 0.25f);
+  }
+  // Stable: the second access returns the same bytes.
+  loader::TensorRef again;
+  ASSERT_TRUE(artifact->findTensor("synthetic.f32", again));
+  EXPECT_EQ(again.data, ref.data);
+
+  ASSERT_TRUE(artifact->findTensor("synthetic.weight", ref));
+  ASSERT_EQ(ref.bytes, 64u * 256u * 2u);
+  std::vector<uint8_t> expected(ref.bytes);
+  ASSERT_TRUE(loader::fillSyntheticTensor(artifact::DType::BF16, {64, 256}, 42,
+                                          expected.data(), expected.size()));
+  EXPECT_TRUE(std::equal(expected.begin(), expected.end(), ref.data));
+  float bound = 1.0f / 16.0f;
+  for (size_t i = 0; i < expected.size(); i += 2) {
+    uint32_t bits = uint32_t(ref.data[i] | (ref.data[i + 1] << 8)) << 16;
+    float value;
+    std::memcpy(&value, &bits, 4);
+    EXPECT_LE(std::fabs(value), bound * 1.01f);
+  }
+  EXPECT_TRUE(artifact->verifyAllChecksums());
+  // The real tensors are still byte for byte what the store gives.
+  for (size_t i = 0; i + 2 < spec.tensors.size(); ++i) {
+    loader::TensorRef real;
+    ASSERT_TRUE(artifact->findTensor(spec.tensors[i].name, real));
+    EXPECT_FALSE(real.synthetic);
+    std::vector<uint8_t> bytes(real.bytes);
+    ASSERT_FALSE(!!store.materialize(spec.tensors[i].name, bytes));
+    EXPECT_TRUE(std::equal(bytes.begin(), bytes.end(), real.data));
+  }
+}
+
+// A Hugging Face tokenizer is stored as its JSON texts.
+TEST_F(ArtifactTest, HuggingFaceTokenizerTexts) {
+  weights::WeightStore store;
+  openStore(store, "mixed.safetensors");
+  artifact::ArtifactSpec spec = makeSampleSpec(store);
+  spec.tokenizer.reset();
+  spec.hfTokenizer = artifact::HuggingFaceTokenizerSpec{
+      "{\"model\": {\"type\": \"BPE\"}}", "{\"bos_token\": \"<s>\"}"};
+  std::string out = path("hf.llmc");
+  auto stats = artifact::writeArtifact(out, spec, store);
+  ASSERT_TRUE(!!stats) << llvm::toString(stats.takeError());
+  std::unique_ptr<Artifact> artifact;
+  loader::Status status = Artifact::open(out, {}, artifact);
+  ASSERT_TRUE(status) << status.message();
+  ASSERT_TRUE(artifact->hasTokenizer());
+  ASSERT_TRUE(artifact->hasHuggingFaceTokenizer());
+  EXPECT_EQ(artifact->hfTokenizerJson(), spec.hfTokenizer->tokenizerJson);
+  EXPECT_EQ(artifact->hfTokenizerConfigJson(),
+            spec.hfTokenizer->tokenizerConfigJson);
+  tokenizer::TokenizerVectors vectors;
+  EXPECT_FALSE(artifact->tokenizerVectors(vectors));
+}
+
+// A token-rows buffer whose leading dimension is not a multiple of the
+// plan's max_tokens is refused by the loader.
+TEST_F(ArtifactTest, TokenRowsMustMatchMaxTokens) {
+  weights::WeightStore store;
+  openStore(store, "mixed.safetensors");
+  artifact::ArtifactSpec spec = makeSampleSpec(store);
+  spec.plans[0].maxTokens = 5;
+  std::string out = path("rows.llmc");
+  auto stats = artifact::writeArtifact(out, spec, store);
+  ASSERT_TRUE(!!stats) << llvm::toString(stats.takeError());
+  std::unique_ptr<Artifact> artifact;
+  loader::Status status = Artifact::open(out, {}, artifact);
+  ASSERT_FALSE(status);
+  EXPECT_THAT(status.message(),
+              HasSubstr("has token rows but its leading dimension is not a "
+                        "multiple of max_tokens (5)"));
 }
 
 uint64_t readStatusKB(const char *key) {

@@ -1,0 +1,173 @@
+// `llmc compile` to a .llmc artifact and back: every weight the loader sees
+// is byte for byte what the model's WeightStore materializes, and the plan
+// has the shape the lowering promised (token capacity, named inputs and
+// outputs, weights on 4 KiB pages).
+
+#include "compiler/artifact/ArtifactWriter.h"
+#include "compiler/driver/Compile.h"
+#include "compiler/driver/CompileOptions.h"
+#include "compiler/frontends/Importer.h"
+#include "compiler/registration/Registration.h"
+#include "compiler/weights/WeightStore.h"
+#include "runtime/loader/Artifact.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/FileSystem.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <tuple>
+
+namespace {
+
+using namespace llmc;
+using loader::Artifact;
+
+std::string tinyModel(const std::string &name) {
+  return std::string(LLMC_TINY_MODELS_DIR) + "/" + name;
+}
+
+class CompileArtifactTest
+    : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {
+protected:
+  void SetUp() override {
+    llvm::SmallString<128> dir;
+    ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("llmc-compile", dir));
+    tempDir = std::string(dir);
+  }
+  void TearDown() override { llvm::sys::fs::remove_directories(tempDir); }
+
+  /// Runs `llmc compile MODEL ARGS... -o OUT`; returns OUT.
+  std::string compile(const std::string &model, std::vector<std::string> args) {
+    std::string out = tempDir + "/model.llmc";
+    args.insert(args.begin(), model);
+    args.push_back("-o");
+    args.push_back(out);
+    CompileOptions options;
+    Status parsed = parseCompileOptions(args, options);
+    EXPECT_TRUE(parsed.ok()) << parsed.message;
+    Status status = compileModel(options);
+    EXPECT_TRUE(status.ok()) << status.message;
+    return out;
+  }
+
+  std::string tempDir;
+};
+
+TEST_P(CompileArtifactTest, EveryWeightMatchesTheStore) {
+  auto [model, target] = GetParam();
+  std::string out =
+      compile(tinyModel(model), {"--target=" + target, "--max-tokens=32"});
+  std::unique_ptr<Artifact> artifact;
+  loader::Status status = Artifact::open(out, {}, artifact);
+  ASSERT_TRUE(status) << status.message();
+  EXPECT_EQ(artifact->targetName(), target);
+  EXPECT_TRUE(artifact->hasTokenizer());
+
+  // The same model imported again: the reference bytes.
+  mlir::DialectRegistry registry;
+  registerAllLlmcDialects(registry);
+  mlir::MLIRContext context(registry);
+  auto imported = frontends::importModel(context, tinyModel(model));
+  ASSERT_TRUE(!!imported) << llvm::toString(imported.takeError());
+  const weights::WeightStore &store = *imported->weights;
+  EXPECT_EQ(artifact->config().num_layers(), imported->config.numLayers);
+  EXPECT_EQ(artifact->config().vocab_size(), imported->config.vocabSize);
+  EXPECT_EQ(artifact->config().max_batch_tokens(), 32);
+
+  ASSERT_GT(artifact->tensorCount(), 0u);
+  for (size_t i = 0; i < artifact->tensorCount(); ++i) {
+    loader::TensorRef ref = artifact->tensor(i);
+    std::string name(ref.name);
+    auto desc = store.describe(name);
+    ASSERT_TRUE(!!desc) << name << ": " << llvm::toString(desc.takeError());
+    EXPECT_EQ(ref.dtype, artifact::toArtifactDType(desc->dtype)) << name;
+    EXPECT_EQ(ref.shape,
+              std::vector<int64_t>(desc->shape.begin(), desc->shape.end()))
+        << name;
+    std::vector<uint8_t> expected(desc->getBytes());
+    ASSERT_FALSE(!!store.materialize(name, expected));
+    ASSERT_EQ(ref.bytes, expected.size()) << name;
+    EXPECT_TRUE(std::equal(expected.begin(), expected.end(), ref.data))
+        << name << " differs from the WeightStore's bytes";
+  }
+
+  const artifact::RankPlan *plan = artifact->plan(0);
+  ASSERT_NE(plan, nullptr);
+  EXPECT_EQ(plan->max_tokens(), 32u);
+  ASSERT_EQ(plan->weight_loads()->size(), artifact->tensorCount());
+  std::set<uint32_t> loaded;
+  for (const artifact::WeightLoad *load : *plan->weight_loads()) {
+    EXPECT_EQ(load->offset() % 4096, 0u);
+    EXPECT_EQ(plan->arenas()->Get(load->arena())->kind(),
+              artifact::ArenaKind::Weights);
+    loaded.insert(load->tensor());
+  }
+  EXPECT_EQ(loaded.size(), artifact->tensorCount());
+  std::set<std::string> inputs, outputs;
+  for (const artifact::NamedBuffer *named : *plan->inputs()) {
+    inputs.insert(named->name()->str());
+    EXPECT_TRUE(named->buffer()->token_rows());
+    EXPECT_EQ(named->buffer()->shape()->Get(0), 32);
+  }
+  for (const artifact::NamedBuffer *named : *plan->outputs())
+    outputs.insert(named->name()->str());
+  EXPECT_EQ(inputs, (std::set<std::string>{"token_ids", "positions"}));
+  EXPECT_EQ(outputs, (std::set<std::string>{"logits"}));
+  size_t gemms = 0, attention = 0;
+  artifact::GemmBackend expectedBackend = target == "cpu"
+                                              ? artifact::GemmBackend::Cpu
+                                              : artifact::GemmBackend::CublasLt;
+  for (const artifact::Step *step : *plan->steps()) {
+    if (const auto *gemm = step->op_as_GemmStep()) {
+      ++gemms;
+      EXPECT_EQ(gemm->backend(), expectedBackend);
+    }
+    if (const auto *compute = step->op_as_ComputeStep();
+        compute && compute->name()->str() == "attention") {
+      bool hasLayer = false;
+      for (const artifact::Param *param : *compute->params())
+        hasLayer |= param->key()->str() == "layer";
+      EXPECT_TRUE(hasLayer);
+      ++attention;
+    }
+  }
+  // Q, K, V, O, gate, up, down per layer, plus the LM head.
+  EXPECT_EQ(gemms, size_t(7 * imported->config.numLayers + 1));
+  EXPECT_EQ(attention, size_t(imported->config.numLayers));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    TinyModels, CompileArtifactTest,
+    ::testing::Combine(::testing::Values("llama", "qwen2", "qwen3", "gemma3",
+                                         "mistral", "llama.q8_0.gguf",
+                                         "qwen2.f16.gguf", "gemma3.f32.gguf"),
+                       ::testing::Values("cpu", "h100")),
+    [](const auto &info) {
+      std::string name =
+          std::get<0>(info.param) + "_" + std::get<1>(info.param);
+      for (char &c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c)))
+          c = '_';
+      return name;
+    });
+
+// --synthetic-weights: the same tensors (names, dtypes, shapes), no bytes
+// stored, and the weights are never needed.
+TEST_F(CompileArtifactTest, SyntheticWeightsStoreNoBytes) {
+  std::string out =
+      compile(tinyModel("llama"), {"--target=h100", "--synthetic-weights"});
+  std::unique_ptr<Artifact> artifact;
+  loader::Status status = Artifact::open(out, {}, artifact);
+  ASSERT_TRUE(status) << status.message();
+  EXPECT_EQ(artifact->syntheticTensorCount(), artifact->tensorCount());
+  EXPECT_EQ(artifact->storedTensorBytes(), 0u);
+  EXPECT_GT(artifact->totalTensorBytes(), 0u);
+  EXPECT_LT(artifact->fileBytes(), 64u * 1024u);
+  EXPECT_EQ(artifact->plan(0)->max_tokens(), 512u);
+}
+
+} // namespace
