@@ -18,6 +18,7 @@
 #define LLMC_RUNTIME_LOADER_ARTIFACT_H
 
 #include "runtime/schema/artifact_generated.h"
+#include "runtime/support/Status.h"
 #include "runtime/tokenizer/Tokenizer.h"
 
 #include <atomic>
@@ -32,24 +33,7 @@ namespace llmc::loader {
 
 namespace fb = ::llmc::artifact;
 
-/// Success, or an error whose message starts with the artifact's path.
-class Status {
-public:
-  static Status success() { return Status(); }
-  static Status error(std::string message) {
-    Status status;
-    status.failed_ = true;
-    status.message_ = std::move(message);
-    return status;
-  }
-  bool ok() const { return !failed_; }
-  explicit operator bool() const { return ok(); }
-  const std::string &message() const { return message_; }
-
-private:
-  bool failed_ = false;
-  std::string message_;
-};
+using Status = ::llmc::runtime::Status;
 
 enum class ChecksumPolicy {
   /// Hash every blob during open (one pass over the file).
