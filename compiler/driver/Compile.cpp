@@ -222,8 +222,12 @@ Status writeArtifactFile(mlir::ModuleOp module, const CompileOptions &options,
   if (imported)
     spec.config = toConfigSpec(imported->config);
   spec.config.maxBatchTokens = options.maxTokens;
-  spec.config.maxSeqLen = options.maxSeqLen;
-  spec.config.maxBatch = options.maxBatch;
+  // Unset limits resolve here, so the artifact always states what the
+  // runtime sizes its KV cache for: the model's context, one sequence.
+  spec.config.maxSeqLen = options.maxSeqLen > 0
+                              ? options.maxSeqLen
+                              : spec.config.maxPositionEmbeddings;
+  spec.config.maxBatch = options.maxBatch > 0 ? options.maxBatch : 1;
   spec.tensors = std::move(translation->tensors);
   spec.plans = std::move(translation->plans);
 

@@ -64,7 +64,8 @@ struct CompileOptions {
   /// for it.
   int64_t maxTokens = 512;
   /// The longest sequence and the most sequences the runtime's KV cache is
-  /// sized for; 0 when not given. Recorded in the artifact's config.
+  /// sized for; 0 when not given (the artifact then records the model's
+  /// context length and one sequence).
   int64_t maxSeqLen = 0;
   int64_t maxBatch = 0;
   /// Store a seed per tensor instead of its bytes; the runtime generates
