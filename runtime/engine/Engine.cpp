@@ -1,0 +1,942 @@
+//===- Engine.cpp - executes a CPU artifact's plan
+//-------------------------===//
+
+#include "runtime/engine/Engine.h"
+
+#include "runtime/backends/cpu/Kernels.h"
+#include "runtime/kv_cache/KVCache.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <new>
+#include <string>
+
+namespace llmc::engine {
+
+namespace fb = ::llmc::artifact;
+using cpu::DType;
+
+namespace {
+
+struct ArenaDeleter {
+  size_t alignment;
+  void operator()(uint8_t *p) const {
+    ::operator delete(p, std::align_val_t(alignment));
+  }
+};
+using ArenaMemory = std::unique_ptr<uint8_t, ArenaDeleter>;
+
+/// A plan buffer resolved to memory: its full shape, and how its leading
+/// dimension scales with the token count.
+struct Buf {
+  uint8_t *data = nullptr;
+  fb::DType dtype = fb::DType::F32;
+  std::vector<int64_t> shape;
+  bool tokenRows = false;
+  /// k of `k * max_tokens` (token-rows buffers only).
+  int64_t rowsPerToken = 1;
+
+  /// Leading dimension for a call over `tokens` tokens.
+  int64_t dim0(int64_t tokens) const {
+    if (shape.empty())
+      return 1;
+    return tokenRows ? rowsPerToken * tokens : shape[0];
+  }
+  int64_t inner() const {
+    int64_t n = 1;
+    for (size_t i = 1; i < shape.size(); ++i)
+      n *= shape[i];
+    return n;
+  }
+  int64_t lastDim() const { return shape.empty() ? 1 : shape.back(); }
+  int64_t elements(int64_t tokens) const { return dim0(tokens) * inner(); }
+  /// Rows of the [rows, lastDim] matrix this buffer is, for `tokens`.
+  int64_t matrixRows(int64_t tokens) const {
+    return elements(tokens) / std::max<int64_t>(1, lastDim());
+  }
+};
+
+bool toCpuDType(fb::DType dtype, DType &out) {
+  switch (dtype) {
+  case fb::DType::F32:
+    out = DType::F32;
+    return true;
+  case fb::DType::F16:
+    out = DType::F16;
+    return true;
+  case fb::DType::BF16:
+    out = DType::BF16;
+    return true;
+  default:
+    return false;
+  }
+}
+
+/// The step's parameters by key.
+struct Params {
+  const flatbuffers::Vector<flatbuffers::Offset<fb::Param>> *params = nullptr;
+
+  const fb::Param *find(const char *key) const {
+    if (!params)
+      return nullptr;
+    for (const fb::Param *p : *params)
+      if (p->key() && p->key()->str() == key)
+        return p;
+    return nullptr;
+  }
+  bool has(const char *key) const { return find(key) != nullptr; }
+  /// A number (integer or float).
+  bool number(const char *key, double &out) const {
+    const fb::Param *p = find(key);
+    if (!p)
+      return false;
+    if (p->float_value().has_value()) {
+      out = *p->float_value();
+      return true;
+    }
+    if (p->int_value().has_value()) {
+      out = static_cast<double>(*p->int_value());
+      return true;
+    }
+    return false;
+  }
+  bool integer(const char *key, int64_t &out) const {
+    const fb::Param *p = find(key);
+    if (!p)
+      return false;
+    if (p->int_value().has_value()) {
+      out = *p->int_value();
+      return true;
+    }
+    if (p->float_value().has_value()) {
+      double v = *p->float_value();
+      if (v != std::floor(v))
+        return false;
+      out = static_cast<int64_t>(v);
+      return true;
+    }
+    return false;
+  }
+  bool string(const char *key, std::string &out) const {
+    const fb::Param *p = find(key);
+    if (!p || !p->string_value())
+      return false;
+    out = p->string_value()->str();
+    return true;
+  }
+};
+
+using StepFn = std::function<Status(int64_t tokens)>;
+
+} // namespace
+
+struct Engine::Impl {
+  const loader::Artifact *artifact = nullptr;
+  const fb::RankPlan *plan = nullptr;
+  EngineOptions options;
+  int64_t maxTokens = 0;
+  int64_t vocab = 0;
+  std::vector<ArenaMemory> arenas;
+  std::vector<uint64_t> arenaBytes;
+  std::unique_ptr<cpu::ThreadPool> pool;
+  std::unique_ptr<kv::PagedKVCache> cache;
+  Buf tokenIds, positions, logits;
+  std::vector<StepFn> steps;
+  /// The plan step each prepared step runs (for messages).
+  std::vector<size_t> stepIndices;
+
+  // Per-call batch description (what attention steps read).
+  std::vector<int64_t> queryStart, sequenceIds;
+  std::vector<int32_t> batchPositions;
+  int64_t batchTokens = 0;
+
+  Status fail(const std::string &message) const {
+    return Status::error(artifact->name() + ": " + message);
+  }
+  Status stepError(size_t index, const std::string &name,
+                   const std::string &message) const {
+    return fail("step " + std::to_string(index) + " (" + name +
+                "): " + message);
+  }
+
+  Status resolve(const fb::Buffer *buffer, Buf &out) const;
+  Status prepare();
+  Status prepareGemm(size_t index, const fb::GemmStep &gemm);
+  Status prepareCompute(size_t index, const fb::ComputeStep &step);
+};
+
+Status Engine::Impl::resolve(const fb::Buffer *buffer, Buf &out) const {
+  if (!buffer)
+    return fail("a step refers to a missing buffer");
+  if (buffer->arena() >= arenas.size())
+    return fail("buffer refers to arena " + std::to_string(buffer->arena()) +
+                " of " + std::to_string(arenas.size()));
+  out.data = arenas[buffer->arena()].get() + buffer->offset();
+  out.dtype = buffer->dtype();
+  out.shape.clear();
+  if (buffer->shape())
+    for (int64_t d : *buffer->shape())
+      out.shape.push_back(d);
+  out.tokenRows = buffer->token_rows();
+  if (out.tokenRows) {
+    if (out.shape.empty() || out.shape[0] % maxTokens != 0)
+      return fail("token-rows buffer whose leading dimension is not a "
+                  "multiple of max_tokens");
+    out.rowsPerToken = out.shape[0] / maxTokens;
+  }
+  return Status::success();
+}
+
+Status Engine::create(const loader::Artifact &artifact,
+                      const EngineOptions &options,
+                      std::unique_ptr<Engine> &out) {
+  std::unique_ptr<Engine> engine(new Engine());
+  Impl &impl = *engine->impl_;
+  impl.artifact = &artifact;
+  impl.options = options;
+  impl.plan = artifact.plan(0);
+  if (!impl.plan)
+    return impl.fail("the artifact has no plan for rank 0");
+  if (artifact.targetName() != "cpu")
+    return impl.fail("the engine runs CPU artifacts; this one targets " +
+                     artifact.describeTarget() +
+                     "; recompile with llmc compile --target=cpu");
+  impl.maxTokens = impl.plan->max_tokens();
+  if (impl.maxTokens <= 0)
+    return impl.fail("the plan's max_tokens is 0");
+  impl.vocab = artifact.config().vocab_size();
+
+  // Arenas.
+  const fb::RankPlan &plan = *impl.plan;
+  if (plan.arenas())
+    for (const fb::Arena *arena : *plan.arenas()) {
+      size_t alignment = std::max<size_t>(64, arena->alignment());
+      size_t bytes = std::max<uint64_t>(arena->bytes(), 1);
+      bytes = (bytes + alignment - 1) / alignment * alignment;
+      uint8_t *memory = static_cast<uint8_t *>(
+          ::operator new(bytes, std::align_val_t(alignment), std::nothrow));
+      if (!memory)
+        return impl.fail("cannot allocate arena '" +
+                         (arena->name() ? arena->name()->str() : "") + "' (" +
+                         std::to_string(arena->bytes()) + " bytes)");
+      std::memset(memory, 0, bytes);
+      impl.arenas.emplace_back(memory, ArenaDeleter{alignment});
+      impl.arenaBytes.push_back(arena->bytes());
+    }
+
+  // Weights.
+  if (plan.weight_loads())
+    for (const fb::WeightLoad *load : *plan.weight_loads()) {
+      if (load->tensor() >= artifact.tensorCount() ||
+          load->arena() >= impl.arenas.size())
+        return impl.fail("weight load refers to tensor " +
+                         std::to_string(load->tensor()) + " / arena " +
+                         std::to_string(load->arena()) + " out of range");
+      loader::TensorRef tensor = artifact.tensor(load->tensor());
+      if (!tensor.data)
+        return impl.fail("tensor '" + std::string(tensor.name) +
+                         "' has no data");
+      if (load->offset() + tensor.bytes > impl.arenaBytes[load->arena()])
+        return impl.fail("tensor '" + std::string(tensor.name) +
+                         "' does not fit its arena");
+      std::memcpy(impl.arenas[load->arena()].get() + load->offset(),
+                  tensor.data, tensor.bytes);
+    }
+
+  // Named inputs and outputs.
+  bool haveIds = false, havePositions = false, haveLogits = false;
+  if (plan.inputs())
+    for (const fb::NamedBuffer *input : *plan.inputs()) {
+      std::string name = input->name() ? input->name()->str() : "";
+      if (name == "token_ids") {
+        if (Status s = impl.resolve(input->buffer(), impl.tokenIds); !s)
+          return s;
+        haveIds = true;
+      } else if (name == "positions") {
+        if (Status s = impl.resolve(input->buffer(), impl.positions); !s)
+          return s;
+        havePositions = true;
+      } else {
+        return impl.fail("the plan has an input '" + name +
+                         "' this engine does not know how to fill");
+      }
+    }
+  if (plan.outputs())
+    for (const fb::NamedBuffer *output : *plan.outputs())
+      if (output->name() && output->name()->str() == "logits") {
+        if (Status s = impl.resolve(output->buffer(), impl.logits); !s)
+          return s;
+        haveLogits = true;
+      }
+  if (!haveIds || !haveLogits)
+    return impl.fail("the plan lacks a 'token_ids' input or a 'logits' "
+                     "output");
+  if (impl.tokenIds.dtype != fb::DType::I32 ||
+      (havePositions && impl.positions.dtype != fb::DType::I32))
+    return impl.fail("token_ids and positions must be i32 buffers");
+  if (!impl.tokenIds.tokenRows ||
+      (havePositions && !impl.positions.tokenRows) || !impl.logits.tokenRows)
+    return impl.fail("token_ids, positions and logits must be token-rows "
+                     "buffers");
+  if (impl.logits.lastDim() != impl.vocab)
+    impl.vocab = impl.logits.lastDim();
+  DType logitsType;
+  if (!toCpuDType(impl.logits.dtype, logitsType))
+    return impl.fail("the logits buffer is " +
+                     std::string(loader::dtypeName(impl.logits.dtype)) +
+                     "; the engine reads f32, f16 or bf16");
+
+  // The KV cache: one layer per distinct attention `layer`, heads and head
+  // size from the attention steps' key buffers.
+  int64_t numLayers = 0, kvHeads = -1, headDim = -1;
+  if (plan.steps())
+    for (const fb::Step *step : *plan.steps()) {
+      const fb::ComputeStep *compute = step->op_as_ComputeStep();
+      if (!compute || !compute->name() || compute->name()->str() != "attention")
+        continue;
+      Params params{compute->params()};
+      int64_t layer = 0;
+      if (!params.integer("layer", layer) || layer < 0)
+        continue; // reported when the step is prepared
+      numLayers = std::max(numLayers, layer + 1);
+      if (compute->inputs() && compute->inputs()->size() >= 2) {
+        const fb::Buffer *key = compute->inputs()->Get(1);
+        if (key && key->shape() && key->shape()->size() == 3) {
+          int64_t h = key->shape()->Get(1), d = key->shape()->Get(2);
+          if ((kvHeads >= 0 && kvHeads != h) || (headDim >= 0 && headDim != d))
+            return impl.fail("attention steps disagree on the KV heads or "
+                             "head size; the KV cache needs one shape");
+          kvHeads = h;
+          headDim = d;
+        }
+      }
+    }
+  if (numLayers > 0) {
+    if (kvHeads <= 0 || headDim <= 0)
+      return impl.fail("cannot size the KV cache: the attention steps' key "
+                       "buffers are not [tokens, kv_heads, head_dim]");
+    const fb::ModelConfig &config = artifact.config();
+    kv::KVCacheConfig kvConfig;
+    kvConfig.numLayers = numLayers;
+    kvConfig.numKVHeads = kvHeads;
+    kvConfig.headDim = headDim;
+    kvConfig.blockTokens =
+        config.kv_block_tokens() > 0 ? config.kv_block_tokens() : 16;
+    if (!toCpuDType(config.kv_cache_dtype(), kvConfig.dtype))
+      return impl.fail("KV-cache dtype " +
+                       std::string(loader::dtypeName(config.kv_cache_dtype())) +
+                       " is not supported by the CPU engine (f32, f16, bf16)");
+    int64_t sequences = options.maxSequences > 0
+                            ? options.maxSequences
+                            : std::max<int64_t>(1, config.max_batch());
+    int64_t seqLen = options.maxSeqLen > 0 ? options.maxSeqLen
+                     : config.max_seq_len() > 0
+                         ? config.max_seq_len()
+                         : config.max_position_embeddings();
+    if (seqLen <= 0)
+      return impl.fail("cannot size the KV cache: no maximum sequence length "
+                       "(pass EngineOptions::maxSeqLen)");
+    kvConfig.numBlocks = sequences * ((seqLen + kvConfig.blockTokens - 1) /
+                                      kvConfig.blockTokens);
+    if (Status s = kv::PagedKVCache::create(kvConfig, impl.cache); !s)
+      return impl.fail("KV cache: " + s.message());
+  }
+
+  impl.pool = std::make_unique<cpu::ThreadPool>(options.threads);
+  if (Status s = impl.prepare(); !s)
+    return s;
+  out = std::move(engine);
+  return Status::success();
+}
+
+Status Engine::Impl::prepare() {
+  if (!plan->steps())
+    return Status::success();
+  for (size_t i = 0; i < plan->steps()->size(); ++i) {
+    const fb::Step *step = plan->steps()->Get(i);
+    switch (step->op_type()) {
+    case fb::StepOp::GemmStep:
+      if (Status s = prepareGemm(i, *step->op_as_GemmStep()); !s)
+        return s;
+      break;
+    case fb::StepOp::ComputeStep:
+      if (Status s = prepareCompute(i, *step->op_as_ComputeStep()); !s)
+        return s;
+      break;
+    case fb::StepOp::CollectiveStep: {
+      // One rank: a collective over a group of one is the identity.
+      const fb::CollectiveStep *c = step->op_as_CollectiveStep();
+      if (c->group() && c->group()->size() > 1)
+        return stepError(i, "collective",
+                         "collectives across ranks are not supported by the "
+                         "single-rank CPU engine");
+      if (c->output()) {
+        Buf in, outBuf;
+        if (Status s = resolve(c->buffer(), in); !s)
+          return s;
+        if (Status s = resolve(c->output(), outBuf); !s)
+          return s;
+        steps.push_back([in, outBuf](int64_t tokens) {
+          size_t bytes = static_cast<size_t>(in.elements(tokens)) *
+                         (in.dtype == fb::DType::F32 ? 4 : 2);
+          if (in.data != outBuf.data)
+            std::memmove(outBuf.data, in.data, bytes);
+          return Status::success();
+        });
+      }
+      break;
+    }
+    case fb::StepOp::HostStep:
+      return stepError(i,
+                       step->op_as_HostStep()->name()
+                           ? step->op_as_HostStep()->name()->str()
+                           : "host",
+                       "host steps are not supported by the CPU engine");
+    case fb::StepOp::LaunchStep:
+      return stepError(i, "launch",
+                       "kernel launches need a GPU runtime; this is the CPU "
+                       "engine");
+    default:
+      return stepError(i, "?",
+                       "a step kind this runtime does not know (" +
+                           std::to_string(static_cast<int>(step->op_type())) +
+                           "); update llmc-runtime");
+    }
+    stepIndices.resize(steps.size(), i);
+  }
+  return Status::success();
+}
+
+Status Engine::Impl::prepareGemm(size_t index, const fb::GemmStep &gemm) {
+  Buf a, b, c;
+  if (Status s = resolve(gemm.a(), a); !s)
+    return s;
+  if (Status s = resolve(gemm.b(), b); !s)
+    return s;
+  if (Status s = resolve(gemm.c(), c); !s)
+    return s;
+  if (gemm.scale_a() || gemm.scale_b())
+    return stepError(index, "gemm",
+                     "quantized GEMMs (scale_a/scale_b) are not supported by "
+                     "the CPU engine");
+  if (gemm.beta() != 0.0f)
+    return stepError(index, "gemm", "beta != 0 is not supported");
+  DType ta, tb, tc;
+  if (!toCpuDType(a.dtype, ta) || !toCpuDType(b.dtype, tb) ||
+      !toCpuDType(c.dtype, tc))
+    return stepError(index, "gemm",
+                     "operands must be f32, f16 or bf16 (got " +
+                         std::string(loader::dtypeName(a.dtype)) + ", " +
+                         std::string(loader::dtypeName(b.dtype)) + ", " +
+                         std::string(loader::dtypeName(c.dtype)) + ")");
+  if (a.shape.size() != 2 || b.shape.size() != 2 || c.shape.size() != 2)
+    return stepError(index, "gemm", "operands must be matrices");
+  bool transposeB = gemm.transpose_b();
+  int64_t k = a.shape[1];
+  int64_t n = transposeB ? b.shape[0] : b.shape[1];
+  if ((transposeB ? b.shape[1] : b.shape[0]) != k || c.shape[1] != n)
+    return stepError(index, "gemm", "operand shapes do not agree");
+  float alpha = gemm.alpha();
+  cpu::ThreadPool *threads = pool.get();
+  steps.push_back([=](int64_t tokens) {
+    int64_t m = a.dim0(tokens);
+    cpu::ConstMatrixView av = cpu::constMatrix(a.data, ta, m, k);
+    cpu::MatrixView cv = cpu::matrix(c.data, tc, m, n);
+    if (transposeB) {
+      cpu::ConstMatrixView bv = cpu::constMatrix(b.data, tb, b.dim0(tokens), k);
+      cpu::linear(av, bv, nullptr, DType::F32, cv, threads);
+    } else {
+      cpu::ConstMatrixView bv = cpu::constMatrix(b.data, tb, b.dim0(tokens), n);
+      cpu::matmul(av, 0, bv, 0, false, cv, 0, 1, threads);
+    }
+    if (alpha != 1.0f)
+      cpu::scale(c.data, tc, alpha, c.data, tc, m * n);
+    return Status::success();
+  });
+  return Status::success();
+}
+
+Status Engine::Impl::prepareCompute(size_t index, const fb::ComputeStep &step) {
+  std::string name = step.name() ? step.name()->str() : "";
+  Params params{step.params()};
+  std::vector<Buf> in, out;
+  if (step.inputs())
+    for (const fb::Buffer *buffer : *step.inputs()) {
+      in.emplace_back();
+      if (Status s = resolve(buffer, in.back()); !s)
+        return s;
+    }
+  if (step.outputs())
+    for (const fb::Buffer *buffer : *step.outputs()) {
+      out.emplace_back();
+      if (Status s = resolve(buffer, out.back()); !s)
+        return s;
+    }
+  auto error = [&](const std::string &message) {
+    return stepError(index, name, message);
+  };
+  auto arity = [&](size_t inputs, size_t outputs) {
+    if (in.size() < inputs || out.size() != outputs)
+      return error("expects " + std::to_string(inputs) + " inputs and " +
+                   std::to_string(outputs) + " outputs, got " +
+                   std::to_string(in.size()) + " and " +
+                   std::to_string(out.size()));
+    return Status::success();
+  };
+  auto floatDType = [&](const Buf &b, DType &t) {
+    if (!toCpuDType(b.dtype, t))
+      return error("buffer of " + std::string(loader::dtypeName(b.dtype)) +
+                   "; the CPU kernels take f32, f16 or bf16");
+    return Status::success();
+  };
+  auto missing = [&](const char *key) {
+    return error("missing parameter '" + std::string(key) + "'");
+  };
+  cpu::ThreadPool *threads = pool.get();
+
+  if (name == "embedding") {
+    if (Status s = arity(2, 1); !s)
+      return s;
+    Buf table = in[0], ids = in[1], o = out[0];
+    DType tt, to;
+    if (Status s = floatDType(table, tt); !s)
+      return s;
+    if (Status s = floatDType(o, to); !s)
+      return s;
+    if (ids.dtype != fb::DType::I32)
+      return error("ids must be i32");
+    if (table.shape.size() != 2)
+      return error("the table must be a matrix");
+    int64_t cols = table.shape[1];
+    steps.push_back([=](int64_t tokens) {
+      Status s = cpu::embedding(
+          cpu::constMatrix(table.data, tt, table.shape[0], cols),
+          reinterpret_cast<const int32_t *>(ids.data), ids.elements(tokens),
+          cpu::matrix(o.data, to, ids.elements(tokens), cols));
+      if (!s)
+        return Status::error(name + ": " + s.message());
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "rms_norm" || name == "layer_norm") {
+    bool layerNorm = name == "layer_norm";
+    if (Status s = arity(2, 1); !s)
+      return s;
+    double epsilon;
+    if (!params.number("epsilon", epsilon))
+      return missing("epsilon");
+    double offset = 0.0;
+    params.number("weight_offset", offset);
+    Buf x = in[0], w = in[1], o = out[0];
+    Buf bias;
+    bool hasBias = layerNorm && in.size() >= 3;
+    if (hasBias)
+      bias = in[2];
+    DType tx, tw, to;
+    if (Status s = floatDType(x, tx); !s)
+      return s;
+    if (Status s = floatDType(w, tw); !s)
+      return s;
+    if (Status s = floatDType(o, to); !s)
+      return s;
+    if (w.elements(maxTokens) != x.lastDim())
+      return error("the weight has " + std::to_string(w.elements(maxTokens)) +
+                   " elements, the rows " + std::to_string(x.lastDim()));
+    int64_t cols = x.lastDim();
+    steps.push_back([=](int64_t tokens) {
+      int64_t rows = x.matrixRows(tokens);
+      if (layerNorm)
+        cpu::layerNorm(cpu::constMatrix(x.data, tx, rows, cols), w.data,
+                       hasBias ? bias.data : nullptr, tw,
+                       static_cast<float>(epsilon),
+                       cpu::matrix(o.data, to, rows, cols));
+      else
+        cpu::rmsNorm(cpu::constMatrix(x.data, tx, rows, cols), w.data, tw,
+                     static_cast<float>(epsilon),
+                     cpu::matrix(o.data, to, rows, cols),
+                     static_cast<float>(offset));
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "rope") {
+    if (Status s = arity(2, 1); !s)
+      return s;
+    Buf x = in[0], pos = in[1], o = out[0];
+    DType tx, to;
+    if (Status s = floatDType(x, tx); !s)
+      return s;
+    if (Status s = floatDType(o, to); !s)
+      return s;
+    if (pos.dtype != fb::DType::I32)
+      return error("positions must be i32");
+    if (x.shape.size() != 3 || o.shape != x.shape)
+      return error("input and output must be [tokens, heads, head_dim] of "
+                   "one shape");
+    cpu::RopeParams rp;
+    if (!params.number("theta", rp.theta))
+      return missing("theta");
+    std::string style = "half";
+    params.string("style", style);
+    if (style == "half")
+      rp.style = cpu::RopeStyle::Half;
+    else if (style == "interleaved")
+      rp.style = cpu::RopeStyle::Interleaved;
+    else
+      return error("unknown style '" + style + "'");
+    params.integer("rotary_dim", rp.rotaryDim);
+    std::string scaling = "none";
+    params.string("scaling", scaling);
+    if (scaling == "none")
+      rp.scaling = cpu::RopeScaling::None;
+    else if (scaling == "linear")
+      rp.scaling = cpu::RopeScaling::Linear;
+    else if (scaling == "llama3")
+      rp.scaling = cpu::RopeScaling::Llama3;
+    else if (scaling == "yarn")
+      rp.scaling = cpu::RopeScaling::Yarn;
+    else
+      return error("unknown scaling '" + scaling + "'");
+    if (rp.scaling != cpu::RopeScaling::None) {
+      if (!params.number("scaling_factor", rp.factor))
+        return missing("scaling_factor");
+      params.number("scaling_low_freq_factor", rp.lowFreqFactor);
+      params.number("scaling_high_freq_factor", rp.highFreqFactor);
+      params.integer("scaling_original_max_position", rp.originalMaxPosition);
+      params.number("scaling_beta_fast", rp.yarnBetaFast);
+      params.number("scaling_beta_slow", rp.yarnBetaSlow);
+    }
+    auto frequencies = std::make_shared<cpu::RopeFrequencies>();
+    if (Status s = cpu::computeRopeFrequencies(rp, x.shape[2], *frequencies);
+        !s)
+      return error(s.message());
+    cpu::RopeStyle ropeStyle = rp.style;
+    steps.push_back([=](int64_t tokens) {
+      int64_t t = x.dim0(tokens);
+      cpu::rope(cpu::heads(x.data, tx, t, x.shape[1], x.shape[2]),
+                reinterpret_cast<const int32_t *>(pos.data), *frequencies,
+                ropeStyle, cpu::heads(o.data, to, t, o.shape[1], o.shape[2]));
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "attention") {
+    if (Status s = arity(3, 1); !s)
+      return s;
+    if (!cache)
+      return error("no KV cache");
+    int64_t layer;
+    if (!params.integer("layer", layer))
+      return missing("layer");
+    double scale;
+    if (!params.number("scale", scale))
+      return missing("scale");
+    cpu::AttentionParams ap;
+    ap.scale = static_cast<float>(scale);
+    params.integer("sliding_window", ap.slidingWindow);
+    double softcap = 0.0;
+    params.number("softcap", softcap);
+    ap.softcap = static_cast<float>(softcap);
+    Buf q = in[0], k = in[1], v = in[2], o = out[0];
+    DType tq, tk, tv, to;
+    for (auto [b, t] : {std::pair<const Buf *, DType *>{&q, &tq},
+                        {&k, &tk},
+                        {&v, &tv},
+                        {&o, &to}})
+      if (Status s = floatDType(*b, *t); !s)
+        return s;
+    if (q.shape.size() != 3 || k.shape.size() != 3 || v.shape != k.shape ||
+        o.shape != q.shape || tk != tv)
+      return error("query/output must be [tokens, heads, head_dim], key and "
+                   "value one [tokens, kv_heads, head_dim] shape and type");
+    if (k.shape[1] != cache->config().numKVHeads ||
+        k.shape[2] != cache->config().headDim)
+      return error("key shape does not match the KV cache");
+    steps.push_back([=](int64_t tokens) {
+      int64_t stride = k.shape[1] * k.shape[2];
+      size_t bytes = cpu::dtypeBytes(tk);
+      for (size_t s = 0; s + 1 < queryStart.size(); ++s) {
+        int64_t begin = queryStart[s], count = queryStart[s + 1] - begin;
+        if (count == 0)
+          continue;
+        Status st =
+            cache->append(layer, sequenceIds[s], batchPositions.data() + begin,
+                          count, k.data + begin * stride * bytes,
+                          v.data + begin * stride * bytes, tk, stride);
+        if (!st)
+          return Status::error("attention (layer " + std::to_string(layer) +
+                               "): " + st.message());
+      }
+      cpu::AttentionBatch batch;
+      batch.numSequences = static_cast<int64_t>(sequenceIds.size());
+      batch.queryStart = queryStart.data();
+      batch.sequenceIds = sequenceIds.data();
+      batch.positions = batchPositions.data();
+      int64_t t = q.dim0(tokens);
+      Status st = cpu::pagedAttention(
+          ap, cpu::heads(q.data, tq, t, q.shape[1], q.shape[2]), *cache, layer,
+          batch, cpu::heads(o.data, to, t, o.shape[1], o.shape[2]), threads);
+      if (!st)
+        return Status::error("attention (layer " + std::to_string(layer) +
+                             "): " + st.message());
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "silu" || name == "gelu" || name == "scale" ||
+      name == "convert") {
+    if (Status s = arity(1, 1); !s)
+      return s;
+    Buf x = in[0], o = out[0];
+    DType tx, to;
+    if (Status s = floatDType(x, tx); !s)
+      return s;
+    if (Status s = floatDType(o, to); !s)
+      return s;
+    if (x.elements(maxTokens) != o.elements(maxTokens))
+      return error("input and output sizes differ");
+    std::function<void(int64_t)> body;
+    if (name == "silu") {
+      body = [=](int64_t n) { cpu::silu(x.data, tx, o.data, to, n); };
+    } else if (name == "gelu") {
+      std::string approximation = "none";
+      params.string("approximation", approximation);
+      cpu::GeluApproximation ga;
+      if (approximation == "none")
+        ga = cpu::GeluApproximation::None;
+      else if (approximation == "tanh")
+        ga = cpu::GeluApproximation::Tanh;
+      else
+        return error("unknown approximation '" + approximation + "'");
+      body = [=](int64_t n) { cpu::gelu(x.data, tx, o.data, to, n, ga); };
+    } else if (name == "scale") {
+      double factor;
+      if (!params.number("factor", factor))
+        return missing("factor");
+      body = [=](int64_t n) {
+        cpu::scale(x.data, tx, static_cast<float>(factor), o.data, to, n);
+      };
+    } else {
+      body = [=](int64_t n) { cpu::scale(x.data, tx, 1.0f, o.data, to, n); };
+    }
+    steps.push_back([=](int64_t tokens) {
+      body(x.elements(tokens));
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "add" || name == "mul") {
+    if (Status s = arity(2, 1); !s)
+      return s;
+    Buf a = in[0], b = in[1], o = out[0];
+    DType ta, tb, to;
+    if (Status s = floatDType(a, ta); !s)
+      return s;
+    if (Status s = floatDType(b, tb); !s)
+      return s;
+    if (Status s = floatDType(o, to); !s)
+      return s;
+    if (ta != tb)
+      return error("inputs of different types (" +
+                   std::string(cpu::dtypeName(ta)) + ", " + cpu::dtypeName(tb) +
+                   ") are not supported");
+    if (a.elements(maxTokens) != b.elements(maxTokens) ||
+        a.elements(maxTokens) != o.elements(maxTokens))
+      return error("operands of different sizes (broadcasting is not "
+                   "supported)");
+    bool isAdd = name == "add";
+    steps.push_back([=](int64_t tokens) {
+      int64_t n = a.elements(tokens);
+      if (isAdd)
+        cpu::add(a.data, b.data, ta, o.data, to, n);
+      else
+        cpu::mul(a.data, b.data, ta, o.data, to, n);
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "bias_add") {
+    if (Status s = arity(2, 1); !s)
+      return s;
+    Buf x = in[0], bias = in[1], o = out[0];
+    DType tx, tb, to;
+    if (Status s = floatDType(x, tx); !s)
+      return s;
+    if (Status s = floatDType(bias, tb); !s)
+      return s;
+    if (Status s = floatDType(o, to); !s)
+      return s;
+    int64_t cols = x.lastDim();
+    if (bias.elements(maxTokens) != cols)
+      return error("the bias has " + std::to_string(bias.elements(maxTokens)) +
+                   " elements, the rows " + std::to_string(cols));
+    steps.push_back([=](int64_t tokens) {
+      int64_t rows = x.matrixRows(tokens);
+      std::vector<float> b(static_cast<size_t>(cols)), row(b.size());
+      cpu::convertToF32(bias.data, tb, b.data(), cols);
+      size_t xb = cpu::dtypeBytes(tx), ob = cpu::dtypeBytes(to);
+      for (int64_t r = 0; r < rows; ++r) {
+        cpu::convertToF32(x.data + r * cols * xb, tx, row.data(), cols);
+        for (int64_t c = 0; c < cols; ++c)
+          row[c] += b[c];
+        cpu::convertFromF32(row.data(), o.data + r * cols * ob, to, cols);
+      }
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "softmax") {
+    if (Status s = arity(1, 1); !s)
+      return s;
+    int64_t axis = -1;
+    params.integer("axis", axis);
+    Buf x = in[0], o = out[0];
+    if (axis != -1 && axis != static_cast<int64_t>(x.shape.size()) - 1)
+      return error("softmax over axis " + std::to_string(axis) +
+                   " (only the last axis is supported)");
+    DType tx, to;
+    if (Status s = floatDType(x, tx); !s)
+      return s;
+    if (Status s = floatDType(o, to); !s)
+      return s;
+    int64_t cols = x.lastDim();
+    steps.push_back([=](int64_t tokens) {
+      int64_t rows = x.matrixRows(tokens);
+      cpu::softmax(cpu::constMatrix(x.data, tx, rows, cols),
+                   cpu::matrix(o.data, to, rows, cols));
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "matmul") {
+    if (Status s = arity(2, 1); !s)
+      return s;
+    int64_t transposeRhs = 0;
+    if (!params.integer("transpose_rhs", transposeRhs))
+      return missing("transpose_rhs");
+    Buf l = in[0], r = in[1], o = out[0];
+    DType tl, tr, to;
+    if (Status s = floatDType(l, tl); !s)
+      return s;
+    if (Status s = floatDType(r, tr); !s)
+      return s;
+    if (Status s = floatDType(o, to); !s)
+      return s;
+    if (l.shape.size() < 2 || r.shape.size() != l.shape.size() ||
+        o.shape.size() != l.shape.size())
+      return error("operands must be batched matrices of one rank");
+    size_t rank = l.shape.size();
+    int64_t m = l.shape[rank - 2], k = l.shape[rank - 1];
+    int64_t rRows = r.shape[rank - 2], rCols = r.shape[rank - 1];
+    int64_t n = transposeRhs ? rRows : rCols;
+    if ((transposeRhs ? rCols : rRows) != k || o.shape[rank - 2] != m ||
+        o.shape[rank - 1] != n)
+      return error("operand shapes do not agree");
+    steps.push_back([=](int64_t tokens) {
+      int64_t batch = l.elements(tokens) / (m * k);
+      int64_t rBatch = r.elements(tokens) / (rRows * rCols);
+      cpu::matmul(cpu::constMatrix(l.data, tl, m, k), m * k,
+                  cpu::constMatrix(r.data, tr, rRows, rCols),
+                  rBatch == 1 ? 0 : rRows * rCols, transposeRhs != 0,
+                  cpu::matrix(o.data, to, m, n), m * n, batch, threads);
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  return error(name.empty() ? "a compute step without a name"
+                            : "unknown compute step '" + name +
+                                  "' (the CPU engine runs embedding, "
+                                  "rms_norm, layer_norm, rope, attention, "
+                                  "silu, gelu, scale, convert, add, mul, "
+                                  "bias_add, softmax, matmul)");
+}
+
+Engine::Engine() : impl_(std::make_unique<Impl>()) {}
+Engine::~Engine() = default;
+
+int64_t Engine::maxTokens() const { return impl_->maxTokens; }
+int64_t Engine::vocabSize() const { return impl_->vocab; }
+const kv::PagedKVCache &Engine::kvCache() const { return *impl_->cache; }
+
+void Engine::freeSequence(int64_t sequenceId) {
+  if (impl_->cache)
+    impl_->cache->freeSequence(sequenceId);
+}
+
+Status Engine::forward(const ForwardBatch &batch, std::vector<float> &logits) {
+  Impl &impl = *impl_;
+  int64_t n = static_cast<int64_t>(batch.tokenIds.size());
+  if (n <= 0 || n > impl.maxTokens)
+    return impl.fail("a forward call carries 1.." +
+                     std::to_string(impl.maxTokens) + " tokens, got " +
+                     std::to_string(n));
+  if (static_cast<int64_t>(batch.positions.size()) != n)
+    return impl.fail("forward: " + std::to_string(n) + " token ids but " +
+                     std::to_string(batch.positions.size()) + " positions");
+  int64_t total = 0;
+  for (const SequenceSpan &span : batch.sequences) {
+    if (span.numTokens < 0)
+      return impl.fail("forward: a sequence with a negative token count");
+    total += span.numTokens;
+  }
+  if (total != n)
+    return impl.fail("forward: the sequences hold " + std::to_string(total) +
+                     " tokens, the batch " + std::to_string(n));
+  for (int32_t p : batch.positions)
+    if (p < 0)
+      return impl.fail("forward: negative position " + std::to_string(p));
+
+  // The batch the attention steps read, and room in the KV cache.
+  impl.queryStart.assign(1, 0);
+  impl.sequenceIds.clear();
+  for (const SequenceSpan &span : batch.sequences) {
+    if (span.numTokens == 0)
+      continue; // nothing to attend for
+    int64_t begin = impl.queryStart.back();
+    impl.queryStart.push_back(begin + span.numTokens);
+    impl.sequenceIds.push_back(span.sequenceId);
+    if (impl.cache && span.numTokens > 0) {
+      int32_t last =
+          *std::max_element(batch.positions.begin() + begin,
+                            batch.positions.begin() + begin + span.numTokens);
+      if (Status s = impl.cache->reserve(span.sequenceId,
+                                         static_cast<int64_t>(last) + 1);
+          !s)
+        return impl.fail("KV cache: " + s.message());
+    }
+  }
+  impl.batchPositions = batch.positions;
+  impl.batchTokens = n;
+
+  std::memcpy(impl.tokenIds.data, batch.tokenIds.data(), n * sizeof(int32_t));
+  if (impl.positions.data)
+    std::memcpy(impl.positions.data, batch.positions.data(),
+                n * sizeof(int32_t));
+
+  for (size_t i = 0; i < impl.steps.size(); ++i)
+    if (Status s = impl.steps[i](n); !s)
+      return impl.fail("step " + std::to_string(impl.stepIndices[i]) + ": " +
+                       s.message());
+
+  DType logitsType;
+  toCpuDType(impl.logits.dtype, logitsType);
+  int64_t count = impl.logits.elements(n);
+  logits.resize(static_cast<size_t>(count));
+  cpu::convertToF32(impl.logits.data, logitsType, logits.data(), count);
+  return Status::success();
+}
+
+} // namespace llmc::engine
