@@ -1,10 +1,11 @@
 //===- llmc-runtime.cpp - the deploy binary: runs .llmc artifacts ---------===//
 //
-// Thin: each subcommand is a library call. Only `inspect` exists so far;
-// run, bench, eval and serve follow with the backends.
+// Thin: each subcommand is a library call (inspect, run); bench, eval and
+// serve follow.
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/commands/Run.h"
 #include "runtime/inspect/Inspect.h"
 
 #include <cstring>
@@ -21,6 +22,11 @@ void printUsage(std::ostream &os) {
         "  inspect ARTIFACT [--json] [--no-verify-checksums]\n"
         "      verify an .llmc artifact and print its target, quantization,\n"
         "      model config, tokenizer, tensors, kernels and plans\n"
+        "  run ARTIFACT --prompt TEXT [--chat] [--max-tokens N] [--temperature "
+        "T]\n"
+        "      [--top-k K] [--top-p P] [--repeat-penalty R] [--seed S] "
+        "[--threads N]\n"
+        "      generate text on the cpu backend; tokens/s on stderr\n"
         "  --version    print the version\n"
         "  --help       print this help\n";
 }
@@ -45,14 +51,16 @@ int main(int argc, char **argv) {
   }
   if (std::strcmp(command, "inspect") == 0)
     return llmc::inspect::runInspectCommand(argc - 2, argv + 2, kProgram);
-  for (const char *later : {"run", "bench", "eval", "serve"})
+  if (std::strcmp(command, "run") == 0)
+    return llmc::commands::runRunCommand(argc - 2, argv + 2, kProgram);
+  for (const char *later : {"bench", "eval", "serve"})
     if (std::strcmp(command, later) == 0) {
       std::cerr << kProgram << ": error: '" << command
-                << "' is not implemented yet; available: inspect\n";
+                << "' is not implemented yet; available: inspect, run\n";
       return 2;
     }
   std::cerr << kProgram << ": error: unknown command '" << command
-            << "'; expected inspect\n";
+            << "'; expected inspect or run\n";
   printUsage(std::cerr);
   return 2;
 }

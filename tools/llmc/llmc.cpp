@@ -9,6 +9,7 @@
 #include "compiler/driver/CompileOptions.h"
 #include "compiler/driver/Import.h"
 #include "compiler/targets/Target.h"
+#include "runtime/commands/Run.h"
 #include "runtime/inspect/Inspect.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/InitLLVM.h"
@@ -33,6 +34,8 @@ void printHelp(llvm::raw_ostream &os) {
         "llm-dialect module: llmc import MODEL [-o OUT]\n"
         "  inspect   verify a .llmc artifact and print what it holds: llmc "
         "inspect ART [--json]\n"
+        "  run       generate text from a .llmc artifact on the cpu: llmc run "
+        "ART --prompt TEXT [--chat]\n"
         "  targets   list the targets, what their tensor cores support and "
         "their default --quant\n"
         "  help      print this help, or 'llmc help compile' for a command's\n"
@@ -127,6 +130,8 @@ int main(int argc, char **argv) {
   // The same report as `llmc-runtime inspect`, from the runtime's loader.
   if (command == "inspect")
     return llmc::inspect::runInspectCommand(argc - 2, argv + 2, "llmc");
+  if (command == "run")
+    return llmc::commands::runRunCommand(argc - 2, argv + 2, "llmc");
   if (command == "help" || command == "--help" || command == "-h")
     return runHelp(args);
   if (command == "--version" || command == "version") {
