@@ -1,5 +1,4 @@
-//===- Engine.h - executes a CPU artifact's plan
-//---------------------------===//
+//===- Engine.h - runs a CPU artifact's plan ------------------------------===//
 //
 // The engine runs rank 0's plan of a `.llmc` artifact compiled for the CPU:
 // at create time it allocates every arena, copies the weights into place
