@@ -34,8 +34,8 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <ostream>
 #include <memory>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -80,8 +80,8 @@ public:
 
 private:
   void skip() {
-    while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(
-                                      text_[pos_])))
+    while (pos_ < text_.size() &&
+           std::isspace(static_cast<unsigned char>(text_[pos_])))
       ++pos_;
   }
   bool literal(const char *word) {
@@ -105,11 +105,21 @@ private:
         return false;
       char e = text_[pos_++];
       switch (e) {
-      case 'n': out.push_back('\n'); break;
-      case 't': out.push_back('\t'); break;
-      case 'r': out.push_back('\r'); break;
-      case 'b': out.push_back('\b'); break;
-      case 'f': out.push_back('\f'); break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
       case 'u': {
         if (pos_ + 4 > text_.size())
           return false;
@@ -137,7 +147,8 @@ private:
         }
         break;
       }
-      default: out.push_back(e);
+      default:
+        out.push_back(e);
       }
     }
     if (pos_ >= text_.size())
@@ -364,12 +375,12 @@ const std::string kGoldens = LLMC_LLAMACPP_GOLDENS;
 
 /// The bounds of test/e2e/README.md for one model and run.
 struct Bounds {
-  double minTop1;      // fraction
-  double maxTop64;     // max |Δlogit| at the stored top-64 entries
-  double maxRows;      // max |Δlogit| over rows.npy
-  double maxLse;       // max |Δ logsumexp|
-  double maxPplRel;    // |PPL - manifest PPL| / manifest PPL
-  int minGreedy;       // identical greedy generations (-1: report only)
+  double minTop1;   // fraction
+  double maxTop64;  // max |Δlogit| at the stored top-64 entries
+  double maxRows;   // max |Δlogit| over rows.npy
+  double maxLse;    // max |Δ logsumexp|
+  double maxPplRel; // |PPL - manifest PPL| / manifest PPL
+  int minGreedy;    // identical greedy generations (-1: report only)
 };
 
 struct ModelCase {
@@ -395,10 +406,10 @@ void PrintTo(const ModelCase &model, std::ostream *os) { *os << model.name; }
 /// One llama.cpp run's per-position goldens.
 struct RunGoldens {
   std::string run;
-  std::vector<int32_t> topIds;   // [T, 64]
-  std::vector<float> topLogits;  // [T, 64]
-  std::vector<float> lse;        // [T]
-  std::vector<float> rows;       // [R, V]
+  std::vector<int32_t> topIds;  // [T, 64]
+  std::vector<float> topLogits; // [T, 64]
+  std::vector<float> lse;       // [T]
+  std::vector<float> rows;      // [R, V]
   int64_t topK = 0;
   double perplexity = 0;
   std::vector<std::vector<int32_t>> generations;
@@ -440,16 +451,15 @@ struct RunGoldens {
     return r;
   out.topK = array.shape[1];
   out.topIds = array.as<int32_t>();
-  if (auto r = loadNpy(prefix + "top64_logits.npy", "<f4",
-                       {tokens, out.topK}, array);
+  if (auto r = loadNpy(prefix + "top64_logits.npy", "<f4", {tokens, out.topK},
+                       array);
       !r)
     return r;
   out.topLogits = array.as<float>();
   if (auto r = loadNpy(prefix + "lse.npy", "<f4", {tokens}, array); !r)
     return r;
   out.lse = array.as<float>();
-  if (auto r = loadNpy(prefix + "rows.npy", "<f4", {numRows, vocab}, array);
-      !r)
+  if (auto r = loadNpy(prefix + "rows.npy", "<f4", {numRows, vocab}, array); !r)
     return r;
   out.rows = array.as<float>();
   const Json &entry = manifest["models"][model][run];
@@ -476,8 +486,7 @@ double logSumExp(const float *row, int64_t n) {
 }
 
 double seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                       since)
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
       .count();
 }
 
@@ -499,16 +508,17 @@ TEST_P(LlamaCppGoldenTest, MatchesLlamaCpp) {
   // The model, from the cache scripts/fetch-models.sh fills.
   const char *cacheEnv = std::getenv("LLMC_MODEL_CACHE");
   const char *home = std::getenv("HOME");
-  std::string cache = cacheEnv && *cacheEnv
-                          ? std::string(cacheEnv)
-                          : std::string(home ? home : "") + "/.cache/llmc/models";
+  std::string cache = cacheEnv && *cacheEnv ? std::string(cacheEnv)
+                                            : std::string(home ? home : "") +
+                                                  "/.cache/llmc/models";
   std::string gguf = cache + "/" + model.gguf;
   {
     std::ifstream probe(gguf, std::ios::binary);
     ASSERT_TRUE(static_cast<bool>(probe))
         << gguf << " is missing; run scripts/fetch-models.sh "
         << model.fetchName
-        << " (it puts the model in ${LLMC_MODEL_CACHE:-$HOME/.cache/llmc/models})";
+        << " (it puts the model in "
+           "${LLMC_MODEL_CACHE:-$HOME/.cache/llmc/models})";
   }
   auto start = std::chrono::steady_clock::now();
   std::string sha;
@@ -528,8 +538,8 @@ TEST_P(LlamaCppGoldenTest, MatchesLlamaCpp) {
                         artifactPath + "\" 2>&1";
   start = std::chrono::steady_clock::now();
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  std::printf("[ e2e ] %s: %s compiled in %.1f s\n", name.c_str(),
-              gguf.c_str(), seconds(start));
+  std::printf("[ e2e ] %s: %s compiled in %.1f s\n", name.c_str(), gguf.c_str(),
+              seconds(start));
 
   std::unique_ptr<loader::Artifact> artifact;
   runtime::Status status =
@@ -551,10 +561,10 @@ TEST_P(LlamaCppGoldenTest, MatchesLlamaCpp) {
   ASSERT_EQ(T, static_cast<int64_t>(entry["n_tokens"].number));
   {
     std::string text;
-    ASSERT_TRUE(readFile(LLMC_EVAL_TEXT, text)) << "cannot read "
-                                                << LLMC_EVAL_TEXT;
+    ASSERT_TRUE(readFile(LLMC_EVAL_TEXT, text))
+        << "cannot read " << LLMC_EVAL_TEXT;
     tokenizer::EncodeOptions options;
-    options.addSpecialTokens = true;   // BOS where the GGUF asks for it
+    options.addSpecialTokens = true;    // BOS where the GGUF asks for it
     options.parseSpecialTokens = false; // llama.cpp tokenize(special=False)
     std::vector<int32_t> ours;
     status = tok->encode(text, options, ours);
@@ -635,7 +645,8 @@ TEST_P(LlamaCppGoldenTest, MatchesLlamaCpp) {
           g.worstLsePos = t;
         }
         if (fullRow != rowsPos.end()) {
-          const float *wantRow = g.rows.data() + (fullRow - rowsPos.begin()) * V;
+          const float *wantRow =
+              g.rows.data() + (fullRow - rowsPos.begin()) * V;
           for (int64_t v = 0; v < V; ++v) {
             double d = std::fabs(static_cast<double>(row[v]) - wantRow[v]);
             if (!(d <= g.maxRows)) {
@@ -676,16 +687,15 @@ TEST_P(LlamaCppGoldenTest, MatchesLlamaCpp) {
         << name << " vs " << g.run << ": max |dlogit| over rows.npy";
     EXPECT_LE(g.maxLse, b.maxLse) << name << " vs " << g.run << ": |dlse|";
     EXPECT_LE(pplRel, b.maxPplRel)
-        << name << " vs " << g.run << ": PPL " << ppl << " vs "
-        << g.perplexity;
+        << name << " vs " << g.run << ": PPL " << ppl << " vs " << g.perplexity;
   }
   std::fflush(stdout);
 
   // 3. Greedy generation from the manifest's prompts.
-  const int64_t maxNew = static_cast<int64_t>(
-      manifest["settings"]["n_gen"].kind == Json::Number
-          ? manifest["settings"]["n_gen"].number
-          : 64);
+  const int64_t maxNew =
+      static_cast<int64_t>(manifest["settings"]["n_gen"].kind == Json::Number
+                               ? manifest["settings"]["n_gen"].number
+                               : 64);
   std::vector<int32_t> stops = tok->stopIds();
   const std::vector<Json> &prompts = entry["prompts"].items;
   ASSERT_EQ(prompts.size(), runs[0].generations.size());
@@ -747,8 +757,7 @@ TEST_P(LlamaCppGoldenTest, MatchesLlamaCpp) {
 }
 
 INSTANTIATE_TEST_SUITE_P(RealModels, LlamaCppGoldenTest,
-                         ::testing::ValuesIn(kModels),
-                         [](const auto &info) {
+                         ::testing::ValuesIn(kModels), [](const auto &info) {
                            return std::string(info.param.name);
                          });
 
