@@ -325,15 +325,6 @@ Status Engine::create(const loader::Artifact &artifact,
     kvConfig.headDim = headDim;
     kvConfig.blockTokens =
         config.kv_block_tokens() > 0 ? config.kv_block_tokens() : 16;
-    // Plans that compute in f16/bf16 produce wrong text on SmolLM2 (found
-    // 2026-11-25, not traced yet; the f32 path matches llama.cpp and
-    // transformers). Refuse them rather than answer wrongly.
-    if (config.kv_cache_dtype() != fb::DType::F32)
-      return impl.fail(
-          "this artifact computes in " +
-          std::string(loader::dtypeName(config.kv_cache_dtype())) +
-          ", which the CPU engine does not run correctly yet (a known bug); "
-          "compile from f32 weights (a GGUF, or without --quant=fp16/bf16)");
     if (!toCpuDType(config.kv_cache_dtype(), kvConfig.dtype))
       return impl.fail("KV-cache dtype " +
                        std::string(loader::dtypeName(config.kv_cache_dtype())) +
