@@ -1,4 +1,5 @@
-//===- Runtime.cpp - the C API over the engine, tokenizer and sampler ------===//
+//===- Runtime.cpp - the C API over the engine, tokenizer and sampler
+//------===//
 //
 // Implements llmc/runtime.h with the same building blocks as `llmc-runtime
 // run` (runtime/commands/Run.cpp): Artifact::open, the artifact's tokenizer,
@@ -86,10 +87,10 @@ Status encodePrompt(const tokenizer::Tokenizer &tok, const std::string &prompt,
       !status.ok())
     return Status::error("chat: " + status.message());
   std::string rendered;
-  if (Status status = chatTemplate.render({{"user", prompt}},
-                                          /*addGenerationPrompt=*/true,
-                                          tok.bosToken(), tok.eosToken(),
-                                          rendered);
+  if (Status status =
+          chatTemplate.render({{"user", prompt}},
+                              /*addGenerationPrompt=*/true, tok.bosToken(),
+                              tok.eosToken(), rendered);
       !status.ok())
     return status;
   encode.addSpecialTokens = false;
@@ -152,8 +153,7 @@ llmc_status fail(HandleBase *handle, llmc_status code, std::string message) {
 }
 
 /// Runs `body` (returning llmc_status), turning exceptions into statuses.
-template <typename Body>
-llmc_status guarded(HandleBase *handle, Body &&body) {
+template <typename Body> llmc_status guarded(HandleBase *handle, Body &&body) {
   try {
     return body();
   } catch (const std::bad_alloc &) {
@@ -210,8 +210,8 @@ llmc_status step(llmc_request *r) {
       !status.ok())
     return fail(h, LLMC_ERROR_RUNTIME, status.message());
   ++r->stats.generated_tokens;
-  bool stop = std::find(r->stopIds.begin(), r->stopIds.end(), next) !=
-              r->stopIds.end();
+  bool stop =
+      std::find(r->stopIds.begin(), r->stopIds.end(), next) != r->stopIds.end();
   if (!stop) {
     if (Status status = r->decoder->push(next, r->pending); !status.ok())
       return fail(h, LLMC_ERROR_RUNTIME, status.message());
@@ -256,14 +256,22 @@ void llmc_request_params_init(llmc_request_params *params) {
 
 const char *llmc_status_string(llmc_status status) {
   switch (status) {
-  case LLMC_OK: return "ok";
-  case LLMC_ERROR_INVALID_ARGUMENT: return "invalid argument";
-  case LLMC_ERROR_LOAD: return "load error";
-  case LLMC_ERROR_UNSUPPORTED: return "unsupported";
-  case LLMC_ERROR_BUSY: return "busy";
-  case LLMC_ERROR_RUNTIME: return "runtime error";
-  case LLMC_ERROR_OUT_OF_MEMORY: return "out of memory";
-  case LLMC_ERROR_INTERNAL: return "internal error";
+  case LLMC_OK:
+    return "ok";
+  case LLMC_ERROR_INVALID_ARGUMENT:
+    return "invalid argument";
+  case LLMC_ERROR_LOAD:
+    return "load error";
+  case LLMC_ERROR_UNSUPPORTED:
+    return "unsupported";
+  case LLMC_ERROR_BUSY:
+    return "busy";
+  case LLMC_ERROR_RUNTIME:
+    return "runtime error";
+  case LLMC_ERROR_OUT_OF_MEMORY:
+    return "out of memory";
+  case LLMC_ERROR_INTERNAL:
+    return "internal error";
   }
   return "unknown status";
 }
@@ -327,7 +335,8 @@ llmc_status llmc_engine_create(llmc_artifact *artifact,
     state->artifact = artifact->state;
     engine::EngineOptions engineOptions;
     engineOptions.threads = opts.threads;
-    engineOptions.maxSequences = opts.max_sequences > 0 ? opts.max_sequences : 1;
+    engineOptions.maxSequences =
+        opts.max_sequences > 0 ? opts.max_sequences : 1;
     if (Status status = engine::Engine::create(*state->artifact->artifact,
                                                engineOptions, state->engine);
         !status.ok())
@@ -401,8 +410,7 @@ llmc_status llmc_request_submit(llmc_engine *engine,
 }
 
 llmc_status llmc_request_next(llmc_request *request, char *buffer,
-                              size_t capacity, size_t *written,
-                              int *finished) {
+                              size_t capacity, size_t *written, int *finished) {
   if (written)
     *written = 0;
   if (finished)
@@ -455,8 +463,7 @@ llmc_status llmc_request_cancel(llmc_request *request) {
   return LLMC_OK;
 }
 
-llmc_status llmc_request_stats(const llmc_request *request,
-                               llmc_stats *stats) {
+llmc_status llmc_request_stats(const llmc_request *request, llmc_stats *stats) {
   if (!request || !stats)
     return fail(nullptr, LLMC_ERROR_INVALID_ARGUMENT,
                 "llmc_request_stats: request and stats must not be NULL");

@@ -19,7 +19,8 @@
  *
  * Conventions:
  * - Every function returns an llmc_status; LLMC_OK (0) is success. No C++
- *   exception crosses this boundary (out of memory is LLMC_ERROR_OUT_OF_MEMORY).
+ *   exception crosses this boundary (out of memory is
+ * LLMC_ERROR_OUT_OF_MEMORY).
  * - On failure the message is stored (a) for the calling thread and (b) on
  *   the handle the call was made on (if any); read it with llmc_last_error.
  *   Successful calls leave both messages unchanged.
@@ -179,8 +180,7 @@ llmc_status llmc_request_next(llmc_request *request, char *buffer,
 llmc_status llmc_request_cancel(llmc_request *request);
 
 /** Copies the request's counters and timings into `*stats`. */
-llmc_status llmc_request_stats(const llmc_request *request,
-                               llmc_stats *stats);
+llmc_status llmc_request_stats(const llmc_request *request, llmc_stats *stats);
 
 /** Frees the request and its KV-cache sequence; NULL is a no-op. */
 void llmc_request_free(llmc_request *request);

@@ -1,4 +1,5 @@
-//===- llmc/runtime.hpp - RAII C++ wrapper over llmc/runtime.h -------------===//
+//===- llmc/runtime.hpp - RAII C++ wrapper over llmc/runtime.h
+//-------------===//
 //
 // Header only. Errors become llmc::Error exceptions (thrown on the C++ side
 // of the boundary, carrying the status and llmc_last_error's message).
@@ -100,9 +101,9 @@ public:
     char buffer[256];
     size_t written = 0;
     int finished = 0;
-    detail::check(llmc_request_next(handle_, buffer, sizeof buffer, &written,
-                                    &finished),
-                  handle_);
+    detail::check(
+        llmc_request_next(handle_, buffer, sizeof buffer, &written, &finished),
+        handle_);
     piece.assign(buffer, written);
     return !finished;
   }

@@ -66,8 +66,8 @@ protected:
     int calls = 0;
     while (!finished && calls++ < 10000) {
       size_t written = 0;
-      llmc_status status = llmc_request_next(request, &buffer[0], capacity,
-                                             &written, &finished);
+      llmc_status status =
+          llmc_request_next(request, &buffer[0], capacity, &written, &finished);
       EXPECT_EQ(status, LLMC_OK) << llmc_last_error(request);
       if (status != LLMC_OK)
         break;
@@ -177,16 +177,16 @@ TEST_F(RuntimeApiTest, CancelStopsTheStream) {
   char buffer[64];
   size_t written = 0;
   int finished = 0;
-  ASSERT_EQ(llmc_request_next(request, buffer, sizeof buffer, &written,
-                              &finished),
-            LLMC_OK);
+  ASSERT_EQ(
+      llmc_request_next(request, buffer, sizeof buffer, &written, &finished),
+      LLMC_OK);
   ASSERT_EQ(finished, 0);
   ASSERT_EQ(llmc_request_cancel(request), LLMC_OK);
   for (int i = 0; i < 3; ++i) {
     written = 99;
-    ASSERT_EQ(llmc_request_next(request, buffer, sizeof buffer, &written,
-                                &finished),
-              LLMC_OK);
+    ASSERT_EQ(
+        llmc_request_next(request, buffer, sizeof buffer, &written, &finished),
+        LLMC_OK);
     EXPECT_EQ(finished, 1);
     EXPECT_EQ(written, 0u);
   }
@@ -222,8 +222,7 @@ TEST(RuntimeApiErrors, MissingFileNamesThePath) {
   llmc_status status = llmc_artifact_open(path, &artifact);
   EXPECT_EQ(status, LLMC_ERROR_LOAD);
   EXPECT_EQ(artifact, nullptr);
-  EXPECT_NE(std::string(llmc_last_error(nullptr)).find(path),
-            std::string::npos)
+  EXPECT_NE(std::string(llmc_last_error(nullptr)).find(path), std::string::npos)
       << llmc_last_error(nullptr);
   try {
     llmc::Artifact wrapped(path);
@@ -303,9 +302,9 @@ TEST_F(RuntimeApiTest, NullPointersAreErrorsNotCrashes) {
   char buffer[8];
   size_t written = 0;
   int finished = 0;
-  EXPECT_EQ(llmc_request_next(nullptr, buffer, sizeof buffer, &written,
-                              &finished),
-            LLMC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(
+      llmc_request_next(nullptr, buffer, sizeof buffer, &written, &finished),
+      LLMC_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(llmc_request_cancel(nullptr), LLMC_ERROR_INVALID_ARGUMENT);
   llmc_stats stats;
   EXPECT_EQ(llmc_request_stats(nullptr, &stats), LLMC_ERROR_INVALID_ARGUMENT);
@@ -333,9 +332,9 @@ TEST_F(RuntimeApiTest, HandlesOutliveTheirParents) {
   while (!finished) {
     char buffer[32];
     size_t written = 0;
-    ASSERT_EQ(llmc_request_next(request, buffer, sizeof buffer, &written,
-                                &finished),
-              LLMC_OK);
+    ASSERT_EQ(
+        llmc_request_next(request, buffer, sizeof buffer, &written, &finished),
+        LLMC_OK);
     text.append(buffer, written);
   }
   EXPECT_EQ(text, expected);
