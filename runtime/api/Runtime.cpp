@@ -1,14 +1,10 @@
-//===- Runtime.cpp - the C API over the engine, tokenizer and sampler
-//------===//
+//===- Runtime.cpp - the C API over the engine and its parts --------------===//
 //
 // Implements llmc/runtime.h with the same building blocks as `llmc-runtime
 // run` (runtime/commands/Run.cpp): Artifact::open, the artifact's tokenizer,
 // the chat template, Engine (chunked prefill, one decode step per token),
 // Sampler and StreamDecoder. Every entry point catches everything: no C++
 // exception crosses the C boundary.
-//
-// NOTE: loadTokenizer and encodePrompt below duplicate Run.cpp's helpers of
-// the same names (about 40 lines); they should move to one shared place.
 //
 //===----------------------------------------------------------------------===//
 
@@ -59,43 +55,6 @@ struct EngineState {
   std::vector<int64_t> freeSequences;
   ~EngineState() { engine.reset(); } // before the artifact it reads
 };
-
-Status loadTokenizer(const loader::Artifact &artifact,
-                     std::unique_ptr<tokenizer::Tokenizer> &out) {
-  if (!artifact.hasTokenizer())
-    return Status::error(artifact.name() + ": the artifact has no tokenizer");
-  if (artifact.hasHuggingFaceTokenizer())
-    return tokenizer::Tokenizer::fromHuggingFaceJson(
-        std::string(artifact.hfTokenizerJson()),
-        std::string(artifact.hfTokenizerConfigJson()), out);
-  tokenizer::TokenizerVectors vectors;
-  if (Status status = artifact.tokenizerVectors(vectors); !status.ok())
-    return status;
-  return tokenizer::Tokenizer::fromVectors(vectors, out);
-}
-
-Status encodePrompt(const tokenizer::Tokenizer &tok, const std::string &prompt,
-                    bool chat, std::vector<int32_t> &ids) {
-  tokenizer::EncodeOptions encode;
-  if (!chat) {
-    encode.addSpecialTokens = true;
-    return tok.encode(prompt, encode, ids);
-  }
-  tokenizer::ChatTemplate chatTemplate;
-  if (Status status =
-          tokenizer::ChatTemplate::detect(tok.chatTemplate(), chatTemplate);
-      !status.ok())
-    return Status::error("chat: " + status.message());
-  std::string rendered;
-  if (Status status =
-          chatTemplate.render({{"user", prompt}},
-                              /*addGenerationPrompt=*/true, tok.bosToken(),
-                              tok.eosToken(), rendered);
-      !status.ok())
-    return status;
-  encode.addSpecialTokens = false;
-  return tok.encode(rendered, encode, ids);
-}
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -297,7 +256,7 @@ llmc_status llmc_artifact_open(const char *path, llmc_artifact **artifact) {
         message = std::string(path) + ": " + message;
       return fail(nullptr, LLMC_ERROR_LOAD, message);
     }
-    if (Status status = loadTokenizer(*state->artifact, state->tokenizer);
+    if (Status status = state->artifact->loadTokenizer(state->tokenizer);
         !status.ok())
       return fail(nullptr, LLMC_ERROR_LOAD, status.message());
     auto handle = std::make_unique<llmc_artifact>();
@@ -380,8 +339,8 @@ llmc_status llmc_request_submit(llmc_engine *engine,
         !status.ok())
       return fail(h, LLMC_ERROR_INVALID_ARGUMENT, status.message());
     const tokenizer::Tokenizer &tok = *engine->state->artifact->tokenizer;
-    if (Status status =
-            encodePrompt(tok, params->prompt, params->chat != 0, r->promptIds);
+    if (Status status = tokenizer::encodePrompt(
+            tok, params->prompt, params->chat != 0, r->promptIds);
         !status.ok())
       return fail(h, LLMC_ERROR_INVALID_ARGUMENT, status.message());
     if (r->promptIds.empty())

@@ -2,6 +2,8 @@
 
 #include "runtime/commands/Run.h"
 
+#include "runtime/commands/Common.h"
+
 #include "runtime/engine/Engine.h"
 #include "runtime/loader/Artifact.h"
 #include "runtime/sampler/Sampler.h"
@@ -42,23 +44,6 @@ const char *kUsage =
     "         [--temperature T] [--top-k K] [--top-p P] [--repeat-penalty R]\n"
     "         [--seed S] [--threads N] [--device cpu]\n";
 
-/// Parses a number option's value; false (with a message) when it is not one.
-template <typename T>
-bool parseNumber(const char *name, const char *text, T &value,
-                 std::string &error) {
-  char *end = nullptr;
-  errno = 0;
-  if constexpr (std::is_floating_point_v<T>)
-    value = static_cast<T>(std::strtod(text, &end));
-  else
-    value = static_cast<T>(std::strtoll(text, &end, 10));
-  if (end == text || *end != '\0' || errno != 0) {
-    error = std::string(name) + " expects a number, got '" + text + "'";
-    return false;
-  }
-  return true;
-}
-
 /// Fills `options` from the arguments; on a usage error returns the message.
 std::optional<std::string> parseRunOptions(int argc, const char *const *argv,
                                            RunOptions &options) {
@@ -97,21 +82,22 @@ std::optional<std::string> parseRunOptions(int argc, const char *const *argv,
     if (arg == "--prompt")
       options.prompt = text;
     else if (arg == "--max-tokens")
-      ok = parseNumber("--max-tokens", text, options.maxNewTokens, error);
+      ok = detail::parseNumber("--max-tokens", text, options.maxNewTokens,
+                               error);
     else if (arg == "--temperature")
-      ok = parseNumber("--temperature", text, options.sampling.temperature,
-                       error);
+      ok = detail::parseNumber("--temperature", text,
+                               options.sampling.temperature, error);
     else if (arg == "--top-k")
-      ok = parseNumber("--top-k", text, options.sampling.topK, error);
+      ok = detail::parseNumber("--top-k", text, options.sampling.topK, error);
     else if (arg == "--top-p")
-      ok = parseNumber("--top-p", text, options.sampling.topP, error);
+      ok = detail::parseNumber("--top-p", text, options.sampling.topP, error);
     else if (arg == "--repeat-penalty")
-      ok = parseNumber("--repeat-penalty", text,
-                       options.sampling.repetitionPenalty, error);
+      ok = detail::parseNumber("--repeat-penalty", text,
+                               options.sampling.repetitionPenalty, error);
     else if (arg == "--seed")
-      ok = parseNumber("--seed", text, options.sampling.seed, error);
+      ok = detail::parseNumber("--seed", text, options.sampling.seed, error);
     else if (arg == "--threads")
-      ok = parseNumber("--threads", text, options.threads, error);
+      ok = detail::parseNumber("--threads", text, options.threads, error);
     else if (arg == "--device") {
       if (std::strcmp(text, "cpu") != 0)
         return std::string("--device ") + text +
@@ -135,51 +121,6 @@ std::optional<std::string> parseRunOptions(int argc, const char *const *argv,
   return std::nullopt;
 }
 
-Status loadTokenizer(const loader::Artifact &artifact,
-                     std::unique_ptr<tokenizer::Tokenizer> &out) {
-  if (!artifact.hasTokenizer())
-    return Status::error(artifact.name() + ": the artifact has no tokenizer");
-  if (artifact.hasHuggingFaceTokenizer())
-    return tokenizer::Tokenizer::fromHuggingFaceJson(
-        std::string(artifact.hfTokenizerJson()),
-        std::string(artifact.hfTokenizerConfigJson()), out);
-  tokenizer::TokenizerVectors vectors;
-  if (Status status = artifact.tokenizerVectors(vectors); !status.ok())
-    return status;
-  return tokenizer::Tokenizer::fromVectors(vectors, out);
-}
-
-/// The prompt's token ids: raw text gets the model's special tokens (BOS);
-/// a chat prompt is rendered by the model's template, which already holds
-/// them as text.
-Status encodePrompt(const tokenizer::Tokenizer &tokenizer,
-                    const RunOptions &options, std::vector<int32_t> &ids) {
-  tokenizer::EncodeOptions encode;
-  if (!options.chat) {
-    encode.addSpecialTokens = true;
-    return tokenizer.encode(options.prompt, encode, ids);
-  }
-  tokenizer::ChatTemplate chatTemplate;
-  if (Status status = tokenizer::ChatTemplate::detect(tokenizer.chatTemplate(),
-                                                      chatTemplate);
-      !status.ok())
-    return Status::error("--chat: " + status.message());
-  std::string rendered;
-  if (Status status = chatTemplate.render({{"user", options.prompt}},
-                                          /*addGenerationPrompt=*/true,
-                                          tokenizer.bosToken(),
-                                          tokenizer.eosToken(), rendered);
-      !status.ok())
-    return status;
-  encode.addSpecialTokens = false;
-  return tokenizer.encode(rendered, encode, ids);
-}
-
-double secondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-      .count();
-}
-
 int fail(const char *programName, const Status &status) {
   std::cerr << programName << ": error: " << status.message() << "\n";
   return kExitFailure;
@@ -201,10 +142,11 @@ int runRunCommand(int argc, const char *const *argv, const char *programName) {
       !status.ok())
     return fail(programName, status);
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
-  if (Status status = loadTokenizer(*artifact, tokenizer); !status.ok())
+  if (Status status = artifact->loadTokenizer(tokenizer); !status.ok())
     return fail(programName, status);
   std::vector<int32_t> promptIds;
-  if (Status status = encodePrompt(*tokenizer, options, promptIds);
+  if (Status status = tokenizer::encodePrompt(*tokenizer, options.prompt,
+                                              options.chat, promptIds);
       !status.ok())
     return fail(programName, status);
   if (promptIds.empty())
@@ -248,7 +190,7 @@ int runRunCommand(int argc, const char *const *argv, const char *programName) {
       return fail(programName, status);
     begin += count;
   }
-  double promptSeconds = secondsSince(promptStart);
+  double promptSeconds = detail::secondsSince(promptStart);
 
   tokenizer::StreamDecoder decoder(*tokenizer, {/*skipSpecialTokens=*/true});
   auto generationStart = std::chrono::steady_clock::now();
@@ -283,7 +225,7 @@ int runRunCommand(int argc, const char *const *argv, const char *programName) {
   if (Status status = decoder.finish(rest); status.ok())
     std::cout << rest;
   std::cout << "\n" << std::flush;
-  double generationSeconds = secondsSince(generationStart);
+  double generationSeconds = detail::secondsSince(generationStart);
 
   std::fprintf(stderr,
                "prompt: %zu tokens in %.2f s (%.1f tokens/s); generation: "

@@ -939,6 +939,20 @@ std::string_view Artifact::hfTokenizerConfigJson() const {
              : std::string_view();
 }
 
+Status
+Artifact::loadTokenizer(std::unique_ptr<tokenizer::Tokenizer> &out) const {
+  if (!hasTokenizer())
+    return Status::error(name_ + ": the artifact has no tokenizer");
+  if (hasHuggingFaceTokenizer())
+    return tokenizer::Tokenizer::fromHuggingFaceJson(
+        std::string(hfTokenizerJson()), std::string(hfTokenizerConfigJson()),
+        out);
+  tokenizer::TokenizerVectors vectors;
+  if (Status status = tokenizerVectors(vectors); !status.ok())
+    return status;
+  return tokenizer::Tokenizer::fromVectors(vectors, out);
+}
+
 Status Artifact::tokenizerVectors(tokenizer::TokenizerVectors &out) const {
   const fb::Tokenizer *tok = root_->tokenizer();
   if (!tok)

@@ -115,6 +115,8 @@ public:
   /// The tokenizer in the form runtime/tokenizer builds from (the vectors
   /// form; fails for a Hugging Face tokenizer).
   Status tokenizerVectors(tokenizer::TokenizerVectors &out) const;
+  /// The runtime tokenizer, from whichever form the artifact stores.
+  Status loadTokenizer(std::unique_ptr<tokenizer::Tokenizer> &out) const;
 
   size_t tensorCount() const;
   /// Tensor `index` < tensorCount(), without a checksum check. A synthetic

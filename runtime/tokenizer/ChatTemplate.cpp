@@ -248,4 +248,26 @@ Status ChatTemplate::render(const std::vector<ChatMessage> &messages,
   return Status::error("chat template: unknown family");
 }
 
+Status encodePrompt(const Tokenizer &tokenizer, const std::string &prompt,
+                    bool chat, std::vector<int32_t> &ids) {
+  EncodeOptions encode;
+  if (!chat) {
+    encode.addSpecialTokens = true;
+    return tokenizer.encode(prompt, encode, ids);
+  }
+  ChatTemplate chatTemplate;
+  if (Status status =
+          ChatTemplate::detect(tokenizer.chatTemplate(), chatTemplate);
+      !status.ok())
+    return Status::error("chat template: " + status.message());
+  std::string rendered;
+  if (Status status = chatTemplate.render(
+          {{"user", prompt}}, /*addGenerationPrompt=*/true,
+          tokenizer.bosToken(), tokenizer.eosToken(), rendered);
+      !status.ok())
+    return status;
+  encode.addSpecialTokens = false;
+  return tokenizer.encode(rendered, encode, ids);
+}
+
 } // namespace llmc::tokenizer

@@ -66,6 +66,12 @@ private:
   bool systemAllowed_ = true;
 };
 
+/// The token ids of a user prompt: raw text gets the model's special tokens
+/// (BOS); with `chat`, the model's chat template renders one user turn and a
+/// generation prompt, which already hold the special tokens as text.
+Status encodePrompt(const Tokenizer &tokenizer, const std::string &prompt,
+                    bool chat, std::vector<int32_t> &ids);
+
 } // namespace llmc::tokenizer
 
 #endif // LLMC_RUNTIME_TOKENIZER_CHATTEMPLATE_H

@@ -1,10 +1,12 @@
 //===- llmc-runtime.cpp - the deploy binary: runs .llmc artifacts ---------===//
 //
-// Thin: each subcommand is a library call (inspect, run); bench, eval and
-// serve follow.
+// Thin: each subcommand is a library call (inspect, run, bench, eval); serve
+// follows.
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/commands/Bench.h"
+#include "runtime/commands/Eval.h"
 #include "runtime/commands/Run.h"
 #include "runtime/inspect/Inspect.h"
 
@@ -27,6 +29,12 @@ void printUsage(std::ostream &os) {
         "      [--top-k K] [--top-p P] [--repeat-penalty R] [--seed S] "
         "[--threads N]\n"
         "      generate text on the cpu backend; tokens/s on stderr\n"
+        "  bench ARTIFACT [-p N] [-n N] [-r N] [--threads N] [--seed S]\n"
+        "      prefill (pp) and decode (tg) tokens/s, mean +- sd over r runs\n"
+        "  eval ARTIFACT --perplexity FILE [--ctx N] [--threads N]\n"
+        "      [--dump-logits OUT.npy]\n"
+        "      perplexity of a text file, teacher-forced in chunks of N "
+        "tokens\n"
         "  --version    print the version\n"
         "  --help       print this help\n";
 }
@@ -53,14 +61,19 @@ int main(int argc, char **argv) {
     return llmc::inspect::runInspectCommand(argc - 2, argv + 2, kProgram);
   if (std::strcmp(command, "run") == 0)
     return llmc::commands::runRunCommand(argc - 2, argv + 2, kProgram);
-  for (const char *later : {"bench", "eval", "serve"})
+  if (std::strcmp(command, "bench") == 0)
+    return llmc::commands::runBenchCommand(argc - 2, argv + 2, kProgram);
+  if (std::strcmp(command, "eval") == 0)
+    return llmc::commands::runEvalCommand(argc - 2, argv + 2, kProgram);
+  for (const char *later : {"serve"})
     if (std::strcmp(command, later) == 0) {
-      std::cerr << kProgram << ": error: '" << command
-                << "' is not implemented yet; available: inspect, run\n";
+      std::cerr
+          << kProgram << ": error: '" << command
+          << "' is not implemented yet; available: inspect, run, bench, eval\n";
       return 2;
     }
   std::cerr << kProgram << ": error: unknown command '" << command
-            << "'; expected inspect or run\n";
+            << "'; expected inspect, run, bench or eval\n";
   printUsage(std::cerr);
   return 2;
 }

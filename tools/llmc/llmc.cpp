@@ -9,6 +9,8 @@
 #include "compiler/driver/CompileOptions.h"
 #include "compiler/driver/Import.h"
 #include "compiler/targets/Target.h"
+#include "runtime/commands/Bench.h"
+#include "runtime/commands/Eval.h"
 #include "runtime/commands/Run.h"
 #include "runtime/inspect/Inspect.h"
 #include "llvm/Config/llvm-config.h"
@@ -36,6 +38,10 @@ void printHelp(llvm::raw_ostream &os) {
         "inspect ART [--json]\n"
         "  run       generate text from a .llmc artifact on the cpu: llmc run "
         "ART --prompt TEXT [--chat]\n"
+        "  bench     prefill / decode tokens/s of a .llmc artifact on the cpu: "
+        "llmc bench ART [-p N] [-n N] [-r N]\n"
+        "  eval      perplexity of a text file on the cpu: llmc eval ART "
+        "--perplexity FILE [--ctx N]\n"
         "  targets   list the targets, what their tensor cores support and "
         "their default --quant\n"
         "  help      print this help, or 'llmc help compile' for a command's\n"
@@ -132,6 +138,10 @@ int main(int argc, char **argv) {
     return llmc::inspect::runInspectCommand(argc - 2, argv + 2, "llmc");
   if (command == "run")
     return llmc::commands::runRunCommand(argc - 2, argv + 2, "llmc");
+  if (command == "bench")
+    return llmc::commands::runBenchCommand(argc - 2, argv + 2, "llmc");
+  if (command == "eval")
+    return llmc::commands::runEvalCommand(argc - 2, argv + 2, "llmc");
   if (command == "help" || command == "--help" || command == "-h")
     return runHelp(args);
   if (command == "--version" || command == "version") {

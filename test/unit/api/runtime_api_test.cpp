@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -22,7 +24,8 @@ namespace {
 
 std::string compiledArtifact() {
   static std::string path = [] {
-    std::string out = ::testing::TempDir() + "/runtime_api_test_qwen2.llmc";
+    std::string out = ::testing::TempDir() + "/runtime_api_test_qwen2_" +
+                      std::to_string(::getpid()) + ".llmc";
     std::string command = std::string("\"") + LLMC_BIN + "\" compile \"" +
                           LLMC_TINY_MODELS_DIR + "/qwen2\" --target=cpu " +
                           "--max-tokens=32 -o \"" + out + "\" >/dev/null 2>&1";

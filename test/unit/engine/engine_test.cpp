@@ -23,6 +23,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -237,8 +239,8 @@ TEST_P(EngineGoldenTest, MatchesTransformers) {
       << "drifted; regenerate test/e2e/data/transformers/ "
       << "(test/e2e/make_transformers_goldens.py)";
 
-  std::string artifactPath =
-      ::testing::TempDir() + "/engine_test_" + arch + ".llmc";
+  std::string artifactPath = ::testing::TempDir() + "/engine_test_" + arch +
+                             "_" + std::to_string(::getpid()) + ".llmc";
   std::string command = std::string("\"") + LLMC_BIN + "\" compile \"" +
                         modelDir + "\" --target=cpu --max-tokens=32 -o \"" +
                         artifactPath + "\" 2>&1";
@@ -381,7 +383,8 @@ INSTANTIATE_TEST_SUITE_P(TinyModels, EngineGoldenTest,
 //===----------------------------------------------------------------------===//
 
 TEST(Engine, RejectsBadBatches) {
-  std::string artifactPath = ::testing::TempDir() + "/engine_test_bad.llmc";
+  std::string artifactPath = ::testing::TempDir() + "/engine_test_bad_" +
+                             std::to_string(::getpid()) + ".llmc";
   std::string command = std::string("\"") + LLMC_BIN + "\" compile \"" +
                         LLMC_TINY_MODELS_DIR + "/llama\" --target=cpu " +
                         "--max-tokens=8 -o \"" + artifactPath + "\" 2>&1";
@@ -443,8 +446,8 @@ TEST(Engine, RejectsBadBatches) {
 ::testing::AssertionResult
 patchedLlama(const std::string &from, const std::string &to,
              std::unique_ptr<loader::Artifact> &out) {
-  std::string path =
-      ::testing::TempDir() + "/engine_test_patch_" + from + ".llmc";
+  std::string path = ::testing::TempDir() + "/engine_test_patch_" + from + "_" +
+                     std::to_string(::getpid()) + ".llmc";
   std::string command = std::string("\"") + LLMC_BIN + "\" compile \"" +
                         LLMC_TINY_MODELS_DIR + "/llama\" --target=cpu " +
                         "--max-tokens=8 -o \"" + path + "\" 2>&1";

@@ -1,0 +1,277 @@
+//===- Bench.cpp - `bench`: prefill and decode throughput -----------------===//
+
+#include "runtime/commands/Bench.h"
+
+#include "runtime/commands/Common.h"
+#include "runtime/engine/Engine.h"
+#include "runtime/kv_cache/KVCache.h"
+#include "runtime/loader/Artifact.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace llmc::commands {
+namespace {
+
+using runtime::Status;
+
+struct BenchOptions {
+  std::string artifactPath;
+  int64_t promptTokens = 512;
+  int64_t generateTokens = 128;
+  int64_t repetitions = 5;
+  int threads = 0;
+  uint64_t seed = 1234;
+};
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+const char *kUsage = "usage: %s bench ARTIFACT [-p N] [-n N] [-r N] "
+                     "[--threads N] [--seed S]\n";
+
+std::optional<std::string> parseBenchOptions(int argc, const char *const *argv,
+                                             BenchOptions &options) {
+  std::string error;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    bool hasInlineValue = false;
+    if (size_t equals = arg.find('=');
+        arg.rfind("-", 0) == 0 && equals != std::string::npos) {
+      value = arg.substr(equals + 1);
+      arg = arg.substr(0, equals);
+      hasInlineValue = true;
+    }
+    if (arg.empty() || arg[0] != '-' || arg == "-") {
+      if (!options.artifactPath.empty())
+        return "unexpected argument '" + arg + "'";
+      options.artifactPath = arg;
+      continue;
+    }
+    const char *text = nullptr;
+    if (hasInlineValue)
+      text = value.c_str();
+    else if (i + 1 < argc)
+      text = argv[++i];
+    bool known = arg == "-p" || arg == "-n" || arg == "-r" ||
+                 arg == "--threads" || arg == "--seed";
+    if (!known)
+      return "unknown option '" + arg + "'";
+    if (!text)
+      return arg + " needs a value";
+    bool ok = true;
+    if (arg == "-p")
+      ok = detail::parseNumber(arg, text, options.promptTokens, error);
+    else if (arg == "-n")
+      ok = detail::parseNumber(arg, text, options.generateTokens, error);
+    else if (arg == "-r")
+      ok = detail::parseNumber(arg, text, options.repetitions, error);
+    else if (arg == "--threads")
+      ok = detail::parseNumber(arg, text, options.threads, error);
+    else
+      ok = detail::parseNumber(arg, text, options.seed, error);
+    if (!ok)
+      return error;
+  }
+  if (options.artifactPath.empty())
+    return std::string("missing ARTIFACT");
+  if (options.promptTokens <= 0)
+    return std::string("-p must be positive");
+  if (options.generateTokens <= 0)
+    return std::string("-n must be positive");
+  if (options.repetitions <= 0)
+    return std::string("-r must be positive");
+  if (options.threads < 0)
+    return std::string("--threads must be >= 0");
+  return std::nullopt;
+}
+
+int fail(const char *programName, const Status &status) {
+  std::cerr << programName << ": error: " << status.message() << "\n";
+  return kExitFailure;
+}
+
+struct Stats {
+  double mean = 0, sd = 0;
+};
+
+/// Mean and sample standard deviation (0 for one sample).
+Stats summarize(const std::vector<double> &values) {
+  Stats stats;
+  for (double v : values)
+    stats.mean += v;
+  stats.mean /= static_cast<double>(values.size());
+  if (values.size() > 1) {
+    double squares = 0;
+    for (double v : values)
+      squares += (v - stats.mean) * (v - stats.mean);
+    stats.sd = std::sqrt(squares / static_cast<double>(values.size() - 1));
+  }
+  return stats;
+}
+
+std::string formatBytes(uint64_t bytes) {
+  char buffer[64];
+  if (bytes >= (1ull << 30))
+    std::snprintf(buffer, sizeof(buffer), "%.2f GiB",
+                  bytes / double(1ull << 30));
+  else
+    std::snprintf(buffer, sizeof(buffer), "%.2f MiB",
+                  bytes / double(1ull << 20));
+  return buffer;
+}
+
+/// Runs p prefill tokens in plan-sized chunks, then n decode steps, on a
+/// fresh sequence 0; returns the two durations.
+Status runOnce(engine::Engine &engine, const std::vector<int32_t> &prompt,
+               const std::vector<int32_t> &decode, double &prefillSeconds,
+               double &decodeSeconds) {
+  std::vector<float> logits;
+  engine.freeSequence(0);
+  const size_t chunk = static_cast<size_t>(engine.maxTokens());
+  auto start = std::chrono::steady_clock::now();
+  for (size_t begin = 0; begin < prompt.size();) {
+    size_t count = std::min(prompt.size() - begin, chunk);
+    engine::ForwardBatch batch;
+    batch.tokenIds.assign(prompt.begin() + begin,
+                          prompt.begin() + begin + count);
+    for (size_t i = 0; i < count; ++i)
+      batch.positions.push_back(static_cast<int32_t>(begin + i));
+    batch.sequences.push_back({0, static_cast<int64_t>(count)});
+    if (Status status = engine.forward(batch, logits); !status.ok())
+      return status;
+    begin += count;
+  }
+  prefillSeconds = detail::secondsSince(start);
+  start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < decode.size(); ++i) {
+    engine::ForwardBatch batch;
+    batch.tokenIds = {decode[i]};
+    batch.positions = {static_cast<int32_t>(prompt.size() + i)};
+    batch.sequences = {{0, 1}};
+    if (Status status = engine.forward(batch, logits); !status.ok())
+      return status;
+  }
+  decodeSeconds = detail::secondsSince(start);
+  engine.freeSequence(0);
+  return Status::success();
+}
+
+} // namespace
+
+int runBenchCommand(int argc, const char *const *argv,
+                    const char *programName) {
+  BenchOptions options;
+  if (std::optional<std::string> usage =
+          parseBenchOptions(argc, argv, options)) {
+    std::cerr << programName << " bench: error: " << *usage << "\n";
+    std::fprintf(stderr, kUsage, programName);
+    return kExitUsage;
+  }
+
+  std::unique_ptr<loader::Artifact> artifact;
+  if (Status status =
+          loader::Artifact::open(options.artifactPath, {}, artifact);
+      !status.ok())
+    return fail(programName, status);
+  engine::EngineOptions engineOptions;
+  engineOptions.threads = options.threads;
+  engineOptions.maxSequences = 1;
+  std::unique_ptr<engine::Engine> engine;
+  if (Status status = engine::Engine::create(*artifact, engineOptions, engine);
+      !status.ok())
+    return fail(programName, status);
+
+  const kv::KVCacheConfig &kv = engine->kvCache().config();
+  const int64_t capacity = kv.numBlocks * kv.blockTokens;
+  if (options.promptTokens + options.generateTokens > capacity) {
+    std::cerr << programName << " bench: error: -p " << options.promptTokens
+              << " + -n " << options.generateTokens << " = "
+              << options.promptTokens + options.generateTokens
+              << " tokens exceed the KV capacity of " << capacity
+              << " positions per sequence\n";
+    std::fprintf(stderr, kUsage, programName);
+    return kExitUsage;
+  }
+
+  // Seeded random ids in [0, vocab): every one a valid token of the model.
+  const int64_t vocab = engine->vocabSize();
+  std::mt19937_64 rng(options.seed);
+  std::uniform_int_distribution<int32_t> pick(0,
+                                              static_cast<int32_t>(vocab - 1));
+  std::vector<int32_t> prompt(options.promptTokens),
+      decode(options.generateTokens);
+  for (int32_t &id : prompt)
+    id = pick(rng);
+  for (int32_t &id : decode)
+    id = pick(rng);
+
+  const int threads =
+      options.threads > 0
+          ? options.threads
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::cerr << programName << ": " << artifact->describeTarget()
+            << " artifact on the cpu backend, " << threads << " threads\n";
+
+  // One untimed warm-up: a prefill chunk and a decode step.
+  {
+    double unused1 = 0, unused2 = 0;
+    std::vector<int32_t> warmPrompt(
+        prompt.begin(),
+        prompt.begin() + std::min<int64_t>(prompt.size(), engine->maxTokens()));
+    if (Status status =
+            runOnce(*engine, warmPrompt, {decode[0]}, unused1, unused2);
+        !status.ok())
+      return fail(programName, status);
+  }
+
+  std::vector<double> prefillRates, decodeRates;
+  for (int64_t r = 0; r < options.repetitions; ++r) {
+    double prefillSeconds = 0, decodeSeconds = 0;
+    if (Status status =
+            runOnce(*engine, prompt, decode, prefillSeconds, decodeSeconds);
+        !status.ok())
+      return fail(programName, status);
+    prefillRates.push_back(options.promptTokens /
+                           std::max(prefillSeconds, 1e-9));
+    decodeRates.push_back(options.generateTokens /
+                          std::max(decodeSeconds, 1e-9));
+  }
+
+  std::string target = artifact->describeTarget();
+  std::string weights = formatBytes(artifact->totalTensorBytes());
+  auto row = [&](const std::string &test, const std::vector<double> &rates) {
+    Stats stats = summarize(rates);
+    std::printf("| %-14s | %12s | %7d | %8s | %20s |\n", target.c_str(),
+                weights.c_str(), threads, test.c_str(), [&] {
+                  static char buffer[64];
+                  std::snprintf(buffer, sizeof(buffer), "%.2f ± %.2f",
+                                stats.mean, stats.sd);
+                  return buffer;
+                }());
+  };
+  std::printf("| %-14s | %12s | %7s | %8s | %20s |\n", "target", "weights",
+              "threads", "test", "t/s");
+  std::printf("| %-14s | %12s | %7s | %8s | %20s |\n", "--------------",
+              "-----------:", "------:", "-------:", "------------------:");
+  row("pp" + std::to_string(options.promptTokens), prefillRates);
+  row("tg" + std::to_string(options.generateTokens), decodeRates);
+  std::printf("(%lld repetitions, mean ± sample sd; weights %llu bytes)\n",
+              static_cast<long long>(options.repetitions),
+              static_cast<unsigned long long>(artifact->totalTensorBytes()));
+  std::fflush(stdout);
+  return 0;
+}
+
+} // namespace llmc::commands
