@@ -43,31 +43,20 @@ const char *kUsage = "usage: %s bench ARTIFACT [-p N] [-n N] [-r N] "
 std::optional<std::string> parseBenchOptions(int argc, const char *const *argv,
                                              BenchOptions &options) {
   std::string error;
-  for (int i = 0; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string value;
-    bool hasInlineValue = false;
-    if (size_t equals = arg.find('=');
-        arg.rfind("-", 0) == 0 && equals != std::string::npos) {
-      value = arg.substr(equals + 1);
-      arg = arg.substr(0, equals);
-      hasInlineValue = true;
-    }
-    if (arg.empty() || arg[0] != '-' || arg == "-") {
+  detail::ArgumentCursor args(argc, argv);
+  while (args.next()) {
+    const std::string &arg = args.name();
+    if (!args.isOption()) {
       if (!options.artifactPath.empty())
         return "unexpected argument '" + arg + "'";
       options.artifactPath = arg;
       continue;
     }
-    const char *text = nullptr;
-    if (hasInlineValue)
-      text = value.c_str();
-    else if (i + 1 < argc)
-      text = argv[++i];
     bool known = arg == "-p" || arg == "-n" || arg == "-r" ||
                  arg == "--threads" || arg == "--seed";
     if (!known)
       return "unknown option '" + arg + "'";
+    const char *text = args.value();
     if (!text)
       return arg + " needs a value";
     bool ok = true;

@@ -46,17 +46,10 @@ std::optional<std::string> parseEvalOptions(int argc, const char *const *argv,
                                             EvalOptions &options) {
   std::string error;
   bool ctxGiven = false;
-  for (int i = 0; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string value;
-    bool hasInlineValue = false;
-    if (size_t equals = arg.find('=');
-        arg.rfind("--", 0) == 0 && equals != std::string::npos) {
-      value = arg.substr(equals + 1);
-      arg = arg.substr(0, equals);
-      hasInlineValue = true;
-    }
-    if (arg.rfind("--", 0) != 0) {
+  detail::ArgumentCursor args(argc, argv);
+  while (args.next()) {
+    const std::string &arg = args.name();
+    if (!args.isOption()) {
       if (!options.artifactPath.empty())
         return "unexpected argument '" + arg + "'";
       options.artifactPath = arg;
@@ -65,11 +58,7 @@ std::optional<std::string> parseEvalOptions(int argc, const char *const *argv,
     if (arg != "--perplexity" && arg != "--ctx" && arg != "--threads" &&
         arg != "--dump-logits")
       return "unknown option '" + arg + "'";
-    const char *text = nullptr;
-    if (hasInlineValue)
-      text = value.c_str();
-    else if (i + 1 < argc)
-      text = argv[++i];
+    const char *text = args.value();
     if (!text)
       return arg + " needs a value";
     bool ok = true;

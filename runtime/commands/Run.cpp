@@ -48,34 +48,20 @@ const char *kUsage =
 std::optional<std::string> parseRunOptions(int argc, const char *const *argv,
                                            RunOptions &options) {
   std::string error;
-  for (int i = 0; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string value;
-    bool hasInlineValue = false;
-    if (size_t equals = arg.find('=');
-        arg.rfind("--", 0) == 0 && equals != std::string::npos) {
-      value = arg.substr(equals + 1);
-      arg = arg.substr(0, equals);
-      hasInlineValue = true;
-    }
-    auto takeValue = [&]() -> const char * {
-      if (hasInlineValue)
-        return value.c_str();
-      if (i + 1 >= argc)
-        return nullptr;
-      return argv[++i];
-    };
+  detail::ArgumentCursor args(argc, argv);
+  while (args.next()) {
+    const std::string &arg = args.name();
     if (arg == "--chat") {
       options.chat = true;
       continue;
     }
-    if (arg.rfind("--", 0) != 0) {
+    if (!args.isOption()) {
       if (!options.artifactPath.empty())
         return "unexpected argument '" + arg + "'";
       options.artifactPath = arg;
       continue;
     }
-    const char *text = takeValue();
+    const char *text = args.value();
     if (!text)
       return arg + " needs a value";
     bool ok = true;
