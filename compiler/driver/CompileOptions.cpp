@@ -9,6 +9,7 @@
 #include "compiler/driver/CompileOptions.h"
 
 #include <cstddef>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,7 +28,16 @@ struct RawCompileArguments {
   std::optional<std::string> maxTokens;
   std::optional<std::string> maxSeqLen;
   std::optional<std::string> maxBatch;
+  std::optional<std::string> kvCache;
+  std::optional<std::string> activationScales;
+  std::optional<std::string> keepFp;
+  std::optional<std::string> calib;
+  std::optional<std::string> calibCache;
+  std::optional<std::string> smoothAlpha;
+  std::optional<std::string> groupSize;
   std::vector<std::string> models;
+  bool noSmooth = false;
+  bool asymmetric = false;
   bool syntheticWeights = false;
   bool verbose = false;
   bool help = false;
@@ -85,12 +95,30 @@ Status scanArguments(const std::vector<std::string> &args,
       raw.syntheticWeights = true;
       continue;
     }
+    if (arg == "--no-smooth") {
+      raw.noSmooth = true;
+      continue;
+    }
+    if (arg == "--asym") {
+      raw.asymmetric = true;
+      continue;
+    }
     Status status;
     if (takeOptionValue(args, index, "--max-tokens", raw.maxTokens, status) ||
         takeOptionValue(args, index, "--max-seq-len", raw.maxSeqLen, status) ||
         takeOptionValue(args, index, "--max-batch", raw.maxBatch, status) ||
         takeOptionValue(args, index, "--target", raw.target, status) ||
         takeOptionValue(args, index, "--quant", raw.quant, status) ||
+        takeOptionValue(args, index, "--kv-cache", raw.kvCache, status) ||
+        takeOptionValue(args, index, "--act-scales", raw.activationScales,
+                        status) ||
+        takeOptionValue(args, index, "--keep-fp", raw.keepFp, status) ||
+        takeOptionValue(args, index, "--calib-cache", raw.calibCache,
+                        status) ||
+        takeOptionValue(args, index, "--calib", raw.calib, status) ||
+        takeOptionValue(args, index, "--smooth-alpha", raw.smoothAlpha,
+                        status) ||
+        takeOptionValue(args, index, "--group-size", raw.groupSize, status) ||
         takeOptionValue(args, index, "--emit", raw.emit, status) ||
         takeOptionValue(args, index, "--output", raw.output, status) ||
         takeOptionValue(args, index, "-o", raw.output, status)) {
@@ -131,10 +159,144 @@ Status parsePositive(const std::optional<std::string> &text,
   return Status::success();
 }
 
+/// --kv-cache, --act-scales, --keep-fp, --calib, --calib-cache,
+/// --smooth-alpha, --no-smooth, --group-size and --asym, each checked against
+/// the mode and target it applies to. `options.quant` and `options.target`
+/// are set.
+Status parseQuantizationOptions(const RawCompileArguments &raw,
+                                CompileOptions &options) {
+  const Target &target = *options.target;
+  const QuantMode mode = options.quant;
+  const std::string modeName(quantModeName(mode));
+  if (raw.kvCache) {
+    const std::string &kv = *raw.kvCache;
+    if (kv == "none")
+      options.kvCache = KVCacheMode::None;
+    else if (kv == "fp8")
+      options.kvCache = KVCacheMode::Fp8;
+    else if (kv == "int8")
+      options.kvCache = KVCacheMode::Int8;
+    else if (kv == "auto")
+      // FP8 where the chip converts to it natively, else INT8.
+      options.kvCache = target.fp8 == UnitSupport::Native ? KVCacheMode::Fp8
+                                                          : KVCacheMode::Int8;
+    else
+      return Status::usageError("unknown --kv-cache '" + kv +
+                                "'; expected none, fp8, int8 or auto");
+    if (options.kvCache == KVCacheMode::Fp8 &&
+        target.fp8 == UnitSupport::Absent)
+      return Status::usageError(target.describe() +
+                                " has no FP8 conversions for an fp8 KV cache; "
+                                "use --kv-cache=int8");
+  }
+
+  const bool weightAndActivation =
+      mode == QuantMode::Int8 || mode == QuantMode::Fp8;
+  const bool weightOnly = mode == QuantMode::W8A16 || mode == QuantMode::W4A16;
+  if (raw.calib)
+    options.calibrationTextPath = *raw.calib;
+  if (raw.calibCache)
+    options.calibrationCachePath = *raw.calibCache;
+  const bool calibrated = raw.calib || raw.calibCache;
+  if (raw.activationScales) {
+    if (*raw.activationScales == "static")
+      options.activationScales = ActivationScales::Static;
+    else if (*raw.activationScales == "dynamic")
+      options.activationScales = ActivationScales::Dynamic;
+    else
+      return Status::usageError("unknown --act-scales '" +
+                                *raw.activationScales +
+                                "'; expected static or dynamic");
+    if (mode != QuantMode::Fp8)
+      return Status::usageError(
+          "--act-scales applies to --quant=fp8; --quant=" + modeName +
+          (mode == QuantMode::Int8 ? " scales activations per token"
+                                   : " does not quantize activations"));
+  } else if (mode == QuantMode::Fp8 && calibrated) {
+    options.activationScales = ActivationScales::Static;
+  }
+  if (options.activationScales == ActivationScales::Static && !calibrated)
+    return Status::usageError("--act-scales=static needs calibration data: "
+                              "pass --calib FILE.txt (or --calib-cache FILE "
+                              "written by an earlier --calib run)");
+  const bool smoothing = mode == QuantMode::Int8 && !raw.noSmooth;
+  if (calibrated && !(options.activationScales == ActivationScales::Static ||
+                      smoothing))
+    return Status::usageError(
+        "--calib is used for --quant=fp8 static scales and --quant=int8 "
+        "SmoothQuant; --quant=" +
+        modeName + (mode == QuantMode::Int8 ? " with --no-smooth" : "") +
+        " has no use for it");
+  if (smoothing && !calibrated)
+    // SmoothQuant needs activation maxima; without them int8 runs unsmoothed.
+    options.smooth = false;
+  else
+    options.smooth = smoothing;
+  if ((raw.smoothAlpha || raw.noSmooth) && mode != QuantMode::Int8)
+    return Status::usageError(std::string(raw.noSmooth ? "--no-smooth"
+                                                       : "--smooth-alpha") +
+                              " applies to --quant=int8 (SmoothQuant), not "
+                              "--quant=" +
+                              modeName);
+  if (raw.smoothAlpha) {
+    char *end = nullptr;
+    double alpha = std::strtod(raw.smoothAlpha->c_str(), &end);
+    if (end == raw.smoothAlpha->c_str() || *end != '\0' || !(alpha >= 0) ||
+        !(alpha <= 1))
+      return Status::usageError("--smooth-alpha must be a number in [0, 1], "
+                                "got '" +
+                                *raw.smoothAlpha + "'");
+    if (!calibrated)
+      return Status::usageError("--smooth-alpha needs calibration data: pass "
+                                "--calib FILE.txt");
+    options.smoothAlpha = alpha;
+  }
+  if ((raw.groupSize || raw.asymmetric) && !weightOnly)
+    return Status::usageError(
+        std::string(raw.asymmetric ? "--asym" : "--group-size") +
+        " applies to the weight-only modes w8a16 and w4a16, not --quant=" +
+        modeName);
+  if (Status status = parsePositive(raw.groupSize, "--group-size",
+                                    int64_t(1) << 20, options.groupSize);
+      !status.ok())
+    return status;
+  if (raw.groupSize && options.groupSize % 2 != 0)
+    return Status::usageError("--group-size must be even (INT4 packs two "
+                              "values per byte), got " +
+                              *raw.groupSize);
+  options.asymmetric = raw.asymmetric;
+  if (raw.keepFp) {
+    if (!weightAndActivation && !weightOnly)
+      return Status::usageError("--keep-fp applies to quantized modes; "
+                                "--quant=" +
+                                modeName + " quantizes nothing");
+    std::string list = *raw.keepFp;
+    if (list != "none") {
+      std::size_t begin = 0;
+      while (begin <= list.size()) {
+        std::size_t comma = list.find(',', begin);
+        std::string name = list.substr(
+            begin, comma == std::string::npos ? std::string::npos
+                                               : comma - begin);
+        if (name.empty())
+          return Status::usageError("--keep-fp has an empty name in '" + list +
+                                    "'; pass comma-separated weight names");
+        options.keepFullPrecision.push_back(name);
+        if (comma == std::string::npos)
+          break;
+        begin = comma + 1;
+      }
+    }
+    options.keepFullPrecisionGiven = true;
+  }
+  return Status::success();
+}
+
 } // namespace
 
 std::string compileUsage() {
   return "usage: llmc compile MODEL --target=TARGET [--quant=MODE] -o OUT "
+         "[--kv-cache=KIND] [--calib=FILE] [--calib-cache=FILE] "
          "[--emit=artifact|plan|mlir] [--max-tokens=N] [--max-seq-len=N] "
          "[--max-batch=N] [--synthetic-weights] [--verbose]\n"
          "\n"
@@ -145,6 +307,25 @@ std::string compileUsage() {
          "  --quant=MODE    " +
          knownQuantModeNames() +
          "; defaults to the target's fastest native mode\n"
+         "  --kv-cache=KIND none (default), fp8, int8, or auto (fp8 where the "
+         "chip has it, else int8)\n"
+         "  --calib=FILE    a text run through the model to record "
+         "activation maxima (fp8 static\n"
+         "                  scales, int8 SmoothQuant)\n"
+         "  --calib-cache=FILE\n"
+         "                  stores those maxima; reused when the model and "
+         "text match\n"
+         "  --act-scales=S  fp8 activation scales: static (default with "
+         "--calib) or dynamic (per token)\n"
+         "  --smooth-alpha=A\n"
+         "                  SmoothQuant migration strength for int8 (default "
+         "0.5); --no-smooth: none\n"
+         "  --group-size=N  w8a16/w4a16 elements per scale (default 128); "
+         "--asym: with zero points\n"
+         "  --keep-fp=NAMES weights (comma-separated name parts) kept in "
+         "high precision;\n"
+         "                  default: embeddings and the LM head; 'none' "
+         "quantizes all linears\n"
          "  -o OUT          the artifact to write ('-' for standard output)\n"
          "  --emit=KIND     artifact (default); plan: the plan-dialect module "
          "after memory planning; mlir: the llm-dialect module after cleanups\n"
@@ -199,6 +380,9 @@ Status parseCompileOptions(const std::vector<std::string> &args,
   if (TargetCheck pair = checkTargetQuant(*options.target, options.quant);
       !pair.ok())
     return Status::usageError(pair.errorMessage);
+
+  if (Status status = parseQuantizationOptions(raw, options); !status.ok())
+    return status;
 
   if (raw.emit) {
     if (*raw.emit == "artifact")

@@ -49,6 +49,22 @@ enum class EmitKind {
   Plan,
 };
 
+/// How the KV cache stores keys and values (`--kv-cache`).
+enum class KVCacheMode {
+  /// In the activations' type: no quantization.
+  None,
+  Fp8,
+  Int8,
+};
+
+/// Where the activation scales of W8A8 GEMMs come from (`--act-scales`).
+enum class ActivationScales {
+  /// Per token, computed at run time from each row's maximum.
+  Dynamic,
+  /// Per tensor, fixed at compile time from calibration maxima.
+  Static,
+};
+
 struct CompileOptions {
   /// The model as given: a Hugging Face directory, .gguf, .onnx or .mlir.
   std::string modelPath;
@@ -57,6 +73,26 @@ struct CompileOptions {
   QuantMode quant = QuantMode::Int8;
   /// True when `--quant` was not given and `quant` is the target's default.
   bool quantIsTargetDefault = false;
+  KVCacheMode kvCache = KVCacheMode::None;
+  /// fp8 defaults to static scales when calibration data is given, int8 is
+  /// always dynamic (per token, as SmoothQuant's W8A8).
+  ActivationScales activationScales = ActivationScales::Dynamic;
+  /// Weight names (substrings) that stay in high precision; empty: the
+  /// passes' default (embeddings and the LM head).
+  std::vector<std::string> keepFullPrecision;
+  /// `--keep-fp` was given (`--keep-fp=none` keeps nothing).
+  bool keepFullPrecisionGiven = false;
+  /// `--calib`: a text file run through the model to record activation
+  /// maxima; `--calib-cache`: where those maxima are stored and reused.
+  std::string calibrationTextPath;
+  std::string calibrationCachePath;
+  /// SmoothQuant's migration strength for --quant=int8; `smooth` false with
+  /// --no-smooth.
+  bool smooth = true;
+  double smoothAlpha = 0.5;
+  /// Weight-only modes: elements per scale along a row, and zero points.
+  int64_t groupSize = 128;
+  bool asymmetric = false;
   /// Where the result goes; "-" is standard output.
   std::string outputPath;
   EmitKind emit = EmitKind::Artifact;

@@ -148,7 +148,7 @@ std::string knownTargetNames() {
 const std::vector<QuantMode> &allQuantModes() {
   static const std::vector<QuantMode> modes = {
       QuantMode::Int8,  QuantMode::Fp8,  QuantMode::W8A16,
-      QuantMode::W4A16, QuantMode::Fp16, QuantMode::Bf16};
+      QuantMode::W4A16, QuantMode::Fp16, QuantMode::Bf16, QuantMode::F32};
   return modes;
 }
 
@@ -166,6 +166,8 @@ std::string_view quantModeName(QuantMode mode) {
     return "fp16";
   case QuantMode::Bf16:
     return "bf16";
+  case QuantMode::F32:
+    return "f32";
   }
   return "unknown";
 }
@@ -201,6 +203,7 @@ TensorCoreUnit requiredUnit(QuantMode mode) {
   case QuantMode::W8A16:
   case QuantMode::W4A16:
   case QuantMode::Fp16:
+  case QuantMode::F32:
     return TensorCoreUnit::None;
   }
   return TensorCoreUnit::None;
@@ -244,8 +247,10 @@ TargetCheck checkTargetQuant(const Target &target, QuantMode mode) {
   if (target.support(unit) != UnitSupport::Absent)
     return {};
   std::vector<std::string_view> alternatives;
+  // f32 is the accuracy reference, not a way to deploy: not suggested.
   for (QuantMode supportedMode : supportedQuantModes(target))
-    alternatives.push_back(quantModeName(supportedMode));
+    if (supportedMode != QuantMode::F32)
+      alternatives.push_back(quantModeName(supportedMode));
   return {target.describe() + " has no " + std::string(unitName(unit)) +
           "; use --quant=" + joinWithOr(alternatives)};
 }
@@ -284,8 +289,8 @@ std::string formatTargetTable() {
     }
     table += '\n';
   }
-  table += "\nfp16, w8a16 and w4a16 run on every supported target; cpu "
-           "emulates FP8 in software.\n";
+  table += "\nfp16, w8a16, w4a16 and f32 (the unquantized reference) run on "
+           "every supported target; cpu emulates FP8 in software.\n";
   return table;
 }
 

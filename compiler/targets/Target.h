@@ -17,7 +17,9 @@ namespace llmc {
 /// A `--quant` mode. The declaration order is the order modes are listed to
 /// users (fastest GEMMs first), so `allQuantModes()` and every "use
 /// --quant=..." hint agree.
-enum class QuantMode { Int8, Fp8, W8A16, W4A16, Fp16, Bf16 };
+/// How weights and activations are stored and multiplied. F32 quantizes
+/// nothing: the full-precision reference that accuracy is measured against.
+enum class QuantMode { Int8, Fp8, W8A16, W4A16, Fp16, Bf16, F32 };
 
 /// The hardware unit whose GEMMs a mode needs. FP16 tensor cores exist on every
 /// supported GPU and weight-only modes dequantize into FP16 GEMMs, so those

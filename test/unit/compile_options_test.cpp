@@ -157,7 +157,7 @@ TEST(CompileOptionsTest, UnknownQuantListsModes) {
   Parsed parsed = parse({"m.mlir", "--target=h100", "--quant=fp4", "-o", "x"});
   EXPECT_EQ(parsed.status.code, StatusCode::UsageError);
   EXPECT_EQ(parsed.status.message, "unknown --quant 'fp4'; modes: int8, fp8, "
-                                   "w8a16, w4a16, fp16, bf16");
+                                   "w8a16, w4a16, fp16, bf16, f32");
 }
 
 // Missing --target, model or -o are usage errors that say what is missing.
@@ -272,6 +272,115 @@ TEST(CompileOptionsTest, PlanLimitsAndSyntheticWeights) {
   EXPECT_TRUE(w4Mlir.status.ok()) << w4Mlir.status.message;
   Parsed fp16 = parse({"m.gguf", "--target=h100", "--quant=fp16", "-o", "x"});
   EXPECT_TRUE(fp16.status.ok()) << fp16.status.message;
+}
+
+// --kv-cache: auto picks FP8 where the chip converts natively, INT8
+// elsewhere (the CPU emulates FP8); fp8 on a chip without it is refused.
+TEST(CompileOptionsTest, KVCacheModes) {
+  using llmc::KVCacheMode;
+  EXPECT_EQ(parse({"m", "--target=h100", "-o", "x"}).options.kvCache,
+            KVCacheMode::None);
+  EXPECT_EQ(parse({"m", "--target=h100", "--kv-cache=auto", "-o", "x"})
+                .options.kvCache,
+            KVCacheMode::Fp8);
+  EXPECT_EQ(parse({"m", "--target=t4", "--kv-cache=auto", "-o", "x"})
+                .options.kvCache,
+            KVCacheMode::Int8);
+  EXPECT_EQ(parse({"m", "--target=cpu", "--kv-cache=auto", "-o", "x"})
+                .options.kvCache,
+            KVCacheMode::Int8);
+  EXPECT_EQ(parse({"m", "--target=cpu", "--kv-cache", "fp8", "-o", "x"})
+                .options.kvCache,
+            KVCacheMode::Fp8);
+  Parsed t4 = parse({"m", "--target=t4", "--kv-cache=fp8", "-o", "x"});
+  EXPECT_EQ(t4.status.code, StatusCode::UsageError);
+  EXPECT_EQ(t4.status.message, "t4 (Turing, sm_75) has no FP8 conversions "
+                               "for an fp8 KV cache; use --kv-cache=int8");
+  Parsed bad = parse({"m", "--target=h100", "--kv-cache=fp4", "-o", "x"});
+  EXPECT_EQ(bad.status.message,
+            "unknown --kv-cache 'fp4'; expected none, fp8, int8 or auto");
+}
+
+// Calibration: fp8 turns static with --calib (or a cache), int8 smooths
+// only with it; asking for what cannot be computed is refused.
+TEST(CompileOptionsTest, CalibrationAndActivationScales) {
+  using llmc::ActivationScales;
+  Parsed fp8 = parse({"m", "--target=h100", "-o", "x"});
+  EXPECT_EQ(fp8.options.activationScales, ActivationScales::Dynamic);
+  Parsed calibrated =
+      parse({"m", "--target=h100", "--calib=t.txt", "-o", "x"});
+  ASSERT_TRUE(calibrated.status.ok()) << calibrated.status.message;
+  EXPECT_EQ(calibrated.options.activationScales, ActivationScales::Static);
+  EXPECT_EQ(calibrated.options.calibrationTextPath, "t.txt");
+  Parsed cached = parse({"m", "--target=h100", "--calib-cache", "c.json",
+                         "--act-scales=dynamic", "-o", "x"});
+  ASSERT_FALSE(cached.status.ok()); // dynamic fp8 has no use for maxima
+  Parsed staticNoData =
+      parse({"m", "--target=h100", "--act-scales=static", "-o", "x"});
+  EXPECT_EQ(staticNoData.status.message,
+            "--act-scales=static needs calibration data: pass --calib "
+            "FILE.txt (or --calib-cache FILE written by an earlier --calib "
+            "run)");
+  Parsed int8 = parse({"m", "--target=t4", "--calib=t.txt",
+                       "--smooth-alpha=0.8", "-o", "x"});
+  ASSERT_TRUE(int8.status.ok()) << int8.status.message;
+  EXPECT_TRUE(int8.options.smooth);
+  EXPECT_DOUBLE_EQ(int8.options.smoothAlpha, 0.8);
+  EXPECT_FALSE(parse({"m", "--target=t4", "-o", "x"}).options.smooth);
+  Parsed noSmooth =
+      parse({"m", "--target=t4", "--calib=t.txt", "--no-smooth", "-o", "x"});
+  EXPECT_EQ(noSmooth.status.message,
+            "--calib is used for --quant=fp8 static scales and --quant=int8 "
+            "SmoothQuant; --quant=int8 with --no-smooth has no use for it");
+  EXPECT_EQ(parse({"m", "--target=t4", "--calib=t", "--smooth-alpha=1.5",
+                   "-o", "x"})
+                .status.message,
+            "--smooth-alpha must be a number in [0, 1], got '1.5'");
+  EXPECT_EQ(parse({"m", "--target=h100", "--smooth-alpha=0.5", "-o", "x"})
+                .status.message,
+            "--smooth-alpha applies to --quant=int8 (SmoothQuant), not "
+            "--quant=fp8");
+  EXPECT_EQ(
+      parse({"m", "--target=h100", "--act-scales=static", "--quant=int8",
+             "--calib=t", "-o", "x"})
+          .status.message,
+      "--act-scales applies to --quant=fp8; --quant=int8 scales activations "
+      "per token");
+}
+
+// Weight-only options and --keep-fp.
+TEST(CompileOptionsTest, WeightOnlyAndKeepFullPrecision) {
+  Parsed w4 = parse({"m", "--target=t4", "--quant=w4a16", "--group-size=64",
+                     "--asym", "--emit=mlir", "-o", "x"});
+  ASSERT_TRUE(w4.status.ok()) << w4.status.message;
+  EXPECT_EQ(w4.options.groupSize, 64);
+  EXPECT_TRUE(w4.options.asymmetric);
+  EXPECT_EQ(parse({"m", "--target=t4", "--group-size=64", "-o", "x"})
+                .status.message,
+            "--group-size applies to the weight-only modes w8a16 and w4a16, "
+            "not --quant=int8");
+  EXPECT_EQ(parse({"m", "--target=t4", "--quant=w4a16", "--group-size=33",
+                   "--emit=mlir", "-o", "x"})
+                .status.message,
+            "--group-size must be even (INT4 packs two values per byte), got "
+            "33");
+  Parsed keep = parse({"m", "--target=h100", "--keep-fp=lm_head,layers.0.",
+                       "-o", "x"});
+  ASSERT_TRUE(keep.status.ok()) << keep.status.message;
+  EXPECT_EQ(keep.options.keepFullPrecision,
+            (std::vector<std::string>{"lm_head", "layers.0."}));
+  Parsed none = parse({"m", "--target=h100", "--keep-fp=none", "-o", "x"});
+  EXPECT_TRUE(none.options.keepFullPrecisionGiven);
+  EXPECT_TRUE(none.options.keepFullPrecision.empty());
+  EXPECT_EQ(parse({"m", "--target=h100", "--keep-fp=a,,b", "-o", "x"})
+                .status.message,
+            "--keep-fp has an empty name in 'a,,b'; pass comma-separated "
+            "weight names");
+  EXPECT_EQ(parse({"m", "--target=h100", "--quant=bf16", "--keep-fp=a", "-o",
+                   "x"})
+                .status.message,
+            "--keep-fp applies to quantized modes; --quant=bf16 quantizes "
+            "nothing");
 }
 
 // compileModel: a model path that does not exist is a failure (exit 1) naming

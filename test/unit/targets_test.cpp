@@ -196,7 +196,7 @@ TEST(TargetsTest, SharedAndUnknownNamesFindNothing) {
 // Mode names round-trip, parse case-insensitively and are listed in the
 // documented order.
 TEST(TargetsTest, QuantModeNames) {
-  EXPECT_EQ(llmc::knownQuantModeNames(), "int8, fp8, w8a16, w4a16, fp16, bf16");
+  EXPECT_EQ(llmc::knownQuantModeNames(), "int8, fp8, w8a16, w4a16, fp16, bf16, f32");
   for (QuantMode mode : llmc::allQuantModes()) {
     QuantMode parsed = QuantMode::Bf16;
     EXPECT_TRUE(llmc::parseQuantMode(llmc::quantModeName(mode), parsed));
@@ -220,22 +220,23 @@ TEST(TargetsTest, RequiredUnits) {
   EXPECT_EQ(llmc::requiredUnit(QuantMode::Fp16), llmc::TensorCoreUnit::None);
   EXPECT_EQ(llmc::requiredUnit(QuantMode::W8A16), llmc::TensorCoreUnit::None);
   EXPECT_EQ(llmc::requiredUnit(QuantMode::W4A16), llmc::TensorCoreUnit::None);
+  EXPECT_EQ(llmc::requiredUnit(QuantMode::F32), llmc::TensorCoreUnit::None);
 }
 
 // Supported modes follow the chip's units, in listing order; a refused chip
 // has none.
 TEST(TargetsTest, SupportedModesPerChip) {
-  const std::string all = "int8 fp8 w8a16 w4a16 fp16 bf16";
+  const std::string all = "int8 fp8 w8a16 w4a16 fp16 bf16 f32";
   EXPECT_EQ(modeNames(llmc::supportedQuantModes(target("h100"))), all);
   EXPECT_EQ(modeNames(llmc::supportedQuantModes(target("b200"))), all);
   EXPECT_EQ(modeNames(llmc::supportedQuantModes(target("rtx4090"))), all);
   EXPECT_EQ(modeNames(llmc::supportedQuantModes(target("cpu"))), all);
   EXPECT_EQ(modeNames(llmc::supportedQuantModes(target("a100"))),
-            "int8 w8a16 w4a16 fp16 bf16");
+            "int8 w8a16 w4a16 fp16 bf16 f32");
   EXPECT_EQ(modeNames(llmc::supportedQuantModes(target("rtx3090"))),
-            "int8 w8a16 w4a16 fp16 bf16");
+            "int8 w8a16 w4a16 fp16 bf16 f32");
   EXPECT_EQ(modeNames(llmc::supportedQuantModes(target("t4"))),
-            "int8 w8a16 w4a16 fp16");
+            "int8 w8a16 w4a16 fp16 f32");
   EXPECT_TRUE(llmc::supportedQuantModes(target("v100")).empty());
 }
 
