@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 namespace llmc::inspect {
@@ -238,6 +239,110 @@ nlohmann::ordered_json namedBuffersJson(
   return result;
 }
 
+/// One row of the per-layer quantization summary: a run of consecutive
+/// layers whose linear weights are stored alike.
+struct LayerSchemeRun {
+  int64_t firstLayer = -1, lastLayer = -1; // -1: tensors outside the layers
+  std::string description;
+};
+
+bool endsWith(const std::string &text, const std::string &suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+/// "model.layers.12.mlp.up_proj.weight" -> 12 and "mlp.up_proj"; names
+/// outside the decoder layers give -1 and the name without ".weight".
+int64_t splitLayerName(const std::string &name, std::string &rest) {
+  static const char *markers[] = {".layers.", "blk."};
+  for (const char *marker : markers) {
+    size_t at = name.find(marker);
+    if (at == std::string::npos)
+      continue;
+    size_t digits = at + std::strlen(marker);
+    size_t end = digits;
+    while (end < name.size() && name[end] >= '0' && name[end] <= '9')
+      ++end;
+    if (end == digits || end >= name.size() || name[end] != '.')
+      continue;
+    rest = name.substr(end + 1);
+    if (endsWith(rest, ".weight"))
+      rest.resize(rest.size() - 7);
+    return std::stoll(name.substr(digits, end - digits));
+  }
+  rest = name;
+  return -1;
+}
+
+/// How each layer's matrices are stored: the scheme of every quantized
+/// weight (with where its activation scales come from) and the matrices kept
+/// in a float type, runs of identical layers merged.
+std::vector<LayerSchemeRun> quantizationByLayer(const Artifact &artifact) {
+  const fb::Artifact &root = artifact.root();
+  std::map<std::string, size_t> byName;
+  size_t count = artifact.tensorCount();
+  for (size_t i = 0; i < count; ++i)
+    byName[str(root.tensors()->Get(i)->name())] = i;
+  // layer -> description pieces, ordered by layer.
+  std::map<int64_t, std::map<std::string, std::vector<std::string>>> layers;
+  for (size_t i = 0; i < count; ++i) {
+    const fb::Tensor *tensor = root.tensors()->Get(i);
+    std::string name = str(tensor->name());
+    bool matrix = tensor->shape() && tensor->shape()->size() == 2 &&
+                  tensor->shape()->Get(1) > 1;
+    if (!matrix)
+      continue;
+    std::string scheme;
+    if (const fb::QuantParams *quant = tensor->quant()) {
+      scheme = str(quant->scheme());
+      if (tensor->dtype() == fb::DType::F8E4M3 ||
+          tensor->dtype() == fb::DType::F8E5M2 ||
+          (tensor->dtype() == fb::DType::I8 &&
+           scheme.find("group") == std::string::npos &&
+           quant->zero_point_tensor() < 0))
+        scheme += byName.count(name + ".input_scale")
+                      ? ", activations static per tensor"
+                      : ", activations dynamic per token";
+    } else if (endsWith(name, ".scale") || endsWith(name, ".zero_point")) {
+      continue; // the scales of a quantized weight, shown with it
+    } else {
+      scheme = "full precision " + std::string(loader::dtypeName(
+                                       tensor->dtype()));
+    }
+    std::string shortName;
+    int64_t layer = splitLayerName(name, shortName);
+    layers[layer][scheme].push_back(shortName);
+  }
+  std::vector<LayerSchemeRun> runs;
+  for (const auto &[layer, schemes] : layers) {
+    std::string description;
+    for (const auto &[scheme, names] : schemes) {
+      if (!description.empty())
+        description += "; ";
+      description += scheme + ":";
+      for (const std::string &each : names)
+        description += " " + each;
+    }
+    if (!runs.empty() && layer >= 0 && runs.back().firstLayer >= 0 &&
+        runs.back().lastLayer == layer - 1 &&
+        runs.back().description == description) {
+      runs.back().lastLayer = layer;
+      continue;
+    }
+    runs.push_back({layer, layer, description});
+  }
+  return runs;
+}
+
+std::string layerRange(const LayerSchemeRun &run) {
+  if (run.firstLayer < 0)
+    return "other";
+  if (run.firstLayer == run.lastLayer)
+    return "layer " + std::to_string(run.firstLayer);
+  return "layers " + std::to_string(run.firstLayer) + "-" +
+         std::to_string(run.lastLayer);
+}
+
 } // namespace
 
 std::string formatArtifactText(const Artifact &artifact) {
@@ -250,6 +355,8 @@ std::string formatArtifactText(const Artifact &artifact) {
   os << "  file bytes: " << artifact.fileBytes() << "\n";
   os << "target: " << artifact.describeTarget() << "\n";
   os << "quantization: " << artifact.quantization() << "\n";
+  for (const LayerSchemeRun &run : quantizationByLayer(artifact))
+    os << "  " << layerRange(run) << ": " << run.description << "\n";
 
   os << "config:\n";
   // Named, not a temporary: items() only refers to the object.
@@ -388,6 +495,11 @@ std::string formatArtifactJson(const Artifact &artifact) {
                  {"architecture", std::string(artifact.targetArchitecture())},
                  {"sm", std::string(artifact.targetSm())}};
   j["quantization"] = std::string(artifact.quantization());
+  nlohmann::ordered_json byLayer = nlohmann::ordered_json::array();
+  for (const LayerSchemeRun &run : quantizationByLayer(artifact))
+    byLayer.push_back({{"layers", layerRange(run)},
+                       {"storage", run.description}});
+  j["quantization_by_layer"] = std::move(byLayer);
   j["config"] = configJson(artifact.config());
   if (artifact.hasHuggingFaceTokenizer()) {
     j["tokenizer"] = {
