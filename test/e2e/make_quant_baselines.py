@@ -70,7 +70,7 @@ def main():
     ap.add_argument("--text", default=DEFAULT_TEXT)
     ap.add_argument("--ctx", type=int, default=512)
     ap.add_argument("--work", default=os.path.expanduser("~/.cache/llmc/goldens"))
-    ap.add_argument("--out", default=os.path.join(HERE, "data", "quant_baselines.json"))
+    ap.add_argument("--out", default=os.path.join(HERE, "data", "quant_baselines.gpl3.json"))
     args = ap.parse_args()
 
     import llama_cpp
