@@ -52,7 +52,8 @@ inline float roundHalfEven(float value) {
     return lower + 1.0f;
   if (fraction < 0.5f)
     return lower;
-  return std::fmod(lower, 2.0f) == 0.0f ? lower : lower + 1.0f;
+  // |lower| < 2^23, so it converts to int32 exactly.
+  return (static_cast<int32_t>(lower) & 1) == 0 ? lower : lower + 1.0f;
 }
 
 /// Clamps an integer-valued float to [lo, hi]; NaN becomes 0.

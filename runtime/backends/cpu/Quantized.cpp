@@ -1,0 +1,517 @@
+//===- Quantized.cpp - W8A8 and weight-only GEMMs, quantize, dequantize ---===//
+//
+// INT8 x INT8 is computed exactly in int32, so every ISA path returns the
+// scalar reference's bits:
+//  - AVX-512 VNNI: VPDPBUSD multiplies unsigned by signed bytes. The
+//    activation is made unsigned by flipping its sign bit (a + 128, a XOR
+//    0x80) and the excess 128 * sum(b) is taken back out with a second
+//    VPDPBUSD of the weight against ones. VPDPBUSD does not saturate (it
+//    wraps mod 2^32) and the correction is applied mod 2^32 too, so the
+//    result is exact whenever the true dot fits int32 (K <=
+//    kMaxExactInt8Depth).
+//  - AVX-512BW and AVX2: both operands are sign-extended to int16 and
+//    multiplied with VPMADDWD (pairs summed into int32: |sum| <= 2 * 2^14,
+//    no overflow). VPMADDUBSW with the sign trick was avoided on purpose:
+//    its int16 pair sums saturate (2 * 255 * 128 > 32767, and -128 has no
+//    positive counterpart for the sign transfer), which is not exact.
+//  - portable: an int32 loop.
+// FP8 and weight-only GEMMs decode the weight to f32 a block at a time
+// (DecodedLinear.h) and run the f32 micro-kernels of Linear.cpp; FP8 codes
+// decode through a 256-entry table, exactly.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/backends/cpu/CpuFeatures.h"
+#include "runtime/backends/cpu/DecodedLinear.h"
+#include "runtime/backends/cpu/Kernels.h"
+#include "runtime/support/Quantize.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define LLMC_X86 1
+#endif
+
+namespace llmc::cpu {
+
+const char *quantDTypeName(QuantDType dtype) {
+  switch (dtype) {
+  case QuantDType::I8:
+    return "i8";
+  case QuantDType::I4:
+    return "i4";
+  case QuantDType::F8E4M3FN:
+    return "f8E4M3FN";
+  case QuantDType::F8E5M2:
+    return "f8E5M2";
+  }
+  return "?";
+}
+
+namespace {
+
+using numeric::Fp8Format;
+
+bool isFp8(QuantDType dtype) {
+  return dtype == QuantDType::F8E4M3FN || dtype == QuantDType::F8E5M2;
+}
+
+Fp8Format fp8FormatOf(QuantDType dtype) {
+  return dtype == QuantDType::F8E5M2 ? Fp8Format::E5M2 : Fp8Format::E4M3FN;
+}
+
+using Fp8Table = std::array<float, 256>;
+
+const Fp8Table &fp8Table(QuantDType dtype) {
+  static const auto build = [](Fp8Format format) {
+    Fp8Table table;
+    for (int code = 0; code < 256; ++code)
+      table[code] = numeric::fp8ToFloat(static_cast<uint8_t>(code), format);
+    return table;
+  };
+  static const Fp8Table e4m3 = build(Fp8Format::E4M3FN);
+  static const Fp8Table e5m2 = build(Fp8Format::E5M2);
+  return dtype == QuantDType::F8E5M2 ? e5m2 : e4m3;
+}
+
+/// Bytes from the start of the matrix to element (row, col).
+int64_t elementByteOffset(const QuantMatrixView &view, int64_t row,
+                          int64_t col) {
+  int64_t element = row * view.rowStride + col;
+  return view.dtype == QuantDType::I4 ? element / 2 : element;
+}
+
+/// Decodes `count` elements of row `row` from column `col0` to f32:
+/// (q - zero) * scale with `scales`, or the plain values (q, or the exact
+/// FP8 value) when `scales` is null.
+void decodeRow(const QuantMatrixView &view, const BlockScales *scales,
+               int64_t row, int64_t col0, int64_t count, float *dst) {
+  const uint8_t *base =
+      static_cast<const uint8_t *>(view.data) + elementByteOffset(view, row, 0);
+  const int64_t end = col0 + count;
+  for (int64_t c = col0; c < end;) {
+    // A run of columns sharing one scale (the whole range without scales).
+    int64_t runEnd = end;
+    float scale = 1.0f;
+    int32_t zero = 0;
+    if (scales) {
+      if (scales->blockCols < end)
+        runEnd = std::min(end, (c / scales->blockCols + 1) * scales->blockCols);
+      int64_t index = scales->index(row, c);
+      scale = scales->scales[index];
+      if (scales->zeroPoints)
+        zero = scales->zeroPoints[index];
+    }
+    float *out = dst + (c - col0);
+    const int64_t n = runEnd - c;
+    switch (view.dtype) {
+    case QuantDType::I8: {
+      const int8_t *q = reinterpret_cast<const int8_t *>(base) + c;
+      if (scales)
+        for (int64_t i = 0; i < n; ++i)
+          out[i] = static_cast<float>(q[i] - zero) * scale;
+      else
+        for (int64_t i = 0; i < n; ++i)
+          out[i] = static_cast<float>(q[i]);
+      break;
+    }
+    case QuantDType::I4:
+      for (int64_t i = 0; i < n; ++i) {
+        int32_t q = numeric::unpackInt4(base, c + i);
+        out[i] = scales ? static_cast<float>(q - zero) * scale
+                        : static_cast<float>(q);
+      }
+      break;
+    case QuantDType::F8E4M3FN:
+    case QuantDType::F8E5M2: {
+      const Fp8Table &table = fp8Table(view.dtype);
+      const uint8_t *q = base + c;
+      if (scales)
+        for (int64_t i = 0; i < n; ++i)
+          out[i] = table[q[i]] * scale;
+      else
+        for (int64_t i = 0; i < n; ++i)
+          out[i] = table[q[i]];
+      break;
+    }
+    }
+    c = runEnd;
+  }
+}
+
+struct QuantWeightSource {
+  QuantMatrixView view;
+  const BlockScales *scales; // null: raw values
+};
+
+void decodeQuantBlock(const void *context, int64_t row0, int64_t numRows,
+                      int64_t col0, int64_t numCols, float *dst,
+                      int64_t dstStride) {
+  const auto &source = *static_cast<const QuantWeightSource *>(context);
+  for (int64_t r = 0; r < numRows; ++r)
+    decodeRow(source.view, source.scales, row0 + r, col0, numCols,
+              dst + r * dstStride);
+}
+
+/// Stores ((alpha * scaleA[m]) * scaleB[n]) * dot, the contract's order.
+struct ScaledStore {
+  const BlockScales *scaleA, *scaleB;
+  float alpha;
+  MatrixView output;
+
+  void store(int64_t row, int64_t col0, const float *dots,
+             int64_t count) const {
+    const float rowFactor =
+        alpha * (scaleA ? scaleA->scales[scaleA->index(row, 0)] : 1.0f);
+    void *out = static_cast<uint8_t *>(output.data) +
+                row * output.rowStride * dtypeBytes(output.dtype);
+    for (int64_t j = 0; j < count; ++j) {
+      const int64_t col = col0 + j;
+      const float factor =
+          scaleB ? rowFactor * scaleB->scales[scaleB->index(col, 0)]
+                 : rowFactor;
+      storeFromF32(out, output.dtype, col, factor * dots[j]);
+    }
+  }
+  static void trampoline(const void *context, int64_t row, int64_t col0,
+                         const float *dots, int64_t count) {
+    static_cast<const ScaledStore *>(context)->store(row, col0, dots, count);
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// INT8 dot-product tiles: out[i * outStride + j] = dot(a row i, b row j)
+//===----------------------------------------------------------------------===//
+
+using I8TileFn = void (*)(const int8_t *a, int64_t aStride, const int8_t *b,
+                          int64_t bStride, int64_t k, int32_t *out,
+                          int64_t outStride);
+constexpr int kMaxTile = 4;
+using I8TileTable = std::array<std::array<I8TileFn, kMaxTile>, kMaxTile>;
+
+template <int RX, int RW> struct I8TileGeneric {
+  static void run(const int8_t *a, int64_t aStride, const int8_t *b,
+                  int64_t bStride, int64_t k, int32_t *out, int64_t outStride) {
+    for (int i = 0; i < RX; ++i)
+      for (int j = 0; j < RW; ++j) {
+        const int8_t *x = a + i * aStride, *w = b + j * bStride;
+        int32_t sum = 0;
+        for (int64_t kk = 0; kk < k; ++kk)
+          sum += static_cast<int32_t>(x[kk]) * static_cast<int32_t>(w[kk]);
+        out[i * outStride + j] = sum;
+      }
+  }
+};
+
+#ifdef LLMC_X86
+#define LLMC_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define LLMC_TARGET_AVX512                                                     \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+#define LLMC_TARGET_AVX512VNNI                                                 \
+  __attribute__((                                                              \
+      target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+
+LLMC_TARGET_AVX2 inline int32_t reduceI32x8(__m256i v) {
+  __m128i sum =
+      _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0x4e));
+  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0xb1));
+  return _mm_cvtsi128_si32(sum);
+}
+
+template <int RX, int RW> struct I8TileAvx2 {
+  LLMC_TARGET_AVX2 static void run(const int8_t *a, int64_t aStride,
+                                   const int8_t *b, int64_t bStride, int64_t k,
+                                   int32_t *out, int64_t outStride) {
+    __m256i acc[RX][RW];
+    for (int i = 0; i < RX; ++i)
+      for (int j = 0; j < RW; ++j)
+        acc[i][j] = _mm256_setzero_si256();
+    int64_t kk = 0;
+    for (; kk + 16 <= k; kk += 16) {
+      __m256i av[RX];
+      for (int i = 0; i < RX; ++i)
+        av[i] = _mm256_cvtepi8_epi16(_mm_loadu_si128(
+            reinterpret_cast<const __m128i *>(a + i * aStride + kk)));
+      for (int j = 0; j < RW; ++j) {
+        __m256i bv = _mm256_cvtepi8_epi16(_mm_loadu_si128(
+            reinterpret_cast<const __m128i *>(b + j * bStride + kk)));
+        for (int i = 0; i < RX; ++i)
+          acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(av[i], bv));
+      }
+    }
+    for (int i = 0; i < RX; ++i)
+      for (int j = 0; j < RW; ++j) {
+        int32_t sum = reduceI32x8(acc[i][j]);
+        for (int64_t t = kk; t < k; ++t)
+          sum += static_cast<int32_t>(a[i * aStride + t]) *
+                 static_cast<int32_t>(b[j * bStride + t]);
+        out[i * outStride + j] = sum;
+      }
+  }
+};
+
+template <int RX, int RW> struct I8TileAvx512 {
+  LLMC_TARGET_AVX512 static void run(const int8_t *a, int64_t aStride,
+                                     const int8_t *b, int64_t bStride,
+                                     int64_t k, int32_t *out,
+                                     int64_t outStride) {
+    __m512i acc[RX][RW];
+    for (int i = 0; i < RX; ++i)
+      for (int j = 0; j < RW; ++j)
+        acc[i][j] = _mm512_setzero_si512();
+    auto step = [&](int64_t kk, __mmask32 mask) LLMC_TARGET_AVX512 {
+      __m512i av[RX];
+      for (int i = 0; i < RX; ++i)
+        av[i] = _mm512_cvtepi8_epi16(
+            _mm256_maskz_loadu_epi8(mask, a + i * aStride + kk));
+      for (int j = 0; j < RW; ++j) {
+        __m512i bv = _mm512_cvtepi8_epi16(
+            _mm256_maskz_loadu_epi8(mask, b + j * bStride + kk));
+        for (int i = 0; i < RX; ++i)
+          acc[i][j] = _mm512_add_epi32(acc[i][j], _mm512_madd_epi16(av[i], bv));
+      }
+    };
+    int64_t kk = 0;
+    for (; kk + 32 <= k; kk += 32)
+      step(kk, ~static_cast<__mmask32>(0));
+    if (kk < k)
+      step(kk, static_cast<__mmask32>((1ull << (k - kk)) - 1));
+    for (int i = 0; i < RX; ++i)
+      for (int j = 0; j < RW; ++j)
+        out[i * outStride + j] = _mm512_reduce_add_epi32(acc[i][j]);
+  }
+};
+
+template <int RX, int RW> struct I8TileVnni {
+  LLMC_TARGET_AVX512VNNI static void run(const int8_t *a, int64_t aStride,
+                                         const int8_t *b, int64_t bStride,
+                                         int64_t k, int32_t *out,
+                                         int64_t outStride) {
+    const __m512i signFlip = _mm512_set1_epi8(static_cast<char>(0x80));
+    const __m512i ones = _mm512_set1_epi8(1);
+    __m512i acc[RX][RW], weightSums[RW];
+    for (int j = 0; j < RW; ++j) {
+      weightSums[j] = _mm512_setzero_si512();
+      for (int i = 0; i < RX; ++i)
+        acc[i][j] = _mm512_setzero_si512();
+    }
+    // Masked-off lanes load 0 for both operands: the flipped activation is
+    // then 128, times a zero weight, so they add nothing.
+    auto step = [&](int64_t kk, __mmask64 mask) LLMC_TARGET_AVX512VNNI {
+      __m512i av[RX];
+      for (int i = 0; i < RX; ++i)
+        av[i] = _mm512_xor_si512(
+            _mm512_maskz_loadu_epi8(mask, a + i * aStride + kk), signFlip);
+      for (int j = 0; j < RW; ++j) {
+        __m512i bv = _mm512_maskz_loadu_epi8(mask, b + j * bStride + kk);
+        weightSums[j] = _mm512_dpbusd_epi32(weightSums[j], ones, bv);
+        for (int i = 0; i < RX; ++i)
+          acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av[i], bv);
+      }
+    };
+    int64_t kk = 0;
+    for (; kk + 64 <= k; kk += 64)
+      step(kk, ~static_cast<__mmask64>(0));
+    if (kk < k)
+      step(kk, static_cast<__mmask64>((1ull << (k - kk)) - 1));
+    for (int j = 0; j < RW; ++j) {
+      const uint32_t correction =
+          128u * static_cast<uint32_t>(_mm512_reduce_add_epi32(weightSums[j]));
+      for (int i = 0; i < RX; ++i)
+        out[i * outStride + j] = static_cast<int32_t>(
+            static_cast<uint32_t>(_mm512_reduce_add_epi32(acc[i][j])) -
+            correction);
+    }
+  }
+};
+#endif // LLMC_X86
+
+template <template <int, int> class Tile> I8TileTable makeTileTable() {
+  return I8TileTable{
+      {{&Tile<1, 1>::run, &Tile<1, 2>::run, &Tile<1, 3>::run, &Tile<1, 4>::run},
+       {&Tile<2, 1>::run, &Tile<2, 2>::run, &Tile<2, 3>::run, &Tile<2, 4>::run},
+       {&Tile<3, 1>::run, &Tile<3, 2>::run, &Tile<3, 3>::run, &Tile<3, 4>::run},
+       {&Tile<4, 1>::run, &Tile<4, 2>::run, &Tile<4, 3>::run,
+        &Tile<4, 4>::run}}};
+}
+
+const I8TileTable &selectI8Tiles() {
+#ifdef LLMC_X86
+  static const I8TileTable vnni = makeTileTable<I8TileVnni>();
+  static const I8TileTable avx512 = makeTileTable<I8TileAvx512>();
+  static const I8TileTable avx2 = makeTileTable<I8TileAvx2>();
+  if (useAvx512Vnni())
+    return vnni;
+  switch (activeIsa()) {
+  case Isa::Avx512:
+    return avx512;
+  case Isa::Avx2:
+    return avx2;
+  case Isa::Generic:
+    break;
+  }
+#endif
+  static const I8TileTable generic = makeTileTable<I8TileGeneric>();
+  return generic;
+}
+
+// Weight rows per work item: a multiple of the tile so that only the last
+// block has edge tiles.
+constexpr int64_t kI8BlockRows = 16;
+
+void gemmInt8(const QuantMatrixView &a, const QuantMatrixView &b,
+              const ScaledStore &epilogue, ThreadPool *pool) {
+  const int64_t m = a.rows, n = b.rows, k = a.cols;
+  const I8TileTable &tiles = selectI8Tiles();
+  const auto *aData = static_cast<const int8_t *>(a.data);
+  const auto *bData = static_cast<const int8_t *>(b.data);
+  const int64_t numBlocks = (n + kI8BlockRows - 1) / kI8BlockRows;
+  auto body = [&](int64_t blockBegin, int64_t blockEnd, int) {
+    std::vector<int32_t> dots(static_cast<size_t>(m * kI8BlockRows));
+    std::vector<float> row(kI8BlockRows);
+    for (int64_t block = blockBegin; block < blockEnd; ++block) {
+      const int64_t row0 = block * kI8BlockRows;
+      const int64_t rows = std::min(kI8BlockRows, n - row0);
+      for (int64_t i = 0; i < m; i += kMaxTile) {
+        const int rx = static_cast<int>(std::min<int64_t>(kMaxTile, m - i));
+        for (int64_t j = 0; j < rows; j += kMaxTile) {
+          const int rw =
+              static_cast<int>(std::min<int64_t>(kMaxTile, rows - j));
+          tiles[rx - 1][rw - 1](aData + i * a.rowStride, a.rowStride,
+                                bData + (row0 + j) * b.rowStride, b.rowStride,
+                                k, dots.data() + i * kI8BlockRows + j,
+                                kI8BlockRows);
+        }
+      }
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t j = 0; j < rows; ++j)
+          row[j] = static_cast<float>(dots[i * kI8BlockRows + j]);
+        epilogue.store(i, row0, row.data(), rows);
+      }
+    }
+  };
+  if (pool && pool->numThreads() > 1 && numBlocks > 1)
+    // One row (decode): contiguous ranges per thread, as the f32 GEMV.
+    pool->parallelFor(numBlocks, m == 1 ? 0 : 1, body);
+  else
+    body(0, numBlocks, 0);
+}
+
+/// Activation rows of any quantized type as contiguous exact f32 values.
+std::vector<float> decodeActivations(const QuantMatrixView &a) {
+  std::vector<float> values(static_cast<size_t>(a.rows * a.cols));
+  for (int64_t r = 0; r < a.rows; ++r)
+    decodeRow(a, nullptr, r, 0, a.cols, values.data() + r * a.cols);
+  return values;
+}
+
+} // namespace
+
+void gemmW8A8(const QuantMatrixView &a, const QuantMatrixView &b,
+              const BlockScales &scaleA, const BlockScales &scaleB, float alpha,
+              const MatrixView &output, ThreadPool *pool) {
+  ScaledStore epilogue{&scaleA, &scaleB, alpha, output};
+  if (a.dtype == QuantDType::I8 && b.dtype == QuantDType::I8) {
+    gemmInt8(a, b, epilogue, pool);
+    return;
+  }
+  // FP8 (or any other mix): exact decoded values, f32 products and sums.
+  std::vector<float> x = decodeActivations(a);
+  QuantWeightSource source{b, nullptr};
+  detail::DecodedWeight weight{b.rows, b.cols, &source, &decodeQuantBlock};
+  detail::linearDecoded(x.data(), a.rows, weight,
+                        {&epilogue, &ScaledStore::trampoline}, pool);
+}
+
+void gemmWeightOnly(const ConstMatrixView &a, const QuantMatrixView &b,
+                    const BlockScales &scaleB, float alpha,
+                    const MatrixView &output, ThreadPool *pool) {
+  std::vector<float> x(static_cast<size_t>(a.rows * a.cols));
+  const size_t aBytes = dtypeBytes(a.dtype);
+  for (int64_t r = 0; r < a.rows; ++r)
+    convertToF32(static_cast<const uint8_t *>(a.data) +
+                     r * a.rowStride * aBytes,
+                 a.dtype, x.data() + r * a.cols, a.cols);
+  QuantWeightSource source{b, &scaleB};
+  detail::DecodedWeight weight{b.rows, b.cols, &source, &decodeQuantBlock};
+  ScaledStore epilogue{nullptr, nullptr, alpha, output};
+  detail::linearDecoded(x.data(), a.rows, weight,
+                        {&epilogue, &ScaledStore::trampoline}, pool);
+}
+
+void quantize(const ConstMatrixView &input, const BlockScales &scales,
+              void *output, QuantDType outputDType) {
+  std::vector<float> row(static_cast<size_t>(input.cols));
+  const size_t inBytes = dtypeBytes(input.dtype);
+  const int64_t cols = input.cols;
+  for (int64_t r = 0; r < input.rows; ++r) {
+    convertToF32(static_cast<const uint8_t *>(input.data) +
+                     r * input.rowStride * inBytes,
+                 input.dtype, row.data(), cols);
+    for (int64_t c = 0; c < cols; ++c) {
+      const int64_t index = scales.index(r, c);
+      const float scale = scales.scales[index];
+      const int32_t zero = scales.zeroPoints ? scales.zeroPoints[index] : 0;
+      const int64_t at = r * cols + c;
+      switch (outputDType) {
+      case QuantDType::I8:
+        static_cast<int8_t *>(output)[at] =
+            numeric::quantizeInt8(row[c], scale, zero);
+        break;
+      case QuantDType::I4: {
+        uint8_t &byte = static_cast<uint8_t *>(output)[at / 2];
+        uint8_t nibble =
+            static_cast<uint8_t>(numeric::quantizeInt4(row[c], scale, zero)) &
+            0xfu;
+        byte = (at & 1) ? static_cast<uint8_t>((byte & 0x0fu) | (nibble << 4))
+                        : static_cast<uint8_t>((byte & 0xf0u) | nibble);
+        break;
+      }
+      case QuantDType::F8E4M3FN:
+      case QuantDType::F8E5M2:
+        static_cast<uint8_t *>(output)[at] =
+            numeric::quantizeFp8(row[c], scale, fp8FormatOf(outputDType));
+        break;
+      }
+    }
+  }
+}
+
+void quantizeDynamic(const ConstMatrixView &input, void *output,
+                     QuantDType outputDType, float *scales) {
+  float qmax = numeric::kInt8QMax;
+  if (outputDType == QuantDType::I4)
+    qmax = numeric::kInt4QMax;
+  else if (isFp8(outputDType))
+    qmax = numeric::fp8Max(fp8FormatOf(outputDType));
+  std::vector<float> row(static_cast<size_t>(input.cols));
+  const size_t inBytes = dtypeBytes(input.dtype);
+  for (int64_t r = 0; r < input.rows; ++r) {
+    convertToF32(static_cast<const uint8_t *>(input.data) +
+                     r * input.rowStride * inBytes,
+                 input.dtype, row.data(), input.cols);
+    scales[r] =
+        numeric::symmetricScale(numeric::absMax(row.data(), input.cols), qmax);
+  }
+  quantize(input, BlockScales::perRow(scales), output, outputDType);
+}
+
+void dequantize(const QuantMatrixView &input, const BlockScales &scales,
+                const MatrixView &output) {
+  std::vector<float> row(static_cast<size_t>(input.cols));
+  const size_t outBytes = dtypeBytes(output.dtype);
+  for (int64_t r = 0; r < input.rows; ++r) {
+    decodeRow(input, &scales, r, 0, input.cols, row.data());
+    convertFromF32(row.data(),
+                   static_cast<uint8_t *>(output.data) +
+                       r * output.rowStride * outBytes,
+                   output.dtype, input.cols);
+  }
+}
+
+} // namespace llmc::cpu
