@@ -85,60 +85,220 @@ int64_t elementByteOffset(const QuantMatrixView &view, int64_t row,
   return view.dtype == QuantDType::I4 ? element / 2 : element;
 }
 
+// One run of elements sharing a scale and zero point, decoded to f32:
+// (q - zero) * scale, or the plain value when !scaled. Every path is exact
+// (small integers and FP8 values are exact in f32, and the multiply rounds
+// once), so the ISA changes the speed only. The body is instantiated under
+// each ISA's target attributes so the integer loops vectorize; FP8 has
+// explicit AVX2/AVX-512 paths through F16C (below).
+struct Run {
+  const uint8_t *row; // the row's first byte
+  int64_t begin, count;
+  float scale, zero;
+  bool scaled;
+  float *out;
+};
+
+#define LLMC_ALWAYS_INLINE inline __attribute__((always_inline))
+
+LLMC_ALWAYS_INLINE void decodeI8Run(const Run &run) {
+  const int8_t *q = reinterpret_cast<const int8_t *>(run.row) + run.begin;
+  float *out = run.out;
+  const float zero = run.zero, scale = run.scale;
+  if (run.scaled)
+    for (int64_t i = 0; i < run.count; ++i)
+      out[i] = (static_cast<float>(q[i]) - zero) * scale;
+  else
+    for (int64_t i = 0; i < run.count; ++i)
+      out[i] = static_cast<float>(q[i]);
+}
+
+LLMC_ALWAYS_INLINE void decodeI4Run(const Run &run) {
+  const float zero = run.scaled ? run.zero : 0.0f;
+  const float scale = run.scaled ? run.scale : 1.0f;
+  int64_t i = 0;
+  auto one = [&](int64_t index) {
+    return (static_cast<float>(numeric::unpackInt4(run.row, index)) - zero) *
+           scale;
+  };
+  if (run.begin & 1) {
+    run.out[0] = one(run.begin);
+    i = 1;
+  }
+  // Whole bytes: low nibble, then high nibble.
+  const uint8_t *bytes = run.row + (run.begin + i) / 2;
+  const int64_t pairs = (run.count - i) / 2;
+  float *out = run.out + i;
+  for (int64_t p = 0; p < pairs; ++p) {
+    const int8_t byte = static_cast<int8_t>(bytes[p]);
+    const int8_t low = static_cast<int8_t>(static_cast<int8_t>(byte << 4) >> 4);
+    const int8_t high = static_cast<int8_t>(byte >> 4);
+    out[2 * p] = (static_cast<float>(low) - zero) * scale;
+    out[2 * p + 1] = (static_cast<float>(high) - zero) * scale;
+  }
+  i += 2 * pairs;
+  if (i < run.count)
+    run.out[i] = one(run.begin + i);
+}
+
+LLMC_ALWAYS_INLINE void decodeFp8RunTable(const Run &run, QuantDType dtype) {
+  const Fp8Table &table = fp8Table(dtype);
+  const uint8_t *q = run.row + run.begin;
+  if (run.scaled)
+    for (int64_t i = 0; i < run.count; ++i)
+      run.out[i] = table[q[i]] * run.scale;
+  else
+    for (int64_t i = 0; i < run.count; ++i)
+      run.out[i] = table[q[i]];
+}
+
+using RunFn = void (*)(const Run &run, QuantDType dtype);
+
+void decodeRunGeneric(const Run &run, QuantDType dtype) {
+  switch (dtype) {
+  case QuantDType::I8:
+    return decodeI8Run(run);
+  case QuantDType::I4:
+    return decodeI4Run(run);
+  case QuantDType::F8E4M3FN:
+  case QuantDType::F8E5M2:
+    return decodeFp8RunTable(run, dtype);
+  }
+}
+
+#ifdef LLMC_X86
+#define LLMC_DECODE_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define LLMC_DECODE_AVX512                                                     \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+
+// FP8 through f16: an E5M2 code is the top byte of the f16 with the same
+// value; an E4M3FN code c becomes the f16 bits (c & 0x80) << 8 | (c & 0x7f)
+// << 7, whose value is exactly 2^-8 times c's (normal and subnormal alike:
+// the exponent field moves from bias 7 to bias 15), and code 0x7f (NaN) is
+// patched. VCVTPH2PS widens f16 exactly, subnormals included.
+LLMC_DECODE_AVX2 inline __m256 fp8x8ToF32Avx2(const uint8_t *q,
+                                              QuantDType dtype) {
+  __m128i codes =
+      _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(q)));
+  if (dtype == QuantDType::F8E5M2)
+    return _mm256_cvtph_ps(_mm_slli_epi16(codes, 8));
+  __m128i magnitude = _mm_and_si128(codes, _mm_set1_epi16(0x7f));
+  __m128i sign = _mm_slli_epi16(_mm_and_si128(codes, _mm_set1_epi16(0x80)), 8);
+  __m128i half = _mm_or_si128(sign, _mm_slli_epi16(magnitude, 7));
+  __m256 value = _mm256_mul_ps(_mm256_cvtph_ps(half), _mm256_set1_ps(256.0f));
+  __m256 isNan = _mm256_castsi256_ps(
+      _mm256_cvtepi16_epi32(_mm_cmpeq_epi16(magnitude, _mm_set1_epi16(0x7f))));
+  // The sign moved to bit 15 of the f16; as an f32 it belongs at bit 31.
+  __m256 nan = _mm256_castsi256_ps(
+      _mm256_or_si256(_mm256_slli_epi32(_mm256_cvtepu16_epi32(sign), 16),
+                      _mm256_set1_epi32(0x7fc00000)));
+  return _mm256_blendv_ps(value, nan, isNan);
+}
+
+LLMC_DECODE_AVX2 void decodeRunAvx2(const Run &run, QuantDType dtype) {
+  switch (dtype) {
+  case QuantDType::I8:
+    return decodeI8Run(run);
+  case QuantDType::I4:
+    return decodeI4Run(run);
+  case QuantDType::F8E4M3FN:
+  case QuantDType::F8E5M2: {
+    const uint8_t *q = run.row + run.begin;
+    const __m256 scale = _mm256_set1_ps(run.scale);
+    int64_t i = 0;
+    for (; i + 8 <= run.count; i += 8) {
+      __m256 v = fp8x8ToF32Avx2(q + i, dtype);
+      _mm256_storeu_ps(run.out + i, run.scaled ? _mm256_mul_ps(v, scale) : v);
+    }
+    Run tail = run;
+    tail.begin += i;
+    tail.count -= i;
+    tail.out += i;
+    return decodeFp8RunTable(tail, dtype);
+  }
+  }
+}
+
+LLMC_DECODE_AVX512 inline __m512 fp8x16ToF32Avx512(const uint8_t *q,
+                                                   QuantDType dtype) {
+  __m256i codes = _mm256_cvtepu8_epi16(
+      _mm_loadu_si128(reinterpret_cast<const __m128i *>(q)));
+  if (dtype == QuantDType::F8E5M2)
+    return _mm512_cvtph_ps(_mm256_slli_epi16(codes, 8));
+  __m256i magnitude = _mm256_and_si256(codes, _mm256_set1_epi16(0x7f));
+  __m256i sign =
+      _mm256_slli_epi16(_mm256_and_si256(codes, _mm256_set1_epi16(0x80)), 8);
+  __m256i half = _mm256_or_si256(sign, _mm256_slli_epi16(magnitude, 7));
+  __m512 value = _mm512_mul_ps(_mm512_cvtph_ps(half), _mm512_set1_ps(256.0f));
+  __mmask16 isNan = _mm256_cmpeq_epi16_mask(magnitude, _mm256_set1_epi16(0x7f));
+  __m512 nan = _mm512_castsi512_ps(
+      _mm512_or_si512(_mm512_slli_epi32(_mm512_cvtepu16_epi32(sign), 16),
+                      _mm512_set1_epi32(0x7fc00000)));
+  return _mm512_mask_mov_ps(value, isNan, nan);
+}
+
+LLMC_DECODE_AVX512 void decodeRunAvx512(const Run &run, QuantDType dtype) {
+  switch (dtype) {
+  case QuantDType::I8:
+    return decodeI8Run(run);
+  case QuantDType::I4:
+    return decodeI4Run(run);
+  case QuantDType::F8E4M3FN:
+  case QuantDType::F8E5M2: {
+    const uint8_t *q = run.row + run.begin;
+    const __m512 scale = _mm512_set1_ps(run.scale);
+    int64_t i = 0;
+    for (; i + 16 <= run.count; i += 16) {
+      __m512 v = fp8x16ToF32Avx512(q + i, dtype);
+      _mm512_storeu_ps(run.out + i, run.scaled ? _mm512_mul_ps(v, scale) : v);
+    }
+    Run tail = run;
+    tail.begin += i;
+    tail.count -= i;
+    tail.out += i;
+    return decodeFp8RunTable(tail, dtype);
+  }
+  }
+}
+#endif // LLMC_X86
+
+RunFn selectRunFn() {
+#ifdef LLMC_X86
+  switch (activeIsa()) {
+  case Isa::Avx512:
+    return &decodeRunAvx512;
+  case Isa::Avx2:
+    return &decodeRunAvx2;
+  case Isa::Generic:
+    break;
+  }
+#endif
+  return &decodeRunGeneric;
+}
+
 /// Decodes `count` elements of row `row` from column `col0` to f32:
 /// (q - zero) * scale with `scales`, or the plain values (q, or the exact
 /// FP8 value) when `scales` is null.
 void decodeRow(const QuantMatrixView &view, const BlockScales *scales,
-               int64_t row, int64_t col0, int64_t count, float *dst) {
+               int64_t row, int64_t col0, int64_t count, float *dst,
+               RunFn decodeRun) {
   const uint8_t *base =
       static_cast<const uint8_t *>(view.data) + elementByteOffset(view, row, 0);
   const int64_t end = col0 + count;
   for (int64_t c = col0; c < end;) {
     // A run of columns sharing one scale (the whole range without scales).
     int64_t runEnd = end;
-    float scale = 1.0f;
-    int32_t zero = 0;
+    Run run{base, c, 0, 1.0f, 0.0f, scales != nullptr, dst + (c - col0)};
     if (scales) {
       if (scales->blockCols < end)
         runEnd = std::min(end, (c / scales->blockCols + 1) * scales->blockCols);
       int64_t index = scales->index(row, c);
-      scale = scales->scales[index];
+      run.scale = scales->scales[index];
       if (scales->zeroPoints)
-        zero = scales->zeroPoints[index];
+        run.zero = static_cast<float>(scales->zeroPoints[index]);
     }
-    float *out = dst + (c - col0);
-    const int64_t n = runEnd - c;
-    switch (view.dtype) {
-    case QuantDType::I8: {
-      const int8_t *q = reinterpret_cast<const int8_t *>(base) + c;
-      if (scales)
-        for (int64_t i = 0; i < n; ++i)
-          out[i] = static_cast<float>(q[i] - zero) * scale;
-      else
-        for (int64_t i = 0; i < n; ++i)
-          out[i] = static_cast<float>(q[i]);
-      break;
-    }
-    case QuantDType::I4:
-      for (int64_t i = 0; i < n; ++i) {
-        int32_t q = numeric::unpackInt4(base, c + i);
-        out[i] = scales ? static_cast<float>(q - zero) * scale
-                        : static_cast<float>(q);
-      }
-      break;
-    case QuantDType::F8E4M3FN:
-    case QuantDType::F8E5M2: {
-      const Fp8Table &table = fp8Table(view.dtype);
-      const uint8_t *q = base + c;
-      if (scales)
-        for (int64_t i = 0; i < n; ++i)
-          out[i] = table[q[i]] * scale;
-      else
-        for (int64_t i = 0; i < n; ++i)
-          out[i] = table[q[i]];
-      break;
-    }
-    }
+    run.count = runEnd - c;
+    decodeRun(run, view.dtype);
     c = runEnd;
   }
 }
@@ -146,6 +306,7 @@ void decodeRow(const QuantMatrixView &view, const BlockScales *scales,
 struct QuantWeightSource {
   QuantMatrixView view;
   const BlockScales *scales; // null: raw values
+  RunFn decodeRun;
 };
 
 void decodeQuantBlock(const void *context, int64_t row0, int64_t numRows,
@@ -154,7 +315,7 @@ void decodeQuantBlock(const void *context, int64_t row0, int64_t numRows,
   const auto &source = *static_cast<const QuantWeightSource *>(context);
   for (int64_t r = 0; r < numRows; ++r)
     decodeRow(source.view, source.scales, row0 + r, col0, numCols,
-              dst + r * dstStride);
+              dst + r * dstStride, source.decodeRun);
 }
 
 /// Stores ((alpha * scaleA[m]) * scaleB[n]) * dot, the contract's order.
@@ -405,8 +566,9 @@ void gemmInt8(const QuantMatrixView &a, const QuantMatrixView &b,
 /// Activation rows of any quantized type as contiguous exact f32 values.
 std::vector<float> decodeActivations(const QuantMatrixView &a) {
   std::vector<float> values(static_cast<size_t>(a.rows * a.cols));
+  RunFn decodeRun = selectRunFn();
   for (int64_t r = 0; r < a.rows; ++r)
-    decodeRow(a, nullptr, r, 0, a.cols, values.data() + r * a.cols);
+    decodeRow(a, nullptr, r, 0, a.cols, values.data() + r * a.cols, decodeRun);
   return values;
 }
 
@@ -422,7 +584,7 @@ void gemmW8A8(const QuantMatrixView &a, const QuantMatrixView &b,
   }
   // FP8 (or any other mix): exact decoded values, f32 products and sums.
   std::vector<float> x = decodeActivations(a);
-  QuantWeightSource source{b, nullptr};
+  QuantWeightSource source{b, nullptr, selectRunFn()};
   detail::DecodedWeight weight{b.rows, b.cols, &source, &decodeQuantBlock};
   detail::linearDecoded(x.data(), a.rows, weight,
                         {&epilogue, &ScaledStore::trampoline}, pool);
@@ -437,7 +599,7 @@ void gemmWeightOnly(const ConstMatrixView &a, const QuantMatrixView &b,
     convertToF32(static_cast<const uint8_t *>(a.data) +
                      r * a.rowStride * aBytes,
                  a.dtype, x.data() + r * a.cols, a.cols);
-  QuantWeightSource source{b, &scaleB};
+  QuantWeightSource source{b, &scaleB, selectRunFn()};
   detail::DecodedWeight weight{b.rows, b.cols, &source, &decodeQuantBlock};
   ScaledStore epilogue{nullptr, nullptr, alpha, output};
   detail::linearDecoded(x.data(), a.rows, weight,
@@ -505,8 +667,9 @@ void dequantize(const QuantMatrixView &input, const BlockScales &scales,
                 const MatrixView &output) {
   std::vector<float> row(static_cast<size_t>(input.cols));
   const size_t outBytes = dtypeBytes(output.dtype);
+  RunFn decodeRun = selectRunFn();
   for (int64_t r = 0; r < input.rows; ++r) {
-    decodeRow(input, &scales, r, 0, input.cols, row.data());
+    decodeRow(input, &scales, r, 0, input.cols, row.data(), decodeRun);
     convertFromF32(row.data(),
                    static_cast<uint8_t *>(output.data) +
                        r * output.rowStride * outBytes,

@@ -420,21 +420,67 @@ TEST(QuantizedKernels, DequantizeIsTheExactInverse) {
              matrix(outB.data(), DType::BF16, 1, cols));
   for (int64_t c = 0; c < cols; ++c)
     EXPECT_EQ(outB[c], f32ToBf16(float(q[cols + c]) * scale));
-  // FP8, every code.
-  std::vector<uint8_t> codes(256);
-  for (int i = 0; i < 256; ++i)
+}
+
+// Every ISA's decoder (the vector FP8 paths go through F16C) returns exactly
+// Float8.h's value for all 256 codes of both formats (NaNs bit for bit),
+// with and without a scale, and the int8/int4 decoders exactly (q - z) * s,
+// at every alignment of the run (vector bodies and scalar tails).
+TEST(QuantizedKernels, DecodersAreExactOnEveryIsa) {
+  std::vector<uint8_t> codes(256 + 37);
+  for (size_t i = 0; i < codes.size(); ++i)
     codes[i] = static_cast<uint8_t>(i);
-  std::vector<float> values(256);
-  float two = 2.0f;
-  dequantize(quantMatrix(codes.data(), QuantDType::F8E5M2, 1, 256),
-             BlockScales::perTensor(&two),
-             matrix(values.data(), DType::F32, 1, 256));
-  for (int i = 0; i < 256; ++i) {
-    float expected = numeric::fp8ToFloat(codes[i], Fp8Format::E5M2) * 2.0f;
-    if (std::isnan(expected))
-      EXPECT_TRUE(std::isnan(values[i]));
-    else
-      EXPECT_EQ(values[i], expected) << i;
+  for (Isa isa : test::availableIsas()) {
+    test::IsaScope scope(isa);
+    for (auto [type, format] :
+         {std::pair{QuantDType::F8E4M3FN, Fp8Format::E4M3FN},
+          std::pair{QuantDType::F8E5M2, Fp8Format::E5M2}})
+      for (int64_t offset : {0, 3}) {
+        const int64_t cols = 256 + 37 - offset;
+        std::vector<float> values(cols);
+        float scale = 0.375f;
+        dequantize(quantMatrix(codes.data() + offset, type, 1, cols),
+                   BlockScales::perTensor(&scale),
+                   matrix(values.data(), DType::F32, 1, cols));
+        for (int64_t i = 0; i < cols; ++i) {
+          float expected =
+              numeric::fp8ToFloat(codes[offset + i], format) * scale;
+          uint32_t got, want;
+          std::memcpy(&got, &values[i], 4);
+          std::memcpy(&want, &expected, 4);
+          ASSERT_EQ(got, want)
+              << isaName(isa) << " code " << int(codes[offset + i])
+              << " offset " << offset;
+        }
+      }
+    // Integers: 90 columns in groups of 3 (and one group of 90), so int4
+    // runs start at odd columns too.
+    std::vector<int8_t> q(90);
+    for (size_t i = 0; i < q.size(); ++i)
+      q[i] = static_cast<int8_t>((int(i) * 37) % 16 - 8);
+    std::vector<uint8_t> packed(45);
+    numeric::packInt4(q.data(), 90, packed.data());
+    std::vector<float> scales(30);
+    std::vector<int8_t> zeros(30);
+    for (int g = 0; g < 30; ++g) {
+      scales[g] = 0.1f + 0.05f * g;
+      zeros[g] = static_cast<int8_t>(g % 5 - 2);
+    }
+    for (int64_t group : {3, 90}) {
+      BlockScales blocks = BlockScales::blocks(scales.data(), zeros.data(), 1,
+                                               90, 1, 90 / group);
+      std::vector<float> i8(90), i4(90);
+      dequantize(quantMatrix(q.data(), QuantDType::I8, 1, 90), blocks,
+                 matrix(i8.data(), DType::F32, 1, 90));
+      dequantize(quantMatrix(packed.data(), QuantDType::I4, 1, 90), blocks,
+                 matrix(i4.data(), DType::F32, 1, 90));
+      for (int i = 0; i < 90; ++i) {
+        float expected =
+            numeric::dequantizeInt(q[i], scales[i / group], zeros[i / group]);
+        EXPECT_EQ(i8[i], expected) << isaName(isa) << " " << i;
+        EXPECT_EQ(i4[i], expected) << isaName(isa) << " " << i;
+      }
+    }
   }
 }
 
