@@ -383,6 +383,30 @@ TEST(QuantizedEngine, QuantizedKVCacheFromTheAttentionStep) {
   }
 }
 
+// The loader checks GemmStep.zero_b like the other operands: one past its
+// arena is a corrupt-metadata error naming it.
+TEST(QuantizedEngine, LoaderChecksZeroBBounds) {
+  const int64_t vocab = 6, k = 8, n = 4;
+  PlanArtifact plan(kMaxTokens);
+  auto table = makeTable(vocab, k, 14);
+  BufferSpec x = embed(plan, table, vocab, k);
+  BufferSpec w = plan.weight("w", fb::DType::I8, {n, k}, randomInt8(n * k, 15));
+  BufferSpec s =
+      plan.weight("s", fb::DType::F32, {n, 1}, std::vector<float>(n, 0.5f));
+  BufferSpec z = s;
+  z.dtype = fb::DType::I8;
+  z.offset = 1 << 20; // far past the weights arena
+  BufferSpec logits =
+      plan.activation({kMaxTokens, n}, fb::DType::F32, kMaxTokens * n * 4);
+  plan.gemm({x, w, logits, std::nullopt, s, z});
+  plan.setLogits(logits);
+  std::unique_ptr<loader::Artifact> artifact;
+  runtime::Status status = plan.open(artifact);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("step 1 zero_b"), std::string::npos)
+      << status.message();
+}
+
 // Unsupported combinations are errors naming the step, never crashes.
 TEST(QuantizedEngine, UnsupportedCombinationsAreStepErrors) {
   const int64_t vocab = 6, k = 8, n = 4;
