@@ -16,8 +16,10 @@
 //    positive counterpart for the sign transfer), which is not exact.
 //  - portable: an int32 loop.
 // FP8 and weight-only GEMMs decode the weight to f32 a block at a time
-// (DecodedLinear.h) and run the f32 micro-kernels of Linear.cpp; FP8 codes
-// decode through a 256-entry table, exactly.
+// (DecodedLinear.h) and run the f32 micro-kernels of Linear.cpp; for one
+// activation row on AVX-512 the decode is fused into the GEMV instead (in
+// registers, no scratch). FP8 codes decode through a 256-entry table, or
+// exactly through F16C in the vector paths.
 //
 //===----------------------------------------------------------------------===//
 
@@ -345,6 +347,180 @@ struct ScaledStore {
 };
 
 //===----------------------------------------------------------------------===//
+// Fused quantized-weight GEMV (one activation row): weights are decoded in
+// registers right before the FMA, so each weight byte is read once and no
+// scratch round trip is paid. Used when every scale group is a whole number
+// of 16-element vectors (or covers the row); otherwise the decoded path.
+//===----------------------------------------------------------------------===//
+
+/// The f32 value of one weight element: (q - zero) * scale, or raw.
+float scalarWeight(const uint8_t *row, QuantDType dtype, int64_t col,
+                   float scale, float zero, bool scaled) {
+  float value;
+  switch (dtype) {
+  case QuantDType::I8:
+    value = static_cast<float>(static_cast<int8_t>(row[col]));
+    break;
+  case QuantDType::I4:
+    value = static_cast<float>(numeric::unpackInt4(row, col));
+    break;
+  default:
+    value = fp8Table(dtype)[row[col]];
+    if (scaled)
+      return value * scale;
+    return value;
+  }
+  return scaled ? (value - zero) * scale : value;
+}
+
+struct FusedGemv {
+  const float *x;
+  QuantMatrixView weight;
+  const BlockScales *scales; // null: raw weights
+  int64_t group;             // columns per scale (a multiple of 16, or >= K)
+  const ScaledStore *epilogue;
+};
+
+#ifdef LLMC_X86
+template <QuantDType T>
+LLMC_DECODE_AVX512 inline __m512 loadWeights16(const uint8_t *row,
+                                               int64_t col) {
+  if constexpr (T == QuantDType::I8) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+        _mm_loadu_si128(reinterpret_cast<const __m128i *>(row + col))));
+  } else if constexpr (T == QuantDType::I4) {
+    // 8 bytes -> 16 nibbles in element order (low, high), sign-extended
+    // by (n ^ 8) - 8.
+    __m128i bytes =
+        _mm_loadl_epi64(reinterpret_cast<const __m128i *>(row + col / 2));
+    const __m128i low4 = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
+    __m128i nibbles =
+        _mm_unpacklo_epi8(_mm_and_si128(bytes, low4),
+                          _mm_and_si128(_mm_srli_epi16(bytes, 4), low4));
+    nibbles = _mm_sub_epi8(_mm_xor_si128(nibbles, eight), eight);
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(nibbles));
+  } else {
+    return fp8x16ToF32Avx512(row + col, T);
+  }
+}
+
+template <QuantDType T, int RW>
+LLMC_DECODE_AVX512 void fusedRowsAvx512(const FusedGemv &g, int64_t row0,
+                                        float *dots) {
+  const int64_t k = g.weight.cols;
+  const uint8_t *rows[RW];
+  for (int r = 0; r < RW; ++r)
+    rows[r] = static_cast<const uint8_t *>(g.weight.data) +
+              elementByteOffset(g.weight, row0 + r, 0);
+  __m512 acc[RW];
+  float tail[RW];
+  for (int r = 0; r < RW; ++r) {
+    acc[r] = _mm512_setzero_ps();
+    tail[r] = 0.0f;
+  }
+  for (int64_t g0 = 0; g0 < k; g0 += g.group) {
+    const int64_t g1 = std::min(k, g0 + g.group);
+    float scale[RW], zero[RW];
+    __m512 scaleV[RW], zeroV[RW];
+    for (int r = 0; r < RW; ++r) {
+      scale[r] = 1.0f;
+      zero[r] = 0.0f;
+      if (g.scales) {
+        int64_t index = g.scales->index(row0 + r, g0);
+        scale[r] = g.scales->scales[index];
+        if (g.scales->zeroPoints)
+          zero[r] = static_cast<float>(g.scales->zeroPoints[index]);
+      }
+      scaleV[r] = _mm512_set1_ps(scale[r]);
+      zeroV[r] = _mm512_set1_ps(zero[r]);
+    }
+    int64_t kk = g0;
+    for (; kk + 16 <= g1; kk += 16) {
+      const __m512 xv = _mm512_loadu_ps(g.x + kk);
+      for (int r = 0; r < RW; ++r) {
+        __m512 w = loadWeights16<T>(rows[r], kk);
+        if (g.scales)
+          w = T == QuantDType::I8 || T == QuantDType::I4
+                  ? _mm512_mul_ps(_mm512_sub_ps(w, zeroV[r]), scaleV[r])
+                  : _mm512_mul_ps(w, scaleV[r]);
+        acc[r] = _mm512_fmadd_ps(xv, w, acc[r]);
+      }
+    }
+    for (; kk < g1; ++kk)
+      for (int r = 0; r < RW; ++r)
+        tail[r] += g.x[kk] * scalarWeight(rows[r], T, kk, scale[r], zero[r],
+                                          g.scales != nullptr);
+  }
+  for (int r = 0; r < RW; ++r)
+    dots[r] = _mm512_reduce_add_ps(acc[r]) + tail[r];
+}
+
+template <QuantDType T>
+void fusedGemvAvx512(const FusedGemv &g, int64_t begin, int64_t end) {
+  float dots[4];
+  int64_t row = begin;
+  for (; row + 4 <= end; row += 4) {
+    fusedRowsAvx512<T, 4>(g, row, dots);
+    g.epilogue->store(0, row, dots, 4);
+  }
+  for (; row < end; ++row) {
+    fusedRowsAvx512<T, 1>(g, row, dots);
+    g.epilogue->store(0, row, dots, 1);
+  }
+}
+
+using FusedGemvFn = void (*)(const FusedGemv &, int64_t, int64_t);
+
+FusedGemvFn selectFusedGemv(QuantDType dtype) {
+  if (activeIsa() != Isa::Avx512)
+    return nullptr;
+  switch (dtype) {
+  case QuantDType::I8:
+    return &fusedGemvAvx512<QuantDType::I8>;
+  case QuantDType::I4:
+    return &fusedGemvAvx512<QuantDType::I4>;
+  case QuantDType::F8E4M3FN:
+    return &fusedGemvAvx512<QuantDType::F8E4M3FN>;
+  case QuantDType::F8E5M2:
+    return &fusedGemvAvx512<QuantDType::F8E5M2>;
+  }
+  return nullptr;
+}
+#else
+using FusedGemvFn = void (*)(const FusedGemv &, int64_t, int64_t);
+FusedGemvFn selectFusedGemv(QuantDType) { return nullptr; }
+#endif // LLMC_X86
+
+/// Runs the fused GEMV when this CPU and these scales allow it; false
+/// otherwise (the caller takes the decoded path).
+bool tryFusedGemv(const float *x, const QuantMatrixView &weight,
+                  const BlockScales *scales, const ScaledStore &epilogue,
+                  ThreadPool *pool) {
+  FusedGemvFn fn = selectFusedGemv(weight.dtype);
+  if (!fn)
+    return false;
+  const int64_t k = weight.cols;
+  int64_t group = k;
+  if (scales && scales->blockCols < k) {
+    if (scales->blockCols % 16 != 0)
+      return false;
+    group = scales->blockCols;
+  }
+  FusedGemv g{x, weight, scales, group, &epilogue};
+  const int64_t n = weight.rows;
+  if (pool && pool->numThreads() > 1 && n >= 64) {
+    // Contiguous ranges of 4-row steps, one per thread, as the f32 GEMV.
+    const int64_t steps = (n + 3) / 4;
+    pool->parallelFor(steps, 0, [&](int64_t begin, int64_t end, int) {
+      fn(g, begin * 4, std::min(n, end * 4));
+    });
+  } else {
+    fn(g, 0, n);
+  }
+  return true;
+}
+
+//===----------------------------------------------------------------------===//
 // INT8 dot-product tiles: out[i * outStride + j] = dot(a row i, b row j)
 //===----------------------------------------------------------------------===//
 
@@ -584,6 +760,8 @@ void gemmW8A8(const QuantMatrixView &a, const QuantMatrixView &b,
   }
   // FP8 (or any other mix): exact decoded values, f32 products and sums.
   std::vector<float> x = decodeActivations(a);
+  if (a.rows == 1 && tryFusedGemv(x.data(), b, nullptr, epilogue, pool))
+    return;
   QuantWeightSource source{b, nullptr, selectRunFn()};
   detail::DecodedWeight weight{b.rows, b.cols, &source, &decodeQuantBlock};
   detail::linearDecoded(x.data(), a.rows, weight,
@@ -599,9 +777,11 @@ void gemmWeightOnly(const ConstMatrixView &a, const QuantMatrixView &b,
     convertToF32(static_cast<const uint8_t *>(a.data) +
                      r * a.rowStride * aBytes,
                  a.dtype, x.data() + r * a.cols, a.cols);
+  ScaledStore epilogue{nullptr, nullptr, alpha, output};
+  if (a.rows == 1 && tryFusedGemv(x.data(), b, &scaleB, epilogue, pool))
+    return;
   QuantWeightSource source{b, &scaleB, selectRunFn()};
   detail::DecodedWeight weight{b.rows, b.cols, &source, &decodeQuantBlock};
-  ScaledStore epilogue{nullptr, nullptr, alpha, output};
   detail::linearDecoded(x.data(), a.rows, weight,
                         {&epilogue, &ScaledStore::trampoline}, pool);
 }

@@ -241,7 +241,12 @@ TEST(QuantizedKernels, WeightOnlyGemmMatchesDequantizedReference) {
   ThreadPool pool(2);
   for (QuantDType wType : {QuantDType::I8, QuantDType::I4})
     for (bool asymmetric : {false, true})
+      // One-row cases take the fused GEMV on AVX-512 (group a multiple of
+      // 16, or the whole row with a vector tail) or fall back to the
+      // decoded path (group 24).
       for (auto [m, n, k, group] : {std::array<int64_t, 4>{1, 70, 1024, 128},
+                                    std::array<int64_t, 4>{1, 37, 1000, 1000},
+                                    std::array<int64_t, 4>{1, 20, 96, 24},
                                     std::array<int64_t, 4>{5, 33, 256, 256},
                                     std::array<int64_t, 4>{9, 130, 640, 64}}) {
         numeric::IntFormat format = wType == QuantDType::I8
