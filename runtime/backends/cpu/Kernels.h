@@ -313,8 +313,9 @@ void gemmW8A8(const QuantMatrixView &a, const QuantMatrixView &b,
 /// b [N, K] I8, I4 (or FP8) with block-wise scales and optional zero points:
 ///   output[m][n] = alpha * sum_k a[m][k] * ((b[n][k] - zero) * scale)
 /// in f32. The weight is decoded to f32 one block (rows x K chunk) at a time
-/// in each thread's scratch, never as a whole (one row on AVX-512 with scale
-/// groups of a multiple of 16 columns: decoded in registers inside the GEMV).
+/// in each thread's scratch, never as a whole (one row on AVX2/AVX-512 with
+/// scale groups of a multiple of 16 columns: decoded in registers inside the
+/// GEMV).
 void gemmWeightOnly(const ConstMatrixView &a, const QuantMatrixView &b,
                     const BlockScales &scaleB, float alpha,
                     const MatrixView &output, ThreadPool *pool);

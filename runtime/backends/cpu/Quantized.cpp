@@ -17,8 +17,8 @@
 //  - portable: an int32 loop.
 // FP8 and weight-only GEMMs decode the weight to f32 a block at a time
 // (DecodedLinear.h) and run the f32 micro-kernels of Linear.cpp; for one
-// activation row on AVX-512 the decode is fused into the GEMV instead (in
-// registers, no scratch). FP8 codes decode through a 256-entry table, or
+// activation row on AVX2/AVX-512 the decode is fused into the GEMV instead
+// (in registers, no scratch). FP8 codes decode through a 256-entry table, or
 // exactly through F16C in the vector paths.
 //
 //===----------------------------------------------------------------------===//
@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #if defined(__x86_64__)
@@ -469,20 +470,127 @@ void fusedGemvAvx512(const FusedGemv &g, int64_t begin, int64_t end) {
   }
 }
 
+template <QuantDType T>
+LLMC_DECODE_AVX2 inline __m256 loadWeights8(const uint8_t *row, int64_t col) {
+  if constexpr (T == QuantDType::I8) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+        _mm_loadl_epi64(reinterpret_cast<const __m128i *>(row + col))));
+  } else if constexpr (T == QuantDType::I4) {
+    int32_t packed;
+    std::memcpy(&packed, row + col / 2, sizeof packed);
+    __m128i bytes = _mm_cvtsi32_si128(packed);
+    const __m128i low4 = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
+    __m128i nibbles =
+        _mm_unpacklo_epi8(_mm_and_si128(bytes, low4),
+                          _mm_and_si128(_mm_srli_epi16(bytes, 4), low4));
+    nibbles = _mm_sub_epi8(_mm_xor_si128(nibbles, eight), eight);
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(nibbles));
+  } else {
+    return fp8x8ToF32Avx2(row + col, T);
+  }
+}
+
+LLMC_DECODE_AVX2 inline float reduceF32x8(__m256 v) {
+  __m128 sum =
+      _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+  sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
+  return _mm_cvtss_f32(sum);
+}
+
+template <QuantDType T, int RW>
+LLMC_DECODE_AVX2 void fusedRowsAvx2(const FusedGemv &g, int64_t row0,
+                                    float *dots) {
+  const int64_t k = g.weight.cols;
+  const uint8_t *rows[RW];
+  for (int r = 0; r < RW; ++r)
+    rows[r] = static_cast<const uint8_t *>(g.weight.data) +
+              elementByteOffset(g.weight, row0 + r, 0);
+  __m256 acc[RW];
+  float tail[RW];
+  for (int r = 0; r < RW; ++r) {
+    acc[r] = _mm256_setzero_ps();
+    tail[r] = 0.0f;
+  }
+  for (int64_t g0 = 0; g0 < k; g0 += g.group) {
+    const int64_t g1 = std::min(k, g0 + g.group);
+    float scale[RW], zero[RW];
+    __m256 scaleV[RW], zeroV[RW];
+    for (int r = 0; r < RW; ++r) {
+      scale[r] = 1.0f;
+      zero[r] = 0.0f;
+      if (g.scales) {
+        int64_t index = g.scales->index(row0 + r, g0);
+        scale[r] = g.scales->scales[index];
+        if (g.scales->zeroPoints)
+          zero[r] = static_cast<float>(g.scales->zeroPoints[index]);
+      }
+      scaleV[r] = _mm256_set1_ps(scale[r]);
+      zeroV[r] = _mm256_set1_ps(zero[r]);
+    }
+    int64_t kk = g0;
+    for (; kk + 8 <= g1; kk += 8) {
+      const __m256 xv = _mm256_loadu_ps(g.x + kk);
+      for (int r = 0; r < RW; ++r) {
+        __m256 w = loadWeights8<T>(rows[r], kk);
+        if (g.scales)
+          w = T == QuantDType::I8 || T == QuantDType::I4
+                  ? _mm256_mul_ps(_mm256_sub_ps(w, zeroV[r]), scaleV[r])
+                  : _mm256_mul_ps(w, scaleV[r]);
+        acc[r] = _mm256_fmadd_ps(xv, w, acc[r]);
+      }
+    }
+    for (; kk < g1; ++kk)
+      for (int r = 0; r < RW; ++r)
+        tail[r] += g.x[kk] * scalarWeight(rows[r], T, kk, scale[r], zero[r],
+                                          g.scales != nullptr);
+  }
+  for (int r = 0; r < RW; ++r)
+    dots[r] = reduceF32x8(acc[r]) + tail[r];
+}
+
+template <QuantDType T>
+void fusedGemvAvx2(const FusedGemv &g, int64_t begin, int64_t end) {
+  float dots[4];
+  int64_t row = begin;
+  for (; row + 4 <= end; row += 4) {
+    fusedRowsAvx2<T, 4>(g, row, dots);
+    g.epilogue->store(0, row, dots, 4);
+  }
+  for (; row < end; ++row) {
+    fusedRowsAvx2<T, 1>(g, row, dots);
+    g.epilogue->store(0, row, dots, 1);
+  }
+}
+
 using FusedGemvFn = void (*)(const FusedGemv &, int64_t, int64_t);
 
-FusedGemvFn selectFusedGemv(QuantDType dtype) {
-  if (activeIsa() != Isa::Avx512)
-    return nullptr;
+FusedGemvFn fusedFor(QuantDType dtype, bool avx512) {
   switch (dtype) {
   case QuantDType::I8:
-    return &fusedGemvAvx512<QuantDType::I8>;
+    return avx512 ? &fusedGemvAvx512<QuantDType::I8>
+                  : &fusedGemvAvx2<QuantDType::I8>;
   case QuantDType::I4:
-    return &fusedGemvAvx512<QuantDType::I4>;
+    return avx512 ? &fusedGemvAvx512<QuantDType::I4>
+                  : &fusedGemvAvx2<QuantDType::I4>;
   case QuantDType::F8E4M3FN:
-    return &fusedGemvAvx512<QuantDType::F8E4M3FN>;
+    return avx512 ? &fusedGemvAvx512<QuantDType::F8E4M3FN>
+                  : &fusedGemvAvx2<QuantDType::F8E4M3FN>;
   case QuantDType::F8E5M2:
-    return &fusedGemvAvx512<QuantDType::F8E5M2>;
+    return avx512 ? &fusedGemvAvx512<QuantDType::F8E5M2>
+                  : &fusedGemvAvx2<QuantDType::F8E5M2>;
+  }
+  return nullptr;
+}
+
+FusedGemvFn selectFusedGemv(QuantDType dtype) {
+  switch (activeIsa()) {
+  case Isa::Avx512:
+    return fusedFor(dtype, true);
+  case Isa::Avx2:
+    return fusedFor(dtype, false);
+  case Isa::Generic:
+    break;
   }
   return nullptr;
 }

@@ -241,7 +241,7 @@ TEST(QuantizedKernels, WeightOnlyGemmMatchesDequantizedReference) {
   ThreadPool pool(2);
   for (QuantDType wType : {QuantDType::I8, QuantDType::I4})
     for (bool asymmetric : {false, true})
-      // One-row cases take the fused GEMV on AVX-512 (group a multiple of
+      // One-row cases take the fused GEMV on AVX2/AVX-512 (group a multiple of
       // 16, or the whole row with a vector tail) or fall back to the
       // decoded path (group 24).
       for (auto [m, n, k, group] : {std::array<int64_t, 4>{1, 70, 1024, 128},
