@@ -1,5 +1,4 @@
-//===- Engine.cpp - executes a CPU artifact's plan
-//-------------------------===//
+//===- Engine.cpp - executes a CPU artifact's plan -----------------------===//
 
 #include "runtime/engine/Engine.h"
 
@@ -73,6 +72,59 @@ bool toCpuDType(fb::DType dtype, DType &out) {
   default:
     return false;
   }
+}
+
+/// The element types of quantized operands (plan contract,
+/// docs/quantization.md): i8, i4 (packed), f8E4M3FN, f8E5M2.
+bool toQuantDType(fb::DType dtype, cpu::QuantDType &out) {
+  switch (dtype) {
+  case fb::DType::I8:
+    out = cpu::QuantDType::I8;
+    return true;
+  case fb::DType::I4:
+    out = cpu::QuantDType::I4;
+    return true;
+  case fb::DType::F8E4M3:
+    out = cpu::QuantDType::F8E4M3FN;
+    return true;
+  case fb::DType::F8E5M2:
+    out = cpu::QuantDType::F8E5M2;
+    return true;
+  default:
+    return false;
+  }
+}
+
+bool isFp8(cpu::QuantDType dtype) {
+  return dtype == cpu::QuantDType::F8E4M3FN || dtype == cpu::QuantDType::F8E5M2;
+}
+
+/// Bytes `elements` elements of `dtype` occupy, for the element types the
+/// engine moves (float, integer, fp8, packed i4).
+uint64_t storageBytes(fb::DType dtype, int64_t elements) {
+  switch (dtype) {
+  case fb::DType::F64:
+  case fb::DType::I64:
+    return 8 * elements;
+  case fb::DType::F32:
+  case fb::DType::I32:
+    return 4 * elements;
+  case fb::DType::F16:
+  case fb::DType::BF16:
+  case fb::DType::I16:
+    return 2 * elements;
+  case fb::DType::I4:
+    return (elements + 1) / 2;
+  default:
+    return elements;
+  }
+}
+
+std::string formatShape(const std::vector<int64_t> &shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
 }
 
 /// The step's parameters by key.
@@ -162,7 +214,17 @@ struct Engine::Impl {
                 "): " + message);
   }
 
+  /// The weight tensor loaded at (arena, offset), for the calibration hook.
+  std::map<std::pair<uint32_t, uint64_t>, std::string> weightNames;
+
   Status resolve(const fb::Buffer *buffer, Buf &out) const;
+  /// The name of the weight tensor that starts where `buffer` does, or "".
+  std::string weightNameAt(const fb::Buffer *buffer) const;
+  /// Checks that `scale` (and `zero`, which may be null) can scale `data`
+  /// block-wise as llm.quantize defines, in the [rows, last dim] view the
+  /// kernels take; returns an error message or "".
+  std::string checkBlockScales(const Buf &data, const Buf &scale,
+                               const Buf *zero) const;
   Status prepare();
   Status prepareGemm(size_t index, const fb::GemmStep &gemm);
   Status prepareCompute(size_t index, const fb::ComputeStep &step);
@@ -189,6 +251,82 @@ Status Engine::Impl::resolve(const fb::Buffer *buffer, Buf &out) const {
   }
   return Status::success();
 }
+
+std::string Engine::Impl::weightNameAt(const fb::Buffer *buffer) const {
+  if (!buffer)
+    return "";
+  auto it = weightNames.find({buffer->arena(), buffer->offset()});
+  return it == weightNames.end() ? "" : it->second;
+}
+
+std::string Engine::Impl::checkBlockScales(const Buf &data, const Buf &scale,
+                                           const Buf *zero) const {
+  if (scale.dtype != fb::DType::F32)
+    return "the scale is " + std::string(loader::dtypeName(scale.dtype)) +
+           "; scales are f32";
+  if (zero) {
+    if (zero->dtype != fb::DType::I8)
+      return "the zero point is " +
+             std::string(loader::dtypeName(zero->dtype)) +
+             "; zero points are i8";
+    if (zero->shape != scale.shape || zero->tokenRows != scale.tokenRows)
+      return "the zero point's shape " + formatShape(zero->shape) +
+             " differs from the scale's " + formatShape(scale.shape);
+  }
+  if (scale.elements(maxTokens) == 1 && !scale.tokenRows)
+    return ""; // per tensor
+  const size_t rank = data.shape.size();
+  if (scale.shape.size() != rank || rank == 0)
+    return "a scale of shape " + formatShape(scale.shape) +
+           " for data of shape " + formatShape(data.shape) +
+           " (it must be a scalar or have the data's rank)";
+  // Over token rows a scale is shared (leading dimension 1) or per token
+  // (token rows too), as llm.quantize allows for a dynamic dimension.
+  if (scale.tokenRows
+          ? !data.tokenRows || scale.rowsPerToken != data.rowsPerToken
+          : data.tokenRows && scale.shape[0] != 1)
+    return "a scale of shape " + formatShape(scale.shape) +
+           " over token rows must have leading dimension 1 or be token rows "
+           "like the data (" +
+           formatShape(data.shape) + ")";
+  // The kernels see [rows, last dim]; flattening the leading dimensions
+  // keeps the blocks only if the scale's leading dimensions equal the
+  // data's up to one that splits it, and are 1 after it.
+  bool split = false;
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t d = data.shape[i], sd = scale.shape[i];
+    if (sd <= 0 || d % sd != 0)
+      return "a scale of shape " + formatShape(scale.shape) +
+             " does not split data of shape " + formatShape(data.shape) +
+             " into blocks";
+    if (i + 1 == rank)
+      break;
+    if (split && sd != 1)
+      return "a block-wise scale of shape " + formatShape(scale.shape) +
+             " over data of shape " + formatShape(data.shape) +
+             " is not supported (the leading blocks must be contiguous rows)";
+    if (sd != d)
+      split = true;
+  }
+  return "";
+}
+
+namespace {
+/// The kernels' view of a scale checked by checkBlockScales, for a call over
+/// `tokens` tokens.
+cpu::BlockScales blockScalesAt(const Buf &data, const Buf &scale,
+                               const Buf *zero, int64_t tokens,
+                               int64_t maxTokens) {
+  const float *scales = reinterpret_cast<const float *>(scale.data);
+  const int8_t *zeros =
+      zero ? reinterpret_cast<const int8_t *>(zero->data) : nullptr;
+  if (scale.elements(maxTokens) == 1 && !scale.tokenRows)
+    return cpu::BlockScales::perTensor(scales, zeros);
+  return cpu::BlockScales::blocks(scales, zeros, data.matrixRows(tokens),
+                                  data.lastDim(), scale.matrixRows(tokens),
+                                  scale.lastDim());
+}
+} // namespace
 
 Status Engine::create(const loader::Artifact &artifact,
                       const EngineOptions &options,
@@ -244,6 +382,8 @@ Status Engine::create(const loader::Artifact &artifact,
                          "' does not fit its arena");
       std::memcpy(impl.arenas[load->arena()].get() + load->offset(),
                   tensor.data, tensor.bytes);
+      impl.weightNames[{load->arena(), load->offset()}] =
+          std::string(tensor.name);
     }
 
   // Named inputs and outputs.
@@ -292,12 +432,21 @@ Status Engine::create(const loader::Artifact &artifact,
   // The KV cache: one layer per distinct attention `layer`, heads and head
   // size from the attention steps' key buffers.
   int64_t numLayers = 0, kvHeads = -1, headDim = -1;
+  std::string kvCacheDType; // the steps' `kv_cache_dtype`, "" when absent
   if (plan.steps())
     for (const fb::Step *step : *plan.steps()) {
       const fb::ComputeStep *compute = step->op_as_ComputeStep();
       if (!compute || !compute->name() || compute->name()->str() != "attention")
         continue;
       Params params{compute->params()};
+      std::string stepKVDType;
+      if (params.string("kv_cache_dtype", stepKVDType)) {
+        if (!kvCacheDType.empty() && kvCacheDType != stepKVDType)
+          return impl.fail("attention steps disagree on kv_cache_dtype ('" +
+                           kvCacheDType + "', '" + stepKVDType +
+                           "'); the KV cache has one type");
+        kvCacheDType = stepKVDType;
+      }
       int64_t layer = 0;
       if (!params.integer("layer", layer) || layer < 0)
         continue; // reported when the step is prepared
@@ -325,10 +474,33 @@ Status Engine::create(const loader::Artifact &artifact,
     kvConfig.headDim = headDim;
     kvConfig.blockTokens =
         config.kv_block_tokens() > 0 ? config.kv_block_tokens() : 16;
-    if (!toCpuDType(config.kv_cache_dtype(), kvConfig.dtype))
-      return impl.fail("KV-cache dtype " +
-                       std::string(loader::dtypeName(config.kv_cache_dtype())) +
-                       " is not supported by the CPU engine (f32, f16, bf16)");
+    // A quantized cache (contract item 6) is named by the attention steps'
+    // `kv_cache_dtype`, and the config must say the same.
+    const std::string configKVDType(loader::dtypeName(config.kv_cache_dtype()));
+    if (kvCacheDType == "i8" || kvCacheDType == "f8E4M3FN") {
+      bool int8 = kvCacheDType == "i8";
+      fb::DType expected = int8 ? fb::DType::I8 : fb::DType::F8E4M3;
+      if (config.kv_cache_dtype() != expected)
+        return impl.fail("the attention steps' kv_cache_dtype is '" +
+                         kvCacheDType + "' but ModelConfig.kv_cache_dtype is " +
+                         configKVDType + "; they must agree");
+      kvConfig.quantization =
+          int8 ? kv::KVQuantization::Int8 : kv::KVQuantization::Fp8E4M3;
+      kvConfig.dtype = DType::F32; // unused when quantized
+    } else if (!kvCacheDType.empty()) {
+      return impl.fail("unsupported kv_cache_dtype '" + kvCacheDType +
+                       "' on the attention steps (the CPU engine's quantized "
+                       "KV caches are i8 and f8E4M3FN)");
+    } else if (config.kv_cache_dtype() == fb::DType::I8 ||
+               config.kv_cache_dtype() == fb::DType::F8E4M3) {
+      kvConfig.quantization = config.kv_cache_dtype() == fb::DType::I8
+                                  ? kv::KVQuantization::Int8
+                                  : kv::KVQuantization::Fp8E4M3;
+    } else if (!toCpuDType(config.kv_cache_dtype(), kvConfig.dtype)) {
+      return impl.fail("KV-cache dtype " + configKVDType +
+                       " is not supported by the CPU engine (f32, f16, bf16, "
+                       "i8, f8E4M3FN)");
+    }
     int64_t sequences = options.maxSequences > 0
                             ? options.maxSequences
                             : std::max<int64_t>(1, config.max_batch());
@@ -380,8 +552,7 @@ Status Engine::Impl::prepare() {
         if (Status s = resolve(c->output(), outBuf); !s)
           return s;
         steps.push_back([in, outBuf](int64_t tokens) {
-          size_t bytes = static_cast<size_t>(in.elements(tokens)) *
-                         (in.dtype == fb::DType::F32 ? 4 : 2);
+          size_t bytes = storageBytes(in.dtype, in.elements(tokens));
           if (in.data != outBuf.data)
             std::memmove(outBuf.data, in.data, bytes);
           return Status::success();
@@ -411,49 +582,172 @@ Status Engine::Impl::prepare() {
 }
 
 Status Engine::Impl::prepareGemm(size_t index, const fb::GemmStep &gemm) {
-  Buf a, b, c;
+  auto error = [&](const std::string &message) {
+    return stepError(index, "gemm", message);
+  };
+  Buf a, b, c, scaleA, scaleB, zeroB;
   if (Status s = resolve(gemm.a(), a); !s)
     return s;
   if (Status s = resolve(gemm.b(), b); !s)
     return s;
   if (Status s = resolve(gemm.c(), c); !s)
     return s;
-  if (gemm.scale_a() || gemm.scale_b())
-    return stepError(index, "gemm",
-                     "quantized GEMMs (scale_a/scale_b) are not supported by "
-                     "the CPU engine");
+  const bool hasScaleA = gemm.scale_a(), hasScaleB = gemm.scale_b(),
+             hasZeroB = gemm.zero_b();
+  if (hasScaleA)
+    if (Status s = resolve(gemm.scale_a(), scaleA); !s)
+      return s;
+  if (hasScaleB)
+    if (Status s = resolve(gemm.scale_b(), scaleB); !s)
+      return s;
+  if (hasZeroB)
+    if (Status s = resolve(gemm.zero_b(), zeroB); !s)
+      return s;
   if (gemm.beta() != 0.0f)
-    return stepError(index, "gemm", "beta != 0 is not supported");
-  DType ta, tb, tc;
-  if (!toCpuDType(a.dtype, ta) || !toCpuDType(b.dtype, tb) ||
-      !toCpuDType(c.dtype, tc))
-    return stepError(index, "gemm",
-                     "operands must be f32, f16 or bf16 (got " +
-                         std::string(loader::dtypeName(a.dtype)) + ", " +
-                         std::string(loader::dtypeName(b.dtype)) + ", " +
-                         std::string(loader::dtypeName(c.dtype)) + ")");
+    return error("beta != 0 is not supported");
   if (a.shape.size() != 2 || b.shape.size() != 2 || c.shape.size() != 2)
-    return stepError(index, "gemm", "operands must be matrices");
+    return error("operands must be matrices");
   bool transposeB = gemm.transpose_b();
   int64_t k = a.shape[1];
   int64_t n = transposeB ? b.shape[0] : b.shape[1];
   if ((transposeB ? b.shape[1] : b.shape[0]) != k || c.shape[1] != n)
-    return stepError(index, "gemm", "operand shapes do not agree");
+    return error("operand shapes do not agree");
+  const std::string types = std::string(loader::dtypeName(a.dtype)) + " x " +
+                            std::string(loader::dtypeName(b.dtype)) + " -> " +
+                            std::string(loader::dtypeName(c.dtype));
+  DType ta, tb, tc;
+  cpu::QuantDType qa, qb;
+  const bool floatA = toCpuDType(a.dtype, ta), floatB = toCpuDType(b.dtype, tb);
+  const bool quantA = toQuantDType(a.dtype, qa),
+             quantB = toQuantDType(b.dtype, qb);
+  if (!toCpuDType(c.dtype, tc))
+    return error("C must be f32, f16 or bf16 (" + types + ")");
   float alpha = gemm.alpha();
   cpu::ThreadPool *threads = pool.get();
+
+  // The calibration hook sees the float A of every GEMM on a weight.
+  std::function<void(int64_t)> observe;
+  const std::string weightName = weightNameAt(gemm.b());
+  if (floatA && !weightName.empty() && options.gemmInputObserver) {
+    auto observer = options.gemmInputObserver;
+    observe = [observer, weightName, a, ta, k](int64_t tokens) {
+      int64_t m = a.dim0(tokens);
+      if (ta == DType::F32) {
+        observer(weightName, reinterpret_cast<const float *>(a.data), m, k);
+        return;
+      }
+      std::vector<float> rows(static_cast<size_t>(m * k));
+      cpu::convertToF32(a.data, ta, rows.data(), m * k);
+      observer(weightName, rows.data(), m, k);
+    };
+  }
+
+  if (floatA && floatB) {
+    if (hasScaleA || hasScaleB || hasZeroB)
+      return error("scale_a/scale_b/zero_b on a float GEMM (" + types +
+                   "); only quantized operands take scales");
+    steps.push_back([=](int64_t tokens) {
+      if (observe)
+        observe(tokens);
+      int64_t m = a.dim0(tokens);
+      cpu::ConstMatrixView av = cpu::constMatrix(a.data, ta, m, k);
+      cpu::MatrixView cv = cpu::matrix(c.data, tc, m, n);
+      if (transposeB) {
+        cpu::ConstMatrixView bv =
+            cpu::constMatrix(b.data, tb, b.dim0(tokens), k);
+        cpu::linear(av, bv, nullptr, DType::F32, cv, threads);
+      } else {
+        cpu::ConstMatrixView bv =
+            cpu::constMatrix(b.data, tb, b.dim0(tokens), n);
+        cpu::matmul(av, 0, bv, 0, false, cv, 0, 1, threads);
+      }
+      if (alpha != 1.0f)
+        cpu::scale(c.data, tc, alpha, c.data, tc, m * n);
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (!(quantA && quantB) && !(floatA && quantB))
+    return error("unsupported operand types " + types +
+                 " (the CPU engine runs float GEMMs, W8A8 GEMMs of i8 x i8 "
+                 "or fp8 x fp8, and weight-only GEMMs of float x i8/i4/fp8)");
+  if (!transposeB)
+    return error("a quantized GEMM needs B as [N, K] (transpose_b)");
+  if (b.tokenRows)
+    return error("a quantized B must be a weight, not token rows");
+  if (qb == cpu::QuantDType::I4 && k % 2 != 0)
+    return error("an i4 B needs an even K (two per byte), got K = " +
+                 std::to_string(k));
+  if (!hasScaleB)
+    return error("a quantized GEMM (" + types + ") needs scale_b");
+
+  if (quantA) {
+    // W8A8 (contract item 1).
+    bool bothInt8 = qa == cpu::QuantDType::I8 && qb == cpu::QuantDType::I8;
+    if (!bothInt8 && !(isFp8(qa) && isFp8(qb)))
+      return error("W8A8 operands must both be i8 or both fp8, got " + types);
+    if (!hasScaleA)
+      return error("a W8A8 GEMM (" + types + ") needs scale_a");
+    if (hasZeroB)
+      return error("zero_b is for weight-only GEMMs (float A), not " + types);
+    if (bothInt8 && k > cpu::kMaxExactInt8Depth)
+      return error("K = " + std::to_string(k) +
+                   " is too deep for an exact int32 accumulation (at most " +
+                   std::to_string(cpu::kMaxExactInt8Depth) + ")");
+    if (scaleA.dtype != fb::DType::F32 || scaleB.dtype != fb::DType::F32)
+      return error("scale_a and scale_b must be f32");
+    bool perTensorA = scaleA.elements(maxTokens) == 1 && !scaleA.tokenRows;
+    bool perTokenA = scaleA.shape.size() == 2 && scaleA.lastDim() == 1 &&
+                     scaleA.tokenRows == a.tokenRows &&
+                     scaleA.dim0(maxTokens) == a.dim0(maxTokens);
+    if (!perTensorA && !perTokenA)
+      return error("scale_a of shape " + formatShape(scaleA.shape) +
+                   " for A of shape " + formatShape(a.shape) +
+                   " (expected [] or [M, 1])");
+    bool perTensorB = scaleB.elements(maxTokens) == 1 && !scaleB.tokenRows;
+    bool perChannelB = scaleB.shape.size() == 2 && scaleB.lastDim() == 1 &&
+                       !scaleB.tokenRows && scaleB.shape[0] == n;
+    if (!perTensorB && !perChannelB)
+      return error("scale_b of shape " + formatShape(scaleB.shape) +
+                   " for B of shape " + formatShape(b.shape) +
+                   " (expected [] or [N, 1])");
+    steps.push_back([=](int64_t tokens) {
+      int64_t m = a.dim0(tokens);
+      const float *sa = reinterpret_cast<const float *>(scaleA.data);
+      const float *sb = reinterpret_cast<const float *>(scaleB.data);
+      cpu::gemmW8A8(cpu::quantMatrix(a.data, qa, m, k),
+                    cpu::quantMatrix(b.data, qb, n, k),
+                    perTensorA ? cpu::BlockScales::perTensor(sa)
+                               : cpu::BlockScales::perRow(sa),
+                    perTensorB ? cpu::BlockScales::perTensor(sb)
+                               : cpu::BlockScales::perRow(sb),
+                    alpha, cpu::matrix(c.data, tc, m, n), threads);
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  // Weight-only (contract item 2): float A, quantized B, block-wise scale_b
+  // ([N, K/G], [N, 1] or []) and optional zero_b.
+  if (hasScaleA)
+    return error("a weight-only GEMM (" + types + ") takes no scale_a");
+  if (hasZeroB && isFp8(qb))
+    return error("zero_b with an fp8 B (" + types +
+                 "); zero points are for integer weights");
+  if (std::string problem =
+          checkBlockScales(b, scaleB, hasZeroB ? &zeroB : nullptr);
+      !problem.empty())
+    return error("scale_b: " + problem);
   steps.push_back([=](int64_t tokens) {
+    if (observe)
+      observe(tokens);
     int64_t m = a.dim0(tokens);
-    cpu::ConstMatrixView av = cpu::constMatrix(a.data, ta, m, k);
-    cpu::MatrixView cv = cpu::matrix(c.data, tc, m, n);
-    if (transposeB) {
-      cpu::ConstMatrixView bv = cpu::constMatrix(b.data, tb, b.dim0(tokens), k);
-      cpu::linear(av, bv, nullptr, DType::F32, cv, threads);
-    } else {
-      cpu::ConstMatrixView bv = cpu::constMatrix(b.data, tb, b.dim0(tokens), n);
-      cpu::matmul(av, 0, bv, 0, false, cv, 0, 1, threads);
-    }
-    if (alpha != 1.0f)
-      cpu::scale(c.data, tc, alpha, c.data, tc, m * n);
+    cpu::gemmWeightOnly(cpu::constMatrix(a.data, ta, m, k),
+                        cpu::quantMatrix(b.data, qb, n, k),
+                        blockScalesAt(b, scaleB, hasZeroB ? &zeroB : nullptr,
+                                      tokens, maxTokens),
+                        alpha, cpu::matrix(c.data, tc, m, n), threads);
     return Status::success();
   });
   return Status::success();
@@ -856,12 +1150,131 @@ Status Engine::Impl::prepareCompute(size_t index, const fb::ComputeStep &step) {
     return Status::success();
   }
 
+  // Quantization steps (docs/quantization.md, contract items 3-5).
+  auto quantDType = [&](const Buf &b, cpu::QuantDType &t, const char *what) {
+    if (!toQuantDType(b.dtype, t))
+      return error(std::string(what) + " is " +
+                   std::string(loader::dtypeName(b.dtype)) +
+                   "; quantized buffers are i8, i4, f8E4M3FN or f8E5M2");
+    return Status::success();
+  };
+  auto sameElements = [&](const Buf &x, const Buf &y) {
+    if (x.shape != y.shape || x.tokenRows != y.tokenRows)
+      return error("input of shape " + formatShape(x.shape) +
+                   " and output of shape " + formatShape(y.shape) + " differ");
+    return Status::success();
+  };
+
+  if (name == "quantize") {
+    if (in.size() != 2 && in.size() != 3)
+      return error("expects inputs [x, scale] or [x, scale, zero_point], got " +
+                   std::to_string(in.size()));
+    if (Status s = arity(2, 1); !s)
+      return s;
+    Buf x = in[0], scale = in[1], q = out[0];
+    bool hasZero = in.size() == 3;
+    Buf zero = hasZero ? in[2] : Buf();
+    DType tx;
+    cpu::QuantDType tq;
+    if (Status s = floatDType(x, tx); !s)
+      return s;
+    if (Status s = quantDType(q, tq, "the output"); !s)
+      return s;
+    if (Status s = sameElements(x, q); !s)
+      return s;
+    if (hasZero && isFp8(tq))
+      return error("a zero point with an fp8 output; zero points are for "
+                   "integer types");
+    if (std::string problem =
+            checkBlockScales(x, scale, hasZero ? &zero : nullptr);
+        !problem.empty())
+      return error(problem);
+    int64_t mt = maxTokens;
+    steps.push_back([=](int64_t tokens) {
+      int64_t rows = x.matrixRows(tokens), cols = x.lastDim();
+      cpu::quantize(
+          cpu::constMatrix(x.data, tx, rows, cols),
+          blockScalesAt(x, scale, hasZero ? &zero : nullptr, tokens, mt),
+          q.data, tq);
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "quantize_dynamic") {
+    if (Status s = arity(1, 2); !s)
+      return s;
+    Buf x = in[0], q = out[0], scale = out[1];
+    DType tx;
+    cpu::QuantDType tq;
+    if (Status s = floatDType(x, tx); !s)
+      return s;
+    if (Status s = quantDType(q, tq, "the output"); !s)
+      return s;
+    if (Status s = sameElements(x, q); !s)
+      return s;
+    if (scale.dtype != fb::DType::F32 || scale.tokenRows != x.tokenRows ||
+        scale.lastDim() != 1 ||
+        scale.matrixRows(maxTokens) != x.matrixRows(maxTokens))
+      return error("the scale output must be f32 [M, 1] for input of shape " +
+                   formatShape(x.shape) + ", got " +
+                   std::string(loader::dtypeName(scale.dtype)) + " " +
+                   formatShape(scale.shape));
+    steps.push_back([=](int64_t tokens) {
+      int64_t rows = x.matrixRows(tokens), cols = x.lastDim();
+      cpu::quantizeDynamic(cpu::constMatrix(x.data, tx, rows, cols), q.data, tq,
+                           reinterpret_cast<float *>(scale.data));
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "dequantize") {
+    if (in.size() != 2 && in.size() != 3)
+      return error("expects inputs [q, scale] or [q, scale, zero_point], got " +
+                   std::to_string(in.size()));
+    if (Status s = arity(2, 1); !s)
+      return s;
+    Buf q = in[0], scale = in[1], o = out[0];
+    bool hasZero = in.size() == 3;
+    Buf zero = hasZero ? in[2] : Buf();
+    cpu::QuantDType tq;
+    DType to;
+    if (Status s = quantDType(q, tq, "the input"); !s)
+      return s;
+    if (Status s = floatDType(o, to); !s)
+      return s;
+    if (Status s = sameElements(q, o); !s)
+      return s;
+    if (hasZero && isFp8(tq))
+      return error("a zero point with an fp8 input; zero points are for "
+                   "integer types");
+    if (tq == cpu::QuantDType::I4 && q.lastDim() % 2 != 0)
+      return error("an i4 input needs an even last dimension, got " +
+                   formatShape(q.shape));
+    if (std::string problem =
+            checkBlockScales(q, scale, hasZero ? &zero : nullptr);
+        !problem.empty())
+      return error(problem);
+    int64_t mt = maxTokens;
+    steps.push_back([=](int64_t tokens) {
+      int64_t rows = q.matrixRows(tokens), cols = q.lastDim();
+      cpu::dequantize(
+          cpu::quantMatrix(q.data, tq, rows, cols),
+          blockScalesAt(q, scale, hasZero ? &zero : nullptr, tokens, mt),
+          cpu::matrix(o.data, to, rows, cols));
+      return Status::success();
+    });
+    return Status::success();
+  }
+
   return error(name.empty() ? "a compute step without a name"
                             : "unknown compute step '" + name +
                                   "' (the CPU engine runs embedding, "
                                   "rms_norm, layer_norm, rope, attention, "
                                   "silu, gelu, scale, convert, add, mul, "
-                                  "bias_add, softmax, matmul)");
+                                  "bias_add, softmax, matmul, quantize, "
+                                  "quantize_dynamic, dequantize)");
 }
 
 Engine::Engine() : impl_(std::make_unique<Impl>()) {}

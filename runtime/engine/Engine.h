@@ -21,7 +21,9 @@
 #include "runtime/support/Status.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace llmc::kv {
@@ -42,6 +44,14 @@ struct EngineOptions {
   /// Longest sequence (positions) the KV cache holds per sequence; 0: the
   /// artifact's `max_seq_len`, else `max_position_embeddings`.
   int64_t maxSeqLen = 0;
+  /// Calibration hook (`llmc compile --calib`): called before every GEMM
+  /// step whose B operand is a weight tensor and whose A is float, with the
+  /// weight's artifact name and A as m rows of k f32 values (converted from
+  /// f16/bf16 when needed), so the caller can record per-input-channel
+  /// activation maxima. Runs on the forward call's thread. Empty: no calls.
+  std::function<void(const std::string &weightName, const float *rows,
+                     int64_t m, int64_t k)>
+      gemmInputObserver;
 };
 
 /// One sequence's share of a forward batch: the next `numTokens` tokens of

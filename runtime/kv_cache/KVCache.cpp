@@ -2,12 +2,27 @@
 
 #include "runtime/kv_cache/KVCache.h"
 
+#include "runtime/support/Quantize.h"
+
+#include <array>
 #include <cstring>
 #include <limits>
 #include <new>
 #include <string>
 
 namespace llmc::kv {
+
+const char *kvQuantizationName(KVQuantization quantization) {
+  switch (quantization) {
+  case KVQuantization::None:
+    return "none";
+  case KVQuantization::Int8:
+    return "i8";
+  case KVQuantization::Fp8E4M3:
+    return "f8E4M3FN";
+  }
+  return "?";
+}
 
 Status PagedKVCache::create(const KVCacheConfig &config,
                             std::unique_ptr<PagedKVCache> &cache) {
@@ -24,9 +39,8 @@ Status PagedKVCache::create(const KVCacheConfig &config,
   if (config.numBlocks > std::numeric_limits<int32_t>::max())
     return Status::error("KV cache: at most 2^31-1 blocks");
   std::unique_ptr<PagedKVCache> result(new PagedKVCache(config));
-  int64_t layerBytes = config.numBlocks * config.numKVHeads *
-                       config.blockTokens * config.headDim *
-                       static_cast<int64_t>(cpu::dtypeBytes(config.dtype));
+  int64_t layerBytes =
+      config.numBlocks * config.numKVHeads * result->tileBytes();
   for (int64_t layer = 0; layer < config.numLayers; ++layer) {
     // Zero-filled, so a position attention reads but no append wrote is a
     // finite zero rather than stale memory.
@@ -47,8 +61,9 @@ Status PagedKVCache::create(const KVCacheConfig &config,
 }
 
 int64_t PagedKVCache::bytesPerToken() const {
-  return 2 * config_.numLayers * config_.numKVHeads * config_.headDim *
-         static_cast<int64_t>(cpu::dtypeBytes(config_.dtype));
+  // Per token and head: the codes (or values) and, quantized, one scale.
+  int64_t perHead = config_.headDim * elementBytes() + (quantized() ? 4 : 0);
+  return 2 * config_.numLayers * config_.numKVHeads * perHead;
 }
 
 int64_t PagedKVCache::bytes() const {
@@ -135,25 +150,88 @@ Status PagedKVCache::append(int64_t layer, int64_t sequenceId,
                            std::to_string(sequenceId) + " outside its " +
                            std::to_string(capacity) + " reserved tokens");
   size_t srcBytes = cpu::dtypeBytes(srcDType);
-  size_t dstBytes = cpu::dtypeBytes(config_.dtype);
   for (int64_t t = 0; t < count; ++t) {
     int32_t block = table[positions[t] / config_.blockTokens];
     int64_t slot = positions[t] % config_.blockTokens;
     for (int64_t head = 0; head < config_.numKVHeads; ++head) {
       int64_t srcOffset =
           (t * tokenStride + head * config_.headDim) * (int64_t)srcBytes;
-      int64_t dstOffset = slot * config_.headDim * (int64_t)dstBytes;
-      copyRow(static_cast<const uint8_t *>(keys) + srcOffset, srcDType,
-              static_cast<uint8_t *>(mutableKeyTile(layer, block, head)) +
-                  dstOffset,
-              config_.dtype, config_.headDim);
-      copyRow(static_cast<const uint8_t *>(values) + srcOffset, srcDType,
-              static_cast<uint8_t *>(mutableValueTile(layer, block, head)) +
-                  dstOffset,
-              config_.dtype, config_.headDim);
+      writeVector(static_cast<const uint8_t *>(keys) + srcOffset, srcDType,
+                  mutableKeyTile(layer, block, head), slot);
+      writeVector(static_cast<const uint8_t *>(values) + srcOffset, srcDType,
+                  mutableValueTile(layer, block, head), slot);
     }
   }
   return Status::success();
+}
+
+void PagedKVCache::writeVector(const void *src, DType srcDType, void *tile,
+                               int64_t slot) {
+  const int64_t d = config_.headDim;
+  uint8_t *codes = static_cast<uint8_t *>(tile) + slot * d * elementBytes();
+  if (!quantized()) {
+    copyRow(src, srcDType, codes, config_.dtype, d);
+    return;
+  }
+  float vector[1024];
+  std::unique_ptr<float[]> large;
+  float *values = vector;
+  if (d > 1024) {
+    large.reset(new float[d]);
+    values = large.get();
+  }
+  for (int64_t i = 0; i < d; ++i)
+    values[i] = cpu::loadAsF32(src, srcDType, i);
+  const float amax = numeric::absMax(values, d);
+  float *scales = reinterpret_cast<float *>(static_cast<uint8_t *>(tile) +
+                                            scalesOffsetBytes());
+  if (config_.quantization == KVQuantization::Int8) {
+    const float scale = numeric::symmetricScale(amax, numeric::kInt8QMax);
+    for (int64_t i = 0; i < d; ++i)
+      codes[i] = static_cast<uint8_t>(numeric::quantizeInt8(values[i], scale));
+    scales[slot] = scale;
+  } else {
+    const float scale = numeric::symmetricScale(amax, numeric::kE4M3Max);
+    for (int64_t i = 0; i < d; ++i)
+      codes[i] =
+          numeric::quantizeFp8(values[i], scale, numeric::Fp8Format::E4M3FN);
+    scales[slot] = scale;
+  }
+}
+
+void PagedKVCache::readTile(const void *tile, int64_t slot0, int64_t count,
+                            float *dst) const {
+  const int64_t d = config_.headDim;
+  const uint8_t *codes =
+      static_cast<const uint8_t *>(tile) + slot0 * d * elementBytes();
+  if (!quantized()) {
+    for (int64_t i = 0; i < count * d; ++i)
+      dst[i] = cpu::loadAsF32(codes, config_.dtype, i);
+    return;
+  }
+  const float *scales = reinterpret_cast<const float *>(
+      static_cast<const uint8_t *>(tile) + scalesOffsetBytes());
+  for (int64_t t = 0; t < count; ++t) {
+    const float scale = scales[slot0 + t];
+    const uint8_t *row = codes + t * d;
+    float *out = dst + t * d;
+    if (config_.quantization == KVQuantization::Int8) {
+      for (int64_t i = 0; i < d; ++i)
+        out[i] = numeric::dequantizeInt(static_cast<int8_t>(row[i]), scale);
+    } else {
+      // fp8ToFloat through a table: this runs for every cached key and value
+      // that attention reads.
+      static const std::array<float, 256> table = [] {
+        std::array<float, 256> values;
+        for (int code = 0; code < 256; ++code)
+          values[code] = numeric::fp8ToFloat(static_cast<uint8_t>(code),
+                                             numeric::Fp8Format::E4M3FN);
+        return values;
+      }();
+      for (int64_t i = 0; i < d; ++i)
+        out[i] = table[row[i]] * scale;
+    }
+  }
 }
 
 } // namespace llmc::kv

@@ -7,6 +7,11 @@
 // [blockTokens, headDim] tile of keys and another of values: attention reads
 // one head's keys as a dense tile per block.
 //
+// A quantized cache (KVQuantization::Int8 / Fp8E4M3) stores every (token, KV
+// head) vector of K and of V as one byte per element with its own f32 scale
+// (amax / qmax, 1 for an all-zero vector), the block's scales right after its
+// codes in the same tile, so attention dequantizes one tile with one read.
+//
 // Running out of blocks is a Status error the scheduler handles (preempt or
 // wait), never a crash; a failed reserve() allocates nothing.
 //
@@ -28,13 +33,20 @@ namespace llmc::kv {
 using cpu::DType;
 using Status = ::llmc::runtime::Status;
 
+/// How K and V are stored: in `KVCacheConfig::dtype`, or quantized per
+/// (token, KV head) vector (docs/quantization.md, contract item 6).
+enum class KVQuantization : uint8_t { None, Int8, Fp8E4M3 };
+
+const char *kvQuantizationName(KVQuantization quantization);
+
 struct KVCacheConfig {
   int64_t numLayers = 0;
   int64_t numKVHeads = 0;
   int64_t headDim = 0;
   int64_t blockTokens = 16;
-  int64_t numBlocks = 0; // shared by all sequences
-  DType dtype = DType::BF16;
+  int64_t numBlocks = 0;     // shared by all sequences
+  DType dtype = DType::BF16; // the storage when not quantized
+  KVQuantization quantization = KVQuantization::None;
 };
 
 class PagedKVCache {
@@ -73,7 +85,8 @@ public:
 
   /// Writes this step's keys and values ([count, numKVHeads, headDim] rows,
   /// `tokenStride` elements apart, in `srcDType`) of layer `layer` at the
-  /// given positions of the sequence, converting to the cache's type.
+  /// given positions of the sequence, converting to the cache's type (or
+  /// quantizing each head vector with its own scale).
   /// Positions must lie within the reserved capacity.
   Status append(int64_t layer, int64_t sequenceId, const int32_t *positions,
                 int64_t count, const void *keys, const void *values,
@@ -96,13 +109,46 @@ public:
     return values_[layer].get() + tileOffsetBytes(block, head);
   }
 
+  bool quantized() const {
+    return config_.quantization != KVQuantization::None;
+  }
+  /// The blockTokens f32 scales of a quantized key / value tile (slot i's
+  /// vector is codes[i * headDim ...] * scales[i]).
+  const float *keyScales(int64_t layer, int32_t block, int64_t head) const {
+    return reinterpret_cast<const float *>(
+        static_cast<const uint8_t *>(keyTile(layer, block, head)) +
+        scalesOffsetBytes());
+  }
+  const float *valueScales(int64_t layer, int32_t block, int64_t head) const {
+    return reinterpret_cast<const float *>(
+        static_cast<const uint8_t *>(valueTile(layer, block, head)) +
+        scalesOffsetBytes());
+  }
+
+  /// Decodes `count` cached vectors of one key or value tile, from slot
+  /// `slot0`, to f32 [count, headDim] (dequantizing when quantized).
+  void readTile(const void *tile, int64_t slot0, int64_t count,
+                float *dst) const;
+
 private:
   explicit PagedKVCache(const KVCacheConfig &config) : config_(config) {}
-  int64_t tileOffsetBytes(int32_t block, int64_t head) const {
-    return ((static_cast<int64_t>(block) * config_.numKVHeads + head) *
-            config_.blockTokens * config_.headDim) *
-           static_cast<int64_t>(cpu::dtypeBytes(config_.dtype));
+  int64_t elementBytes() const {
+    return quantized() ? 1
+                       : static_cast<int64_t>(cpu::dtypeBytes(config_.dtype));
   }
+  /// Codes of a quantized tile, rounded up so that the scales are aligned.
+  int64_t scalesOffsetBytes() const {
+    return (config_.blockTokens * config_.headDim + 3) / 4 * 4;
+  }
+  int64_t tileBytes() const {
+    return quantized() ? scalesOffsetBytes() + config_.blockTokens * 4
+                       : config_.blockTokens * config_.headDim * elementBytes();
+  }
+  int64_t tileOffsetBytes(int32_t block, int64_t head) const {
+    return (static_cast<int64_t>(block) * config_.numKVHeads + head) *
+           tileBytes();
+  }
+  void writeVector(const void *src, DType srcDType, void *tile, int64_t slot);
 
   KVCacheConfig config_;
   std::vector<std::unique_ptr<uint8_t[]>> keys_, values_; // per layer

@@ -544,7 +544,8 @@ Status Artifact::verifyContents() {
           if (Status status = checkBuffer(buffer, where + " " + what); !status)
             return status;
         for (auto [buffer, what] : {std::pair{gemm->scale_a(), "scale_a"},
-                                    {gemm->scale_b(), "scale_b"}})
+                                    {gemm->scale_b(), "scale_b"},
+                                    {gemm->zero_b(), "zero_b"}})
           if (buffer)
             if (Status status = checkBuffer(buffer, where + " " + what);
                 !status)

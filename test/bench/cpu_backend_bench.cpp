@@ -80,6 +80,75 @@ BENCHMARK(BM_Linear)
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 
+// Quantized GEMV/GEMM (docs/quantization.md). args: out_features,
+// in_features, mode, rows. Modes: 0 W8A8 int8 (per-token x per-channel
+// scales; the activation's quantize_dynamic is not timed, it is its own plan
+// step), 1 W8A8 fp8 E4M3, 2 w8a16 (int8 weights, group 128), 3 w4a16 (int4,
+// group 128, zero points), all with f32 activations/outputs. weight_GB/s
+// counts the quantized weight bytes; compare GEMV time with BM_Linear's f32
+// row of the same shape.
+void BM_QuantizedLinear(benchmark::State &state) {
+  const int64_t n = state.range(0), k = state.range(1), mode = state.range(2),
+                m = state.range(3);
+  std::mt19937 rng(2);
+  std::uniform_int_distribution<int> byte(0, 255);
+  const bool int4 = mode == 3;
+  std::vector<uint8_t> weight(int4 ? n * k / 2 : n * k), act(m * k);
+  for (uint8_t &b : weight)
+    b = static_cast<uint8_t>(mode == 1 ? byte(rng) % 0x7e : byte(rng));
+  for (uint8_t &b : act)
+    b = static_cast<uint8_t>(mode == 1 ? byte(rng) % 0x7e : byte(rng));
+  const int64_t group = 128;
+  std::vector<float> scales(n * (k / group), 0.01f), actScales(m, 0.02f);
+  std::vector<int8_t> zeros(scales.size(), 1);
+  auto x = randomMatrix(m, k, DType::F32);
+  std::vector<float> y(m * n);
+  static const char *names[] = {"w8a8 int8", "w8a8 fp8", "w8a16 int8 g128",
+                                "w4a16 int4 g128"};
+  for (auto _ : state) {
+    MatrixView out = matrix(y.data(), DType::F32, m, n);
+    if (mode <= 1) {
+      QuantDType type = mode == 0 ? QuantDType::I8 : QuantDType::F8E4M3FN;
+      gemmW8A8(quantMatrix(act.data(), type, m, k),
+               quantMatrix(weight.data(), type, n, k),
+               BlockScales::perRow(actScales.data()),
+               BlockScales::perRow(scales.data()), 1.0f, out, &pool());
+    } else {
+      gemmWeightOnly(constMatrix(x.data(), DType::F32, m, k),
+                     quantMatrix(weight.data(),
+                                 int4 ? QuantDType::I4 : QuantDType::I8, n, k),
+                     BlockScales::blocks(scales.data(),
+                                         int4 ? zeros.data() : nullptr, n, k, n,
+                                         k / group),
+                     1.0f, out, &pool());
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["weight_GB/s"] =
+      benchmark::Counter(static_cast<double>(weight.size()) * 1e-9,
+                         benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GOP/s"] = benchmark::Counter(
+      2.0 * m * n * k * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(std::string(names[mode]) + " " + isaName(activeIsa()) +
+                 (mode == 0 && useAvx512Vnni() ? "+vnni" : "") +
+                 " threads=" + std::to_string(pool().numThreads()));
+}
+
+void quantizedLinearArgs(benchmark::internal::Benchmark *b) {
+  for (int mode : {0, 1, 2, 3})
+    for (auto shape :
+         {std::pair<int, int>{576, 1536}, {1536, 576}, {4096, 4096}})
+      b->Args({shape.first, shape.second, mode, 1});
+  b->Args({4096, 4096, 0, 64});
+  b->Args({4096, 4096, 3, 64});
+}
+BENCHMARK(BM_QuantizedLinear)
+    ->Apply(quantizedLinearArgs)
+    ->ArgNames({"out", "in", "mode", "rows"})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
 // Decode attention, Llama-3-8B layer shapes (32 query heads, 8 KV heads,
 // head_dim 128, bf16 cache in 16-token blocks). args: cached tokens.
 void BM_AttentionDecode(benchmark::State &state) {

@@ -108,14 +108,22 @@ LLMC_ALWAYS_INLINE void attendItem(const ItemContext &ctx,
     const int64_t n = end - begin;
     const int64_t slot0 = begin - block * blockTokens;
     const int32_t id = table[block];
-    widen(static_cast<const uint8_t *>(
-              ctx.cache->keyTile(ctx.layer, id, kvHead)) +
-              slot0 * d * cacheBytes,
-          cacheDType, s.keys.data(), n * d);
-    widen(static_cast<const uint8_t *>(
-              ctx.cache->valueTile(ctx.layer, id, kvHead)) +
-              slot0 * d * cacheBytes,
-          cacheDType, s.values.data(), n * d);
+    if (ctx.cache->quantized()) {
+      // Dequantized with each vector's scale (the quantized KV cache).
+      ctx.cache->readTile(ctx.cache->keyTile(ctx.layer, id, kvHead), slot0, n,
+                          s.keys.data());
+      ctx.cache->readTile(ctx.cache->valueTile(ctx.layer, id, kvHead), slot0, n,
+                          s.values.data());
+    } else {
+      widen(static_cast<const uint8_t *>(
+                ctx.cache->keyTile(ctx.layer, id, kvHead)) +
+                slot0 * d * cacheBytes,
+            cacheDType, s.keys.data(), n * d);
+      widen(static_cast<const uint8_t *>(
+                ctx.cache->valueTile(ctx.layer, id, kvHead)) +
+                slot0 * d * cacheBytes,
+            cacheDType, s.values.data(), n * d);
+    }
     for (int64_t j = 0; j < g; ++j) {
       float *scores = s.scores.data() + j * blockTokens;
       const float *q = s.q.data() + j * d;

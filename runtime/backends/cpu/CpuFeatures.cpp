@@ -84,4 +84,33 @@ bool hasAvx512Bf16() {
 #endif
 }
 
+bool hasAvx512Vnni() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const bool has =
+      detectedIsa() == Isa::Avx512 && __builtin_cpu_supports("avx512vnni");
+  return has;
+#else
+  return false;
+#endif
+}
+
+namespace {
+std::atomic<bool> &vnniAllowed() {
+  static std::atomic<bool> allowed{[] {
+    const char *value = std::getenv("LLMC_CPU_VNNI");
+    return !(value && !std::strcmp(value, "0"));
+  }()};
+  return allowed;
+}
+} // namespace
+
+bool useAvx512Vnni() {
+  return activeIsa() == Isa::Avx512 && hasAvx512Vnni() &&
+         vnniAllowed().load(std::memory_order_relaxed);
+}
+
+void setAvx512VnniAllowed(bool allowed) {
+  vnniAllowed().store(allowed, std::memory_order_relaxed);
+}
+
 } // namespace llmc::cpu

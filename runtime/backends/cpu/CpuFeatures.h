@@ -29,6 +29,13 @@ Isa activeIsa();
 Isa setIsa(Isa isa);
 /// Whether AVX512_BF16 (VDPBF16PS) is there too.
 bool hasAvx512Bf16();
+/// Whether AVX512_VNNI (VPDPBUSD) is there too.
+bool hasAvx512Vnni();
+/// Whether the int8 GEMM uses VNNI now: the active level is AVX-512, the CPU
+/// has VNNI and neither LLMC_CPU_VNNI=0 nor setAvx512VnniAllowed(false)
+/// turned it off (so tests can run the AVX-512BW path on a VNNI machine).
+bool useAvx512Vnni();
+void setAvx512VnniAllowed(bool allowed);
 
 } // namespace llmc::cpu
 

@@ -236,6 +236,107 @@ void siluMul(const void *gate, const void *up, DType inputDType, void *output,
 /// Softmax of each row, max-subtracted, in f32.
 void softmax(const ConstMatrixView &input, const MatrixView &output);
 
+//===----------------------------------------------------------------------===//
+// Quantization: quantized GEMMs, quantize, dequantize (docs/quantization.md)
+//===----------------------------------------------------------------------===//
+
+/// Element types of quantized operands (1 byte each, I4 two per byte with
+/// element 2i in the low nibble).
+enum class QuantDType : uint8_t { I8, I4, F8E4M3FN, F8E5M2 };
+
+const char *quantDTypeName(QuantDType dtype);
+
+/// A [rows, cols] matrix of quantized elements; row r starts at element
+/// r * rowStride (I4: rowStride and cols even, so rows start on a byte).
+struct QuantMatrixView {
+  const void *data = nullptr;
+  QuantDType dtype = QuantDType::I8;
+  int64_t rows = 0, cols = 0, rowStride = 0;
+};
+
+inline QuantMatrixView quantMatrix(const void *data, QuantDType dtype,
+                                   int64_t rows, int64_t cols) {
+  return QuantMatrixView{data, dtype, rows, cols, cols};
+}
+
+/// Block-wise scales (and optional zero points) of a [rows, cols] matrix, as
+/// llm.quantize's scale shapes: element (r, c) uses entry
+/// (r / blockRows) * stride + c / blockCols of `scales` and of `zeroPoints`
+/// (null: symmetric). Per tensor: everything in one block.
+struct BlockScales {
+  const float *scales = nullptr;
+  const int8_t *zeroPoints = nullptr;
+  int64_t blockRows = INT64_MAX, blockCols = INT64_MAX;
+  /// Entries per block row.
+  int64_t stride = 0;
+
+  int64_t index(int64_t row, int64_t col) const {
+    return (row / blockRows) * stride + col / blockCols;
+  }
+  /// One scale for the whole matrix (shape []).
+  static BlockScales perTensor(const float *scales,
+                               const int8_t *zeroPoints = nullptr) {
+    return BlockScales{scales, zeroPoints, INT64_MAX, INT64_MAX, 0};
+  }
+  /// One scale per row (shape [rows, 1]).
+  static BlockScales perRow(const float *scales,
+                            const int8_t *zeroPoints = nullptr) {
+    return BlockScales{scales, zeroPoints, 1, INT64_MAX, 1};
+  }
+  /// A [rows, cols] matrix split by a [scaleRows, scaleCols] scale tensor
+  /// (each divides its dimension).
+  static BlockScales blocks(const float *scales, const int8_t *zeroPoints,
+                            int64_t rows, int64_t cols, int64_t scaleRows,
+                            int64_t scaleCols) {
+    return BlockScales{scales, zeroPoints, rows / scaleRows, cols / scaleCols,
+                       scaleCols};
+  }
+};
+
+/// Contraction depth up to which the int8 GEMM's int32 sum is exact for any
+/// operands: 128 * 128 * K < 2^31.
+constexpr int64_t kMaxExactInt8Depth = 131071;
+
+/// W8A8 GEMM (plan contract item 1): a [M, K] and b [N, K] (nn.Linear
+/// layout) both I8, or both FP8 (E4M3FN / E5M2, either mix):
+///   output[m][n] = ((alpha * scaleA[m]) * scaleB[n]) * dot(a[m], b[n])
+/// evaluated in that order in f32. For I8 the dot is the exact int32 sum
+/// (K <= kMaxExactInt8Depth), converted to f32 once, identical on every ISA
+/// (AVX-512 VNNI, AVX-512BW, AVX2, portable). For FP8 every product is exact
+/// in f32 (table-decoded operands) and the sum is f32. scaleA is per tensor
+/// or per row of a, scaleB per tensor or per row of b; zero points ignored.
+void gemmW8A8(const QuantMatrixView &a, const QuantMatrixView &b,
+              const BlockScales &scaleA, const BlockScales &scaleB, float alpha,
+              const MatrixView &output, ThreadPool *pool);
+
+/// Weight-only GEMM (plan contract item 2): a float [M, K] (f32/f16/bf16),
+/// b [N, K] I8, I4 (or FP8) with block-wise scales and optional zero points:
+///   output[m][n] = alpha * sum_k a[m][k] * ((b[n][k] - zero) * scale)
+/// in f32. The weight is decoded to f32 one block (rows x K chunk) at a time
+/// in each thread's scratch, never as a whole (one row on AVX2/AVX-512 with
+/// scale groups of a multiple of 16 columns: decoded in registers inside the
+/// GEMV).
+void gemmWeightOnly(const ConstMatrixView &a, const QuantMatrixView &b,
+                    const BlockScales &scaleB, float alpha,
+                    const MatrixView &output, ThreadPool *pool);
+
+/// "quantize" (item 3): output = saturate(round_half_even(x / scale) + zero)
+/// for I8/I4 (I4 packed), the satfinite FP8 conversion of x / scale for FP8
+/// (zero points must be null). `output` is [rows, cols] contiguous.
+void quantize(const ConstMatrixView &input, const BlockScales &scales,
+              void *output, QuantDType outputDType);
+
+/// "quantize_dynamic" (item 4): per row, scale = amax / qmax (127 for I8, 7
+/// for I4, the format's max for FP8), or 1 when amax == 0; then quantize.
+/// `scales` receives one f32 per row.
+void quantizeDynamic(const ConstMatrixView &input, void *output,
+                     QuantDType outputDType, float *scales);
+
+/// "dequantize" (item 5): output = (q - zero) * scale, rounded once to the
+/// output's storage type.
+void dequantize(const QuantMatrixView &input, const BlockScales &scales,
+                const MatrixView &output);
+
 } // namespace llmc::cpu
 
 #endif // LLMC_RUNTIME_BACKENDS_CPU_KERNELS_H

@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/backends/cpu/CpuFeatures.h"
+#include "runtime/backends/cpu/DecodedLinear.h"
 #include "runtime/backends/cpu/Kernels.h"
 
 #include <algorithm>
@@ -362,6 +363,73 @@ void gemm(const float *x, int64_t m, const ConstMatrixView &weight,
     body(0, numBlocks, 0);
 }
 
+// The decoded-weight forms of gemv and gemm: the same loops, with each
+// [rows, K chunk] weight block decoded to f32 scratch right before the
+// micro-kernel reads it.
+void gemvDecoded(const float *x, const detail::DecodedWeight &weight,
+                 const detail::DotEpilogue &epilogue, ThreadPool *pool,
+                 const TileKernel &tile) {
+  const int64_t n = weight.rows, k = weight.cols;
+  auto body = [&](int64_t begin, int64_t end, int) {
+    std::vector<float> scratch(static_cast<size_t>(tile.gemvRows * kChunkK));
+    float sums[8];
+    for (int64_t row = begin; row < end; row += tile.gemvRows) {
+      int rw = static_cast<int>(std::min<int64_t>(tile.gemvRows, end - row));
+      std::fill(sums, sums + rw, 0.0f);
+      for (int64_t k0 = 0; k0 < k; k0 += kChunkK) {
+        const int64_t kc = std::min(kChunkK, k - k0);
+        weight.decode(weight.context, row, rw, k0, kc, scratch.data(), kc);
+        tile.fn(1, rw, x + k0, k, scratch.data(), kc, kc, sums, 0);
+      }
+      epilogue.store(epilogue.context, 0, row, sums, rw);
+    }
+  };
+  if (pool && pool->numThreads() > 1 && n >= 64) {
+    int64_t steps = (n + tile.gemvRows - 1) / tile.gemvRows;
+    pool->parallelFor(steps, 0, [&](int64_t begin, int64_t end, int thread) {
+      body(begin * tile.gemvRows, std::min(n, end * tile.gemvRows), thread);
+    });
+  } else {
+    body(0, n, 0);
+  }
+}
+
+void gemmDecoded(const float *x, int64_t m, const detail::DecodedWeight &weight,
+                 const detail::DotEpilogue &epilogue, ThreadPool *pool,
+                 const TileKernel &tile) {
+  const int64_t n = weight.rows, k = weight.cols;
+  const int64_t numBlocks = (n + kBlockRows - 1) / kBlockRows;
+  auto body = [&](int64_t blockBegin, int64_t blockEnd, int) {
+    std::vector<float> acc(static_cast<size_t>(m * kBlockRows));
+    std::vector<float> scratch(static_cast<size_t>(kBlockRows * kChunkK));
+    for (int64_t block = blockBegin; block < blockEnd; ++block) {
+      const int64_t row0 = block * kBlockRows;
+      const int64_t rows = std::min(kBlockRows, n - row0);
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (int64_t k0 = 0; k0 < k; k0 += kChunkK) {
+        const int64_t kc = std::min(kChunkK, k - k0);
+        weight.decode(weight.context, row0, rows, k0, kc, scratch.data(), kc);
+        for (int64_t i = 0; i < m; i += tile.gemmXRows) {
+          int rx = static_cast<int>(std::min<int64_t>(tile.gemmXRows, m - i));
+          for (int64_t j = 0; j < rows; j += tile.gemmWRows) {
+            int rw =
+                static_cast<int>(std::min<int64_t>(tile.gemmWRows, rows - j));
+            tile.fn(rx, rw, x + i * k + k0, k, scratch.data() + j * kc, kc, kc,
+                    acc.data() + i * kBlockRows + j, kBlockRows);
+          }
+        }
+      }
+      for (int64_t i = 0; i < m; ++i)
+        epilogue.store(epilogue.context, i, row0, acc.data() + i * kBlockRows,
+                       rows);
+    }
+  };
+  if (pool && pool->numThreads() > 1 && numBlocks > 1)
+    pool->parallelFor(numBlocks, 1, body);
+  else
+    body(0, numBlocks, 0);
+}
+
 } // namespace
 
 void linear(const ConstMatrixView &input, const ConstMatrixView &weight,
@@ -375,6 +443,17 @@ void linear(const ConstMatrixView &input, const ConstMatrixView &weight,
   else
     gemm(x, input.rows, weight, bias, biasDType, output, pool, tile);
 }
+
+namespace detail {
+void linearDecoded(const float *x, int64_t m, const DecodedWeight &weight,
+                   const DotEpilogue &epilogue, ThreadPool *pool) {
+  TileKernel tile = selectTile(DType::F32);
+  if (m == 1)
+    gemvDecoded(x, weight, epilogue, pool, tile);
+  else
+    gemmDecoded(x, m, weight, epilogue, pool, tile);
+}
+} // namespace detail
 
 void matmul(const ConstMatrixView &lhs, int64_t lhsBatchStride,
             const ConstMatrixView &rhs, int64_t rhsBatchStride,

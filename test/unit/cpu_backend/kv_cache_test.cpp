@@ -1,10 +1,13 @@
 //===- kv_cache_test.cpp - block allocator, block tables, appends ---------===//
 
 #include "runtime/kv_cache/KVCache.h"
+#include "runtime/support/Quantize.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
+#include <vector>
 
 namespace llmc::kv {
 namespace {
@@ -125,6 +128,89 @@ TEST(KVCache, AppendWritesSlotsWithConversion) {
                              DType::F32, 8));
   EXPECT_FALSE(cache->append(0, 77, positions, 1, keys.data(), values.data(),
                              DType::F32, 8));
+}
+
+// Quantized caches store each (token, KV head) vector of K and V as codes
+// with its own f32 scale (amax / qmax, 1 for an all-zero vector): the codes
+// and scales are exactly Quantize.h's, readTile returns (q * scale), the
+// round trip is within half a step, and bytes count one scale per vector.
+TEST(KVCache, QuantizedVectorsRoundTripExactly) {
+  for (KVQuantization quantization :
+       {KVQuantization::Int8, KVQuantization::Fp8E4M3}) {
+    KVCacheConfig config;
+    config.numLayers = 2;
+    config.numKVHeads = 2;
+    config.headDim = 5;
+    config.blockTokens = 4;
+    config.numBlocks = 6;
+    config.quantization = quantization;
+    std::unique_ptr<PagedKVCache> cache;
+    ASSERT_TRUE(PagedKVCache::create(config, cache));
+    EXPECT_EQ(cache->bytesPerToken(), 2 * 2 * 2 * (5 + 4));
+    ASSERT_TRUE(cache->reserve(3, 6));
+    // Six tokens x 2 heads x 5, bf16 input; token 2 head 1 all zero.
+    const int64_t tokens = 6, stride = 10;
+    std::vector<uint16_t> keys(tokens * stride), values(tokens * stride);
+    for (int64_t i = 0; i < tokens * stride; ++i) {
+      keys[i] = cpu::f32ToBf16(std::sin(0.7f * i) * (1 + i % 7) * 3.0f);
+      values[i] = cpu::f32ToBf16(std::cos(1.3f * i) * 0.01f * (i % 5));
+    }
+    for (int64_t i = 5; i < 10; ++i)
+      keys[2 * stride + i] = 0;
+    std::vector<int32_t> positions = {0, 1, 2, 3, 4, 5};
+    ASSERT_TRUE(cache->append(1, 3, positions.data(), tokens, keys.data(),
+                              values.data(), DType::BF16, stride));
+    const bool int8 = quantization == KVQuantization::Int8;
+    const float qmax = int8 ? numeric::kInt8QMax : numeric::kE4M3Max;
+    const std::vector<int32_t> &table = *cache->blockTable(3);
+    for (int64_t t = 0; t < tokens; ++t)
+      for (int64_t head = 0; head < 2; ++head)
+        for (bool isKey : {true, false}) {
+          const std::vector<uint16_t> &source = isKey ? keys : values;
+          float vector[5];
+          for (int i = 0; i < 5; ++i)
+            vector[i] = cpu::bf16ToF32(source[t * stride + head * 5 + i]);
+          const float scale =
+              numeric::symmetricScale(numeric::absMax(vector, 5), qmax);
+          const int32_t block = table[t / 4];
+          const void *tile = isKey ? cache->keyTile(1, block, head)
+                                   : cache->valueTile(1, block, head);
+          const float *scales = isKey ? cache->keyScales(1, block, head)
+                                      : cache->valueScales(1, block, head);
+          ASSERT_EQ(scales[t % 4], scale) << t << " " << head;
+          if (t == 2 && head == 1 && isKey)
+            EXPECT_EQ(scale, 1.0f);
+          const uint8_t *codes =
+              static_cast<const uint8_t *>(tile) + (t % 4) * 5;
+          float decoded[5];
+          cache->readTile(tile, t % 4, 1, decoded);
+          for (int i = 0; i < 5; ++i) {
+            float expected;
+            if (int8) {
+              int8_t q = numeric::quantizeInt8(vector[i], scale);
+              ASSERT_EQ(static_cast<int8_t>(codes[i]), q);
+              expected = numeric::dequantizeInt(q, scale);
+            } else {
+              uint8_t q = numeric::quantizeFp8(vector[i], scale,
+                                               numeric::Fp8Format::E4M3FN);
+              ASSERT_EQ(codes[i], q);
+              expected =
+                  numeric::dequantizeFp8(q, scale, numeric::Fp8Format::E4M3FN);
+            }
+            ASSERT_EQ(decoded[i], expected);
+            // Half a step: scale/2 for int8; fp8 rounds to 3 mantissa bits.
+            double bound = int8 ? 0.5 * scale + 1e-7
+                                : std::fabs(vector[i]) / 16 + 1e-3 * scale;
+            EXPECT_LE(std::fabs(decoded[i] - vector[i]), bound);
+          }
+        }
+    // Layer 0 was never written: its scales are zero-initialized, its
+    // values read back as zeros.
+    float untouched[5];
+    cache->readTile(cache->keyTile(0, table[0], 0), 0, 1, untouched);
+    for (float v : untouched)
+      EXPECT_EQ(v, 0.0f);
+  }
 }
 
 } // namespace
