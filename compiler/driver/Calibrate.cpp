@@ -1,0 +1,316 @@
+//===- Calibrate.cpp - `llmc compile --calib`: activation maxima of a text ===//
+
+#include "compiler/driver/Calibrate.h"
+
+#include "compiler/driver/Compile.h"
+#include "runtime/engine/Engine.h"
+#include "runtime/loader/Artifact.h"
+#include "runtime/schema/Checksum.h"
+#include "runtime/tokenizer/Tokenizer.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <vector>
+
+namespace llmc {
+
+namespace {
+
+constexpr llvm::StringLiteral kCalibrationFormat = "llmc-calibration-1";
+/// Tokens per forward call and per sequence: long enough for attention to
+/// see real context, short enough for a quick run.
+constexpr int64_t kCalibrationContext = 512;
+
+/// Running per-channel maxima of one linear layer's input.
+struct ChannelMaxima {
+  std::vector<float> channels;
+  float overall = 0;
+};
+
+/// Identifies the model and text a calibration was measured on: the text's
+/// bytes, and the model's files by name, size and modification time (a
+/// directory by its entries). Changing either invalidates a cache.
+std::string calibrationKey(const std::string &modelPath,
+                           llvm::StringRef text) {
+  std::string identity;
+  auto addFile = [&](const std::string &path) {
+    llvm::sys::fs::file_status status;
+    if (llvm::sys::fs::status(path, status))
+      return;
+    identity += path + ":" + std::to_string(status.getSize()) + ":" +
+                std::to_string(status.getLastModificationTime()
+                                   .time_since_epoch()
+                                   .count()) +
+                ";";
+  };
+  if (llvm::sys::fs::is_directory(modelPath)) {
+    std::vector<std::string> entries;
+    std::error_code error;
+    for (llvm::sys::fs::directory_iterator it(modelPath, error), end;
+         it != end && !error; it.increment(error))
+      entries.push_back(it->path());
+    std::sort(entries.begin(), entries.end());
+    for (const std::string &entry : entries)
+      addFile(entry);
+  } else {
+    addFile(modelPath);
+  }
+  uint64_t modelHash = artifact::xxhash64(identity.data(), identity.size());
+  uint64_t textHash = artifact::xxhash64(text.data(), text.size());
+  std::string key;
+  llvm::raw_string_ostream(key)
+      << llvm::format_hex_no_prefix(modelHash, 16) << "-"
+      << llvm::format_hex_no_prefix(textHash, 16);
+  return key;
+}
+
+/// True when `path` holds a calibration file with `key`; `why` says what is
+/// wrong otherwise (empty when the file does not exist).
+bool cacheMatches(const std::string &path, const std::string &key,
+                  std::string &why) {
+  if (!llvm::sys::fs::exists(path))
+    return false;
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+      llvm::MemoryBuffer::getFile(path);
+  if (!buffer) {
+    why = "cannot read it: " + buffer.getError().message();
+    return false;
+  }
+  llvm::Expected<llvm::json::Value> parsed =
+      llvm::json::parse((*buffer)->getBuffer());
+  if (!parsed) {
+    why = "not JSON: " + llvm::toString(parsed.takeError());
+    return false;
+  }
+  const llvm::json::Object *root = parsed->getAsObject();
+  if (!root || root->getString("format") != kCalibrationFormat) {
+    why = "not an llmc calibration file";
+    return false;
+  }
+  if (root->getString("key") != llvm::StringRef(key)) {
+    why = "measured on another model or text";
+    return false;
+  }
+  return true;
+}
+
+/// Runs the full-precision CPU artifact at `artifactPath` over `text` and
+/// records the input maxima of every weight GEMM.
+Status measure(const std::string &artifactPath, const std::string &textPath,
+               const std::string &text,
+               llvm::StringMap<ChannelMaxima> &maxima, int64_t &tokens) {
+  std::unique_ptr<loader::Artifact> artifact;
+  if (runtime::Status status = loader::Artifact::open(artifactPath, {},
+                                                      artifact);
+      !status.ok())
+    return Status::failure("calibration: " + status.message());
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
+  if (runtime::Status status = artifact->loadTokenizer(tokenizer);
+      !status.ok())
+    return Status::failure("calibration: " + status.message());
+  std::vector<int32_t> ids;
+  tokenizer::EncodeOptions encode;
+  encode.addSpecialTokens = true;
+  encode.parseSpecialTokens = false;
+  if (runtime::Status status = tokenizer->encode(text, encode, ids);
+      !status.ok())
+    return Status::failure("calibration text '" + textPath +
+                           "': " + status.message());
+  if (ids.size() < 2)
+    return Status::failure("calibration text '" + textPath + "' holds " +
+                           std::to_string(ids.size()) +
+                           " token(s); give it some representative text");
+
+  engine::EngineOptions engineOptions;
+  engineOptions.maxSequences = 1;
+  engineOptions.gemmInputObserver = [&](const std::string &weightName,
+                                        const float *rows, int64_t m,
+                                        int64_t k) {
+    ChannelMaxima &entry = maxima[weightName];
+    if (entry.channels.empty())
+      entry.channels.assign(k, 0.0f);
+    for (int64_t row = 0; row < m; ++row)
+      for (int64_t column = 0; column < k; ++column)
+        entry.channels[column] =
+            std::max(entry.channels[column], std::fabs(rows[row * k + column]));
+  };
+  std::unique_ptr<engine::Engine> engine;
+  if (runtime::Status status =
+          engine::Engine::create(*artifact, engineOptions, engine);
+      !status.ok())
+    return Status::failure("calibration: " + status.message());
+
+  const int64_t total = static_cast<int64_t>(ids.size());
+  const int64_t step = std::min(engine->maxTokens(), kCalibrationContext);
+  std::vector<float> logits;
+  for (int64_t chunk = 0; chunk < total; chunk += kCalibrationContext) {
+    const int64_t length = std::min(kCalibrationContext, total - chunk);
+    engine->freeSequence(0);
+    for (int64_t begin = 0; begin < length; begin += step) {
+      engine::ForwardBatch batch;
+      const int64_t count = std::min(step, length - begin);
+      for (int64_t i = 0; i < count; ++i) {
+        batch.tokenIds.push_back(ids[chunk + begin + i]);
+        batch.positions.push_back(static_cast<int32_t>(begin + i));
+      }
+      batch.sequences.push_back({0, count});
+      if (runtime::Status status = engine->forward(batch, logits);
+          !status.ok())
+        return Status::failure("calibration: " + status.message());
+    }
+  }
+  engine->freeSequence(0);
+  for (auto &entry : maxima)
+    for (float value : entry.second.channels)
+      entry.second.overall = std::max(entry.second.overall, value);
+  tokens = total;
+  return Status::success();
+}
+
+Status writeCalibration(const std::string &path, const std::string &key,
+                        const std::string &modelPath, int64_t tokens,
+                        const llvm::StringMap<ChannelMaxima> &maxima) {
+  llvm::json::Object inputs;
+  for (const auto &entry : maxima) {
+    llvm::json::Array channels;
+    for (float value : entry.second.channels)
+      channels.push_back(static_cast<double>(value));
+    inputs[entry.first()] = llvm::json::Object{
+        {"absmax", static_cast<double>(entry.second.overall)},
+        {"channel_absmax", std::move(channels)}};
+  }
+  llvm::json::Value root = llvm::json::Object{
+      {"format", kCalibrationFormat}, {"key", key},
+      {"model", modelPath},           {"tokens", tokens},
+      {"inputs", std::move(inputs)}};
+  // Written next to the destination and renamed over it, so an interrupted
+  // compile never leaves a half-written cache.
+  std::string temporary = path + ".tmp";
+  {
+    std::error_code error;
+    llvm::raw_fd_ostream out(temporary, error);
+    if (error)
+      return Status::failure("cannot write calibration file '" + temporary +
+                             "': " + error.message());
+    out << llvm::formatv("{0:2}", root) << "\n";
+    out.close();
+    if (out.has_error())
+      return Status::failure("cannot write calibration file '" + temporary +
+                             "': " + out.error().message());
+  }
+  if (std::error_code error = llvm::sys::fs::rename(temporary, path))
+    return Status::failure("cannot write calibration file '" + path +
+                           "': " + error.message());
+  return Status::success();
+}
+
+} // namespace
+
+Status calibrate(const CompileOptions &options,
+                 const std::string &calibrationFile) {
+  const std::string &cachePath = calibrationFile;
+  const std::string &textPath = options.calibrationTextPath;
+  std::string text;
+  if (!textPath.empty()) {
+    llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+        llvm::MemoryBuffer::getFile(textPath, /*IsText=*/false);
+    if (!buffer)
+      return Status::failure("cannot read calibration text '" + textPath +
+                             "': " + buffer.getError().message());
+    text = (*buffer)->getBuffer().str();
+    if (text.empty())
+      return Status::failure("calibration text '" + textPath + "' is empty");
+  }
+
+  if (textPath.empty()) {
+    // Only a cache: it must exist and be an llmc calibration file; which
+    // text it came from is its own business.
+    std::string why;
+    llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+        llvm::MemoryBuffer::getFile(cachePath);
+    if (!buffer)
+      return Status::failure("cannot read --calib-cache '" + cachePath +
+                             "': " + buffer.getError().message() +
+                             "; create it with --calib FILE.txt");
+    llvm::Expected<llvm::json::Value> parsed =
+        llvm::json::parse((*buffer)->getBuffer());
+    const llvm::json::Object *root = parsed ? parsed->getAsObject() : nullptr;
+    if (!parsed)
+      llvm::consumeError(parsed.takeError());
+    if (!root || root->getString("format") != kCalibrationFormat)
+      return Status::failure("--calib-cache '" + cachePath +
+                             "' is not an llmc calibration file");
+    return Status::success();
+  }
+
+  const std::string key = calibrationKey(options.modelPath, text);
+  if (!options.calibrationCachePath.empty()) {
+    std::string why;
+    if (cacheMatches(cachePath, key, why)) {
+      if (options.verbose)
+        llvm::errs() << "llmc: reusing calibration '" << cachePath << "'\n";
+      return Status::success();
+    }
+    if (!why.empty())
+      llvm::errs() << "llmc: note: --calib-cache '" << cachePath
+                   << "' is not reused (" << why << "); measuring again\n";
+  }
+
+  auto start = std::chrono::steady_clock::now();
+  llvm::SmallString<128> artifactPath;
+  if (std::error_code error = llvm::sys::fs::createTemporaryFile(
+          "llmc-calibration", "llmc", artifactPath))
+    return Status::failure("cannot create a temporary file for calibration: " +
+                           error.message());
+  llvm::FileRemover removeArtifact(artifactPath);
+  CompileOptions reference;
+  reference.modelPath = options.modelPath;
+  reference.target = lookupTarget("cpu");
+  reference.quant = QuantMode::F32;
+  reference.outputPath = artifactPath.str().str();
+  reference.maxTokens = kCalibrationContext;
+  reference.maxSeqLen = kCalibrationContext;
+  reference.syntheticWeights = options.syntheticWeights;
+  if (Status status = compileModel(reference); !status.ok())
+    return Status::failure("calibration: compiling the full-precision model "
+                           "failed: " +
+                           status.message);
+
+  llvm::StringMap<ChannelMaxima> maxima;
+  int64_t tokens = 0;
+  if (Status status =
+          measure(reference.outputPath, textPath, text, maxima, tokens);
+      !status.ok())
+    return status;
+  if (maxima.empty())
+    return Status::failure("calibration recorded no linear layer inputs of '" +
+                           options.modelPath + "'");
+
+  if (Status status = writeCalibration(calibrationFile, key,
+                                       options.modelPath, tokens, maxima);
+      !status.ok())
+    return status;
+  if (options.verbose)
+    llvm::errs() << "llmc: calibrated " << maxima.size()
+                 << " linear inputs on " << tokens << " tokens of '"
+                 << textPath << "' in "
+                 << llvm::format("%.2f",
+                                 std::chrono::duration<double>(
+                                     std::chrono::steady_clock::now() - start)
+                                     .count())
+                 << " s\n";
+  return Status::success();
+}
+
+} // namespace llmc
