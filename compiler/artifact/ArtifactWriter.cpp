@@ -668,6 +668,8 @@ DType toArtifactDType(weights::DType type) {
     return DType::Q5_K;
   case weights::DType::Q6_K:
     return DType::Q6_K;
+  case weights::DType::I4:
+    return DType::I4;
   }
   llvm_unreachable("unknown weights::DType");
 }

@@ -88,6 +88,8 @@ std::optional<weights::DType> toWeightsDType(DType dtype) {
     return weights::DType::U8;
   case DType::Bool:
     return weights::DType::Bool;
+  case DType::I4:
+    return weights::DType::I4;
   default:
     return std::nullopt;
   }
