@@ -64,13 +64,21 @@ void SmoothPass::smoothNorm(Operation *norm, Value normWeight, Value normBias,
   if (normBias && !(bias = getPrivateWeight(normBias, opsPerName)))
     return skip("its bias is not a weight that only this norm reads");
 
+  // In program order (use lists are not), so that the record is stable.
+  SmallVector<OpOperand *> uses;
+  for (OpOperand &use : output.getUses())
+    uses.push_back(&use);
+  llvm::sort(uses, [](OpOperand *a, OpOperand *b) {
+    Operation *x = a->getOwner(), *y = b->getOwner();
+    return x->getBlock() == y->getBlock() && x->isBeforeInBlock(y);
+  });
   SmallVector<llm::WeightOp> linearWeights;
   const CalibrationEntry *entry = nullptr;
-  for (OpOperand &use : output.getUses()) {
-    auto linear = dyn_cast<llm::LinearOp>(use.getOwner());
-    if (!linear || use.getOperandNumber() != 0 || linear.isQuantized())
+  for (OpOperand *use : uses) {
+    auto linear = dyn_cast<llm::LinearOp>(use->getOwner());
+    if (!linear || use->getOperandNumber() != 0 || linear.isQuantized())
       return skip(Twine("its result also feeds '") +
-                  use.getOwner()->getName().getStringRef() +
+                  use->getOwner()->getName().getStringRef() +
                   "', which cannot absorb the factors");
     llm::WeightOp linearWeight =
         getPrivateWeight(linear.getWeight(), opsPerName);
