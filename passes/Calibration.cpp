@@ -50,8 +50,7 @@ FailureOr<Calibration> loadCalibration(StringRef path, Location loc) {
       return fail("inputs[\"" + name +
                   "\"].absmax must be a finite non-negative number");
     parsed.absMax = static_cast<float>(*absMax);
-    if (const llvm::json::Array *channels =
-            entry->getArray("channel_absmax")) {
+    if (const llvm::json::Array *channels = entry->getArray("channel_absmax")) {
       for (const llvm::json::Value &channel : *channels) {
         std::optional<double> number = channel.getAsNumber();
         if (!number || !std::isfinite(*number) || *number < 0)

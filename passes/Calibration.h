@@ -1,4 +1,4 @@
-//===- Calibration.h - the calibration file llm-quantize and llm-smooth read ===//
+//===- Calibration.h - the calibration file of llm-quantize, llm-smooth --===//
 //
 // `llmc compile --calib` runs the model on the CPU backend over a text and
 // writes, for every linear layer, the maxima of the activations entering it:

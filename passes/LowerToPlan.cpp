@@ -130,12 +130,10 @@ bool isWeightOnlyDequantize(llm::DequantizeOp op) {
              .getElementType()
              .isSignlessInteger(8))
       return false;
-  return !op->use_empty() &&
-         llvm::all_of(op->getUses(), [&](OpOperand &use) {
-           auto linear = dyn_cast<llm::LinearOp>(use.getOwner());
-           return linear && use.getOperandNumber() == 1 &&
-                  !linear.isQuantized();
-         });
+  return !op->use_empty() && llvm::all_of(op->getUses(), [&](OpOperand &use) {
+    auto linear = dyn_cast<llm::LinearOp>(use.getOwner());
+    return linear && use.getOperandNumber() == 1 && !linear.isQuantized();
+  });
 }
 
 FailureOr<MemRefType> ForwardLowering::getBufferType(Location loc, Type type) {

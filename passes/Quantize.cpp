@@ -49,8 +49,8 @@ private:
   /// Makes `weight` the quantized weight of element type `element` and
   /// declares its scales (and zero points); returns {scale, zero}.
   std::pair<Value, Value> quantizeWeight(llm::WeightOp weight, Type element,
-                                         Granularity granularity,
-                                         int64_t group, bool isSymmetric);
+                                         Granularity granularity, int64_t group,
+                                         bool isSymmetric);
 
   Scheme parsedScheme = Scheme::Int8;
   Granularity granularity = Granularity::PerChannel;
@@ -107,7 +107,8 @@ LogicalResult QuantizePass::parseOptions(ModuleOp module) {
                 "weight-only scheme=" + scheme +
                     " takes per-channel or group scales, not per-tensor");
   if (granularity == Granularity::Group && groupSize <= 0)
-    return fail("group-size", "must be positive, got " + Twine(static_cast<int64_t>(groupSize)));
+    return fail("group-size", "must be positive, got " +
+                                  Twine(static_cast<int64_t>(groupSize)));
   if (!symmetric && !weightOnly && (w8a8))
     return fail("symmetric", "asymmetric (zero-point) quantization is for "
                              "the weight-only schemes w8a16 and w4a16; W8A8 "
@@ -241,12 +242,13 @@ LogicalResult QuantizePass::quantizeLinear(llm::LinearOp linear,
   int64_t group = groupSize;
 
   if (parsedScheme == Scheme::W8A16 || parsedScheme == Scheme::W4A16) {
-    Type element = IntegerType::get(context, parsedScheme == Scheme::W8A16 ? 8 : 4);
+    Type element =
+        IntegerType::get(context, parsedScheme == Scheme::W8A16 ? 8 : 4);
     Granularity weightGranularity = granularity;
     if (granularity == Granularity::Group && columns % group != 0) {
       linear.emitRemark("llm-quantize: group-size ")
-          << static_cast<int64_t>(groupSize) << " does not divide the " << columns
-          << " input channels of weight @" << name
+          << static_cast<int64_t>(groupSize) << " does not divide the "
+          << columns << " input channels of weight @" << name
           << "; it gets per-channel scales";
       weightGranularity = Granularity::PerChannel;
     }
@@ -256,11 +258,11 @@ LogicalResult QuantizePass::quantizeLinear(llm::LinearOp linear,
              << " input channels; int4 packs two per byte and needs an "
                 "even count (keep it in high precision with keep-fp)";
     RankedTensorType floatWeightType = weight.getType();
-    auto [scale, zero] = quantizeWeight(weight, element, weightGranularity,
-                                        group, symmetric);
-    auto dequantize = llm::DequantizeOp::create(
-        builder, linear.getLoc(), floatWeightType, weight.getResult(), scale,
-        zero);
+    auto [scale, zero] =
+        quantizeWeight(weight, element, weightGranularity, group, symmetric);
+    auto dequantize =
+        llm::DequantizeOp::create(builder, linear.getLoc(), floatWeightType,
+                                  weight.getResult(), scale, zero);
     linear.getWeightMutable().assign(dequantize);
     return success();
   }
@@ -307,8 +309,8 @@ LogicalResult QuantizePass::quantizeLinear(llm::LinearOp linear,
     inputScale = scaleOp;
     quantizedInput = llm::QuantizeOp::create(
         builder, linear.getLoc(),
-        RankedTensorType::get(inputType.getShape(), element),
-        linear.getInput(), inputScale, Value());
+        RankedTensorType::get(inputType.getShape(), element), linear.getInput(),
+        inputScale, Value());
   } else {
     SmallVector<int64_t> perToken(inputType.getShape());
     perToken.back() = 1;

@@ -92,9 +92,8 @@ void SmoothPass::smoothNorm(Operation *norm, Value normWeight, Value normBias,
       entry = candidate;
   }
   if (!entry)
-    return skip(Twine("'") + calibration.path +
-                "' has no channel_absmax of " + Twine(channels) +
-                " channels for any of its linears (first: @" +
+    return skip(Twine("'") + calibration.path + "' has no channel_absmax of " +
+                Twine(channels) + " channels for any of its linears (first: @" +
                 linearWeights.front().getName() + ")");
 
   Builder builder(norm->getContext());
@@ -114,8 +113,8 @@ void SmoothPass::smoothNorm(Operation *norm, Value normWeight, Value normBias,
                                    ArrayRef<float>(entry->channelAbsMax))),
       builder.getNamedAttr("linears", builder.getArrayAttr(names))};
   if (bias)
-    smooth.push_back(builder.getNamedAttr(
-        "bias", builder.getStringAttr(bias.getName())));
+    smooth.push_back(
+        builder.getNamedAttr("bias", builder.getStringAttr(bias.getName())));
   weight->setAttr(kWeightSmoothAttrName, builder.getDictionaryAttr(smooth));
   ++numSmoothed;
 }

@@ -121,8 +121,8 @@ llvm::Error applyWeightAnnotations(ModuleOp module,
       if (error)
         return error;
     }
-    if (auto activation = op->getAttrOfType<DictionaryAttr>(
-            kWeightActivationScaleAttrName)) {
+    if (auto activation =
+            op->getAttrOfType<DictionaryAttr>(kWeightActivationScaleAttrName)) {
       auto absMax = activation.getAs<FloatAttr>("absmax");
       auto qmax = activation.getAs<FloatAttr>("qmax");
       if (!absMax || !qmax)
@@ -131,9 +131,9 @@ llvm::Error applyWeightAnnotations(ModuleOp module,
       StringRef smoothedBy;
       if (auto by = activation.getAs<StringAttr>("smoothed_by"))
         smoothedBy = by.getValue();
-      if (llvm::Error error = store.addActivationScale(
-              name, absMax.getValueAsDouble(), qmax.getValueAsDouble(),
-              smoothedBy))
+      if (llvm::Error error =
+              store.addActivationScale(name, absMax.getValueAsDouble(),
+                                       qmax.getValueAsDouble(), smoothedBy))
         return error;
     }
   }

@@ -420,10 +420,9 @@ Expected<PlanTranslation> translatePlan(mlir::ModuleOp module,
         else if (*text == "i8")
           result.kvCacheDType = DType::I8;
         else
-          return llvm::createStringError(
-              llvm::inconvertibleErrorCode(),
-              "attention kv_cache_dtype '" + *text +
-                  "' is not f8E4M3FN or i8");
+          return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                         "attention kv_cache_dtype '" + *text +
+                                             "' is not f8E4M3FN or i8");
       }
     }
 

@@ -318,9 +318,9 @@ void QuantState::computeScales(const std::vector<float> &x) {
     if (!(scale > 0.0f))
       scale = 1.0f;
     scales[b] = scale;
-    zeroPoints[b] = static_cast<int8_t>(roundHalfEvenSaturate(
-        static_cast<float>(qmin) - lo[b] / scale, qmin,
-        static_cast<int32_t>(qmax)));
+    zeroPoints[b] = static_cast<int8_t>(
+        roundHalfEvenSaturate(static_cast<float>(qmin) - lo[b] / scale, qmin,
+                              static_cast<int32_t>(qmax)));
   }
   computed = true;
 }
@@ -338,8 +338,7 @@ void QuantState::ensureScales() {
   computeScales(x);
 }
 
-void QuantState::quantizeInto(const std::vector<float> &x,
-                              uint8_t *out) const {
+void QuantState::quantizeInto(const std::vector<float> &x, uint8_t *out) const {
   uint64_t count = x.size();
   if (scheme.dtype == DType::F8E4M3) {
     for (int64_t r = 0; r < rows; ++r)
@@ -361,7 +360,8 @@ void QuantState::quantizeInto(const std::vector<float> &x,
       int32_t zero = zeroPoints.empty() ? 0 : zeroPoints[b];
       // x / scale, rounded, then the zero point: saturating the sum keeps
       // q - zero within the representable values.
-      float shifted = std::nearbyint(x[i] / scales[b]) + static_cast<float>(zero);
+      float shifted =
+          std::nearbyint(x[i] / scales[b]) + static_cast<float>(zero);
       int32_t q = roundHalfEvenSaturate(shifted, qmin, qmax);
       if (scheme.dtype == DType::I8)
         out[i] = static_cast<uint8_t>(static_cast<int8_t>(q));
@@ -498,7 +498,6 @@ WeightDesc describeAfter(const WeightDesc &in, const Transform &t) {
   }
   return out;
 }
-
 
 void concatenateInto(const WeightStore::Node &node, uint8_t *out) {
   const WeightDesc &desc = node.baseDesc;
@@ -849,8 +848,8 @@ float getQuantMax(DType dtype) {
   }
 }
 
-llvm::SmallVector<int64_t, 2> QuantScheme::getScaleShape(int64_t rows,
-                                                         int64_t columns) const {
+llvm::SmallVector<int64_t, 2>
+QuantScheme::getScaleShape(int64_t rows, int64_t columns) const {
   switch (granularity) {
   case QuantGranularity::PerTensor:
     return {};
@@ -934,9 +933,9 @@ findQuantization(const WeightStore::Node &node) {
   return nullptr;
 }
 
-static llvm::Error addQuantDerived(
-    llvm::StringMap<std::unique_ptr<WeightStore::Node>> &weights,
-    llvm::StringRef name, llvm::StringRef of, bool zeroPoints) {
+static llvm::Error
+addQuantDerived(llvm::StringMap<std::unique_ptr<WeightStore::Node>> &weights,
+                llvm::StringRef name, llvm::StringRef of, bool zeroPoints) {
   llvm::StringRef what = zeroPoints ? "zero points" : "scales";
   if (weights.count(name))
     return makeError("weight '" + name + "' is already declared");
@@ -984,7 +983,8 @@ llvm::Error WeightStore::smooth(llvm::StringRef normWeight,
     return makeError("cannot smooth norm weight '" + normWeight + "': " + why);
   };
   if (!(alpha >= 0.0f && alpha <= 1.0f))
-    return fail("alpha must be in [0, 1], got " + llvm::Twine(std::to_string(alpha)));
+    return fail("alpha must be in [0, 1], got " +
+                llvm::Twine(std::to_string(alpha)));
   if (!(minFactor > 0.0f && minFactor < 1.0f))
     return fail("the smallest factor must be in (0, 1)");
   if (smoothGroups.count(normWeight))
@@ -1051,8 +1051,8 @@ WeightStore::getSmoothingFactors(llvm::StringRef normWeight) const {
   return it->second->getFactors();
 }
 
-llvm::Error WeightStore::addActivationScale(llvm::StringRef name,
-                                            float absMax, float qmax,
+llvm::Error WeightStore::addActivationScale(llvm::StringRef name, float absMax,
+                                            float qmax,
                                             llvm::StringRef smoothedBy) {
   if (weights.count(name))
     return makeError("weight '" + name + "' is already declared");

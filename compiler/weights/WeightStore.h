@@ -7,9 +7,9 @@
 // dtype conversion, transpose, slice, un-permuting llama.cpp's Q/K rows,
 // adding a constant, SmoothQuant's column scaling and norm division, and
 // quantization (FP8/INT8/INT4). Entries may also be derived: the scales and
-// zero points a quantization computes, or calibrated activation scales. Nothing is read until `materialize` streams one weight
-// into a caller's buffer, so compiling a 70B model holds a few tensors, not
-// the model.
+// zero points a quantization computes, or calibrated activation scales. Nothing
+// is read until `materialize` streams one weight into a caller's buffer, so
+// compiling a 70B model holds a few tensors, not the model.
 //
 //===----------------------------------------------------------------------===//
 
@@ -153,8 +153,8 @@ public:
   /// absMax / qmax (1 when absMax is 0). With `smoothedBy` (a norm weight
   /// given to `smooth`), the activation is the smoothed x / s and its
   /// maximum is max_j activationAbsMax_j / s_j instead.
-  llvm::Error addActivationScale(llvm::StringRef name, float absMax,
-                                 float qmax, llvm::StringRef smoothedBy = "");
+  llvm::Error addActivationScale(llvm::StringRef name, float absMax, float qmax,
+                                 llvm::StringRef smoothedBy = "");
 
   /// The dtype and shape the weight has after its transforms.
   llvm::Expected<WeightDesc> describe(llvm::StringRef name) const;

@@ -236,10 +236,9 @@ LogicalResult LinearOp::verify() {
               "%sw : ...) with f32 input_scale [] or [tokens, 1] and "
               "weight_scale [] or [N, 1]";
   if (!floatOut)
-    return emitOpError(floatIn
-                           ? "float inputs give a float result, not "
-                           : "quantized inputs give an f32, f16 or bf16 "
-                             "result, not ")
+    return emitOpError(floatIn ? "float inputs give a float result, not "
+                               : "quantized inputs give an f32, f16 or bf16 "
+                                 "result, not ")
            << outType;
   if (inputScale) {
     RankedTensorType scale = tensorType(inputScale);

@@ -157,8 +157,7 @@ TEST_F(QuantizationPipelineTest, W4A16AsymmetricMatchesNumpy) {
   options.symmetric = false;
   artifact::PlanTranslation plan = compile(options);
   EXPECT_EQ(materialize("w"), readBytes("int4_group128_asym.bin"));
-  EXPECT_EQ(materialize("w.scale"),
-            readBytes("int4_group128_asym.scale.f32"));
+  EXPECT_EQ(materialize("w.scale"), readBytes("int4_group128_asym.scale.f32"));
   EXPECT_EQ(materialize("w.zero_point"),
             readBytes("int4_group128_asym.zero.bin"));
   const artifact::TensorSpec *w = findTensor(plan, "w");
@@ -254,11 +253,11 @@ TEST_F(QuantizationPipelineTest, BadOptionFails) {
   mlir::PassManager pm(&context);
   addQuantizationPasses(pm, options);
   std::string diagnostics;
-  mlir::ScopedDiagnosticHandler handler(
-      &context, [&](mlir::Diagnostic &diagnostic) {
-        diagnostics += diagnostic.str();
-        return mlir::success();
-      });
+  mlir::ScopedDiagnosticHandler handler(&context,
+                                        [&](mlir::Diagnostic &diagnostic) {
+                                          diagnostics += diagnostic.str();
+                                          return mlir::success();
+                                        });
   EXPECT_TRUE(mlir::failed(pm.run(*module)));
   EXPECT_THAT(diagnostics, HasSubstr("llm-quantize option 'scheme': unknown "
                                      "scheme 'int3'"));

@@ -168,8 +168,8 @@ TEST_F(QuantizeTest, RejectsBadSchemes) {
   llvm::Error vector =
       store.quantize("norm", scheme(DType::I8, QuantGranularity::PerChannel));
   EXPECT_THAT(llvm::toString(std::move(vector)), HasSubstr("only 2-D"));
-  ASSERT_FALSE(!!store.quantize(
-      "w", scheme(DType::I8, QuantGranularity::PerChannel)));
+  ASSERT_FALSE(
+      !!store.quantize("w", scheme(DType::I8, QuantGranularity::PerChannel)));
   EXPECT_THAT(llvm::toString(store.addQuantZeroPoints("w.zero_point", "w")),
               HasSubstr("symmetric and has no zero points"));
   EXPECT_THAT(llvm::toString(store.addQuantScales("up.scale", "up")),
