@@ -139,6 +139,13 @@ def LLM_LinearOp : LLM_Op<"linear", [Pure, AttrSizedOperandSegments]> {
     type($input) `,` type($weight) (`,` type($bias)^)? `->` type($result)
   }];
   let hasVerifier = 1;
+  // The float form, as frontends build it.
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$weight, "::mlir::Value":$bias), [{
+      build($_builder, $_state, result, input, weight, bias, ::mlir::Value(),
+            ::mlir::Value());
+    }]>];
   let extraClassDeclaration = [{
     /// Whether this is the W8A8 form (quantized input and weight, scales).
     bool isQuantized() { return static_cast<bool>(getInputScale()); }
@@ -262,6 +269,17 @@ def LLM_AttentionOp : LLM_Op<"attention",
     $query `,` $key `,` $value `,` $batch attr-dict `:`
     type($query) `,` type($key) `,` type($value) `->` type($result)
   }];
+  // Without kv_cache_dtype, as frontends build it (llm-quantize adds it).
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$query,
+                   "::mlir::Value":$key, "::mlir::Value":$value,
+                   "::mlir::Value":$batch, "::mlir::IntegerAttr":$layer,
+                   "::mlir::FloatAttr":$scale,
+                   "::mlir::IntegerAttr":$sliding_window,
+                   "::mlir::FloatAttr":$softcap), [{
+      build($_builder, $_state, result, query, key, value, batch, layer, scale,
+            sliding_window, softcap, ::mlir::TypeAttr());
+    }]>];
   let hasVerifier = 1;
 }
 

@@ -12,6 +12,7 @@
 #include "passes/Passes.h"
 #include "passes/QuantizationPipeline.h"
 #include "passes/WeightAnnotations.h"
+#include "runtime/loader/Artifact.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -19,6 +20,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <gmock/gmock.h>
@@ -174,6 +176,68 @@ TEST_F(QuantizationPipelineTest, W4A16AsymmetricMatchesNumpy) {
       EXPECT_EQ(gemm->b.dtype, artifact::DType::I4);
     }
   EXPECT_TRUE(sawGemm);
+}
+
+// The W4A16 plan written as an artifact and read back by the runtime's
+// loader: the weight's QuantParams name the scheme and index the scale and
+// zero-point tensors; the GEMM step carries zero_b; the config says what the
+// KV cache holds.
+TEST_F(QuantizationPipelineTest, W4A16ArtifactRoundTrip) {
+  QuantizationOptions options;
+  options.scheme = "w4a16";
+  options.symmetric = false;
+  options.kvCache = "int8";
+  artifact::PlanTranslation plan = compile(options);
+  artifact::ArtifactSpec spec;
+  spec.producer = "llmc test";
+  spec.target = {"cpu", "x86-64", ""};
+  spec.quantization = "w4a16";
+  spec.config.architecture = "llama";
+  spec.config.vocabSize = 6;
+  spec.config.hiddenSize = 256;
+  spec.config.numLayers = 1;
+  spec.config.numHeads = 3;
+  spec.config.numKVHeads = 3;
+  spec.config.headDim = 2;
+  spec.config.maxBatchTokens = 4;
+  ASSERT_TRUE(plan.kvCacheDType.has_value());
+  spec.config.kvCacheDType = *plan.kvCacheDType;
+  spec.tensors = plan.tensors;
+  spec.plans = plan.plans;
+  llvm::SmallString<128> path;
+  int fd;
+  ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("quant", "llmc", fd, path));
+  llvm::sys::Process::SafelyCloseFileDescriptor(fd);
+  artifact::WriteOptions writeOptions;
+  writeOptions.progressBar = artifact::WriteOptions::ProgressBar::Never;
+  auto stats = artifact::writeArtifact(path, spec, store, writeOptions);
+  ASSERT_TRUE(!!stats) << llvm::toString(stats.takeError());
+
+  std::unique_ptr<loader::Artifact> loaded;
+  loader::Status status =
+      loader::Artifact::open(path.str().str(), {}, loaded);
+  llvm::sys::fs::remove(path);
+  ASSERT_TRUE(status.ok()) << status.message();
+  EXPECT_EQ(loaded->config().kv_cache_dtype(), artifact::DType::I8);
+  loader::TensorRef w;
+  ASSERT_TRUE(loaded->findTensor("w", w).ok());
+  ASSERT_TRUE(w.table && w.table->quant());
+  EXPECT_EQ(w.table->dtype(), artifact::DType::I4);
+  EXPECT_EQ(w.table->quant()->scheme()->str(), "int4_group128_asym");
+  int scaleIndex = w.table->quant()->scale_tensor();
+  int zeroIndex = w.table->quant()->zero_point_tensor();
+  ASSERT_GE(scaleIndex, 0);
+  ASSERT_GE(zeroIndex, 0);
+  EXPECT_EQ(loaded->tensor(scaleIndex).name, "w.scale");
+  EXPECT_EQ(loaded->tensor(zeroIndex).name, "w.zero_point");
+  std::vector<uint8_t> stored(w.data, w.data + w.bytes);
+  EXPECT_EQ(stored, readBytes("int4_group128_asym.bin"));
+  bool sawZeroB = false;
+  for (const auto *rank : *loaded->root().plans())
+    for (const auto *step : *rank->steps())
+      if (const auto *gemm = step->op_as_GemmStep())
+        sawZeroB = gemm->zero_b() != nullptr;
+  EXPECT_TRUE(sawZeroB);
 }
 
 // --quant=fp8 --calib with SmoothQuant and --kv-cache=fp8: the norm and the
