@@ -24,6 +24,24 @@ module attributes {test.case = "w8a8_dynamic"} {
 }
 
 // -----
+// A [tokens, 2, 16] input and its [tokens, 2, 1] per-token scales are
+// multiplied through [rows, 16] / [rows, 1] views.
+// CHECK-LABEL: module attributes {test.case = "w8a8_rank3"}
+// CHECK: plan.compute "quantize_dynamic"(%{{.+}} : memref<8x2x16xbf16> -> %[[XQ:.+]], %[[SX:.+]] : memref<8x2x16xi8>, memref<8x2x1xf32>)
+// CHECK: %[[XQ2:.+]] = plan.slice @activations[{{[0-9]+}}] view(%[[XQ]] : memref<8x2x16xi8>) {plan.token_rows} : memref<16x16xi8>
+// CHECK: %[[SX2:.+]] = plan.slice @activations[{{[0-9]+}}] view(%[[SX]] : memref<8x2x1xf32>) {plan.token_rows} : memref<16x1xf32>
+// CHECK: plan.gemm cpu %[[XQ2]], %{{.+}} into %{{.+}} transpose_b scale_a(%[[SX2]] : memref<16x1xf32>) scale_b(%{{.+}} : memref<8x1xf32>) : memref<16x16xi8>, memref<8x16xi8>, memref<16x8xbf16>
+module attributes {test.case = "w8a8_rank3"} {
+  func.func @forward(%x: tensor<?x2x16xbf16>) -> tensor<?x2x8xbf16> {
+    %w = llm.weight @w : tensor<8x16xi8>
+    %sw = llm.weight @w.scale : tensor<8x1xf32>
+    %xq, %sx = llm.quantize_dynamic %x : tensor<?x2x16xbf16> -> tensor<?x2x16xi8>, tensor<?x2x1xf32>
+    %y = llm.linear %xq, %w scales(%sx, %sw : tensor<?x2x1xf32>, tensor<8x1xf32>) : tensor<?x2x16xi8>, tensor<8x16xi8> -> tensor<?x2x8xbf16>
+    return %y : tensor<?x2x8xbf16>
+  }
+}
+
+// -----
 // FP8 with a static per-tensor activation scale: "quantize" divides by the
 // calibrated <W>.input_scale, which is also the GEMM's scalar scale_a; a
 // bias is added after the scaled product.

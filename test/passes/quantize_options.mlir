@@ -12,6 +12,7 @@
 // RUN: not llmc-opt %s --llm-quantize="scheme=fp8 calib-file=%S/Inputs/missing.json" 2>&1 | FileCheck %s --check-prefix=MISSING
 // RUN: not llmc-opt %s --llm-quantize="scheme=fp8 calib-file=%S/Inputs/calib_bad_format.json" 2>&1 | FileCheck %s --check-prefix=FORMAT
 // RUN: not llmc-opt %s --llm-quantize="scheme=w4a16 keep-fp=[z-a]" 2>&1 | FileCheck %s --check-prefix=GLOB
+// RUN: not llmc-opt %s --llm-quantize="scheme=fp8 calib-file=%S/Inputs/calib_bad_entry.json" 2>&1 | FileCheck %s --check-prefix=ENTRY
 
 // SCHEME: llm-quantize option 'scheme': unknown scheme 'int3'; expected fp8, int8, w8a16, w4a16, fp16 or bf16
 // GROUP: llm-quantize option 'weight-granularity': scheme=fp8 (W8A8) takes per-tensor or per-channel weight scales, not group
@@ -26,6 +27,7 @@
 // MISSING: calibration file '{{.+}}missing.json': cannot read it
 // FORMAT: calibration file '{{.+}}calib_bad_format.json': "format" must be "llmc-calibration-1"
 // GLOB: llm-quantize option 'keep-fp': bad glob '[z-a]'
+// ENTRY: calibration file '{{.+}}calib_bad_entry.json': inputs["w"].absmax must be a finite non-negative number
 func.func @forward(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   return %x : tensor<?x8xf32>
 }

@@ -76,3 +76,25 @@ func.func @skipped(%x: tensor<?x8xf32>) -> (tensor<?x8xf32>, tensor<?x4xf32>, te
   %n4 = llm.rms_norm %r, %g4 epsilon = 1.0e-05 : tensor<?x8xf32>, tensor<8xf32>
   return %q, %u, %u3, %n4 : tensor<?x8xf32>, tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x8xf32>
 }
+
+// -----
+// A consuming linear whose weight something else also reads, and a
+// LayerNorm bias shared with another norm, block smoothing.
+// CHECK-LABEL: func.func @shared
+// CHECK-NOT: llm.smooth
+func.func @shared(%x: tensor<?x8xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x8xf32>, tensor<8xf32>) {
+  %g = llm.weight @n1.weight : tensor<8xf32>
+  // expected-remark @+1 {{llm-smooth: not smoothed: a consuming linear's weight is shared or not a weight}}
+  %n = llm.rms_norm %x, %g epsilon = 1.0e-05 : tensor<?x8xf32>, tensor<8xf32>
+  %w = llm.weight @layers.0.q_proj.weight : tensor<4x8xf32>
+  %a = llm.linear %n, %w : tensor<?x8xf32>, tensor<4x8xf32> -> tensor<?x4xf32>
+  %b = llm.linear %x, %w : tensor<?x8xf32>, tensor<4x8xf32> -> tensor<?x4xf32>
+  %lg = llm.weight @ln.weight : tensor<8xf32>
+  %lb = llm.weight @ln.bias : tensor<8xf32>
+  // expected-remark @+1 {{llm-smooth: not smoothed: its bias is not a weight that only this norm reads}}
+  %l = llm.layer_norm %x, %lg, %lb epsilon = 1.0e-05 : tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>
+  %wk = llm.weight @layers.0.k_proj.weight : tensor<8x8xf32>
+  %k = llm.linear %l, %wk : tensor<?x8xf32>, tensor<8x8xf32> -> tensor<?x8xf32>
+  %lb2 = llm.weight @ln.bias : tensor<8xf32>
+  return %a, %b, %k, %lb2 : tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x8xf32>, tensor<8xf32>
+}

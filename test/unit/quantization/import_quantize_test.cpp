@@ -166,8 +166,8 @@ TEST_P(ImportQuantizeTest, PlanTensorsMaterialize) {
         EXPECT_TRUE(names.count(tensor.quant->zeroPointTensor)) << tensor.name;
     }
   }
-  bool quantizes = std::string(c.scheme) != "fp16" &&
-                   std::string(c.scheme) != "bf16";
+  bool quantizes =
+      std::string(c.scheme) != "fp16" && std::string(c.scheme) != "bf16";
   EXPECT_EQ(quantized > 0, quantizes);
   ASSERT_TRUE(plan->kvCacheDType.has_value());
   if (std::string(c.kvCache) == "fp8")

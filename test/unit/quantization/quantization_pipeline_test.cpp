@@ -214,8 +214,7 @@ TEST_F(QuantizationPipelineTest, W4A16ArtifactRoundTrip) {
   ASSERT_TRUE(!!stats) << llvm::toString(stats.takeError());
 
   std::unique_ptr<loader::Artifact> loaded;
-  loader::Status status =
-      loader::Artifact::open(path.str().str(), {}, loaded);
+  loader::Status status = loader::Artifact::open(path.str().str(), {}, loaded);
   llvm::sys::fs::remove(path);
   ASSERT_TRUE(status.ok()) << status.message();
   EXPECT_EQ(loaded->config().kv_cache_dtype(), artifact::DType::I8);
@@ -295,6 +294,46 @@ TEST_F(QuantizationPipelineTest, Fp8StaticSmoothedWithKvCache) {
   std::vector<float> original = toFloats(originalBytes);
   for (size_t j = 0; j < 256; ++j)
     EXPECT_FLOAT_EQ(norm[j], original[j] / (*factors)[j]) << j;
+}
+
+// Malformed annotations are errors naming the weight, not crashes.
+TEST_F(QuantizationPipelineTest, BadAnnotationsAreErrors) {
+  auto check = [&](const char *text, const char *message) {
+    auto bad = mlir::parseSourceString<mlir::ModuleOp>(text, &context);
+    ASSERT_TRUE(bad);
+    llvm::Error error = applyWeightAnnotations(*bad, store);
+    EXPECT_THAT(llvm::toString(std::move(error)), HasSubstr(message));
+  };
+  check(R"mlir(func.func @f() {
+    %w = llm.weight @w {llm.quant = {granularity = "rows"}} : tensor<6x256xi8>
+    return })mlir",
+        "weight 'w': unknown llm.quant granularity 'rows'");
+  check(R"mlir(func.func @f() {
+    %s = llm.weight @x.scale {llm.derived = {of = "up", kind = "scale"}} : tensor<4x1xf32>
+    return })mlir",
+        "weight 'x.scale': scales of 'up', which has no quantization recorded");
+  check(R"mlir(func.func @f() {
+    %s = llm.weight @x.scale {llm.derived = {of = "up", kind = "offset"}} : tensor<4x1xf32>
+    return })mlir",
+        "weight 'x.scale': unknown llm.derived kind 'offset'");
+}
+
+// An attention step's kv_cache_dtype must be one the runtime stores.
+TEST_F(QuantizationPipelineTest, UnknownKvCacheDtypeIsAnError) {
+  auto plan = mlir::parseSourceString<mlir::ModuleOp>(R"mlir(
+    plan.arena @act kind = activations size = 4096 alignment = 256
+    plan.rank 0 {
+      %q = plan.slice @act[0] : memref<4x2x2xf32>
+      %o = plan.slice @act[256] : memref<4x2x2xf32>
+      plan.compute "attention"(%q, %q, %q : memref<4x2x2xf32>, memref<4x2x2xf32>, memref<4x2x2xf32> -> %o : memref<4x2x2xf32>) {kv_cache_dtype = "f16", layer = 0 : i64, scale = 0.5 : f64}
+    })mlir",
+                                                      &context);
+  ASSERT_TRUE(plan);
+  auto translation = artifact::translatePlan(*plan, 4);
+  ASSERT_FALSE(!!translation);
+  EXPECT_THAT(llvm::toString(translation.takeError()),
+              HasSubstr("attention kv_cache_dtype 'f16' is not f8E4M3FN or "
+                        "i8"));
 }
 
 // SmoothQuant is the INT8 default only with a calibration file.

@@ -235,6 +235,38 @@ TEST_F(QuantizeTest, SmoothKeepsFloatOutput) {
   EXPECT_NE(smoothedUp, up);
 }
 
+// A LayerNorm's bias is divided like its weight; activation scales without
+// smoothing are absmax / qmax, and 1 for an activation that is always 0.
+TEST_F(QuantizeTest, SmoothBiasAndPlainActivationScales) {
+  std::vector<float> act = readGolden("quant/act_absmax");
+  // `norm` doubles as the bias here: any F32 [256] vector will do.
+  ASSERT_FALSE(!!store.smooth("norm", "norm", {"up"}, act, 0.5f));
+  auto factors = store.getSmoothingFactors("norm");
+  ASSERT_TRUE(!!factors);
+  std::vector<float> twice = materializeF32("norm");
+  WeightStore plain;
+  auto checkpoint =
+      SafetensorsCheckpoint::open(dataPath("quant/quant.safetensors"));
+  ASSERT_TRUE(!!checkpoint);
+  ASSERT_FALSE(!!plain.addSource(std::move(*checkpoint)));
+  plain.addAllSourceTensors();
+  std::vector<uint8_t> originalBytes(256 * 4);
+  ASSERT_FALSE(!!plain.materialize("norm", originalBytes));
+  std::vector<float> original(256);
+  std::memcpy(original.data(), originalBytes.data(), 1024);
+  for (size_t j = 0; j < 256; ++j)
+    EXPECT_EQ(twice[j], original[j] / (*factors)[j] / (*factors)[j]) << j;
+
+  ASSERT_FALSE(!!store.addActivationScale("a.input_scale", 12.7f, 127.0f));
+  ASSERT_FALSE(!!store.addActivationScale("b.input_scale", 0.0f, 448.0f));
+  EXPECT_THAT(materializeF32("a.input_scale"), ElementsAre(12.7f / 127.0f));
+  EXPECT_THAT(materializeF32("b.input_scale"), ElementsAre(1.0f));
+  EXPECT_THAT(
+      llvm::toString(store.addActivationScale("c", 1.0f, 127.0f, "gate")),
+      HasSubstr("weight 'c': smoothed by 'gate', which is not "
+                "smoothed"));
+}
+
 // A smoothing whose weights do not fit is refused, naming them.
 TEST_F(QuantizeTest, SmoothRejectsMismatchedChannels) {
   std::vector<float> act(128, 1.0f);
