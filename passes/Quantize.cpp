@@ -109,7 +109,7 @@ LogicalResult QuantizePass::parseOptions(ModuleOp module) {
   if (granularity == Granularity::Group && groupSize <= 0)
     return fail("group-size", "must be positive, got " +
                                   Twine(static_cast<int64_t>(groupSize)));
-  if (!symmetric && !weightOnly && (w8a8))
+  if (!symmetric && w8a8)
     return fail("symmetric", "asymmetric (zero-point) quantization is for "
                              "the weight-only schemes w8a16 and w4a16; W8A8 "
                              "GEMMs take symmetric scales");
@@ -237,7 +237,6 @@ LogicalResult QuantizePass::quantizeLinear(llm::LinearOp linear,
   MLIRContext *context = linear.getContext();
   OpBuilder builder(linear);
   StringRef name = weight.getName();
-  Type floatType = weight.getType().getElementType();
   int64_t columns = weight.getType().getDimSize(1);
   int64_t group = groupSize;
 
@@ -288,9 +287,9 @@ LogicalResult QuantizePass::quantizeLinear(llm::LinearOp linear,
     linear.emitRemark("llm-quantize: no calibration entry for weight @")
         << name << "; its input is quantized dynamically (static-fallback)";
   }
-  auto [weightScale, unusedZero] =
-      quantizeWeight(weight, element, granularity, 0, /*isSymmetric=*/true);
-  (void)unusedZero;
+  Value weightScale = quantizeWeight(weight, element, granularity, /*group=*/0,
+                                     /*isSymmetric=*/true)
+                          .first;
   if (staticActivations && entry) {
     OpBuilder weightBuilder(context);
     weightBuilder.setInsertionPointAfter(weightScale.getDefiningOp());

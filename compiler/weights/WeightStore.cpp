@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 
 namespace llmc::weights {
 
@@ -221,6 +222,9 @@ struct WeightStore::SmoothGroup {
   std::vector<float> activationAbsMax;
   float alpha = 0.5f;
   float minFactor = 1e-5f;
+  // `materialize` is const and may one day run on several threads: the
+  // factors are computed once, under the lock.
+  mutable std::mutex mutex;
   mutable bool computed = false;
   mutable std::vector<float> factors;
 
@@ -252,6 +256,8 @@ struct QuantState {
   QuantScheme scheme;
   int64_t rows = 0, columns = 0;
   WeightStore::Node input;
+  // Computed once, under the lock (see SmoothGroup).
+  std::mutex mutex;
   bool computed = false;
   std::vector<float> scales;
   std::vector<int8_t> zeroPoints;
@@ -291,6 +297,7 @@ struct QuantState {
 };
 
 void QuantState::computeScales(const std::vector<float> &x) {
+  std::lock_guard<std::mutex> lock(mutex);
   if (computed)
     return;
   int64_t blocks = getNumBlocks();
@@ -329,8 +336,11 @@ void materializeNode(const WeightStore::Node &node,
                      llvm::MutableArrayRef<uint8_t> out);
 
 void QuantState::ensureScales() {
-  if (computed)
-    return;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (computed)
+      return;
+  }
   std::vector<uint8_t> bytes(input.desc.getBytes());
   materializeNode(input, bytes);
   std::vector<float> x(input.desc.getNumElements());
@@ -426,6 +436,7 @@ void materializeDerived(const WeightStore::Node &node, uint8_t *out) {
 } // namespace
 
 const std::vector<float> &WeightStore::SmoothGroup::getFactors() const {
+  std::lock_guard<std::mutex> lock(mutex);
   if (computed)
     return factors;
   size_t columns = activationAbsMax.size();
