@@ -24,6 +24,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <set>
 
@@ -128,10 +129,16 @@ TEST_P(ImportQuantizeTest, PlanTensorsMaterialize) {
   ASSERT_FALSE(!!applyWeightAnnotations(module, store));
 
   // Norm weights before the divisions, for the exactness check below.
-  std::map<std::string, std::vector<float>> smoothedNorms;
+  // Smoothed norms and the linears they feed.
+  std::map<std::string, std::vector<std::string>> smoothedNorms;
   module.walk([&](llm::WeightOp op) {
-    if (op->hasAttr(kWeightSmoothAttrName))
-      smoothedNorms[op.getName().str()];
+    auto smooth =
+        op->getAttrOfType<mlir::DictionaryAttr>(kWeightSmoothAttrName);
+    if (!smooth)
+      return;
+    std::vector<std::string> &linears = smoothedNorms[op.getName().str()];
+    for (mlir::Attribute name : smooth.getAs<mlir::ArrayAttr>("linears"))
+      linears.push_back(llvm::cast<mlir::StringAttr>(name).getValue().str());
   });
   if (c.calibrated)
     EXPECT_FALSE(smoothedNorms.empty());
@@ -179,7 +186,7 @@ TEST_P(ImportQuantizeTest, PlanTensorsMaterialize) {
         context, std::string(LLMC_TINY_MODELS_DIR) + "/" + c.model,
         importOptions);
     ASSERT_TRUE(!!fresh);
-    for (auto &[name, unused] : smoothedNorms) {
+    for (auto &[name, linears] : smoothedNorms) {
       std::vector<float> original = materializeF32(*fresh->weights, name);
       std::vector<float> smoothed = materializeF32(store, name);
       auto factors = store.getSmoothingFactors(name);
@@ -187,6 +194,30 @@ TEST_P(ImportQuantizeTest, PlanTensorsMaterialize) {
       ASSERT_EQ(original.size(), smoothed.size());
       for (size_t j = 0; j < original.size(); ++j)
         ASSERT_EQ(smoothed[j], original[j] / (*factors)[j]) << name << j;
+      if (quantizes)
+        continue;
+      // Unquantized, the smoothed network computes what the original did:
+      // W (x * g) == (W diag(s)) (x * g / s) up to f32 rounding.
+      std::vector<float> x(original.size());
+      for (size_t j = 0; j < x.size(); ++j)
+        x[j] = std::sin(0.7f * j + 0.3f);
+      for (const std::string &linear : linears) {
+        std::vector<float> w = materializeF32(*fresh->weights, linear);
+        std::vector<float> ws = materializeF32(store, linear);
+        ASSERT_EQ(w.size(), ws.size());
+        EXPECT_NE(w, ws) << linear;
+        size_t k = x.size();
+        for (size_t n = 0; n < w.size() / k; ++n) {
+          double before = 0, after = 0, magnitude = 0;
+          for (size_t j = 0; j < k; ++j) {
+            before += double(w[n * k + j]) * (x[j] * original[j]);
+            after += double(ws[n * k + j]) * (x[j] * smoothed[j]);
+            magnitude += std::fabs(double(w[n * k + j]) * x[j] * original[j]);
+          }
+          EXPECT_NEAR(after, before, 1e-6 * (1.0 + magnitude))
+              << linear << " row " << n;
+        }
+      }
     }
   }
 }
@@ -200,7 +231,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"qwen2", "w8a16", false, true, "none"},
                       Case{"gemma3", "int8", true, true, "fp8"},
                       Case{"gemma3", "w4a16", false, true, "none"},
-                      Case{"mistral", "bf16", false, true, "fp8"}),
+                      Case{"mistral", "bf16", false, true, "fp8"},
+                      // Smoothing alone: the float outputs are unchanged.
+                      Case{"llama", "fp16", true, true, "none"},
+                      Case{"gemma3", "fp16", true, true, "none"}),
     caseName);
 
 } // namespace
