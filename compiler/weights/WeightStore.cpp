@@ -233,9 +233,8 @@ struct WeightStore::SmoothGroup {
 
 namespace {
 
-/// The integer quantization of one value: round half to even (the default
-/// floating-point rounding mode of std::nearbyint), then saturate. Kept in
-/// one place so that it can become runtime/support's shared version.
+/// Rounds half to even (the default floating-point rounding mode of
+/// std::nearbyint) and saturates to [lowest, highest]; NaN gives 0.
 int32_t roundHalfEvenSaturate(float value, int32_t lowest, int32_t highest) {
   if (std::isnan(value))
     return 0;
@@ -245,6 +244,19 @@ int32_t roundHalfEvenSaturate(float value, int32_t lowest, int32_t highest) {
   if (rounded >= static_cast<float>(highest))
     return highest;
   return static_cast<int32_t>(rounded);
+}
+
+/// The integer quantization of one value, q = saturate(round_half_even(x /
+/// scale) + zero): division, not multiplication by a reciprocal, as the
+/// contract says. Kept in one place so that it can become the shared
+/// runtime/support version the runtime's kernels use.
+int32_t quantizeInteger(float x, float scale, int32_t zero, int32_t lowest,
+                        int32_t highest) {
+  float q = x / scale;
+  if (std::isnan(q))
+    return std::clamp(zero, lowest, highest);
+  return roundHalfEvenSaturate(std::nearbyint(q) + static_cast<float>(zero),
+                               lowest, highest);
 }
 
 int32_t getQuantMin(DType dtype) { return dtype == DType::I4 ? -8 : -128; }
@@ -368,11 +380,7 @@ void QuantState::quantizeInto(const std::vector<float> &x, uint8_t *out) const {
       uint64_t i = r * columns + c;
       int64_t b = getBlock(r, c);
       int32_t zero = zeroPoints.empty() ? 0 : zeroPoints[b];
-      // x / scale, rounded, then the zero point: saturating the sum keeps
-      // q - zero within the representable values.
-      float shifted =
-          std::nearbyint(x[i] / scales[b]) + static_cast<float>(zero);
-      int32_t q = roundHalfEvenSaturate(shifted, qmin, qmax);
+      int32_t q = quantizeInteger(x[i], scales[b], zero, qmin, qmax);
       if (scheme.dtype == DType::I8)
         out[i] = static_cast<uint8_t>(static_cast<int8_t>(q));
       else
