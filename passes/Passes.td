@@ -39,7 +39,9 @@ def SmoothPass : Pass<"llm-smooth", "::mlir::ModuleOp"> {
     Gemma-style `1 + w` norms are exact too: the importer folds the `1 +`
     into the stored norm weight before this division. Norms that do not
     qualify (other users, shared weights, no calibration entry, or a
-    non-weight norm scale) are skipped with a remark saying why.
+    non-weight norm scale) are skipped with a remark saying why; norms
+    feeding a linear that `keep-fp` keeps in high precision (the LM head)
+    are skipped silently.
   }];
   let options = [
     Option<"alpha", "alpha", "double", /*default=*/"0.5",
@@ -50,6 +52,10 @@ def SmoothPass : Pass<"llm-smooth", "::mlir::ModuleOp"> {
            "maxima (required)">,
     Option<"minFactor", "min-factor", "double", /*default=*/"1e-5",
            "smallest smoothing factor (the largest is its inverse)">,
+    Option<"keepFp", "keep-fp", "std::string",
+           /*default=*/"\"lm_head,embed_tokens\"",
+           "llm-quantize's keep-fp: norms feeding a linear these match are "
+           "not smoothed (a float linear gains nothing from it)">,
   ];
   let statistics = [
     Statistic<"numSmoothed", "smoothed-norms", "norms smoothed">,

@@ -22,6 +22,7 @@ void addQuantizationPasses(mlir::OpPassManager &pm,
     SmoothPassOptions smooth;
     smooth.alpha = *alpha;
     smooth.calibFile = options.calibFile;
+    smooth.keepFp = options.keepFp;
     pm.addPass(createSmoothPass(smooth));
   }
   QuantizePassOptions quantize;

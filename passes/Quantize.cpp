@@ -6,8 +6,8 @@
 #include "passes/Calibration.h"
 #include "passes/Passes.h"
 #include "passes/WeightAnnotations.h"
+#include "passes/WeightNameFilter.h"
 #include "llvm/ADT/StringExtras.h"
-#include "llvm/Support/GlobPattern.h"
 
 #define DEBUG_TYPE "llm-quantize"
 
@@ -24,16 +24,6 @@ namespace {
 enum class Scheme { Fp8, Int8, W8A16, W4A16, Fp16, Bf16 };
 enum class Granularity { PerTensor, PerChannel, Group };
 
-/// One `keep-fp` entry: a glob when it has wildcards, else a substring.
-struct KeepPattern {
-  std::string text;
-  std::optional<llvm::GlobPattern> glob;
-
-  bool matches(StringRef name) const {
-    return glob ? glob->match(name) : name.contains(text);
-  }
-};
-
 struct QuantizePass : llmc::impl::QuantizePassBase<QuantizePass> {
   using Base::Base;
 
@@ -41,10 +31,7 @@ struct QuantizePass : llmc::impl::QuantizePassBase<QuantizePass> {
 
 private:
   LogicalResult parseOptions(ModuleOp module);
-  bool isKept(StringRef name) const {
-    return llvm::any_of(keepPatterns,
-                        [&](const KeepPattern &p) { return p.matches(name); });
-  }
+  bool isKept(StringRef name) const { return keep.matches(name); }
   LogicalResult quantizeLinear(llm::LinearOp linear, llm::WeightOp weight);
   /// Makes `weight` the quantized weight of element type `element` and
   /// declares its scales (and zero points); returns {scale, zero}.
@@ -56,7 +43,7 @@ private:
   Granularity granularity = Granularity::PerChannel;
   bool staticActivations = false;
   std::optional<Type> kvCacheType;
-  SmallVector<KeepPattern> keepPatterns;
+  WeightNameFilter keep;
   std::optional<Calibration> calibration;
 };
 
@@ -141,24 +128,10 @@ LogicalResult QuantizePass::parseOptions(ModuleOp module) {
     return fail("kv-cache",
                 "unknown value '" + kvCache + "'; expected none, fp8 or int8");
 
-  SmallVector<StringRef> patterns;
-  StringRef(keepFp).split(patterns, ',', /*MaxSplit=*/-1,
-                          /*KeepEmpty=*/false);
-  for (StringRef pattern : patterns) {
-    pattern = pattern.trim();
-    if (pattern.empty())
-      continue;
-    KeepPattern keep{pattern.str(), std::nullopt};
-    if (pattern.find_first_of("*?[") != StringRef::npos) {
-      llvm::Expected<llvm::GlobPattern> glob =
-          llvm::GlobPattern::create(pattern);
-      if (!glob)
-        return fail("keep-fp", "bad glob '" + pattern +
-                                   "': " + llvm::toString(glob.takeError()));
-      keep.glob = std::move(*glob);
-    }
-    keepPatterns.push_back(std::move(keep));
-  }
+  llvm::Expected<WeightNameFilter> filter = WeightNameFilter::parse(keepFp);
+  if (!filter)
+    return fail("keep-fp", llvm::toString(filter.takeError()));
+  keep = std::move(*filter);
   return success();
 }
 

@@ -6,6 +6,7 @@
 #include "passes/Calibration.h"
 #include "passes/Passes.h"
 #include "passes/WeightAnnotations.h"
+#include "passes/WeightNameFilter.h"
 
 #define DEBUG_TYPE "llm-smooth"
 
@@ -30,6 +31,7 @@ private:
                   const Calibration &calibration);
 
   llvm::StringMap<int> opsPerName;
+  WeightNameFilter keep;
 };
 
 /// The llm.weight op behind `value` when nothing else reads that weight.
@@ -80,6 +82,10 @@ void SmoothPass::smoothNorm(Operation *norm, Value normWeight, Value normBias,
       return skip(Twine("its result also feeds '") +
                   use->getOwner()->getName().getStringRef() +
                   "', which cannot absorb the factors");
+    // Linears that stay in high precision gain nothing from smoothing.
+    if (auto weightOp = linear.getWeight().getDefiningOp<llm::WeightOp>();
+        weightOp && keep.matches(weightOp.getName()))
+      return;
     llm::WeightOp linearWeight =
         getPrivateWeight(linear.getWeight(), opsPerName);
     if (!linearWeight || linearWeight.getType().getRank() != 2)
@@ -137,6 +143,13 @@ void SmoothPass::runOnOperation() {
                      "compile --calib TEXT`)");
     return signalPassFailure();
   }
+  llvm::Expected<WeightNameFilter> filter = WeightNameFilter::parse(keepFp);
+  if (!filter) {
+    module.emitError("llm-smooth option 'keep-fp': ")
+        << llvm::toString(filter.takeError());
+    return signalPassFailure();
+  }
+  keep = std::move(*filter);
   FailureOr<Calibration> calibration =
       loadCalibration(calibFile, module.getLoc());
   if (failed(calibration))

@@ -1,6 +1,8 @@
 // RUN: llmc-opt %s --split-input-file --verify-diagnostics --llm-smooth="calib-file=%S/Inputs/calib.json" | FileCheck %s
 // RUN: llmc-opt %s --split-input-file --verify-diagnostics --llm-smooth="calib-file=%S/Inputs/calib.json alpha=0.8 min-factor=0.001" | FileCheck %s --check-prefix=ALPHA
 // RUN: llmc-opt %s --split-input-file --llm-smooth="calib-file=%S/Inputs/calib.json" --llm-quantize="scheme=fp8 activations=static static-fallback=true calib-file=%S/Inputs/calib.json" 2>/dev/null | FileCheck %s --check-prefix=STATIC
+// RUN: llmc-opt %s --split-input-file --llm-smooth="calib-file=%S/Inputs/calib.json keep-fp=" 2>/dev/null | FileCheck %s --check-prefix=NOKEEP
+// RUN: not llmc-opt %s --llm-smooth="calib-file=%S/Inputs/calib.json keep-fp=[z-a]" 2>&1 | FileCheck %s --check-prefix=BADKEEP
 // RUN: not llmc-opt %s --llm-smooth 2>&1 | FileCheck %s --check-prefix=NOCALIB
 // RUN: not llmc-opt %s --llm-smooth="calib-file=%S/Inputs/calib.json alpha=1.5" 2>&1 | FileCheck %s --check-prefix=BADALPHA
 // RUN: not llmc-opt %s --llm-smooth="calib-file=%S/Inputs/calib.json min-factor=0" 2>&1 | FileCheck %s --check-prefix=BADMIN
@@ -8,6 +10,7 @@
 // NOCALIB: llm-smooth needs calib-file: SmoothQuant's factors come from the calibrated activation maxima
 // BADALPHA: llm-smooth option 'alpha' must be in [0, 1], got 1.5
 // BADMIN: llm-smooth option 'min-factor' must be in (0, 1), got 0
+// BADKEEP: llm-smooth option 'keep-fp': bad glob '[z-a]'
 
 // The input norm feeds Q, K and V: the norm weight records the smoothing
 // (alpha, the calibrated channel maxima of their input, the linears) and
@@ -97,4 +100,19 @@ func.func @shared(%x: tensor<?x8xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>, ten
   %k = llm.linear %l, %wk : tensor<?x8xf32>, tensor<8x8xf32> -> tensor<?x8xf32>
   %lb2 = llm.weight @ln.bias : tensor<8xf32>
   return %a, %b, %k, %lb2 : tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x8xf32>, tensor<8xf32>
+}
+
+// -----
+// The final norm feeds the LM head, which keep-fp keeps in high precision
+// (by default): not smoothed, silently. With keep-fp empty it is.
+// CHECK-LABEL: func.func @lm_head
+// CHECK-NOT: llm.smooth
+// NOKEEP-LABEL: func.func @lm_head
+// NOKEEP: llm.weight @model.norm.weight {llm.smooth = {{{.+}}linears = ["lm_head.weight"]
+func.func @lm_head(%x: tensor<?x8xf32>) -> tensor<?x4xf32> {
+  %g = llm.weight @model.norm.weight : tensor<8xf32>
+  %n = llm.rms_norm %x, %g epsilon = 1.0e-05 : tensor<?x8xf32>, tensor<8xf32>
+  %w = llm.weight @lm_head.weight : tensor<4x8xf32>
+  %l = llm.linear %n, %w : tensor<?x8xf32>, tensor<4x8xf32> -> tensor<?x4xf32>
+  return %l : tensor<?x4xf32>
 }
