@@ -108,6 +108,43 @@ void encodeFloats(DType target, const std::vector<float> &values,
   encodeFromF32(target, values.data(), out, values.size());
 }
 
+// Values decoded per step by the quantization and smoothing transforms: the
+// f32 scratch stays around a megabyte however large the weight.
+constexpr uint64_t kRowChunkElements = uint64_t(1) << 18;
+
+/// Calls `fn(firstRow, rowCount, values)` over the `rows` x `columns` values
+/// stored as `dtype` in `bytes`, decoding a few rows at a time (all of them
+/// at once when a row does not end on a block boundary).
+void forEachRowChunk(
+    DType dtype, llvm::ArrayRef<uint8_t> bytes, uint64_t rows, uint64_t columns,
+    llvm::function_ref<void(uint64_t, uint64_t, const float *)> fn) {
+  if (rows == 0 || columns == 0)
+    return;
+  std::optional<uint64_t> rowBytes = getStorageBytes(dtype, columns);
+  uint64_t chunkRows =
+      rowBytes ? std::max<uint64_t>(1, kRowChunkElements / columns) : rows;
+  chunkRows = std::min(chunkRows, rows);
+  std::vector<float> chunk(chunkRows * columns);
+  for (uint64_t first = 0; first < rows; first += chunkRows) {
+    uint64_t count = std::min(chunkRows, rows - first);
+    decodeToF32(dtype,
+                rowBytes ? bytes.slice(first * *rowBytes, count * *rowBytes)
+                         : bytes,
+                chunk.data(), count * columns);
+    fn(first, count, chunk.data());
+  }
+}
+
+/// Writes `count` f32 values as F32, F16 or BF16 at `out`.
+void encodeFloatsAt(DType target, const float *values, uint64_t count,
+                    uint8_t *out) {
+  if (target == DType::F32) {
+    std::memcpy(out, values, count * sizeof(float));
+    return;
+  }
+  encodeFromF32(target, values, out, count);
+}
+
 void applyConvert(const Value &in, DType target, uint8_t *out) {
   uint64_t count = in.desc.getNumElements();
   if (target == DType::F32) {
@@ -303,24 +340,32 @@ struct QuantState {
                : rows * columns / getBlockColumns();
   }
 
-  void computeScales(const std::vector<float> &x);
+  /// Computes the scales (and zero points) from the weight's values stored
+  /// as `dtype` in `bytes`, unless they are known already.
+  void computeScales(DType dtype, llvm::ArrayRef<uint8_t> bytes);
+  /// computeScales from the snapshot, for a scale entry read first.
   void ensureScales();
-  void quantizeInto(const std::vector<float> &x, uint8_t *out) const;
+  /// Quantizes rows [firstRow, firstRow + count) into the whole output.
+  void quantizeRows(uint64_t firstRow, uint64_t count, const float *x,
+                    uint8_t *out) const;
 };
 
-void QuantState::computeScales(const std::vector<float> &x) {
+void QuantState::computeScales(DType dtype, llvm::ArrayRef<uint8_t> bytes) {
   std::lock_guard<std::mutex> lock(mutex);
   if (computed)
     return;
   int64_t blocks = getNumBlocks();
   std::vector<float> lo(blocks, 0.0f), hi(blocks, 0.0f);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < columns; ++c) {
-      float v = x[r * columns + c];
-      int64_t b = getBlock(r, c);
-      lo[b] = std::min(lo[b], v);
-      hi[b] = std::max(hi[b], v);
-    }
+  forEachRowChunk(dtype, bytes, rows, columns,
+                  [&](uint64_t firstRow, uint64_t count, const float *x) {
+                    for (uint64_t r = 0; r < count; ++r)
+                      for (int64_t c = 0; c < columns; ++c) {
+                        float v = x[r * columns + c];
+                        int64_t b = getBlock(firstRow + r, c);
+                        lo[b] = std::min(lo[b], v);
+                        hi[b] = std::max(hi[b], v);
+                      }
+                  });
   float qmax = getQuantMax(scheme.dtype);
   scales.assign(blocks, 1.0f);
   if (!scheme.symmetric)
@@ -355,52 +400,57 @@ void QuantState::ensureScales() {
   }
   std::vector<uint8_t> bytes(input.desc.getBytes());
   materializeNode(input, bytes);
-  std::vector<float> x(input.desc.getNumElements());
-  decodeToF32(input.desc.dtype, bytes, x.data(), x.size());
-  computeScales(x);
+  computeScales(input.desc.dtype, bytes);
 }
 
-void QuantState::quantizeInto(const std::vector<float> &x, uint8_t *out) const {
-  uint64_t count = x.size();
-  if (scheme.dtype == DType::F8E4M3) {
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < columns; ++c) {
-        uint64_t i = r * columns + c;
-        out[i] = numeric::floatToFp8Saturate(x[i] / scales[getBlock(r, c)],
-                                             numeric::Fp8Format::E4M3FN);
-      }
-    return;
-  }
+void QuantState::quantizeRows(uint64_t firstRow, uint64_t count, const float *x,
+                              uint8_t *out) const {
   int32_t qmin = getQuantMin(scheme.dtype);
   auto qmax = static_cast<int32_t>(getQuantMax(scheme.dtype));
-  if (scheme.dtype == DType::I4)
-    std::memset(out, 0, (count + 1) / 2);
-  for (int64_t r = 0; r < rows; ++r)
+  for (uint64_t r = 0; r < count; ++r)
     for (int64_t c = 0; c < columns; ++c) {
-      uint64_t i = r * columns + c;
-      int64_t b = getBlock(r, c);
+      uint64_t i = (firstRow + r) * columns + c;
+      float v = x[r * columns + c];
+      int64_t b = getBlock(firstRow + r, c);
+      if (scheme.dtype == DType::F8E4M3) {
+        out[i] = numeric::floatToFp8Saturate(v / scales[b],
+                                             numeric::Fp8Format::E4M3FN);
+        continue;
+      }
       int32_t zero = zeroPoints.empty() ? 0 : zeroPoints[b];
-      int32_t q = quantizeInteger(x[i], scales[b], zero, qmin, qmax);
+      int32_t q = quantizeInteger(v, scales[b], zero, qmin, qmax);
       if (scheme.dtype == DType::I8)
         out[i] = static_cast<uint8_t>(static_cast<int8_t>(q));
-      else
+      else // I4: the even column in the low nibble.
         out[i / 2] |= static_cast<uint8_t>((q & 0xF) << (4 * (i % 2)));
     }
 }
 
 void applyQuantize(const Value &in, const Transform &t, uint8_t *out) {
-  std::vector<float> x = decodeAll(in);
-  t.quant->computeScales(x);
-  t.quant->quantizeInto(x, out);
+  QuantState &state = *t.quant;
+  state.computeScales(in.desc.dtype, in.bytes);
+  if (state.scheme.dtype == DType::I4)
+    std::memset(out, 0, (state.rows * state.columns + 1) / 2);
+  forEachRowChunk(in.desc.dtype, in.bytes, state.rows, state.columns,
+                  [&](uint64_t firstRow, uint64_t count, const float *x) {
+                    state.quantizeRows(firstRow, count, x, out);
+                  });
 }
 
 void applyScaleColumns(const Value &in, const Transform &t, uint8_t *out) {
   const std::vector<float> &factors = t.smooth->getFactors();
-  std::vector<float> x = decodeAll(in);
   uint64_t columns = factors.size();
-  for (uint64_t i = 0; i < x.size(); ++i)
-    x[i] *= factors[i % columns];
-  encodeFloats(in.desc.dtype, x, out);
+  uint64_t elementBytes = getDTypeInfo(in.desc.dtype).blockBytes;
+  std::vector<float> scaled;
+  forEachRowChunk(in.desc.dtype, in.bytes, in.desc.getNumElements() / columns,
+                  columns,
+                  [&](uint64_t firstRow, uint64_t count, const float *x) {
+                    scaled.assign(x, x + count * columns);
+                    for (uint64_t i = 0; i < scaled.size(); ++i)
+                      scaled[i] *= factors[i % columns];
+                    encodeFloatsAt(in.desc.dtype, scaled.data(), scaled.size(),
+                                   out + firstRow * columns * elementBytes);
+                  });
 }
 
 void applyDivideVector(const Value &in, const Transform &t, uint8_t *out) {
@@ -452,11 +502,13 @@ const std::vector<float> &WeightStore::SmoothGroup::getFactors() const {
   for (const Node &linear : linears) {
     std::vector<uint8_t> bytes(linear.desc.getBytes());
     materializeNode(linear, bytes);
-    std::vector<float> w(linear.desc.getNumElements());
-    decodeToF32(linear.desc.dtype, bytes, w.data(), w.size());
-    for (size_t i = 0; i < w.size(); ++i)
-      weightAbsMax[i % columns] =
-          std::max(weightAbsMax[i % columns], std::fabs(w[i]));
+    forEachRowChunk(
+        linear.desc.dtype, bytes, linear.desc.getNumElements() / columns,
+        columns, [&](uint64_t, uint64_t count, const float *w) {
+          for (uint64_t i = 0; i < count * columns; ++i)
+            weightAbsMax[i % columns] =
+                std::max(weightAbsMax[i % columns], std::fabs(w[i]));
+        });
   }
   factors.assign(columns, 1.0f);
   for (size_t j = 0; j < columns; ++j) {

@@ -8,6 +8,9 @@
 
 #include "TestSupport.h"
 
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -142,6 +145,74 @@ TEST_F(QuantizeTest, Int4NibbleOrder) {
   float values[4];
   decodeToF32(DType::I4, packed, values, 4);
   EXPECT_THAT(values, ElementsAre(-1.0f, -8.0f, 7.0f, 1.0f));
+}
+
+// A weight larger than the transform's decoding chunk (the golden rows
+// repeated 400 times: 614400 values) quantizes to the goldens repeated, so
+// chunked decoding neither drops nor shifts rows; per-tensor scales see the
+// whole tensor.
+TEST_F(QuantizeTest, LargeWeightQuantizesInChunks) {
+  std::vector<uint8_t> rowsBytes = materialize("w");
+  ASSERT_EQ(rowsBytes.size(), 6u * 256u * 4u);
+  constexpr int kRepeats = 400;
+  std::string header = R"({"big":{"dtype":"F32","shape":[2400,256],)"
+                       R"("data_offsets":[0,)" +
+                       std::to_string(rowsBytes.size() * kRepeats) + "]}}";
+  header.resize((header.size() + 7) / 8 * 8, ' ');
+  llvm::SmallString<128> path;
+  int fd;
+  ASSERT_FALSE(
+      llvm::sys::fs::createTemporaryFile("big", "safetensors", fd, path));
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    uint64_t length = header.size();
+    os.write(reinterpret_cast<const char *>(&length), 8);
+    os << header;
+    for (int i = 0; i < kRepeats; ++i)
+      os.write(reinterpret_cast<const char *>(rowsBytes.data()),
+               rowsBytes.size());
+  }
+  auto checkpoint = SafetensorsCheckpoint::open(path);
+  llvm::sys::fs::remove(path);
+  ASSERT_TRUE(!!checkpoint) << llvm::toString(checkpoint.takeError());
+  WeightStore big;
+  ASSERT_FALSE(!!big.addSource(std::move(*checkpoint)));
+  big.addAllSourceTensors();
+
+  auto repeated = [&](const std::vector<uint8_t> &bytes) {
+    std::vector<uint8_t> result;
+    for (int i = 0; i < kRepeats; ++i)
+      result.insert(result.end(), bytes.begin(), bytes.end());
+    return result;
+  };
+  auto materializeBig = [&](llvm::StringRef name) {
+    auto desc = big.describe(name);
+    EXPECT_TRUE(!!desc);
+    std::vector<uint8_t> bytes(desc ? desc->getBytes() : 0);
+    if (llvm::Error error = big.materialize(name, bytes))
+      ADD_FAILURE() << llvm::toString(std::move(error));
+    return bytes;
+  };
+  struct {
+    QuantScheme scheme;
+    bool perTensor;
+  } cases[] = {{scheme(DType::I8, QuantGranularity::PerChannel), false},
+               {scheme(DType::F8E4M3, QuantGranularity::PerTensor), true},
+               {scheme(DType::I4, QuantGranularity::Group, 128, false), false}};
+  for (auto &c : cases) {
+    // A fresh entry per scheme: "big" is declared once, so alias it.
+    std::string name = "big." + c.scheme.getName();
+    ASSERT_FALSE(!!big.addWeight(name, "big"));
+    ASSERT_FALSE(!!big.quantize(name, c.scheme));
+    ASSERT_FALSE(!!big.addQuantScales(name + ".scale", name));
+    std::string golden = c.scheme.getName();
+    EXPECT_EQ(materializeBig(name), repeated(goldenBytes(golden + ".bin")))
+        << golden;
+    std::vector<uint8_t> scales = goldenBytes(golden + ".scale.f32");
+    EXPECT_EQ(materializeBig(name + ".scale"),
+              c.perTensor ? scales : repeated(scales))
+        << golden;
+  }
 }
 
 // Scheme names are what QuantParams.scheme stores.
