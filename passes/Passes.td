@@ -168,7 +168,18 @@ def LowerToPlanPass : Pass<"llm-lower-to-plan", "::mlir::ModuleOp"> {
       weights into. The slice records the weight's name as
       `plan.weight = "name"`.
     - `llm.linear` (and a 2-D `llm.matmul`) becomes `plan.gemm` on the
-      `backend` option; a bias is added in place by a `bias_add` step.
+      `backend` option; a bias is added in place by a `bias_add` step. A
+      W8A8 linear's `scales` become `scale_a` (`[M, 1]` per token or `[]`)
+      and `scale_b`; an `llm.dequantize` of an i8/i4 weight with f32
+      `[N, K / G]` scales that only linears read is not a step: each of those
+      linears becomes a weight-only `plan.gemm` of the quantized weight with
+      `scale_b` and `zero_b` (docs/quantization.md). A quantized weight's
+      slice carries `plan.quant = {scheme, scale, zero_point}` for the
+      artifact's `Tensor.quant`.
+    - `llm.quantize`, `llm.quantize_dynamic` and other `llm.dequantize`s
+      become the `"quantize"`, `"quantize_dynamic"` (two outputs: values and
+      per-token scales) and `"dequantize"` steps; an attention's
+      `kv_cache_dtype` becomes the string parameter `"f8E4M3FN"` or `"i8"`.
     - `llm.reshape` becomes a view: a second slice of the same bytes
       (`plan.slice ... view(%base ...)`), no step.
     - Collectives become `plan.collective`; `llm.send`/`llm.recv` use the
