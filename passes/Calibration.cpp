@@ -5,12 +5,42 @@
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
 
 using namespace mlir;
 
 namespace llmc {
+
+llvm::Error writeCalibration(StringRef path, const Calibration &calibration) {
+  llvm::json::Object inputs;
+  for (const auto &entry : calibration.inputs) {
+    llvm::json::Array channels;
+    for (float value : entry.second.channelAbsMax)
+      channels.push_back(static_cast<double>(value));
+    llvm::json::Object input{
+        {"absmax", static_cast<double>(entry.second.absMax)}};
+    if (!entry.second.channelAbsMax.empty())
+      input["channel_absmax"] = std::move(channels);
+    inputs[entry.first()] = std::move(input);
+  }
+  llvm::json::Object root{{"format", "llmc-calibration-1"},
+                          {"model", calibration.model},
+                          {"tokens", calibration.tokens},
+                          {"inputs", std::move(inputs)}};
+  std::error_code error;
+  llvm::raw_fd_ostream os(path, error);
+  if (error)
+    return llvm::createStringError(error, "cannot write calibration file '" +
+                                              path + "': " + error.message());
+  os << llvm::json::Value(std::move(root)) << "\n";
+  if (os.has_error())
+    return llvm::createStringError(os.error(),
+                                   "cannot write calibration file '" + path +
+                                       "': " + os.error().message());
+  return llvm::Error::success();
+}
 
 FailureOr<Calibration> loadCalibration(StringRef path, Location loc) {
   auto fail = [&](const Twine &message) {

@@ -17,6 +17,7 @@
 #include "mlir/IR/Location.h"
 #include "mlir/Support/LLVM.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Error.h"
 
 #include <string>
 #include <vector>
@@ -41,6 +42,11 @@ struct Calibration {
     return it == inputs.end() ? nullptr : &it->second;
   }
 };
+
+/// Writes `calibration` to `path` in the format above (what `llmc compile
+/// --calib` produces after running the model); inputs in name order.
+llvm::Error writeCalibration(llvm::StringRef path,
+                             const Calibration &calibration);
 
 /// Reads and checks the file at `path`; errors (reported at `loc`) name the
 /// file and the offending key.

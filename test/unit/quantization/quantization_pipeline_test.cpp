@@ -9,6 +9,7 @@
 #include "compiler/registration/Registration.h"
 #include "compiler/weights/Safetensors.h"
 #include "compiler/weights/WeightStore.h"
+#include "passes/Calibration.h"
 #include "passes/Passes.h"
 #include "passes/QuantizationPipeline.h"
 #include "passes/WeightAnnotations.h"
@@ -334,6 +335,38 @@ TEST_F(QuantizationPipelineTest, UnknownKvCacheDtypeIsAnError) {
   EXPECT_THAT(llvm::toString(translation.takeError()),
               HasSubstr("attention kv_cache_dtype 'f16' is not f8E4M3FN or "
                         "i8"));
+}
+
+// writeCalibration and loadCalibration agree (floats survive exactly: JSON
+// numbers are printed with full precision), and the file is what the
+// passes read.
+TEST(CalibrationTest, WriteThenLoad) {
+  Calibration calibration;
+  calibration.model = "tiny";
+  calibration.tokens = 42;
+  calibration.inputs["a.weight"] = {3.25f, {0.1f, 2.5f, 3.25f}};
+  calibration.inputs["b.weight"] = {1e-7f, {}};
+  llvm::SmallString<128> path;
+  int fd;
+  ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("calib", "json", fd, path));
+  llvm::sys::Process::SafelyCloseFileDescriptor(fd);
+  ASSERT_FALSE(!!writeCalibration(path, calibration));
+  mlir::MLIRContext context;
+  mlir::FailureOr<Calibration> loaded =
+      loadCalibration(path, mlir::UnknownLoc::get(&context));
+  llvm::sys::fs::remove(path);
+  ASSERT_TRUE(mlir::succeeded(loaded));
+  EXPECT_EQ(loaded->model, "tiny");
+  EXPECT_EQ(loaded->tokens, 42);
+  ASSERT_EQ(loaded->inputs.size(), 2u);
+  const CalibrationEntry *a = loaded->lookup("a.weight");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->absMax, 3.25f);
+  EXPECT_EQ(a->channelAbsMax, (std::vector<float>{0.1f, 2.5f, 3.25f}));
+  const CalibrationEntry *b = loaded->lookup("b.weight");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->absMax, 1e-7f);
+  EXPECT_TRUE(b->channelAbsMax.empty());
 }
 
 // SmoothQuant is the INT8 default only with a calibration file.
