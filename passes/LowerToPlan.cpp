@@ -7,6 +7,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
 #include "passes/Passes.h"
+#include "passes/WeightAnnotations.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/MathExtras.h"
@@ -91,6 +93,7 @@ private:
   LogicalResult lowerWeight(llm::WeightOp op);
   LogicalResult lowerReshape(llm::ReshapeOp op);
   LogicalResult lowerLinear(llm::LinearOp op);
+  FailureOr<Value> lookupMatrix(Operation *user, Value tensor);
   LogicalResult lowerMatmul(llm::MatmulOp op);
   LogicalResult lowerCollective(Operation *op);
   LogicalResult lowerReturn(func::ReturnOp op);
@@ -106,7 +109,32 @@ private:
   DenseMap<Value, Value> buffers;
   /// One slice per distinct weight name: a tied LM head reuses the table.
   llvm::StringMap<Value> weightSlices;
+  /// Dequantized weights that every user reads as a GEMM's B: the GEMM
+  /// dequantizes on the fly (weight-only), so no step materializes them.
+  DenseSet<Operation *> fusedDequantizes;
 };
+
+/// Whether `op` dequantizes an i8/i4 [N, K] weight with f32 [N, K / G]
+/// scales (and i8 zero points) for linears only: the weight-only GEMM form.
+bool isWeightOnlyDequantize(llm::DequantizeOp op) {
+  auto weight = op.getInput().getDefiningOp<llm::WeightOp>();
+  auto inputType = cast<RankedTensorType>(op.getInput().getType());
+  auto scaleType = cast<RankedTensorType>(op.getScale().getType());
+  if (!weight || inputType.getRank() != 2 ||
+      !(inputType.getElementType().isSignlessInteger(8) ||
+        inputType.getElementType().isSignlessInteger(4)) ||
+      scaleType.getRank() != 2 || !scaleType.getElementType().isF32())
+    return false;
+  if (Value zero = op.getZeroPoint())
+    if (!cast<RankedTensorType>(zero.getType())
+             .getElementType()
+             .isSignlessInteger(8))
+      return false;
+  return !op->use_empty() && llvm::all_of(op->getUses(), [&](OpOperand &use) {
+    auto linear = dyn_cast<llm::LinearOp>(use.getOwner());
+    return linear && use.getOperandNumber() == 1 && !linear.isQuantized();
+  });
+}
 
 FailureOr<MemRefType> ForwardLowering::getBufferType(Location loc, Type type) {
   auto tensorType = dyn_cast<RankedTensorType>(type);
@@ -207,6 +235,12 @@ LogicalResult ForwardLowering::setParameters(Operation *from, Operation *to) {
       to->setAttr(name, value);
     } else if (isa<UnitAttr>(value)) {
       to->setAttr(name, builder.getI64IntegerAttr(1));
+    } else if (auto type = dyn_cast<TypeAttr>(value)) {
+      // Element types by their MLIR spelling ("f8E4M3FN", "i8").
+      std::string spelled;
+      llvm::raw_string_ostream os(spelled);
+      type.getValue().print(os);
+      to->setAttr(name, builder.getStringAttr(spelled));
     } else if (auto style = dyn_cast<llm::RopeStyleAttr>(value)) {
       to->setAttr(name, builder.getStringAttr(
                             llm::stringifyRopeStyle(style.getValue())));
@@ -305,6 +339,15 @@ LogicalResult ForwardLowering::lowerWeight(llm::WeightOp op) {
   auto slice = plan::SliceOp::create(builder, op.getLoc(), *type, kWeightsArena,
                                      offset, /*base=*/Value());
   slice->setAttr("plan.weight", builder.getStringAttr(name));
+  // The artifact's Tensor.quant: the scheme and the scale / zero-point
+  // tensors the quantization pass named.
+  if (auto quant = op->getAttrOfType<DictionaryAttr>(kWeightQuantAttrName)) {
+    SmallVector<NamedAttribute> carried;
+    for (StringRef key : {"scheme", "scale", "zero_point"})
+      if (auto value = quant.getAs<StringAttr>(key))
+        carried.push_back(builder.getNamedAttr(key, value));
+    slice->setAttr("plan.quant", builder.getDictionaryAttr(carried));
+  }
   it->second = slice.getResult();
   buffers[op.getResult()] = slice.getResult();
   ++weightCount;
@@ -331,27 +374,66 @@ static MemRefType asMatrix(MemRefType type) {
                          type.getElementType());
 }
 
+/// The buffer of `tensor` as a [rows, columns] matrix (a view when it has
+/// another rank); a scalar stays a scalar.
+FailureOr<Value> ForwardLowering::lookupMatrix(Operation *user, Value tensor) {
+  FailureOr<Value> buffer = lookup(user, tensor);
+  if (failed(buffer))
+    return failure();
+  auto type = cast<MemRefType>(buffer->getType());
+  if (type.getRank() == 0 || type.getRank() == 2)
+    return *buffer;
+  return createView(user->getLoc(), *buffer, asMatrix(type));
+}
+
 LogicalResult ForwardLowering::lowerLinear(llm::LinearOp op) {
+  // Weight-only: B is the quantized weight the dequantize reads, with its
+  // scales and zero points.
+  Value weight = op.getWeight(), scaleA, scaleB, zeroB;
+  auto dequantize = weight.getDefiningOp<llm::DequantizeOp>();
+  bool weightOnly = dequantize && fusedDequantizes.contains(dequantize);
+  if (weightOnly) {
+    weight = dequantize.getInput();
+    FailureOr<Value> scale = lookup(op, dequantize.getScale());
+    if (failed(scale))
+      return failure();
+    scaleB = *scale;
+    if (Value zero = dequantize.getZeroPoint()) {
+      FailureOr<Value> zeroBuffer = lookup(op, zero);
+      if (failed(zeroBuffer))
+        return failure();
+      zeroB = *zeroBuffer;
+    }
+  }
   FailureOr<Value> input = lookup(op, op.getInput());
-  FailureOr<Value> weight = lookup(op, op.getWeight());
-  if (failed(input) || failed(weight))
+  FailureOr<Value> b = lookup(op, weight);
+  if (failed(input) || failed(b))
     return failure();
   FailureOr<Value> output =
       createActivation(op.getLoc(), op.getResult().getType());
   if (failed(output))
     return failure();
   buffers[op.getResult()] = *output;
-  Value a = *input, c = *output;
-  auto aType = cast<MemRefType>(a.getType());
+  Value c = *output;
+  FailureOr<Value> a = lookupMatrix(op, op.getInput());
+  if (failed(a))
+    return failure();
   auto cType = cast<MemRefType>(c.getType());
-  if (aType.getRank() != 2)
-    a = createView(op.getLoc(), a, asMatrix(aType));
   if (cType.getRank() != 2)
     c = createView(op.getLoc(), c, asMatrix(cType));
+  // W8A8: the linear's scales become the GEMM's, as [M, 1] / [N, 1] or [].
+  if (op.isQuantized()) {
+    FailureOr<Value> inputScale = lookupMatrix(op, op.getInputScale());
+    FailureOr<Value> weightScale = lookup(op, op.getWeightScale());
+    if (failed(inputScale) || failed(weightScale))
+      return failure();
+    scaleA = *inputScale;
+    scaleB = *weightScale;
+  }
   // nn.Linear's weight is [out_features, in_features]: B is [N, K].
   plan::GemmOp::create(builder, op.getLoc(),
-                       plan::GemmBackendAttr::get(op.getContext(), backend), a,
-                       *weight, c, /*scale_a=*/Value(), /*scale_b=*/Value(),
+                       plan::GemmBackendAttr::get(op.getContext(), backend), *a,
+                       *b, c, scaleA, scaleB, zeroB,
                        /*transpose_b=*/builder.getUnitAttr(),
                        builder.getF32FloatAttr(1.0f),
                        builder.getF32FloatAttr(0.0f));
@@ -392,7 +474,7 @@ LogicalResult ForwardLowering::lowerMatmul(llm::MatmulOp op) {
   plan::GemmOp::create(
       builder, op.getLoc(),
       plan::GemmBackendAttr::get(op.getContext(), backend), (*operands)[0],
-      (*operands)[1], *output, Value(), Value(),
+      (*operands)[1], *output, Value(), Value(), Value(),
       op.getTransposeRhs() ? builder.getUnitAttr() : UnitAttr(),
       builder.getF32FloatAttr(1.0f), builder.getF32FloatAttr(0.0f));
   ++stepCount;
@@ -507,9 +589,15 @@ LogicalResult ForwardLowering::lowerOp(Operation *op) {
       .Case<arith::ExtFOp, arith::TruncFOp>([&](Operation *convert) {
         return lowerToCompute(convert, "convert", convert->getOperands());
       })
+      .Case([&](llm::DequantizeOp dequantize) -> LogicalResult {
+        if (fusedDequantizes.contains(dequantize))
+          return success();
+        return lowerToCompute(dequantize, "dequantize",
+                              dequantize->getOperands());
+      })
       .Case<llm::EmbeddingOp, llm::RMSNormOp, llm::LayerNormOp, llm::SiluOp,
             llm::AddOp, llm::MulOp, llm::ScaleOp, llm::QuantizeOp,
-            llm::DequantizeOp>([&](Operation *step) {
+            llm::QuantizeDynamicOp>([&](Operation *step) {
         return lowerToCompute(step, step->getName().stripDialect(),
                               step->getOperands());
       })
@@ -533,6 +621,10 @@ LogicalResult ForwardLowering::run() {
            << forward.getBody().getBlocks().size();
   if (failed(lowerArguments()))
     return failure();
+  forward.walk([&](llm::DequantizeOp op) {
+    if (isWeightOnlyDequantize(op))
+      fusedDequantizes.insert(op);
+  });
   for (Operation &op : forward.getBody().front())
     if (failed(lowerOp(&op)))
       return failure();

@@ -12,6 +12,136 @@
 include "mlir/Pass/PassBase.td"
 
 //===----------------------------------------------------------------------===//
+// Quantization (llm -> llm)
+//===----------------------------------------------------------------------===//
+
+def SmoothPass : Pass<"llm-smooth", "::mlir::ModuleOp"> {
+  let summary = "SmoothQuant: moves activation outliers into the weights";
+  let description = [{
+    For every `llm.rms_norm` / `llm.layer_norm` whose result feeds only float
+    `llm.linear`s (Q/K/V, gate/up) whose weights are `llm.weight`s read by
+    nothing else, computes per input channel j
+
+        s_j = max|X_j|^alpha / max|W_j|^(1 - alpha)
+
+    with max|X_j| the calibrated `channel_absmax` of the linears' input (from
+    any consuming linear's entry of `calib-file`) and max|W_j| the largest
+    |W[n, j]| over every consuming weight, clamped to [min-factor,
+    1 / min-factor] (1 where either maximum is 0). The norm weight (and a
+    LayerNorm's bias) is divided by s and every consuming weight's column j
+    multiplied by s_j: the float network is unchanged, and the linears'
+    inputs lose their outlier channels, which makes them quantize well.
+
+    The weights are not touched here: the pass records the transform as
+    attributes (`llm.smooth` on the norm weight, `llm.smoothed_by` on each
+    linear weight; passes/WeightAnnotations.h) that the WeightStore applies
+    while the artifact streams, computing s lazily from the weights.
+    Gemma-style `1 + w` norms are exact too: the importer folds the `1 +`
+    into the stored norm weight before this division. Norms that do not
+    qualify (other users, shared weights, no calibration entry, or a
+    non-weight norm scale) are skipped with a remark saying why; norms
+    feeding a linear that `keep-fp` keeps in high precision (the LM head)
+    are skipped silently.
+  }];
+  let options = [
+    Option<"alpha", "alpha", "double", /*default=*/"0.5",
+           "migration strength in [0, 1]: 0 keeps the activations, 1 moves "
+           "all of their range into the weights">,
+    Option<"calibFile", "calib-file", "std::string", /*default=*/"\"\"",
+           "the llmc-calibration-1 JSON file with per-channel activation "
+           "maxima (required)">,
+    Option<"minFactor", "min-factor", "double", /*default=*/"1e-5",
+           "smallest smoothing factor (the largest is its inverse)">,
+    Option<"keepFp", "keep-fp", "std::string",
+           /*default=*/"\"lm_head,embed_tokens\"",
+           "llm-quantize's keep-fp: norms feeding a linear these match are "
+           "not smoothed (a float linear gains nothing from it)">,
+  ];
+  let statistics = [
+    Statistic<"numSmoothed", "smoothed-norms", "norms smoothed">,
+    Statistic<"numSkipped", "skipped-norms", "norms left alone">,
+  ];
+}
+
+def QuantizePass : Pass<"llm-quantize", "::mlir::ModuleOp"> {
+  let summary = "quantizes linear layers (FP8/INT8 W8A8, weight-only INT8/INT4) and the KV cache";
+  let description = [{
+    Rewrites every float `llm.linear` whose weight is an `llm.weight` (and
+    whose name matches no `keep-fp` pattern) for `scheme`
+    (docs/quantization.md has the contract):
+
+    - `fp8`, `int8` (W8A8): the weight becomes f8E4M3FN / i8 with scales
+      `@<W>.scale` (f32 `[N, 1]` per channel, or `[]` per tensor). The input
+      is quantized per token by `llm.quantize_dynamic` (`activations=
+      dynamic`), or per tensor by `llm.quantize` with the calibrated scale
+      `@<W>.input_scale` = absmax / qmax from `calib-file`
+      (`activations=static`); the linear takes both scales
+      (`scales(%sx, %sw ...)`) and keeps its float result and bias.
+    - `w8a16`, `w4a16` (weight-only): the weight becomes i8 / i4 with
+      scales `@<W>.scale` (f32 `[N, K / group-size]`, or `[N, 1]` per
+      channel) and, when `symmetric=false`, zero points `@<W>.zero_point`
+      (i8, same shape); an `llm.dequantize` of it feeds the float linear. A
+      weight whose in-features the group size does not divide falls back to
+      per-channel scales, with a remark.
+    - `fp16`, `bf16`: no linear changes. The importer already builds the
+      16-bit graph (`llmc compile --quant=fp16` imports at that activation
+      type and converts the weights while streaming), so the pass only
+      applies `kv-cache`.
+
+    `kv-cache=fp8|int8` sets `kv_cache_dtype` (f8E4M3FN / i8) on every
+    `llm.attention`, for any scheme.
+
+    Weights are never read: the quantized weight carries `llm.quant`, its
+    scales `llm.derived` and a calibrated input scale
+    `llm.activation_scale` (passes/WeightAnnotations.h), which the
+    WeightStore turns into lazy transforms. Static activation scales of
+    linears that `llm-smooth` rescaled are computed from the smoothed
+    maxima (max_j absmax_j / s_j).
+
+    Errors name the option or the weight: an unknown scheme, a granularity
+    the scheme cannot use (W8A8 has no group scales), asymmetric W8A8, static
+    activations without `calib-file`, or a linear without a calibration
+    entry (unless `static-fallback`, which quantizes that linear's input
+    dynamically and says so in a remark).
+  }];
+  let options = [
+    Option<"scheme", "scheme", "std::string", /*default=*/"\"int8\"",
+           "fp8 | int8 (W8A8), w8a16 | w4a16 (weight-only), fp16 | bf16 "
+           "(no quantization)">,
+    Option<"weightGranularity", "weight-granularity", "std::string",
+           /*default=*/"\"\"",
+           "per-tensor | per-channel | group (default: per-channel for "
+           "fp8/int8, group for w8a16/w4a16)">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"128",
+           "input channels per weight scale with weight-granularity=group">,
+    Option<"activations", "activations", "std::string",
+           /*default=*/"\"dynamic\"",
+           "W8A8 activation scales: dynamic (per token, at run time) or "
+           "static (per tensor, from calib-file)">,
+    Option<"symmetric", "symmetric", "bool", /*default=*/"true",
+           "symmetric weight scales; false adds i8 zero points "
+           "(weight-only schemes only)">,
+    Option<"keepFp", "keep-fp", "std::string",
+           /*default=*/"\"lm_head,embed_tokens\"",
+           "comma-separated weight-name substrings or globs (with * or ?) "
+           "whose linears stay in high precision">,
+    Option<"kvCache", "kv-cache", "std::string", /*default=*/"\"none\"",
+           "KV-cache storage: none (the key's type), fp8 or int8">,
+    Option<"calibFile", "calib-file", "std::string", /*default=*/"\"\"",
+           "the llmc-calibration-1 JSON file (static activation scales)">,
+    Option<"staticFallback", "static-fallback", "bool", /*default=*/"false",
+           "with activations=static, quantize the input of a linear that "
+           "has no calibration entry dynamically instead of failing">,
+  ];
+  let statistics = [
+    Statistic<"numQuantized", "quantized-linears", "linears quantized">,
+    Statistic<"numKept", "kept-linears", "linears kept in high precision">,
+    Statistic<"numQuantizedAttention", "quantized-kv-caches",
+              "attention ops given a quantized KV cache">,
+  ];
+}
+
+//===----------------------------------------------------------------------===//
 // llm -> plan
 //===----------------------------------------------------------------------===//
 
@@ -38,7 +168,18 @@ def LowerToPlanPass : Pass<"llm-lower-to-plan", "::mlir::ModuleOp"> {
       weights into. The slice records the weight's name as
       `plan.weight = "name"`.
     - `llm.linear` (and a 2-D `llm.matmul`) becomes `plan.gemm` on the
-      `backend` option; a bias is added in place by a `bias_add` step.
+      `backend` option; a bias is added in place by a `bias_add` step. A
+      W8A8 linear's `scales` become `scale_a` (`[M, 1]` per token or `[]`)
+      and `scale_b`; an `llm.dequantize` of an i8/i4 weight with f32
+      `[N, K / G]` scales that only linears read is not a step: each of those
+      linears becomes a weight-only `plan.gemm` of the quantized weight with
+      `scale_b` and `zero_b` (docs/quantization.md). A quantized weight's
+      slice carries `plan.quant = {scheme, scale, zero_point}` for the
+      artifact's `Tensor.quant`.
+    - `llm.quantize`, `llm.quantize_dynamic` and other `llm.dequantize`s
+      become the `"quantize"`, `"quantize_dynamic"` (two outputs: values and
+      per-token scales) and `"dequantize"` steps; an attention's
+      `kv_cache_dtype` becomes the string parameter `"f8E4M3FN"` or `"i8"`.
     - `llm.reshape` becomes a view: a second slice of the same bytes
       (`plan.slice ... view(%base ...)`), no step.
     - Collectives become `plan.collective`; `llm.send`/`llm.recv` use the

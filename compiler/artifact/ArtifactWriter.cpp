@@ -225,6 +225,8 @@ Expected<Layout> planLayout(const ArtifactSpec &spec,
           buffers.push_back({&*gemm->scaleA, "gemm scale_a"});
         if (gemm->scaleB)
           buffers.push_back({&*gemm->scaleB, "gemm scale_b"});
+        if (gemm->zeroB)
+          buffers.push_back({&*gemm->zeroB, "gemm zero_b"});
       } else if (const auto *collective = std::get_if<CollectiveSpec>(&step)) {
         buffers.push_back({&collective->buffer, "collective buffer"});
         if (collective->output)
@@ -315,8 +317,9 @@ flatbuffers::Offset<void> buildStep(flatbuffers::FlatBufferBuilder &fbb,
     auto c = buildBuffer(fbb, gemm->c);
     auto scaleA = buildOptionalBuffer(fbb, gemm->scaleA);
     auto scaleB = buildOptionalBuffer(fbb, gemm->scaleB);
+    auto zeroB = buildOptionalBuffer(fbb, gemm->zeroB);
     return CreateGemmStep(fbb, gemm->backend, a, b, c, scaleA, scaleB,
-                          gemm->transposeB, gemm->alpha, gemm->beta)
+                          gemm->transposeB, gemm->alpha, gemm->beta, zeroB)
         .Union();
   }
   if (const auto *collective = std::get_if<CollectiveSpec>(&step)) {
@@ -668,6 +671,8 @@ DType toArtifactDType(weights::DType type) {
     return DType::Q5_K;
   case weights::DType::Q6_K:
     return DType::Q6_K;
+  case weights::DType::I4:
+    return DType::I4;
   }
   llvm_unreachable("unknown weights::DType");
 }

@@ -145,7 +145,7 @@ struct LaunchSpec {
 struct GemmSpec {
   GemmBackend backend = GemmBackend::Cpu;
   BufferSpec a, b, c;
-  std::optional<BufferSpec> scaleA, scaleB;
+  std::optional<BufferSpec> scaleA, scaleB, zeroB;
   bool transposeB = false;
   float alpha = 1.0f;
   float beta = 0.0f;

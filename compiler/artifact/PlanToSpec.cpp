@@ -88,6 +88,8 @@ std::optional<weights::DType> toWeightsDType(DType dtype) {
     return weights::DType::U8;
   case DType::Bool:
     return weights::DType::Bool;
+  case DType::I4:
+    return weights::DType::I4;
   default:
     return std::nullopt;
   }
@@ -215,6 +217,19 @@ Error RankTranslator::slice(plan::SliceOp op) {
       desc.dtype = *stored;
       desc.shape.assign(spec.shape.begin(), spec.shape.end());
       tensor.desc = std::move(desc);
+      // Quantized weights name their scheme and scale / zero-point tensors
+      // (llm-lower-to-plan copies them from the quantization pass).
+      if (auto quant = op->getAttrOfType<mlir::DictionaryAttr>("plan.quant")) {
+        QuantSpec quantSpec;
+        auto text = [&](StringRef key) {
+          auto value = quant.getAs<mlir::StringAttr>(key);
+          return value ? value.getValue().str() : std::string();
+        };
+        quantSpec.scheme = text("scheme");
+        quantSpec.scaleTensor = text("scale");
+        quantSpec.zeroPointTensor = text("zero_point");
+        tensor.quant = std::move(quantSpec);
+      }
       result.tensors.push_back(std::move(tensor));
     }
     for (const WeightLoadSpec &load : this->spec.weightLoads)
@@ -253,7 +268,8 @@ Error RankTranslator::step(Operation *op) {
         step.b = (*abc)[1];
         step.c = (*abc)[2];
         for (auto [value, scale] : {std::pair{gemm.getScaleA(), &step.scaleA},
-                                    {gemm.getScaleB(), &step.scaleB}}) {
+                                    {gemm.getScaleB(), &step.scaleB},
+                                    {gemm.getZeroB(), &step.zeroB}}) {
           if (!value)
             continue;
           Expected<BufferSpec> spec = buffer(op, value);
@@ -387,6 +403,28 @@ Expected<PlanTranslation> translatePlan(mlir::ModuleOp module,
   for (plan::RankOp rank : ranks)
     if (Error error = RankTranslator(module, rank, maxTokens, result).run())
       return std::move(error);
+
+  for (const RankPlanSpec &plan : result.plans)
+    for (const StepSpec &step : plan.steps) {
+      const auto *compute = std::get_if<ComputeSpec>(&step);
+      if (!compute || compute->name != "attention" || result.kvCacheDType)
+        continue;
+      if (compute->inputs.size() >= 2)
+        result.kvCacheDType = compute->inputs[1].dtype;
+      for (const ParamSpec &param : compute->params) {
+        const auto *text = std::get_if<std::string>(&param.value);
+        if (param.key != "kv_cache_dtype" || !text)
+          continue;
+        if (*text == "f8E4M3FN")
+          result.kvCacheDType = DType::F8E4M3;
+        else if (*text == "i8")
+          result.kvCacheDType = DType::I8;
+        else
+          return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                         "attention kv_cache_dtype '" + *text +
+                                             "' is not f8E4M3FN or i8");
+      }
+    }
 
   // Tensors in the order the lowering placed them in the weights arena.
   llvm::StringMap<uint64_t> offsets;

@@ -21,6 +21,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
 
+#include <optional>
 #include <vector>
 
 namespace llmc::artifact {
@@ -31,6 +32,11 @@ struct PlanTranslation {
   std::vector<TensorSpec> tensors;
   /// One per `plan.rank`, in rank order.
   std::vector<RankPlanSpec> plans;
+  /// What the KV cache stores (ModelConfig.kv_cache_dtype): the attention
+  /// steps' `kv_cache_dtype` parameter ("f8E4M3FN" -> F8E4M3, "i8" -> I8)
+  /// when quantized, else the element type of their key input; absent
+  /// without attention.
+  std::optional<DType> kvCacheDType;
 };
 
 /// Translates `module`'s ranks. `maxTokens` is the token capacity the plan

@@ -32,10 +32,10 @@ const DTypeInfo kDTypeInfos[] = {
     {"I8", 1, 1},       {"U8", 1, 1},       {"BOOL", 1, 1},
     {"Q4_0", 32, 18},   {"Q4_1", 32, 20},   {"Q5_0", 32, 22},
     {"Q5_1", 32, 24},   {"Q8_0", 32, 34},   {"Q4_K", 256, 144},
-    {"Q5_K", 256, 176}, {"Q6_K", 256, 210},
+    {"Q5_K", 256, 176}, {"Q6_K", 256, 210}, {"I4", 2, 1},
 };
 static_assert(sizeof(kDTypeInfos) / sizeof(kDTypeInfos[0]) ==
-                  static_cast<size_t>(DType::Q6_K) + 1,
+                  static_cast<size_t>(DType::I4) + 1,
               "kDTypeInfos must have one row per DType");
 
 // ggml's type numbers (ggml.h `enum ggml_type`); holes are types ggml
@@ -449,6 +449,12 @@ void decodeToF32(DType type, llvm::ArrayRef<uint8_t> src, float *dst,
     return decodeBlocks(src, dst, numElements, 256, 176, decodeQ5_KBlock);
   case DType::Q6_K:
     return decodeBlocks(src, dst, numElements, 256, 210, decodeQ6_KBlock);
+  case DType::I4:
+    for (uint64_t i = 0; i < numElements; ++i) {
+      uint8_t nibble = (p[i / 2] >> (4 * (i % 2))) & 0xF;
+      dst[i] = static_cast<float>(static_cast<int8_t>(nibble << 4) >> 4);
+    }
+    return;
   }
 }
 

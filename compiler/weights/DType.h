@@ -45,6 +45,9 @@ enum class DType : uint8_t {
   Q4_K,
   Q5_K,
   Q6_K,
+  // Packed signed 4-bit integers, two per byte, the low nibble first (the
+  // even column): what weight-only INT4 quantization stores.
+  I4,
 };
 
 struct DTypeInfo {

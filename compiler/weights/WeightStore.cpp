@@ -6,11 +6,15 @@
 #include "compiler/weights/Safetensors.h"
 #include "compiler/weights/Support.h"
 
+#include "runtime/support/Float8.h"
+
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/Endian.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <mutex>
 
 namespace llmc::weights {
 
@@ -23,8 +27,13 @@ enum class TransformKind {
   Transpose,
   Slice,
   UnpermuteQK,
-  AddConstant
+  AddConstant,
+  Quantize,
+  ScaleColumns,
+  DivideVector
 };
+
+struct QuantState;
 
 struct Transform {
   TransformKind kind;
@@ -34,6 +43,10 @@ struct Transform {
   int64_t end = 0;
   int64_t numHeads = 0;
   float constant = 0.0f;
+  /// Quantize: the scheme, the input snapshot and the cached scales.
+  std::shared_ptr<QuantState> quant;
+  /// ScaleColumns / DivideVector: the factors' group.
+  std::shared_ptr<WeightStore::SmoothGroup> smooth;
 };
 
 uint64_t product(llvm::ArrayRef<int64_t> dims) {
@@ -76,6 +89,60 @@ void encodeFromF32(DType target, const float *src, uint8_t *dst,
         target == DType::F16 ? floatToHalf(src[i]) : floatToBFloat16(src[i]);
     write16le(dst + 2 * i, bits);
   }
+}
+
+/// Decodes a whole float tensor to f32.
+std::vector<float> decodeAll(const Value &in) {
+  std::vector<float> values(in.desc.getNumElements());
+  decodeToF32(in.desc.dtype, in.bytes, values.data(), values.size());
+  return values;
+}
+
+/// Writes f32 values back as F32, F16 or BF16 (rounding to nearest even).
+void encodeFloats(DType target, const std::vector<float> &values,
+                  uint8_t *out) {
+  if (target == DType::F32) {
+    std::memcpy(out, values.data(), values.size() * sizeof(float));
+    return;
+  }
+  encodeFromF32(target, values.data(), out, values.size());
+}
+
+// Values decoded per step by the quantization and smoothing transforms: the
+// f32 scratch stays around a megabyte however large the weight.
+constexpr uint64_t kRowChunkElements = uint64_t(1) << 18;
+
+/// Calls `fn(firstRow, rowCount, values)` over the `rows` x `columns` values
+/// stored as `dtype` in `bytes`, decoding a few rows at a time (all of them
+/// at once when a row does not end on a block boundary).
+void forEachRowChunk(
+    DType dtype, llvm::ArrayRef<uint8_t> bytes, uint64_t rows, uint64_t columns,
+    llvm::function_ref<void(uint64_t, uint64_t, const float *)> fn) {
+  if (rows == 0 || columns == 0)
+    return;
+  std::optional<uint64_t> rowBytes = getStorageBytes(dtype, columns);
+  uint64_t chunkRows =
+      rowBytes ? std::max<uint64_t>(1, kRowChunkElements / columns) : rows;
+  chunkRows = std::min(chunkRows, rows);
+  std::vector<float> chunk(chunkRows * columns);
+  for (uint64_t first = 0; first < rows; first += chunkRows) {
+    uint64_t count = std::min(chunkRows, rows - first);
+    decodeToF32(dtype,
+                rowBytes ? bytes.slice(first * *rowBytes, count * *rowBytes)
+                         : bytes,
+                chunk.data(), count * columns);
+    fn(first, count, chunk.data());
+  }
+}
+
+/// Writes `count` f32 values as F32, F16 or BF16 at `out`.
+void encodeFloatsAt(DType target, const float *values, uint64_t count,
+                    uint8_t *out) {
+  if (target == DType::F32) {
+    std::memcpy(out, values, count * sizeof(float));
+    return;
+  }
+  encodeFromF32(target, values, out, count);
 }
 
 void applyConvert(const Value &in, DType target, uint8_t *out) {
@@ -171,11 +238,289 @@ struct WeightStore::Node {
   /// ...or a concatenation of snapshots of other weights.
   std::vector<Node> parts;
   int64_t concatAxis = 0;
+  /// ...or derived from other weights: quantization scales or zero points
+  /// (`quantOf`), or a calibrated activation scale.
+  enum class Derived { None, QuantScales, QuantZeroPoints, ActivationScale };
+  Derived derived = Derived::None;
+  std::shared_ptr<QuantState> quantOf;
+  float activationAbsMax = 0.0f;
+  float activationQuantMax = 1.0f;
+  std::shared_ptr<SmoothGroup> activationSmoothedBy;
   /// Before and after the transforms.
   WeightDesc baseDesc;
   WeightDesc desc;
   std::vector<Transform> transforms;
 };
+
+/// The factors of one SmoothQuant norm and the linears it feeds, computed
+/// from snapshots of those linears the first time a member is read.
+struct WeightStore::SmoothGroup {
+  std::vector<Node> linears;
+  std::vector<float> activationAbsMax;
+  float alpha = 0.5f;
+  float minFactor = 1e-5f;
+  // `materialize` is const and may one day run on several threads: the
+  // factors are computed once, under the lock.
+  mutable std::mutex mutex;
+  mutable bool computed = false;
+  mutable std::vector<float> factors;
+
+  const std::vector<float> &getFactors() const;
+};
+
+namespace {
+
+/// Rounds half to even (the default floating-point rounding mode of
+/// std::nearbyint) and saturates to [lowest, highest]; NaN gives 0.
+int32_t roundHalfEvenSaturate(float value, int32_t lowest, int32_t highest) {
+  if (std::isnan(value))
+    return 0;
+  float rounded = std::nearbyint(value);
+  if (rounded <= static_cast<float>(lowest))
+    return lowest;
+  if (rounded >= static_cast<float>(highest))
+    return highest;
+  return static_cast<int32_t>(rounded);
+}
+
+/// The integer quantization of one value, q = saturate(round_half_even(x /
+/// scale) + zero): division, not multiplication by a reciprocal, as the
+/// contract says. Kept in one place so that it can become the shared
+/// runtime/support version the runtime's kernels use.
+int32_t quantizeInteger(float x, float scale, int32_t zero, int32_t lowest,
+                        int32_t highest) {
+  float q = x / scale;
+  if (std::isnan(q))
+    return std::clamp(zero, lowest, highest);
+  return roundHalfEvenSaturate(std::nearbyint(q) + static_cast<float>(zero),
+                               lowest, highest);
+}
+
+int32_t getQuantMin(DType dtype) { return dtype == DType::I4 ? -8 : -128; }
+
+/// One weight's quantization: the scheme, a snapshot of the weight just
+/// before it (to compute the scales from when they are read first), and the
+/// scales and zero points once computed.
+struct QuantState {
+  QuantScheme scheme;
+  int64_t rows = 0, columns = 0;
+  WeightStore::Node input;
+  // Computed once, under the lock (see SmoothGroup).
+  std::mutex mutex;
+  bool computed = false;
+  std::vector<float> scales;
+  std::vector<int8_t> zeroPoints;
+
+  int64_t getBlockColumns() const {
+    switch (scheme.granularity) {
+    case QuantGranularity::PerTensor:
+      return rows * columns;
+    case QuantGranularity::PerChannel:
+      return columns;
+    case QuantGranularity::Group:
+      return scheme.groupSize;
+    }
+    return columns;
+  }
+  /// The block of element (row, column).
+  int64_t getBlock(int64_t row, int64_t column) const {
+    switch (scheme.granularity) {
+    case QuantGranularity::PerTensor:
+      return 0;
+    case QuantGranularity::PerChannel:
+      return row;
+    case QuantGranularity::Group:
+      return row * (columns / scheme.groupSize) + column / scheme.groupSize;
+    }
+    return 0;
+  }
+  int64_t getNumBlocks() const {
+    return scheme.granularity == QuantGranularity::PerTensor
+               ? 1
+               : rows * columns / getBlockColumns();
+  }
+
+  /// Computes the scales (and zero points) from the weight's values stored
+  /// as `dtype` in `bytes`, unless they are known already.
+  void computeScales(DType dtype, llvm::ArrayRef<uint8_t> bytes);
+  /// computeScales from the snapshot, for a scale entry read first.
+  void ensureScales();
+  /// Quantizes rows [firstRow, firstRow + count) into the whole output.
+  void quantizeRows(uint64_t firstRow, uint64_t count, const float *x,
+                    uint8_t *out) const;
+};
+
+void QuantState::computeScales(DType dtype, llvm::ArrayRef<uint8_t> bytes) {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (computed)
+    return;
+  int64_t blocks = getNumBlocks();
+  std::vector<float> lo(blocks, 0.0f), hi(blocks, 0.0f);
+  forEachRowChunk(dtype, bytes, rows, columns,
+                  [&](uint64_t firstRow, uint64_t count, const float *x) {
+                    for (uint64_t r = 0; r < count; ++r)
+                      for (int64_t c = 0; c < columns; ++c) {
+                        float v = x[r * columns + c];
+                        int64_t b = getBlock(firstRow + r, c);
+                        lo[b] = std::min(lo[b], v);
+                        hi[b] = std::max(hi[b], v);
+                      }
+                  });
+  float qmax = getQuantMax(scheme.dtype);
+  scales.assign(blocks, 1.0f);
+  if (!scheme.symmetric)
+    zeroPoints.assign(blocks, 0);
+  for (int64_t b = 0; b < blocks; ++b) {
+    if (scheme.symmetric) {
+      float amax = std::max(-lo[b], hi[b]);
+      if (amax > 0.0f)
+        scales[b] = amax / qmax;
+      continue;
+    }
+    int32_t qmin = getQuantMin(scheme.dtype);
+    float scale = (hi[b] - lo[b]) / (qmax - static_cast<float>(qmin));
+    if (!(scale > 0.0f))
+      scale = 1.0f;
+    scales[b] = scale;
+    zeroPoints[b] = static_cast<int8_t>(
+        roundHalfEvenSaturate(static_cast<float>(qmin) - lo[b] / scale, qmin,
+                              static_cast<int32_t>(qmax)));
+  }
+  computed = true;
+}
+
+void materializeNode(const WeightStore::Node &node,
+                     llvm::MutableArrayRef<uint8_t> out);
+
+void QuantState::ensureScales() {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (computed)
+      return;
+  }
+  std::vector<uint8_t> bytes(input.desc.getBytes());
+  materializeNode(input, bytes);
+  computeScales(input.desc.dtype, bytes);
+}
+
+void QuantState::quantizeRows(uint64_t firstRow, uint64_t count, const float *x,
+                              uint8_t *out) const {
+  int32_t qmin = getQuantMin(scheme.dtype);
+  auto qmax = static_cast<int32_t>(getQuantMax(scheme.dtype));
+  for (uint64_t r = 0; r < count; ++r)
+    for (int64_t c = 0; c < columns; ++c) {
+      uint64_t i = (firstRow + r) * columns + c;
+      float v = x[r * columns + c];
+      int64_t b = getBlock(firstRow + r, c);
+      if (scheme.dtype == DType::F8E4M3) {
+        out[i] = numeric::floatToFp8Saturate(v / scales[b],
+                                             numeric::Fp8Format::E4M3FN);
+        continue;
+      }
+      int32_t zero = zeroPoints.empty() ? 0 : zeroPoints[b];
+      int32_t q = quantizeInteger(v, scales[b], zero, qmin, qmax);
+      if (scheme.dtype == DType::I8)
+        out[i] = static_cast<uint8_t>(static_cast<int8_t>(q));
+      else // I4: the even column in the low nibble.
+        out[i / 2] |= static_cast<uint8_t>((q & 0xF) << (4 * (i % 2)));
+    }
+}
+
+void applyQuantize(const Value &in, const Transform &t, uint8_t *out) {
+  QuantState &state = *t.quant;
+  state.computeScales(in.desc.dtype, in.bytes);
+  if (state.scheme.dtype == DType::I4)
+    std::memset(out, 0, (state.rows * state.columns + 1) / 2);
+  forEachRowChunk(in.desc.dtype, in.bytes, state.rows, state.columns,
+                  [&](uint64_t firstRow, uint64_t count, const float *x) {
+                    state.quantizeRows(firstRow, count, x, out);
+                  });
+}
+
+void applyScaleColumns(const Value &in, const Transform &t, uint8_t *out) {
+  const std::vector<float> &factors = t.smooth->getFactors();
+  uint64_t columns = factors.size();
+  uint64_t elementBytes = getDTypeInfo(in.desc.dtype).blockBytes;
+  std::vector<float> scaled;
+  forEachRowChunk(in.desc.dtype, in.bytes, in.desc.getNumElements() / columns,
+                  columns,
+                  [&](uint64_t firstRow, uint64_t count, const float *x) {
+                    scaled.assign(x, x + count * columns);
+                    for (uint64_t i = 0; i < scaled.size(); ++i)
+                      scaled[i] *= factors[i % columns];
+                    encodeFloatsAt(in.desc.dtype, scaled.data(), scaled.size(),
+                                   out + firstRow * columns * elementBytes);
+                  });
+}
+
+void applyDivideVector(const Value &in, const Transform &t, uint8_t *out) {
+  const std::vector<float> &factors = t.smooth->getFactors();
+  std::vector<float> x = decodeAll(in);
+  for (uint64_t i = 0; i < x.size(); ++i)
+    x[i] /= factors[i];
+  encodeFloats(in.desc.dtype, x, out);
+}
+
+void materializeDerived(const WeightStore::Node &node, uint8_t *out) {
+  using namespace llvm::support::endian;
+  switch (node.derived) {
+  case WeightStore::Node::Derived::QuantScales:
+    node.quantOf->ensureScales();
+    for (size_t i = 0; i < node.quantOf->scales.size(); ++i)
+      write32le(out + 4 * i, llvm::bit_cast<uint32_t>(node.quantOf->scales[i]));
+    return;
+  case WeightStore::Node::Derived::QuantZeroPoints:
+    node.quantOf->ensureScales();
+    std::memcpy(out, node.quantOf->zeroPoints.data(),
+                node.quantOf->zeroPoints.size());
+    return;
+  case WeightStore::Node::Derived::ActivationScale: {
+    float absMax = node.activationAbsMax;
+    if (const auto &group = node.activationSmoothedBy) {
+      const std::vector<float> &factors = group->getFactors();
+      absMax = 0.0f;
+      for (size_t j = 0; j < factors.size(); ++j)
+        absMax = std::max(absMax, group->activationAbsMax[j] / factors[j]);
+    }
+    float scale = absMax > 0.0f ? absMax / node.activationQuantMax : 1.0f;
+    write32le(out, llvm::bit_cast<uint32_t>(scale));
+    return;
+  }
+  case WeightStore::Node::Derived::None:
+    return;
+  }
+}
+
+} // namespace
+
+const std::vector<float> &WeightStore::SmoothGroup::getFactors() const {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (computed)
+    return factors;
+  size_t columns = activationAbsMax.size();
+  std::vector<float> weightAbsMax(columns, 0.0f);
+  for (const Node &linear : linears) {
+    std::vector<uint8_t> bytes(linear.desc.getBytes());
+    materializeNode(linear, bytes);
+    forEachRowChunk(
+        linear.desc.dtype, bytes, linear.desc.getNumElements() / columns,
+        columns, [&](uint64_t, uint64_t count, const float *w) {
+          for (uint64_t i = 0; i < count * columns; ++i)
+            weightAbsMax[i % columns] =
+                std::max(weightAbsMax[i % columns], std::fabs(w[i]));
+        });
+  }
+  factors.assign(columns, 1.0f);
+  for (size_t j = 0; j < columns; ++j) {
+    float x = activationAbsMax[j], w = weightAbsMax[j];
+    if (!(x > 0.0f) || !(w > 0.0f))
+      continue;
+    float s = std::pow(x, alpha) / std::pow(w, 1.0f - alpha);
+    factors[j] = std::clamp(s, minFactor, 1.0f / minFactor);
+  }
+  computed = true;
+  return factors;
+}
 
 namespace {
 
@@ -191,6 +536,12 @@ void applyTransform(const Value &in, const Transform &t, uint8_t *out) {
     return applyUnpermuteQK(in, t.numHeads, out);
   case TransformKind::AddConstant:
     return applyAddConstant(in, t.constant, out);
+  case TransformKind::Quantize:
+    return applyQuantize(in, t, out);
+  case TransformKind::ScaleColumns:
+    return applyScaleColumns(in, t, out);
+  case TransformKind::DivideVector:
+    return applyDivideVector(in, t, out);
   }
 }
 
@@ -207,16 +558,17 @@ WeightDesc describeAfter(const WeightDesc &in, const Transform &t) {
   case TransformKind::Slice:
     out.shape[t.axis] = t.end - t.begin;
     break;
+  case TransformKind::Quantize:
+    out.dtype = t.target;
+    break;
   case TransformKind::UnpermuteQK:
   case TransformKind::AddConstant:
+  case TransformKind::ScaleColumns:
+  case TransformKind::DivideVector:
     break;
   }
   return out;
 }
-
-// Writes the concatenation's bytes into `out`.
-void materializeNode(const WeightStore::Node &node,
-                     llvm::MutableArrayRef<uint8_t> out);
 
 void concatenateInto(const WeightStore::Node &node, uint8_t *out) {
   const WeightDesc &desc = node.baseDesc;
@@ -240,6 +592,10 @@ void concatenateInto(const WeightStore::Node &node, uint8_t *out) {
 
 void materializeNode(const WeightStore::Node &node,
                      llvm::MutableArrayRef<uint8_t> out) {
+  if (node.derived != WeightStore::Node::Derived::None) {
+    materializeDerived(node, out.data());
+    return;
+  }
   Value current;
   current.desc = node.baseDesc;
   if (node.source) {
@@ -545,6 +901,252 @@ WeightStore::materialize(llvm::StringRef name,
         " bytes, but the destination holds " + llvm::Twine(destination.size()));
   if (!destination.empty())
     materializeNode(node, destination);
+  return llvm::Error::success();
+}
+
+//===----------------------------------------------------------------------===//
+// Quantization and smoothing
+//===----------------------------------------------------------------------===//
+
+float getQuantMax(DType dtype) {
+  switch (dtype) {
+  case DType::I4:
+    return 7.0f;
+  case DType::F8E4M3:
+    return numeric::kE4M3Max;
+  default:
+    return 127.0f;
+  }
+}
+
+llvm::SmallVector<int64_t, 2>
+QuantScheme::getScaleShape(int64_t rows, int64_t columns) const {
+  switch (granularity) {
+  case QuantGranularity::PerTensor:
+    return {};
+  case QuantGranularity::PerChannel:
+    return {rows, 1};
+  case QuantGranularity::Group:
+    return {rows, groupSize > 0 ? columns / groupSize : 0};
+  }
+  return {};
+}
+
+std::string QuantScheme::getName() const {
+  std::string name = dtype == DType::F8E4M3 ? "fp8"
+                     : dtype == DType::I4   ? "int4"
+                                            : "int8";
+  switch (granularity) {
+  case QuantGranularity::PerTensor:
+    name += "_per_tensor";
+    break;
+  case QuantGranularity::PerChannel:
+    name += "_per_channel";
+    break;
+  case QuantGranularity::Group:
+    name += "_group" + std::to_string(groupSize);
+    break;
+  }
+  if (!symmetric)
+    name += "_asym";
+  return name;
+}
+
+llvm::Error WeightStore::quantize(llvm::StringRef name,
+                                  const QuantScheme &scheme) {
+  llvm::Expected<Node *> node = findWeight(name, "quantize");
+  if (!node)
+    return node.takeError();
+  const WeightDesc &desc = (*node)->desc;
+  auto fail = [&](const llvm::Twine &why) {
+    return makeError("weight '" + name + "': cannot quantize " +
+                     getDTypeName(desc.dtype) + " " + formatShape(desc.shape) +
+                     " to " + scheme.getName() + ": " + why);
+  };
+  if (scheme.dtype != DType::I8 && scheme.dtype != DType::I4 &&
+      scheme.dtype != DType::F8E4M3)
+    return fail("the quantized dtype must be I8, I4 or F8_E4M3");
+  if (desc.shape.size() != 2)
+    return fail("only 2-D [out_features, in_features] weights quantize");
+  if (!isFloatingPoint(desc.dtype) && !isBlockQuantized(desc.dtype))
+    return fail("the weight is not a float tensor");
+  if (desc.dtype == DType::I4)
+    return fail("the weight is already quantized");
+  int64_t rows = desc.shape[0], columns = desc.shape[1];
+  if (scheme.granularity == QuantGranularity::Group &&
+      (scheme.groupSize <= 0 || columns % scheme.groupSize != 0))
+    return fail("the group size " + llvm::Twine(scheme.groupSize) +
+                " does not divide the " + llvm::Twine(columns) + " columns");
+  if (!scheme.symmetric && scheme.dtype == DType::F8E4M3)
+    return fail("FP8 has no zero points; use a symmetric scheme");
+  if (scheme.dtype == DType::I4 && columns % 2 != 0)
+    return fail("I4 packs two columns a byte, so the column count must be "
+                "even");
+  auto state = std::make_shared<QuantState>();
+  state->scheme = scheme;
+  state->rows = rows;
+  state->columns = columns;
+  state->input = **node;
+  Transform t{TransformKind::Quantize};
+  t.target = scheme.dtype;
+  t.quant = state;
+  (*node)->transforms.push_back(t);
+  (*node)->desc = describeAfter(desc, t);
+  return llvm::Error::success();
+}
+
+/// The quantization last recorded on `of`, for its derived entries.
+static std::shared_ptr<QuantState>
+findQuantization(const WeightStore::Node &node) {
+  for (auto it = node.transforms.rbegin(); it != node.transforms.rend(); ++it)
+    if (it->kind == TransformKind::Quantize)
+      return it->quant;
+  return nullptr;
+}
+
+static llvm::Error
+addQuantDerived(llvm::StringMap<std::unique_ptr<WeightStore::Node>> &weights,
+                llvm::StringRef name, llvm::StringRef of, bool zeroPoints) {
+  llvm::StringRef what = zeroPoints ? "zero points" : "scales";
+  if (weights.count(name))
+    return makeError("weight '" + name + "' is already declared");
+  auto it = weights.find(of);
+  if (it == weights.end())
+    return makeError("weight '" + name + "': " + what + " of '" + of +
+                     "', which is not declared");
+  std::shared_ptr<QuantState> state = findQuantization(*it->second);
+  if (!state)
+    return makeError("weight '" + name + "': " + what + " of '" + of +
+                     "', which has no quantization recorded");
+  if (zeroPoints && state->scheme.symmetric)
+    return makeError("weight '" + name + "': '" + of + "' is quantized " +
+                     state->scheme.getName() +
+                     ", which is symmetric and has no zero points");
+  auto node = std::make_unique<WeightStore::Node>();
+  node->name = name.str();
+  node->derived = zeroPoints ? WeightStore::Node::Derived::QuantZeroPoints
+                             : WeightStore::Node::Derived::QuantScales;
+  node->quantOf = state;
+  node->baseDesc.dtype = zeroPoints ? DType::I8 : DType::F32;
+  node->baseDesc.shape =
+      state->scheme.getScaleShape(state->rows, state->columns);
+  node->desc = node->baseDesc;
+  weights[name] = std::move(node);
+  return llvm::Error::success();
+}
+
+llvm::Error WeightStore::addQuantScales(llvm::StringRef name,
+                                        llvm::StringRef of) {
+  return addQuantDerived(weights, name, of, /*zeroPoints=*/false);
+}
+
+llvm::Error WeightStore::addQuantZeroPoints(llvm::StringRef name,
+                                            llvm::StringRef of) {
+  return addQuantDerived(weights, name, of, /*zeroPoints=*/true);
+}
+
+llvm::Error WeightStore::smooth(llvm::StringRef normWeight,
+                                llvm::StringRef normBias,
+                                llvm::ArrayRef<std::string> linearWeights,
+                                llvm::ArrayRef<float> activationAbsMax,
+                                float alpha, float minFactor) {
+  auto fail = [&](const llvm::Twine &why) {
+    return makeError("cannot smooth norm weight '" + normWeight + "': " + why);
+  };
+  if (!(alpha >= 0.0f && alpha <= 1.0f))
+    return fail("alpha must be in [0, 1], got " +
+                llvm::Twine(std::to_string(alpha)));
+  if (!(minFactor > 0.0f && minFactor < 1.0f))
+    return fail("the smallest factor must be in (0, 1)");
+  if (smoothGroups.count(normWeight))
+    return fail("it is already smoothed");
+  if (linearWeights.empty())
+    return fail("it feeds no linear weights");
+  int64_t channels = static_cast<int64_t>(activationAbsMax.size());
+  llvm::SmallVector<Node *> members;
+  for (llvm::StringRef name : {normWeight, normBias}) {
+    if (name.empty())
+      continue;
+    llvm::Expected<Node *> node = findWeight(name, "smooth");
+    if (!node)
+      return node.takeError();
+    const WeightDesc &desc = (*node)->desc;
+    if (desc.shape.size() != 1 || desc.shape[0] != channels ||
+        (desc.dtype != DType::F32 && desc.dtype != DType::F16 &&
+         desc.dtype != DType::BF16))
+      return fail("'" + name + "' is " + getDTypeName(desc.dtype) + " " +
+                  formatShape(desc.shape) + ", expected an F32, F16 or BF16 [" +
+                  llvm::Twine(channels) + "] vector");
+    members.push_back(*node);
+  }
+  auto group = std::make_shared<SmoothGroup>();
+  group->activationAbsMax.assign(activationAbsMax.begin(),
+                                 activationAbsMax.end());
+  group->alpha = alpha;
+  group->minFactor = minFactor;
+  llvm::SmallVector<Node *> linears;
+  for (const std::string &name : linearWeights) {
+    llvm::Expected<Node *> node = findWeight(name, "smooth");
+    if (!node)
+      return node.takeError();
+    const WeightDesc &desc = (*node)->desc;
+    if (desc.shape.size() != 2 || desc.shape[1] != channels ||
+        (desc.dtype != DType::F32 && desc.dtype != DType::F16 &&
+         desc.dtype != DType::BF16))
+      return fail("linear weight '" + name + "' is " +
+                  getDTypeName(desc.dtype) + " " + formatShape(desc.shape) +
+                  ", expected F32, F16 or BF16 [N, " + llvm::Twine(channels) +
+                  "]");
+    group->linears.push_back(**node);
+    linears.push_back(*node);
+  }
+  for (Node *node : members) {
+    Transform t{TransformKind::DivideVector};
+    t.smooth = group;
+    node->transforms.push_back(t);
+  }
+  for (Node *node : linears) {
+    Transform t{TransformKind::ScaleColumns};
+    t.smooth = group;
+    node->transforms.push_back(t);
+  }
+  smoothGroups[normWeight] = group;
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::vector<float>>
+WeightStore::getSmoothingFactors(llvm::StringRef normWeight) const {
+  auto it = smoothGroups.find(normWeight);
+  if (it == smoothGroups.end())
+    return makeError("norm weight '" + normWeight + "' is not smoothed");
+  return it->second->getFactors();
+}
+
+llvm::Error WeightStore::addActivationScale(llvm::StringRef name, float absMax,
+                                            float qmax,
+                                            llvm::StringRef smoothedBy) {
+  if (weights.count(name))
+    return makeError("weight '" + name + "' is already declared");
+  if (!(absMax >= 0.0f) || !std::isfinite(absMax) || !(qmax > 0.0f))
+    return makeError("weight '" + name +
+                     "': the activation maximum must be finite and "
+                     "non-negative, got " +
+                     llvm::Twine(std::to_string(absMax)));
+  auto node = std::make_unique<Node>();
+  node->name = name.str();
+  node->derived = Node::Derived::ActivationScale;
+  node->activationAbsMax = absMax;
+  node->activationQuantMax = qmax;
+  if (!smoothedBy.empty()) {
+    auto it = smoothGroups.find(smoothedBy);
+    if (it == smoothGroups.end())
+      return makeError("weight '" + name + "': smoothed by '" + smoothedBy +
+                       "', which is not smoothed");
+    node->activationSmoothedBy = it->second;
+  }
+  node->baseDesc.dtype = DType::F32;
+  node->desc = node->baseDesc;
+  weights[name] = std::move(node);
   return llvm::Error::success();
 }
 

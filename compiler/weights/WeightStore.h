@@ -5,9 +5,11 @@
 // in an opened checkpoint (or a concatenation of other entries) followed by
 // an ordered list of transforms that passes record instead of touching data:
 // dtype conversion, transpose, slice, un-permuting llama.cpp's Q/K rows,
-// adding a constant. Nothing is read until `materialize` streams one weight
-// into a caller's buffer, so compiling a 70B model holds a few tensors, not
-// the model.
+// adding a constant, SmoothQuant's column scaling and norm division, and
+// quantization (FP8/INT8/INT4). Entries may also be derived: the scales and
+// zero points a quantization computes, or calibrated activation scales. Nothing
+// is read until `materialize` streams one weight into a caller's buffer, so
+// compiling a 70B model holds a few tensors, not the model.
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,6 +28,31 @@ namespace llmc::weights {
 
 class GgufFile;
 class SafetensorsCheckpoint;
+
+/// How `quantize` splits a weight into blocks that share a scale.
+enum class QuantGranularity { PerTensor, PerChannel, Group };
+
+/// A weight quantization scheme (docs/quantization.md): real value =
+/// (q - zero) * scale, with one scale (and zero point) per block.
+struct QuantScheme {
+  /// I8, I4 or F8E4M3.
+  DType dtype = DType::I8;
+  QuantGranularity granularity = QuantGranularity::PerChannel;
+  /// Columns per block for `Group`.
+  int64_t groupSize = 0;
+  /// Asymmetric (I8/I4 only): min/max mapped onto the full integer range
+  /// with an i8 zero point per block.
+  bool symmetric = true;
+
+  /// The scales' shape for an [N, K] weight: [], [N, 1] or [N, K / group].
+  llvm::SmallVector<int64_t, 2> getScaleShape(int64_t rows,
+                                              int64_t columns) const;
+  /// "fp8_per_channel", "int8_per_tensor", "int4_group128_asym", ...
+  std::string getName() const;
+};
+
+/// The largest magnitude of `dtype`'s quantized values (127, 7, 448).
+float getQuantMax(DType dtype);
 
 /// What a weight is after its transforms: enough to type `llm.weight`.
 struct WeightDesc {
@@ -91,6 +118,44 @@ public:
   /// in f32 and rounded back.
   llvm::Error addConstant(llvm::StringRef name, float constant);
 
+  /// Quantizes a 2-D [N, K] float weight (any dtype `convert` reads) to
+  /// `scheme`. Per block: symmetric scale = amax / qmax (1 when amax is 0),
+  /// q = saturate(round_half_even(x / scale)), FP8 by the satfinite
+  /// conversion of x / scale; asymmetric (integers only) scale = (max(hi,
+  /// 0) - min(lo, 0)) / (qmax - qmin), zero = saturate(round(qmin - lo /
+  /// scale)), q = saturate(round(x / scale) + zero). I4 packs two values a
+  /// byte, the even column in the low nibble. The scales are computed once,
+  /// with whichever of the weight and its scale entries is read first.
+  llvm::Error quantize(llvm::StringRef name, const QuantScheme &scheme);
+  /// Declares `name` as the f32 scales (or i8 zero points) of the
+  /// quantization last recorded on weight `of`.
+  llvm::Error addQuantScales(llvm::StringRef name, llvm::StringRef of);
+  llvm::Error addQuantZeroPoints(llvm::StringRef name, llvm::StringRef of);
+
+  /// SmoothQuant: for the norm weight `normWeight` (and its bias, when not
+  /// empty) whose output feeds exactly the linears `linearWeights` ([N_i, K]
+  /// each), with `activationAbsMax` the calibrated max |x_j| of the K
+  /// channels entering them: s_j = max|x_j|^alpha / max_i,n |W_i[n, j]|^(1 -
+  /// alpha), clamped to [minFactor, 1 / minFactor] (1 where either maximum
+  /// is 0). Records division of the norm weight (and bias) by s and
+  /// multiplication of every linear's column j by s_j, so the float network
+  /// computes the same function. The weights are read once, when s is first
+  /// needed.
+  llvm::Error smooth(llvm::StringRef normWeight, llvm::StringRef normBias,
+                     llvm::ArrayRef<std::string> linearWeights,
+                     llvm::ArrayRef<float> activationAbsMax, float alpha,
+                     float minFactor = 1e-5f);
+  /// The factors s of the smoothing recorded on `normWeight`.
+  llvm::Expected<std::vector<float>>
+  getSmoothingFactors(llvm::StringRef normWeight) const;
+
+  /// Declares `name` as a calibrated per-tensor activation scale, f32 []:
+  /// absMax / qmax (1 when absMax is 0). With `smoothedBy` (a norm weight
+  /// given to `smooth`), the activation is the smoothed x / s and its
+  /// maximum is max_j activationAbsMax_j / s_j instead.
+  llvm::Error addActivationScale(llvm::StringRef name, float absMax, float qmax,
+                                 llvm::StringRef smoothedBy = "");
+
   /// The dtype and shape the weight has after its transforms.
   llvm::Expected<WeightDesc> describe(llvm::StringRef name) const;
   /// Reads the source and applies the chain, writing the result (row-major,
@@ -101,6 +166,7 @@ public:
                           llvm::MutableArrayRef<uint8_t> destination) const;
 
   struct Node;
+  struct SmoothGroup;
 
 private:
   llvm::Error addSourceTensor(const TensorView &tensor);
@@ -111,6 +177,8 @@ private:
   std::vector<std::unique_ptr<GgufFile>> ggufFiles;
   llvm::StringMap<const TensorView *> sourceTensors;
   llvm::StringMap<std::unique_ptr<Node>> weights;
+  /// Smoothing groups by norm weight name (shared with the transforms).
+  llvm::StringMap<std::shared_ptr<SmoothGroup>> smoothGroups;
 };
 
 } // namespace llmc::weights

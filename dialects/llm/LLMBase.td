@@ -44,9 +44,9 @@ def LLM_QuantElement : AnyTypeOf<[F8E4M3FN, F8E5M2, I8, I<4>]>;
 
 def LLM_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
 def LLM_QuantTensor : RankedTensorOf<[F8E4M3FN, F8E5M2, I8, I<4>]>;
-// What llm.dequantize reads: quantized values, or the i32 accumulator of an
-// integer llm.linear (W8A8), whose scale is the product of both operands'.
-def LLM_DequantizableTensor : RankedTensorOf<[F8E4M3FN, F8E5M2, I8, I<4>, I32]>;
+// What llm.dequantize reads: quantized values. (W8A8 linears apply their
+// scales themselves, so no i32 accumulator is ever dequantized.)
+def LLM_DequantizableTensor : RankedTensorOf<[F8E4M3FN, F8E5M2, I8, I<4>]>;
 // Anything a weight may be stored as, including integer zero points.
 def LLM_AnyTensor : RankedTensorOf<[F32, F16, BF16, F8E4M3FN, F8E5M2, I8, I<4>, I32]>;
 // Token ids and positions of the flattened batch.

@@ -214,13 +214,48 @@ LogicalResult LinearOp::verify() {
            << "; dequantize or quantize one of them first";
   bool floatIn = inType.isF32() || inType.isF16() || inType.isBF16();
   bool floatOut = outType.isF32() || outType.isF16() || outType.isBF16();
-  if (isa<IntegerType>(inType) && !outType.isInteger(32))
-    return emitOpError("integer inputs accumulate into i32, not ") << outType;
-  if ((floatIn || isa<Float8E4M3FNType, Float8E5M2Type>(inType)) && !floatOut)
-    return emitOpError(inType.isIntOrFloat() && floatIn
-                           ? "float inputs give a float result, not "
-                           : "f8 inputs give an f32, f16 or bf16 result, not ")
+  bool quantizedIn =
+      inType.isInteger(8) || isa<Float8E4M3FNType, Float8E5M2Type>(inType);
+  Value inputScale = getInputScale(), weightScale = getWeightScale();
+  if (static_cast<bool>(inputScale) != static_cast<bool>(weightScale))
+    return emitOpError("input_scale and weight_scale come together: give "
+                       "both or neither");
+  if (!floatIn && !quantizedIn)
+    return emitOpError("no linear takes ")
+           << inType
+           << " inputs; use f32, f16 or bf16, or i8/f8 with scales (W8A8); "
+              "weight-only i4 is llm.dequantize of the weight feeding a "
+              "float linear";
+  if (floatIn && inputScale)
+    return emitOpError("scales apply to i8 or f8 inputs; ")
+           << inType << " inputs take none";
+  if (quantizedIn && !inputScale)
+    return emitOpError()
+           << inType
+           << " inputs need scales (W8A8): llm.linear %x, %w scales(%sx, "
+              "%sw : ...) with f32 input_scale [] or [tokens, 1] and "
+              "weight_scale [] or [N, 1]";
+  if (!floatOut)
+    return emitOpError(floatIn ? "float inputs give a float result, not "
+                               : "quantized inputs give an f32, f16 or bf16 "
+                                 "result, not ")
            << outType;
+  if (inputScale) {
+    RankedTensorType scale = tensorType(inputScale);
+    SmallVector<int64_t> perToken(input.getShape());
+    perToken.back() = 1;
+    if (scale.getRank() != 0 && !shapesMatch(scale.getShape(), perToken))
+      return emitOpError("expected input_scale of shape [] (per tensor) or ")
+             << formatShape(perToken) << " (per token) but got "
+             << formatShape(scale.getShape());
+    RankedTensorType wScale = tensorType(weightScale);
+    if (wScale.getRank() != 0 &&
+        !shapesMatch(wScale.getShape(), {outFeatures, 1}))
+      return emitOpError("expected weight_scale of shape [] (per tensor) or ")
+             << formatShape({outFeatures, 1})
+             << " (per output channel) but got "
+             << formatShape(wScale.getShape());
+  }
   if (Value bias = getBias()) {
     if (failed(verifyVectorOperand(*this, "bias", bias, outFeatures,
                                    "the weight's out_features")))
@@ -394,6 +429,12 @@ LogicalResult AttentionOp::verify() {
       window && window.getInt() <= 0)
     return emitOpError("sliding_window must be positive, got ")
            << window.getInt();
+  if (std::optional<Type> cacheType = getKvCacheDtype();
+      cacheType && !isa<Float8E4M3FNType>(*cacheType) &&
+      !cacheType->isSignlessInteger(8))
+    return emitOpError("kv_cache_dtype must be f8E4M3FN or i8 (a quantized "
+                       "KV cache), got ")
+           << *cacheType << "; omit it to cache the key's element type";
   if (std::optional<APFloat> softcap = getSoftcap())
     return verifyPositive(*this, "softcap", softcap->convertToDouble());
   return success();
@@ -454,6 +495,32 @@ OpFoldResult QuantizeOp::fold(FoldAdaptor) {
     return dequantize.getInput();
   return {};
 }
+
+//===----------------------------------------------------------------------===//
+// llm.quantize_dynamic
+//===----------------------------------------------------------------------===//
+
+LogicalResult QuantizeDynamicOp::verify() {
+  RankedTensorType input = getInput().getType();
+  if (input.getRank() == 0)
+    return emitOpError("input must have at least one dimension (rows are "
+                       "quantized over the last)");
+  if (!shapesMatch(getResult().getType().getShape(), input.getShape()))
+    return emitOpError("result shape ")
+           << formatShape(getResult().getType().getShape())
+           << " differs from input shape " << formatShape(input.getShape());
+  SmallVector<int64_t> perToken(input.getShape());
+  perToken.back() = 1;
+  if (!shapesMatch(getScale().getType().getShape(), perToken))
+    return emitOpError("expected per-token scale of shape ")
+           << formatShape(perToken) << " but got "
+           << formatShape(getScale().getType().getShape());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// llm.dequantize
+//===----------------------------------------------------------------------===//
 
 LogicalResult DequantizeOp::verify() {
   return verifyQuantParams(*this, getInput().getType(), getType(), getScale(),

@@ -101,28 +101,55 @@ def LLM_LayerNormOp : LLM_Op<"layer_norm", [Pure, AllTypesMatch<["input", "resul
 // Matrix products
 //===----------------------------------------------------------------------===//
 
-def LLM_LinearOp : LLM_Op<"linear", [Pure]> {
+// AttrSizedOperandSegments: bias and the two scales are each optional.
+def LLM_LinearOp : LLM_Op<"linear", [Pure, AttrSizedOperandSegments]> {
   let summary = "a linear layer: input times transposed weight, plus bias";
   let description = [{
-    `result[..., m] = sum_k input[..., k] * weight[m, k] (+ bias[m])`, the
+    `result[..., n] = sum_k input[..., k] * weight[n, k] (+ bias[n])`, the
     `[out_features, in_features]` layout of PyTorch's `nn.Linear`. Input and
-    weight share an element type. Float inputs give a float result; i8 or i4
-    inputs accumulate into i32; f8 inputs give f32, f16 or bf16. Scales of
-    quantized operands are applied by the surrounding `llm.dequantize`.
+    weight share an element type.
+
+    Float inputs (f32, f16, bf16) give a result of the same kind and take no
+    scales. Quantized inputs (i8 x i8, or f8 x f8) are the W8A8 form and need
+    both `scales`: the result is the float
+    `acc[..., n] * input_scale[...] * weight_scale[n] (+ bias[n])`, with `acc`
+    the exact sum of products (int32 for i8). `input_scale` is f32 `[]` (per
+    tensor) or the input's shape with a last dimension of 1 (per token);
+    `weight_scale` is f32 `[]` or `[N, 1]` (per output channel). Weight-only
+    quantization is not written here: it is an `llm.dequantize` of the
+    quantized weight feeding a float `llm.linear`.
 
     ```mlir
     %q = llm.linear %x, %wq : tensor<?x576xbf16>, tensor<576x576xbf16> -> tensor<?x576xbf16>
-    %y = llm.linear %x8, %w8 : tensor<?x4096xi8>, tensor<1024x4096xi8> -> tensor<?x1024xi32>
+    %y = llm.linear %x8, %w8 scales(%sx, %sw : tensor<?x1xf32>, tensor<1024x1xf32>)
+        : tensor<?x4096xi8>, tensor<1024x4096xi8> -> tensor<?x1024xbf16>
     ```
   }];
   let arguments = (ins LLM_AnyTensor:$input, LLM_AnyTensor:$weight,
-                       Optional<LLM_AnyTensor>:$bias);
+                       Optional<LLM_AnyTensor>:$bias,
+                       Optional<F32Tensor>:$input_scale,
+                       Optional<F32Tensor>:$weight_scale);
   let results = (outs LLM_AnyTensor:$result);
+  // The scales carry their types inside the group: after the bias type an
+  // optional `, type` would be ambiguous.
   let assemblyFormat = [{
-    $input `,` $weight (`,` $bias^)? attr-dict `:`
+    $input `,` $weight (`,` $bias^)?
+    (`scales` `(` $input_scale^ `,` $weight_scale `:` type($input_scale) `,`
+      type($weight_scale) `)`)? attr-dict `:`
     type($input) `,` type($weight) (`,` type($bias)^)? `->` type($result)
   }];
   let hasVerifier = 1;
+  // The float form, as frontends build it.
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$weight, "::mlir::Value":$bias), [{
+      build($_builder, $_state, result, input, weight, bias, ::mlir::Value(),
+            ::mlir::Value());
+    }]>];
+  let extraClassDeclaration = [{
+    /// Whether this is the W8A8 form (quantized input and weight, scales).
+    bool isQuantized() { return static_cast<bool>(getInputScale()); }
+  }];
 }
 
 def LLM_MatmulOp : LLM_Op<"matmul", [Pure]> {
@@ -213,10 +240,17 @@ def LLM_AttentionOp : LLM_Op<"attention",
     query head count must be a multiple of the KV head count. `scale`
     multiplies the logits (usually `head_dim^-0.5`); `sliding_window` limits
     each query to that many most recent keys; `softcap` applies
-    `softcap * tanh(logits / softcap)` (Gemma 2).
+    `softcap * tanh(logits / softcap)` (Gemma 2). `kv_cache_dtype`
+    (f8E4M3FN or i8) stores the cache quantized: each (token, KV head)
+    vector of K and V with its own f32 scale, dequantized when read; without
+    it the cache holds the key's element type. Query, key and value stay
+    float either way.
 
     ```mlir
     %o = llm.attention %q, %k, %v, %batch {layer = 0 : i64, scale = 0.125 : f64}
+        : tensor<?x9x64xbf16>, tensor<?x3x64xbf16>, tensor<?x3x64xbf16> -> tensor<?x9x64xbf16>
+    %o8 = llm.attention %q, %k, %v, %batch {layer = 1 : i64, scale = 0.125 : f64,
+        kv_cache_dtype = f8E4M3FN}
         : tensor<?x9x64xbf16>, tensor<?x3x64xbf16>, tensor<?x3x64xbf16> -> tensor<?x9x64xbf16>
     ```
   }];
@@ -228,12 +262,24 @@ def LLM_AttentionOp : LLM_Op<"attention",
     I64Attr:$layer,
     F64Attr:$scale,
     OptionalAttr<I64Attr>:$sliding_window,
-    OptionalAttr<F64Attr>:$softcap);
+    OptionalAttr<F64Attr>:$softcap,
+    OptionalAttr<TypeAttr>:$kv_cache_dtype);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = [{
     $query `,` $key `,` $value `,` $batch attr-dict `:`
     type($query) `,` type($key) `,` type($value) `->` type($result)
   }];
+  // Without kv_cache_dtype, as frontends build it (llm-quantize adds it).
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$query,
+                   "::mlir::Value":$key, "::mlir::Value":$value,
+                   "::mlir::Value":$batch, "::mlir::IntegerAttr":$layer,
+                   "::mlir::FloatAttr":$scale,
+                   "::mlir::IntegerAttr":$sliding_window,
+                   "::mlir::FloatAttr":$softcap), [{
+      build($_builder, $_state, result, query, key, value, batch, layer, scale,
+            sliding_window, softcap, ::mlir::TypeAttr());
+    }]>];
   let hasVerifier = 1;
 }
 
@@ -370,12 +416,38 @@ def LLM_QuantizeOp : LLM_Op<"quantize", [Pure]> {
   let hasFolder = 1;
 }
 
+// Per-token scales are computed from the data, so both results come from one
+// op: the scale is what the runtime measured, not an operand.
+def LLM_QuantizeDynamicOp : LLM_Op<"quantize_dynamic", [Pure]> {
+  let summary = "quantizes each row with a scale computed from its own maximum";
+  let description = [{
+    Per token (each row over the last dimension):
+    `amax = max |input[..., :]|`, `scale = amax / qmax` (qmax 127 for i8,
+    448 for f8E4M3FN; 1 when amax is 0), then `result = saturate(round(input
+    / scale))` as `llm.quantize` does. Returns the quantized tensor and its
+    f32 scales, of the input's shape with a last dimension of 1. This is the
+    activation side of dynamic W8A8.
+
+    ```mlir
+    %xq, %sx = llm.quantize_dynamic %x : tensor<?x4096xbf16> -> tensor<?x4096xi8>, tensor<?x1xf32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$input);
+  let results = (outs RankedTensorOf<[I8, F8E4M3FN]>:$result,
+                      F32Tensor:$scale);
+  let assemblyFormat = [{
+    $input attr-dict `:` type($input) `->` type($result) `,` type($scale)
+  }];
+  let hasVerifier = 1;
+}
+
 def LLM_DequantizeOp : LLM_Op<"dequantize", [Pure]> {
   let summary = "dequantizes a tensor with block-wise scales";
   let description = [{
     `result = (input [- zero_point]) * scale`, with the scale shapes of
-    `llm.quantize`. The input may also be the i32 accumulator of an integer
-    `llm.linear`, scaled by the product of the activation and weight scales.
+    `llm.quantize`. A weight-only quantized linear layer is the dequantize of
+    its weight feeding a float `llm.linear`; lowering turns the pair into one
+    GEMM that dequantizes on the fly.
 
     ```mlir
     %w = llm.dequantize %wq, %s : tensor<1024x4096xf8E4M3FN>, tensor<1024x1xf32> -> tensor<1024x4096xbf16>

@@ -259,6 +259,12 @@ LogicalResult GemmOp::verify() {
   Type aType = a.getElementType(), bType = b.getElementType(),
        cType = c.getElementType();
   bool hasScales = getScaleA() || getScaleB();
+  if (isFloat(aType) && (bType.isInteger(8) || bType.isInteger(4)))
+    return verifyWeightOnly(k, n);
+  if (getZeroB())
+    return emitOpError("zero_b belongs to weight-only GEMMs (float A, i8 or "
+                       "i4 B); ")
+           << aType << " x " << bType << " takes none";
   if (isFloat(aType)) {
     if (aType != bType)
       return emitOpError("A and B element types differ: ")
@@ -285,13 +291,54 @@ LogicalResult GemmOp::verify() {
   } else {
     return emitOpError("no GEMM mode takes ")
            << aType << " x " << bType
-           << "; expected f32, f16 or bf16 of one type, i8 x i8, or f8 x f8";
+           << "; expected f32, f16 or bf16 of one type, i8 x i8, f8 x f8, or "
+              "a float A with an i8 or i4 B (weight-only)";
   }
   if (failed(verifyGemmScale(*this, "scale_a", getScaleA(), m,
                              "per row of A, M")) ||
       failed(verifyGemmScale(*this, "scale_b", getScaleB(), n,
                              "per column of C, N")))
     return failure();
+  return success();
+}
+
+/// Float A x i8/i4 B: B is dequantized group-wise along K.
+LogicalResult GemmOp::verifyWeightOnly(int64_t k, int64_t n) {
+  Type bType = getB().getType().getElementType();
+  Type cType = getC().getType().getElementType();
+  if (!isFloat(cType))
+    return emitOpError("weight-only GEMMs give an f32, f16 or bf16 result, "
+                       "not ")
+           << cType;
+  if (!getTransposeB())
+    return emitOpError("weight-only B (")
+           << bType << ") is stored [N, K]: set transpose_b";
+  if (getScaleA())
+    return emitOpError("weight-only GEMMs scale B only; A is ")
+           << getA().getType().getElementType() << " and takes no scale_a";
+  if (!getScaleB())
+    return emitOpError("weight-only B (")
+           << bType << ") needs scale_b of shape [N, K / group] = [" << n
+           << ", K / group]";
+  MemRefType scale = getScaleB().getType();
+  int64_t groups = scale.getRank() == 2 ? scale.getDimSize(1) : 0;
+  if (scale.getRank() != 2 || scale.getDimSize(0) != n || groups <= 0 ||
+      k % groups != 0)
+    return emitOpError("weight-only scale_b must be [N, K / group] with N = ")
+           << n << " and a group count dividing K = " << k << ", got "
+           << formatShape(scale.getShape());
+  if (bType.isInteger(4) && k % 2 != 0)
+    return emitOpError("i4 B packs two columns per byte: K = ")
+           << k << " must be even";
+  if (Value zero = getZeroB()) {
+    auto zeroType = cast<MemRefType>(zero.getType());
+    if (!zeroType.getElementType().isInteger(8) ||
+        zeroType.getShape() != scale.getShape())
+      return emitOpError("zero_b must be i8 of scale_b's shape ")
+             << formatShape(scale.getShape()) << ", got "
+             << zeroType.getElementType() << " "
+             << formatShape(zeroType.getShape());
+  }
   return success();
 }
 

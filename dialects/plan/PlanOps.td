@@ -187,6 +187,19 @@ def Plan_GemmOp : Plan_Op<"gemm", [AttrSizedOperandSegments]> {
     float result: `scale_a` holds 1 value (per tensor) or M (per row, e.g.
     per token), `scale_b` 1 or N (per output channel).
 
+    Weight-only quantization: a float A (f32, f16, bf16) times an i8 or i4 B
+    stored `[N, K]` (`transpose_b`; i4 packed two per byte, the low nibble
+    the even column) gives a float C. B is dequantized on the fly as
+    `(B[n, k] - zero_b[n, k / G]) * scale_b[n, k / G]`: `scale_b` is f32
+    `[N, K / G]` (group size G; `[N, 1]` is per channel) and the optional
+    `zero_b` holds i8 zero points of the same shape (asymmetric schemes).
+
+    ```mlir
+    plan.gemm cpu %x, %w4 into %y transpose_b scale_b(%s : memref<1024x32xf32>)
+        zero_b(%z : memref<1024x32xi8>)
+        : memref<16x4096xbf16>, memref<1024x4096xi4>, memref<16x1024xbf16>
+    ```
+
     ```mlir
     plan.gemm cublaslt %x, %w into %y transpose_b scale_a(%sx : memref<16xf32>)
         scale_b(%sw : memref<1024xf32>)
@@ -202,8 +215,10 @@ def Plan_GemmOp : Plan_Op<"gemm", [AttrSizedOperandSegments]> {
     Arg<Plan_Buffer, "C, [M, N]", [MemRead, MemWrite]>:$c,
     Arg<Optional<Plan_ScaleBuffer>, "per-tensor or per-row scales of A",
         [MemRead]>:$scale_a,
-    Arg<Optional<Plan_ScaleBuffer>, "per-tensor or per-column scales of B",
-        [MemRead]>:$scale_b,
+    Arg<Optional<Plan_ScaleBuffer>,
+        "per-tensor, per-column or group-wise scales of B", [MemRead]>:$scale_b,
+    Arg<Optional<Plan_Buffer>, "i8 zero points of a weight-only B, group-wise",
+        [MemRead]>:$zero_b,
     UnitAttr:$transpose_b,
     DefaultValuedAttr<F32Attr, "1.0">:$alpha,
     DefaultValuedAttr<F32Attr, "0.0">:$beta);
@@ -212,10 +227,14 @@ def Plan_GemmOp : Plan_Op<"gemm", [AttrSizedOperandSegments]> {
     `` $backend $a `,` $b `into` $c (`transpose_b` $transpose_b^)?
     (`scale_a` `(` $scale_a^ `:` type($scale_a) `)`)?
     (`scale_b` `(` $scale_b^ `:` type($scale_b) `)`)?
+    (`zero_b` `(` $zero_b^ `:` type($zero_b) `)`)?
     (`alpha` `=` $alpha^)? (`beta` `=` $beta^)? attr-dict
     `:` type($a) `,` type($b) `,` type($c)
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::LogicalResult verifyWeightOnly(int64_t k, int64_t n);
+  }];
 }
 
 def Plan_CollectiveOp : Plan_Op<"collective", [

@@ -43,3 +43,15 @@ func.func @collectives_not_merged(%x: tensor<?x64xf32>) -> (tensor<?x64xf32>, te
   %1 = llm.all_reduce sum %x group = [0, 1] : tensor<?x64xf32>
   return %0, %1 : tensor<?x64xf32>, tensor<?x64xf32>
 }
+
+// -----
+// Q, K and V quantized dynamically by llm-quantize read one activation: the
+// per-token quantization is computed once for all three.
+// CHECK-LABEL: func.func @quantize_dynamic_merges
+// CHECK-COUNT-1: llm.quantize_dynamic
+// CHECK-NOT: llm.quantize_dynamic
+func.func @quantize_dynamic_merges(%x: tensor<?x64xbf16>) -> (tensor<?x64xi8>, tensor<?x1xf32>, tensor<?x64xi8>, tensor<?x1xf32>) {
+  %q0, %s0 = llm.quantize_dynamic %x : tensor<?x64xbf16> -> tensor<?x64xi8>, tensor<?x1xf32>
+  %q1, %s1 = llm.quantize_dynamic %x : tensor<?x64xbf16> -> tensor<?x64xi8>, tensor<?x1xf32>
+  return %q0, %s0, %q1, %s1 : tensor<?x64xi8>, tensor<?x1xf32>, tensor<?x64xi8>, tensor<?x1xf32>
+}

@@ -127,18 +127,66 @@ func.func @linear_mixed_types(%x: tensor<?x64xbf16>, %w: tensor<32x64xi8>) {
 }
 
 // -----
-// Integer products accumulate in i32.
-func.func @linear_int_accumulator(%x: tensor<?x64xi8>, %w: tensor<32x64xi8>) {
-  // expected-error @+1 {{integer inputs accumulate into i32, not 'bf16'}}
+// Integer linears are the W8A8 form: they need scales.
+func.func @linear_int_without_scales(%x: tensor<?x64xi8>, %w: tensor<32x64xi8>) {
+  // expected-error @+1 {{'i8' inputs need scales (W8A8): llm.linear %x, %w scales(%sx, %sw : ...) with f32 input_scale [] or [tokens, 1] and weight_scale [] or [N, 1]}}
   %y = llm.linear %x, %w : tensor<?x64xi8>, tensor<32x64xi8> -> tensor<?x32xbf16>
   return
 }
 
 // -----
+// The i32-accumulator form is gone: the scaled result is float.
+func.func @linear_int_accumulator(%x: tensor<?x64xi8>, %w: tensor<32x64xi8>, %sx: tensor<?x1xf32>, %sw: tensor<32x1xf32>) {
+  // expected-error @+1 {{quantized inputs give an f32, f16 or bf16 result, not 'i32'}}
+  %y = llm.linear %x, %w scales(%sx, %sw : tensor<?x1xf32>, tensor<32x1xf32>) : tensor<?x64xi8>, tensor<32x64xi8> -> tensor<?x32xi32>
+  return
+}
+
+// -----
 // FP8 products come out in a wider float.
-func.func @linear_f8_result(%x: tensor<?x64xf8E4M3FN>, %w: tensor<32x64xf8E4M3FN>) {
-  // expected-error @+1 {{f8 inputs give an f32, f16 or bf16 result, not 'f8E4M3FN'}}
-  %y = llm.linear %x, %w : tensor<?x64xf8E4M3FN>, tensor<32x64xf8E4M3FN> -> tensor<?x32xf8E4M3FN>
+func.func @linear_f8_result(%x: tensor<?x64xf8E4M3FN>, %w: tensor<32x64xf8E4M3FN>, %s: tensor<f32>) {
+  // expected-error @+1 {{quantized inputs give an f32, f16 or bf16 result, not 'f8E4M3FN'}}
+  %y = llm.linear %x, %w scales(%s, %s : tensor<f32>, tensor<f32>) : tensor<?x64xf8E4M3FN>, tensor<32x64xf8E4M3FN> -> tensor<?x32xf8E4M3FN>
+  return
+}
+
+// -----
+// Weight-only i4 is a dequantize feeding a float linear, never an i4 linear.
+func.func @linear_i4(%x: tensor<?x64xi4>, %w: tensor<32x64xi4>) {
+  // expected-error @+1 {{no linear takes 'i4' inputs}}
+  %y = llm.linear %x, %w : tensor<?x64xi4>, tensor<32x64xi4> -> tensor<?x32xbf16>
+  return
+}
+
+// -----
+// Float linears take no scales.
+func.func @linear_float_scales(%x: tensor<?x64xf16>, %w: tensor<32x64xf16>, %s: tensor<f32>) {
+  // expected-error @+1 {{scales apply to i8 or f8 inputs; 'f16' inputs take none}}
+  %y = llm.linear %x, %w scales(%s, %s : tensor<f32>, tensor<f32>) : tensor<?x64xf16>, tensor<32x64xf16> -> tensor<?x32xf16>
+  return
+}
+
+// -----
+// Per-token input scales have one value per row.
+func.func @linear_input_scale_shape(%x: tensor<?x64xi8>, %w: tensor<32x64xi8>, %sx: tensor<?x64xf32>, %sw: tensor<32x1xf32>) {
+  // expected-error @+1 {{expected input_scale of shape [] (per tensor) or [?, 1] (per token) but got [?, 64]}}
+  %y = llm.linear %x, %w scales(%sx, %sw : tensor<?x64xf32>, tensor<32x1xf32>) : tensor<?x64xi8>, tensor<32x64xi8> -> tensor<?x32xf32>
+  return
+}
+
+// -----
+// Per-channel weight scales have one value per output channel.
+func.func @linear_weight_scale_shape(%x: tensor<?x64xi8>, %w: tensor<32x64xi8>, %sx: tensor<f32>, %sw: tensor<64x1xf32>) {
+  // expected-error @+1 {{expected weight_scale of shape [] (per tensor) or [32, 1] (per output channel) but got [64, 1]}}
+  %y = llm.linear %x, %w scales(%sx, %sw : tensor<f32>, tensor<64x1xf32>) : tensor<?x64xi8>, tensor<32x64xi8> -> tensor<?x32xf32>
+  return
+}
+
+// -----
+// Scales come in pairs (generic form, which can omit one).
+func.func @linear_one_scale(%x: tensor<?x64xi8>, %w: tensor<32x64xi8>, %sx: tensor<f32>) {
+  // expected-error @+1 {{input_scale and weight_scale come together: give both or neither}}
+  %y = "llm.linear"(%x, %w, %sx) {operandSegmentSizes = array<i32: 1, 1, 0, 1, 0>} : (tensor<?x64xi8>, tensor<32x64xi8>, tensor<f32>) -> tensor<?x32xf32>
   return
 }
 
@@ -651,4 +699,36 @@ func.func @fused_isolated(%a: tensor<4xf32>) {
 func.func @yield_outside(%a: tensor<4xf32>) {
   // expected-error @+1 {{expects parent op 'llm.fused'}}
   llm.yield %a : tensor<4xf32>
+}
+
+// -----
+// Dynamic quantization gives one scale per row.
+func.func @quantize_dynamic_scale_shape(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{expected per-token scale of shape [?, 1] but got [?, 64]}}
+  %q, %s = llm.quantize_dynamic %x : tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?x64xf32>
+  return
+}
+
+// -----
+// Dynamic quantization keeps the shape.
+func.func @quantize_dynamic_result_shape(%x: tensor<8x64xf32>) {
+  // expected-error @+1 {{result shape [8, 32] differs from input shape [8, 64]}}
+  %q, %s = llm.quantize_dynamic %x : tensor<8x64xf32> -> tensor<8x32xi8>, tensor<8x1xf32>
+  return
+}
+
+// -----
+// Dynamic quantization produces i8 or f8E4M3FN.
+func.func @quantize_dynamic_type(%x: tensor<8x64xf32>) {
+  // expected-error @+1 {{result #0 must be ranked tensor of 8-bit signless integer or f8E4M3FN type values}}
+  %q, %s = llm.quantize_dynamic %x : tensor<8x64xf32> -> tensor<8x64xi4>, tensor<8x1xf32>
+  return
+}
+
+// -----
+// The KV cache is quantized to f8E4M3FN or i8 only.
+func.func @attention_kv_cache_dtype(%q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>, %b: !llm.batch) {
+  // expected-error @+1 {{kv_cache_dtype must be f8E4M3FN or i8 (a quantized KV cache), got 'f16'; omit it to cache the key's element type}}
+  %o = llm.attention %q, %k, %v, %b {layer = 0 : i64, scale = 0.25 : f64, kv_cache_dtype = f16} : tensor<?x4x16xf32>, tensor<?x2x16xf32>, tensor<?x2x16xf32> -> tensor<?x4x16xf32>
+  return
 }

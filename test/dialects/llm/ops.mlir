@@ -24,22 +24,23 @@ func.func @norms(%x: tensor<?x768xf16>, %w: tensor<768xf16>, %b: tensor<768xf16>
 }
 
 // CHECK-LABEL: func.func @linear_layers
-func.func @linear_layers(%x: tensor<?x4096xbf16>, %x8: tensor<?x4096xi8>, %x4: tensor<?x4096xi4>,
-                         %xf8: tensor<?x4096xf8E4M3FN>, %b: tensor<1024xbf16>) {
+func.func @linear_layers(%x: tensor<?x4096xbf16>, %x8: tensor<?x4096xi8>, %sx: tensor<?x1xf32>,
+                         %xf8: tensor<?x4096xf8E4M3FN>, %st: tensor<f32>, %b: tensor<1024xbf16>) {
   %w = llm.weight @w : tensor<1024x4096xbf16>
   %w8 = llm.weight @w8 : tensor<1024x4096xi8>
-  %w4 = llm.weight @w4 : tensor<1024x4096xi4>
+  %sw = llm.weight @w8.scale : tensor<1024x1xf32>
   %wf8 = llm.weight @wf8 : tensor<1024x4096xf8E4M3FN>
+  %swt = llm.weight @wf8.scale : tensor<f32>
   // CHECK: llm.linear %{{.+}}, %{{.+}} : tensor<?x4096xbf16>, tensor<1024x4096xbf16> -> tensor<?x1024xbf16>
   %0 = llm.linear %x, %w : tensor<?x4096xbf16>, tensor<1024x4096xbf16> -> tensor<?x1024xbf16>
   // CHECK: llm.linear %{{.+}}, %{{.+}}, %{{.+}} : tensor<?x4096xbf16>, tensor<1024x4096xbf16>, tensor<1024xbf16> -> tensor<?x1024xbf16>
   %1 = llm.linear %x, %w, %b : tensor<?x4096xbf16>, tensor<1024x4096xbf16>, tensor<1024xbf16> -> tensor<?x1024xbf16>
-  // CHECK: llm.linear {{.+}} : tensor<?x4096xi8>, tensor<1024x4096xi8> -> tensor<?x1024xi32>
-  %2 = llm.linear %x8, %w8 : tensor<?x4096xi8>, tensor<1024x4096xi8> -> tensor<?x1024xi32>
-  // CHECK: llm.linear {{.+}} : tensor<?x4096xi4>, tensor<1024x4096xi4> -> tensor<?x1024xi32>
-  %3 = llm.linear %x4, %w4 : tensor<?x4096xi4>, tensor<1024x4096xi4> -> tensor<?x1024xi32>
-  // CHECK: llm.linear {{.+}} : tensor<?x4096xf8E4M3FN>, tensor<1024x4096xf8E4M3FN> -> tensor<?x1024xbf16>
-  %4 = llm.linear %xf8, %wf8 : tensor<?x4096xf8E4M3FN>, tensor<1024x4096xf8E4M3FN> -> tensor<?x1024xbf16>
+  // W8A8 INT8: per-token and per-channel scales.
+  // CHECK: llm.linear %{{.+}}, %{{.+}} scales(%{{.+}}, %{{.+}} : tensor<?x1xf32>, tensor<1024x1xf32>) : tensor<?x4096xi8>, tensor<1024x4096xi8> -> tensor<?x1024xbf16>
+  %2 = llm.linear %x8, %w8 scales(%sx, %sw : tensor<?x1xf32>, tensor<1024x1xf32>) : tensor<?x4096xi8>, tensor<1024x4096xi8> -> tensor<?x1024xbf16>
+  // FP8 with per-tensor scales and a bias.
+  // CHECK: llm.linear %{{.+}}, %{{.+}}, %{{.+}} scales(%{{.+}}, %{{.+}} : tensor<f32>, tensor<f32>) : tensor<?x4096xf8E4M3FN>, tensor<1024x4096xf8E4M3FN>, tensor<1024xbf16> -> tensor<?x1024xbf16>
+  %3 = llm.linear %xf8, %wf8, %b scales(%st, %swt : tensor<f32>, tensor<f32>) : tensor<?x4096xf8E4M3FN>, tensor<1024x4096xf8E4M3FN>, tensor<1024xbf16> -> tensor<?x1024xbf16>
   return
 }
 
@@ -165,4 +166,22 @@ func.func @fused_group(%h: tensor<?x576xbf16>, %r: tensor<?x576xbf16>) -> tensor
     llm.yield %y : tensor<?x576xbf16>
   } -> tensor<?x576xbf16>
   return %0 : tensor<?x576xbf16>
+}
+
+// CHECK-LABEL: func.func @quantize_dynamic
+func.func @quantize_dynamic(%x: tensor<?x4096xbf16>, %y: tensor<16x64xf32>) {
+  // CHECK: llm.quantize_dynamic %{{.+}} : tensor<?x4096xbf16> -> tensor<?x4096xi8>, tensor<?x1xf32>
+  %q, %s = llm.quantize_dynamic %x : tensor<?x4096xbf16> -> tensor<?x4096xi8>, tensor<?x1xf32>
+  // CHECK: llm.quantize_dynamic %{{.+}} : tensor<16x64xf32> -> tensor<16x64xf8E4M3FN>, tensor<16x1xf32>
+  %q8, %s8 = llm.quantize_dynamic %y : tensor<16x64xf32> -> tensor<16x64xf8E4M3FN>, tensor<16x1xf32>
+  return
+}
+
+// CHECK-LABEL: func.func @attention_quantized_cache
+func.func @attention_quantized_cache(%q: tensor<?x9x64xbf16>, %k: tensor<?x3x64xbf16>, %v: tensor<?x3x64xbf16>, %batch: !llm.batch) {
+  // CHECK: kv_cache_dtype = f8E4M3FN
+  %0 = llm.attention %q, %k, %v, %batch {layer = 0 : i64, scale = 0.125 : f64, kv_cache_dtype = f8E4M3FN} : tensor<?x9x64xbf16>, tensor<?x3x64xbf16>, tensor<?x3x64xbf16> -> tensor<?x9x64xbf16>
+  // CHECK: kv_cache_dtype = i8
+  %1 = llm.attention %q, %k, %v, %batch {layer = 1 : i64, scale = 0.125 : f64, kv_cache_dtype = i8} : tensor<?x9x64xbf16>, tensor<?x3x64xbf16>, tensor<?x3x64xbf16> -> tensor<?x9x64xbf16>
+  return
 }

@@ -347,9 +347,9 @@ func.func @f(%a: memref<16x64xf8E4M3FN>, %b: memref<32x64xf8E4M3FN>, %c: memref<
 }
 
 // -----
-// plan.gemm: i4 inputs have no GEMM mode yet.
+// plan.gemm: i4 activations have no GEMM mode (i4 is weight-only).
 func.func @f(%a: memref<16x64xi4>, %b: memref<32x64xi4>, %c: memref<16x32xi32>) {
-  // expected-error @+1 {{no GEMM mode takes 'i4' x 'i4'; expected f32, f16 or bf16 of one type, i8 x i8, or f8 x f8}}
+  // expected-error @+1 {{no GEMM mode takes 'i4' x 'i4'; expected f32, f16 or bf16 of one type, i8 x i8, f8 x f8, or a float A with an i8 or i4 B (weight-only)}}
   plan.gemm generated %a, %b into %c transpose_b : memref<16x64xi4>, memref<32x64xi4>, memref<16x32xi32>
   return
 }
@@ -599,5 +599,53 @@ func.func @f(%x: memref<16xf32>) {
 func.func @f(%x: memref<16xf32>) {
   // expected-error @+1 {{parameter 'dims' must be an integer, float or string, got [1, 2]}}
   plan.compute "silu"(%x : memref<16xf32> -> %x : memref<16xf32>) {dims = [1, 2]}
+  return
+}
+
+// -----
+// plan.gemm: weight-only B needs its scales.
+func.func @f(%a: memref<16x64xbf16>, %b: memref<32x64xi4>, %c: memref<16x32xbf16>) {
+  // expected-error @+1 {{weight-only B ('i4') needs scale_b of shape [N, K / group] = [32, K / group]}}
+  plan.gemm cpu %a, %b into %c transpose_b : memref<16x64xbf16>, memref<32x64xi4>, memref<16x32xbf16>
+  return
+}
+
+// -----
+// plan.gemm: weight-only B is stored [N, K].
+func.func @f(%a: memref<16x64xbf16>, %b: memref<64x32xi8>, %c: memref<16x32xbf16>, %s: memref<32x1xf32>) {
+  // expected-error @+1 {{weight-only B ('i8') is stored [N, K]: set transpose_b}}
+  plan.gemm cpu %a, %b into %c scale_b(%s : memref<32x1xf32>) : memref<16x64xbf16>, memref<64x32xi8>, memref<16x32xbf16>
+  return
+}
+
+// -----
+// plan.gemm: weight-only groups must divide K.
+func.func @f(%a: memref<16x64xbf16>, %b: memref<32x64xi8>, %c: memref<16x32xbf16>, %s: memref<32x3xf32>) {
+  // expected-error @+1 {{weight-only scale_b must be [N, K / group] with N = 32 and a group count dividing K = 64, got [32, 3]}}
+  plan.gemm cpu %a, %b into %c transpose_b scale_b(%s : memref<32x3xf32>) : memref<16x64xbf16>, memref<32x64xi8>, memref<16x32xbf16>
+  return
+}
+
+// -----
+// plan.gemm: zero points have the scales' shape and are i8.
+func.func @f(%a: memref<16x64xbf16>, %b: memref<32x64xi4>, %c: memref<16x32xbf16>, %s: memref<32x2xf32>, %z: memref<32x1xi8>) {
+  // expected-error @+1 {{zero_b must be i8 of scale_b's shape [32, 2], got 'i8' [32, 1]}}
+  plan.gemm cpu %a, %b into %c transpose_b scale_b(%s : memref<32x2xf32>) zero_b(%z : memref<32x1xi8>) : memref<16x64xbf16>, memref<32x64xi4>, memref<16x32xbf16>
+  return
+}
+
+// -----
+// plan.gemm: weight-only GEMMs scale B only.
+func.func @f(%a: memref<16x64xbf16>, %b: memref<32x64xi8>, %c: memref<16x32xbf16>, %s: memref<32x1xf32>, %sa: memref<16x1xf32>) {
+  // expected-error @+1 {{weight-only GEMMs scale B only; A is 'bf16' and takes no scale_a}}
+  plan.gemm cpu %a, %b into %c transpose_b scale_a(%sa : memref<16x1xf32>) scale_b(%s : memref<32x1xf32>) : memref<16x64xbf16>, memref<32x64xi8>, memref<16x32xbf16>
+  return
+}
+
+// -----
+// plan.gemm: zero points belong to weight-only GEMMs.
+func.func @f(%a: memref<16x64xi8>, %b: memref<32x64xi8>, %c: memref<16x32xf32>, %s: memref<32x1xf32>, %z: memref<32x1xi8>) {
+  // expected-error @+1 {{zero_b belongs to weight-only GEMMs (float A, i8 or i4 B); 'i8' x 'i8' takes none}}
+  plan.gemm cpu %a, %b into %c transpose_b scale_b(%s : memref<32x1xf32>) zero_b(%z : memref<32x1xi8>) : memref<16x64xi8>, memref<32x64xi8>, memref<16x32xf32>
   return
 }

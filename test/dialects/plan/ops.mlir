@@ -68,6 +68,26 @@ plan.rank 0 {
   // CHECK: plan.gemm cublaslt %[[A8]], %[[E5]] into %[[C]] : memref<16x4096xf8E4M3FN>, memref<4096x1024xf8E5M2>, memref<16x1024xbf16>
   plan.gemm cublaslt %a8, %e5 into %c
       : memref<16x4096xf8E4M3FN>, memref<4096x1024xf8E5M2>, memref<16x1024xbf16>
+  // Weight-only INT4, group-wise scales and zero points; per-channel INT8
+  // scales shaped [N, 1] and a per-token [M, 1] scale_a.
+  // CHECK: %[[W4:.+]] = plan.slice @weights[8388608] : memref<32x576xi4>
+  %wq4 = plan.slice @weights[8388608] : memref<32x576xi4>
+  // CHECK: %[[S4:.+]] = plan.slice @weights[8400896] : memref<32x9xf32>
+  %s4 = plan.slice @weights[8400896] : memref<32x9xf32>
+  // CHECK: %[[Z4:.+]] = plan.slice @weights[8404992] : memref<32x9xi8>
+  %z4 = plan.slice @weights[8404992] : memref<32x9xi8>
+  // CHECK: %[[Y4:.+]] = plan.slice @act[229376] : memref<16x32xbf16>
+  %y4 = plan.slice @act[229376] : memref<16x32xbf16>
+  // CHECK: plan.gemm cpu %[[X]], %[[W4]] into %[[Y4]] transpose_b scale_b(%[[S4]] : memref<32x9xf32>) zero_b(%[[Z4]] : memref<32x9xi8>) : memref<16x576xbf16>, memref<32x576xi4>, memref<16x32xbf16>
+  plan.gemm cpu %x, %wq4 into %y4 transpose_b scale_b(%s4 : memref<32x9xf32>)
+      zero_b(%z4 : memref<32x9xi8>) : memref<16x576xbf16>, memref<32x576xi4>, memref<16x32xbf16>
+  // CHECK: %[[SAT:.+]] = plan.slice @act[230400] : memref<16x1xf32>
+  %sat = plan.slice @act[230400] : memref<16x1xf32>
+  // CHECK: %[[SBC:.+]] = plan.slice @weights[8409088] : memref<32x1xf32>
+  %sbc = plan.slice @weights[8409088] : memref<32x1xf32>
+  // CHECK: plan.gemm cpu %[[I8A]], %[[I8B]] into %[[Y4]] transpose_b scale_a(%[[SAT]] : memref<16x1xf32>) scale_b(%[[SBC]] : memref<32x1xf32>) : memref<16x64xi8>, memref<32x64xi8>, memref<16x32xbf16>
+  plan.gemm cpu %i8a, %i8b into %y4 transpose_b scale_a(%sat : memref<16x1xf32>)
+      scale_b(%sbc : memref<32x1xf32>) : memref<16x64xi8>, memref<32x64xi8>, memref<16x32xbf16>
   // CHECK: %[[F:.+]] = plan.slice @act[186368] : memref<576x16xbf16>
   %f = plan.slice @act[186368] : memref<576x16xbf16>
   // CHECK: %[[G:.+]] = plan.slice @act[204800] : memref<16x16xf32>

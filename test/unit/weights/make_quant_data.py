@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Writes the inputs and goldens of quantize_test.cpp into data/quant/.
+
+Independent of llmc: the goldens are numpy (float32 arithmetic throughout)
+and ml_dtypes (float8_e4m3fn, round to nearest even) implementations of the
+quantization contract in docs/quantization.md:
+  symmetric:  scale = amax / qmax (1 when amax == 0),
+              q = clip(rint(x / scale), qmin, qmax)      (rint: half to even)
+              fp8: q = float8_e4m3fn(clip(x / scale, -448, 448))
+  asymmetric: lo = min(min(x), 0), hi = max(max(x), 0),
+              scale = (hi - lo) / (qmax - qmin) (1 when 0),
+              zero = clip(rint(qmin - lo / scale), qmin, qmax),
+              q = clip(rint(x / scale) + zero, qmin, qmax)
+  int4: two values a byte, the even column in the low nibble.
+SmoothQuant: s_j = amax_x_j^alpha / amax_w_j^(1 - alpha), clipped to
+[1e-5, 1e5], 1 where either maximum is 0.
+
+Inputs: quant.safetensors (f32 `w` [6, 256], `norm` [256], `up` [4, 256],
+`gate` [5, 256]) and act_absmax.f32 (calibration maxima of the 256
+channels). Goldens: `<case>.bin` (quantized bytes), `<case>.scale.f32`,
+`<case>.zero.bin`; smoothing: smooth.factors.f32, smooth.norm.f32,
+smooth.up.f32, smooth.act_scale.f32. Run from anywhere; deterministic.
+Needs numpy, ml_dtypes and safetensors.
+"""
+
+import os
+
+import ml_dtypes
+import numpy as np
+from safetensors.numpy import save_file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "data", "quant")
+os.makedirs(OUT, exist_ok=True)
+rng = np.random.default_rng(2026)
+f32 = np.float32
+
+
+def make_weight():
+    w = rng.normal(0.0, 0.05, size=(6, 256)).astype(f32)
+    w[1, :] = 0.0  # amax == 0: scale 1, all zeros
+    w[2, :] = np.abs(w[2, :])  # all positive: asymmetric zero at qmin
+    w[3, 0] = 1.5  # an outlier dominating its channel and group
+    # Exact ties after division (x / scale = k + 0.5) test half-to-even:
+    # row 4 has amax 127 * 0.5 so the scale is exactly 0.5.
+    w[4, :] = rng.integers(-100, 100, size=256).astype(f32) * f32(0.25)
+    w[4, 7] = f32(63.5)
+    return w
+
+
+def blocks(rows, cols, granularity, group):
+    if granularity == "tensor":
+        return np.zeros((rows, cols), dtype=np.int64), 1, ()
+    if granularity == "channel":
+        return np.repeat(np.arange(rows)[:, None], cols, 1), rows, (rows, 1)
+    g = cols // group
+    idx = np.arange(rows)[:, None] * g + (np.arange(cols)[None, :] // group)
+    return idx, rows * g, (rows, g)
+
+
+def quantize(w, kind, granularity, group=0, symmetric=True):
+    rows, cols = w.shape
+    idx, n, shape = blocks(rows, cols, granularity, group)
+    lo = np.zeros(n, f32)
+    hi = np.zeros(n, f32)
+    np.minimum.at(lo, idx.ravel(), w.ravel())
+    np.maximum.at(hi, idx.ravel(), w.ravel())
+    qmin, qmax = {"int8": (-128, 127), "int4": (-8, 7), "fp8": (None, 448)}[kind]
+    zero = None
+    if symmetric:
+        amax = np.maximum(-lo, hi)
+        scale = np.where(amax > 0, amax / f32(qmax), f32(1)).astype(f32)
+    else:
+        scale = ((hi - lo) / f32(qmax - qmin)).astype(f32)
+        scale = np.where(scale > 0, scale, f32(1)).astype(f32)
+        zero = np.clip(np.rint(f32(qmin) - lo / scale), qmin, qmax).astype(np.int8)
+    x = (w / scale[idx]).astype(f32)
+    if kind == "fp8":
+        q = np.clip(x, -448, 448).astype(ml_dtypes.float8_e4m3fn).view(np.uint8)
+    else:
+        z = zero[idx].astype(f32) if zero is not None else f32(0)
+        q = np.clip(np.rint(x) + z, qmin, qmax).astype(np.int8)
+        if kind == "int4":
+            nib = q.view(np.uint8).ravel() & 0xF
+            q = (nib[0::2] | (nib[1::2] << 4)).astype(np.uint8)
+    return q, scale.reshape(shape), zero
+
+
+def write(name, q, scale, zero):
+    np.ascontiguousarray(q).tofile(os.path.join(OUT, name + ".bin"))
+    np.ascontiguousarray(scale, dtype=f32).tofile(os.path.join(OUT, name + ".scale.f32"))
+    if zero is not None:
+        np.ascontiguousarray(zero).tofile(os.path.join(OUT, name + ".zero.bin"))
+
+
+def main():
+    w = make_weight()
+    norm = rng.uniform(0.5, 1.5, size=256).astype(f32)
+    up = rng.normal(0.0, 0.05, size=(4, 256)).astype(f32)
+    gate = rng.normal(0.0, 0.05, size=(5, 256)).astype(f32)
+    gate[:, 9] = 0.0  # a zero weight column: factor 1
+    act = rng.uniform(0.1, 20.0, size=256).astype(f32)
+    act[3] = 0.0  # a channel never active: factor 1
+    save_file({"w": w, "norm": norm, "up": up, "gate": gate},
+              os.path.join(OUT, "quant.safetensors"))
+    act.tofile(os.path.join(OUT, "act_absmax.f32"))
+
+    write("int8_per_channel", *quantize(w, "int8", "channel"))
+    write("int8_per_tensor", *quantize(w, "int8", "tensor"))
+    write("fp8_per_channel", *quantize(w, "fp8", "channel"))
+    write("fp8_per_tensor", *quantize(w, "fp8", "tensor"))
+    write("int8_group64_asym", *quantize(w, "int8", "group", 64, False))
+    write("int4_group128_asym", *quantize(w, "int4", "group", 128, False))
+    write("int4_group64", *quantize(w, "int4", "group", 64))
+
+    alpha = f32(0.5)
+    wmax = np.maximum(np.abs(up).max(0), np.abs(gate).max(0)).astype(f32)
+    s = (act.astype(np.float64) ** 0.5 / wmax.astype(np.float64) ** 0.5)
+    s = np.where((act > 0) & (wmax > 0), np.clip(s, 1e-5, 1e5), 1.0).astype(f32)
+    s.tofile(os.path.join(OUT, "smooth.factors.f32"))
+    (norm / s).astype(f32).tofile(os.path.join(OUT, "smooth.norm.f32"))
+    (up * s[None, :]).astype(f32).tofile(os.path.join(OUT, "smooth.up.f32"))
+    act_scale = np.array((act / s).max() / f32(448), dtype=f32)
+    act_scale.tofile(os.path.join(OUT, "smooth.act_scale.f32"))
+
+
+if __name__ == "__main__":
+    main()

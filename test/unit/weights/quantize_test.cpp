@@ -1,0 +1,349 @@
+// Unit tests of the WeightStore's quantization and SmoothQuant transforms
+// against goldens that make_quant_data.py computes independently with numpy
+// and ml_dtypes (float32 arithmetic, round half to even, FP8 satfinite);
+// see that script for the formulas. Inputs: data/quant/quant.safetensors.
+
+#include "compiler/weights/Safetensors.h"
+#include "compiler/weights/WeightStore.h"
+
+#include "TestSupport.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace {
+
+using namespace llmc::weights;
+using namespace llmc::weights::testing;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class QuantizeTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    auto checkpoint =
+        SafetensorsCheckpoint::open(dataPath("quant/quant.safetensors"));
+    ASSERT_TRUE(!!checkpoint) << llvm::toString(checkpoint.takeError());
+    ASSERT_FALSE(!!store.addSource(std::move(*checkpoint)));
+    store.addAllSourceTensors();
+  }
+
+  std::vector<uint8_t> materialize(llvm::StringRef name) {
+    auto desc = store.describe(name);
+    if (!desc) {
+      ADD_FAILURE() << llvm::toString(desc.takeError());
+      return {};
+    }
+    std::vector<uint8_t> bytes(desc->getBytes());
+    if (llvm::Error error = store.materialize(name, bytes))
+      ADD_FAILURE() << llvm::toString(std::move(error));
+    return bytes;
+  }
+  std::vector<float> materializeF32(llvm::StringRef name) {
+    std::vector<uint8_t> bytes = materialize(name);
+    std::vector<float> values(bytes.size() / 4);
+    std::memcpy(values.data(), bytes.data(), values.size() * 4);
+    return values;
+  }
+  static std::vector<uint8_t> goldenBytes(llvm::StringRef name) {
+    std::string bytes = readDataFile("quant/" + name.str());
+    return std::vector<uint8_t>(bytes.begin(), bytes.end());
+  }
+  static std::vector<float> goldenF32(llvm::StringRef name) {
+    return readGolden("quant/" + name.str());
+  }
+
+  /// Quantizes `w` with `scheme`, reading the weight first or the scales
+  /// first, and compares bytes, scales and zero points with the goldens.
+  void checkScheme(const QuantScheme &scheme, bool scalesFirst) {
+    std::string name = scheme.getName();
+    ASSERT_FALSE(!!store.quantize("w", scheme));
+    ASSERT_FALSE(!!store.addQuantScales("w.scale", "w"));
+    if (!scheme.symmetric)
+      ASSERT_FALSE(!!store.addQuantZeroPoints("w.zero_point", "w"));
+    std::vector<float> scales;
+    if (scalesFirst)
+      scales = materializeF32("w.scale");
+    EXPECT_EQ(materialize("w"), goldenBytes(name + ".bin")) << name;
+    if (!scalesFirst)
+      scales = materializeF32("w.scale");
+    EXPECT_TRUE(sameFloats(scales, goldenF32(name + ".scale"))) << name;
+    if (!scheme.symmetric)
+      EXPECT_EQ(materialize("w.zero_point"), goldenBytes(name + ".zero.bin"))
+          << name;
+  }
+
+  WeightStore store;
+};
+
+QuantScheme scheme(DType dtype, QuantGranularity granularity,
+                   int64_t groupSize = 0, bool symmetric = true) {
+  QuantScheme result;
+  result.dtype = dtype;
+  result.granularity = granularity;
+  result.groupSize = groupSize;
+  result.symmetric = symmetric;
+  return result;
+}
+
+// INT8 per channel: bytes and scales equal numpy's, ties rounded to even.
+TEST_F(QuantizeTest, Int8PerChannelMatchesNumpy) {
+  checkScheme(scheme(DType::I8, QuantGranularity::PerChannel), false);
+}
+
+// INT8 per tensor: one scale of shape [].
+TEST_F(QuantizeTest, Int8PerTensorMatchesNumpy) {
+  checkScheme(scheme(DType::I8, QuantGranularity::PerTensor), false);
+  auto desc = store.describe("w.scale");
+  ASSERT_TRUE(!!desc);
+  EXPECT_TRUE(desc->shape.empty());
+}
+
+// FP8 E4M3 per channel equals ml_dtypes' round-to-nearest-even cast.
+TEST_F(QuantizeTest, Fp8PerChannelMatchesMlDtypes) {
+  checkScheme(scheme(DType::F8E4M3, QuantGranularity::PerChannel), false);
+}
+
+// FP8 per tensor, with the scales read before the weight (they are computed
+// from the same values either way).
+TEST_F(QuantizeTest, Fp8PerTensorScalesFirst) {
+  checkScheme(scheme(DType::F8E4M3, QuantGranularity::PerTensor), true);
+}
+
+// Asymmetric INT8 groups of 64: zero points as numpy computes them.
+TEST_F(QuantizeTest, Int8GroupAsymmetricZeroPoints) {
+  checkScheme(scheme(DType::I8, QuantGranularity::Group, 64, false), false);
+}
+
+// Asymmetric INT4 groups of 128, packed two a byte, low nibble first.
+TEST_F(QuantizeTest, Int4Group128AsymmetricPacking) {
+  checkScheme(scheme(DType::I4, QuantGranularity::Group, 128, false), true);
+  auto desc = store.describe("w");
+  ASSERT_TRUE(!!desc);
+  EXPECT_EQ(desc->dtype, DType::I4);
+  EXPECT_EQ(desc->getBytes(), 6u * 256u / 2u);
+  auto zeros = store.describe("w.zero_point");
+  ASSERT_TRUE(!!zeros);
+  EXPECT_EQ(zeros->dtype, DType::I8);
+  EXPECT_THAT(zeros->shape, ElementsAre(6, 2));
+}
+
+// Symmetric INT4 groups of 64.
+TEST_F(QuantizeTest, Int4Group64Symmetric) {
+  checkScheme(scheme(DType::I4, QuantGranularity::Group, 64), false);
+}
+
+// The packing order on its own: element 2i is the low nibble of byte i, and
+// decoding I4 sign-extends each nibble.
+TEST_F(QuantizeTest, Int4NibbleOrder) {
+  const uint8_t packed[] = {0x8F, 0x17}; // -1, -8, 7, 1
+  float values[4];
+  decodeToF32(DType::I4, packed, values, 4);
+  EXPECT_THAT(values, ElementsAre(-1.0f, -8.0f, 7.0f, 1.0f));
+}
+
+// A weight larger than the transform's decoding chunk (the golden rows
+// repeated 400 times: 614400 values) quantizes to the goldens repeated, so
+// chunked decoding neither drops nor shifts rows; per-tensor scales see the
+// whole tensor.
+TEST_F(QuantizeTest, LargeWeightQuantizesInChunks) {
+  std::vector<uint8_t> rowsBytes = materialize("w");
+  ASSERT_EQ(rowsBytes.size(), 6u * 256u * 4u);
+  constexpr int kRepeats = 400;
+  std::string header = R"({"big":{"dtype":"F32","shape":[2400,256],)"
+                       R"("data_offsets":[0,)" +
+                       std::to_string(rowsBytes.size() * kRepeats) + "]}}";
+  header.resize((header.size() + 7) / 8 * 8, ' ');
+  llvm::SmallString<128> path;
+  int fd;
+  ASSERT_FALSE(
+      llvm::sys::fs::createTemporaryFile("big", "safetensors", fd, path));
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    uint64_t length = header.size();
+    os.write(reinterpret_cast<const char *>(&length), 8);
+    os << header;
+    for (int i = 0; i < kRepeats; ++i)
+      os.write(reinterpret_cast<const char *>(rowsBytes.data()),
+               rowsBytes.size());
+  }
+  auto checkpoint = SafetensorsCheckpoint::open(path);
+  llvm::sys::fs::remove(path);
+  ASSERT_TRUE(!!checkpoint) << llvm::toString(checkpoint.takeError());
+  WeightStore big;
+  ASSERT_FALSE(!!big.addSource(std::move(*checkpoint)));
+  big.addAllSourceTensors();
+
+  auto repeated = [&](const std::vector<uint8_t> &bytes) {
+    std::vector<uint8_t> result;
+    for (int i = 0; i < kRepeats; ++i)
+      result.insert(result.end(), bytes.begin(), bytes.end());
+    return result;
+  };
+  auto materializeBig = [&](llvm::StringRef name) {
+    auto desc = big.describe(name);
+    EXPECT_TRUE(!!desc);
+    std::vector<uint8_t> bytes(desc ? desc->getBytes() : 0);
+    if (llvm::Error error = big.materialize(name, bytes))
+      ADD_FAILURE() << llvm::toString(std::move(error));
+    return bytes;
+  };
+  struct {
+    QuantScheme scheme;
+    bool perTensor;
+  } cases[] = {{scheme(DType::I8, QuantGranularity::PerChannel), false},
+               {scheme(DType::F8E4M3, QuantGranularity::PerTensor), true},
+               {scheme(DType::I4, QuantGranularity::Group, 128, false), false}};
+  for (auto &c : cases) {
+    // A fresh entry per scheme: "big" is declared once, so alias it.
+    std::string name = "big." + c.scheme.getName();
+    ASSERT_FALSE(!!big.addWeight(name, "big"));
+    ASSERT_FALSE(!!big.quantize(name, c.scheme));
+    ASSERT_FALSE(!!big.addQuantScales(name + ".scale", name));
+    std::string golden = c.scheme.getName();
+    EXPECT_EQ(materializeBig(name), repeated(goldenBytes(golden + ".bin")))
+        << golden;
+    std::vector<uint8_t> scales = goldenBytes(golden + ".scale.f32");
+    EXPECT_EQ(materializeBig(name + ".scale"),
+              c.perTensor ? scales : repeated(scales))
+        << golden;
+  }
+}
+
+// Scheme names are what QuantParams.scheme stores.
+TEST_F(QuantizeTest, SchemeNames) {
+  EXPECT_EQ(scheme(DType::F8E4M3, QuantGranularity::PerChannel).getName(),
+            "fp8_per_channel");
+  EXPECT_EQ(scheme(DType::I4, QuantGranularity::Group, 128, false).getName(),
+            "int4_group128_asym");
+  EXPECT_EQ(scheme(DType::I8, QuantGranularity::PerTensor).getName(),
+            "int8_per_tensor");
+}
+
+// Impossible requests are refused when recorded, naming the weight.
+TEST_F(QuantizeTest, RejectsBadSchemes) {
+  llvm::Error group =
+      store.quantize("w", scheme(DType::I8, QuantGranularity::Group, 100));
+  EXPECT_THAT(llvm::toString(std::move(group)),
+              HasSubstr("weight 'w': cannot quantize F32 [6, 256] to "
+                        "int8_group100: the group size 100 does not divide"));
+  llvm::Error fp8Asym = store.quantize(
+      "w", scheme(DType::F8E4M3, QuantGranularity::PerChannel, 0, false));
+  EXPECT_THAT(llvm::toString(std::move(fp8Asym)),
+              HasSubstr("FP8 has no zero points"));
+  llvm::Error vector =
+      store.quantize("norm", scheme(DType::I8, QuantGranularity::PerChannel));
+  EXPECT_THAT(llvm::toString(std::move(vector)), HasSubstr("only 2-D"));
+  ASSERT_FALSE(
+      !!store.quantize("w", scheme(DType::I8, QuantGranularity::PerChannel)));
+  EXPECT_THAT(llvm::toString(store.addQuantZeroPoints("w.zero_point", "w")),
+              HasSubstr("symmetric and has no zero points"));
+  EXPECT_THAT(llvm::toString(store.addQuantScales("up.scale", "up")),
+              HasSubstr("has no quantization recorded"));
+}
+
+// SmoothQuant: factors, divided norm and scaled columns equal numpy's (pow
+// may differ in the last bit between libm and numpy, hence the tolerance),
+// and the calibrated scale of the smoothed activation is max(x / s) / 448.
+TEST_F(QuantizeTest, SmoothMatchesNumpy) {
+  std::vector<float> act = readGolden("quant/act_absmax");
+  ASSERT_EQ(act.size(), 256u);
+  ASSERT_FALSE(!!store.smooth("norm", "", {"up", "gate"}, act, 0.5f));
+  ASSERT_FALSE(
+      !!store.addActivationScale("up.input_scale", 20.0f, 448.0f, "norm"));
+  auto near = [](const std::vector<float> &actual,
+                 const std::vector<float> &expected) {
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t i = 0; i < actual.size(); ++i)
+      EXPECT_NEAR(actual[i], expected[i], 2e-6f * std::fabs(expected[i]))
+          << "at " << i;
+  };
+  auto factors = store.getSmoothingFactors("norm");
+  ASSERT_TRUE(!!factors);
+  near(*factors, goldenF32("smooth.factors"));
+  EXPECT_EQ((*factors)[3], 1.0f); // inactive channel
+  EXPECT_EQ((*factors)[9] > 0.0f, true);
+  near(materializeF32("norm"), goldenF32("smooth.norm"));
+  near(materializeF32("up"), goldenF32("smooth.up"));
+  near(materializeF32("up.input_scale"), goldenF32("smooth.act_scale"));
+}
+
+// Smoothing keeps the float network's function: up(rms_norm(x) * norm) is
+// the same before and after, up to f32 rounding, on random activations.
+TEST_F(QuantizeTest, SmoothKeepsFloatOutput) {
+  std::vector<float> norm = materializeF32("norm");
+  std::vector<float> up = materializeF32("up");
+  std::vector<float> act = readGolden("quant/act_absmax");
+  ASSERT_FALSE(!!store.smooth("norm", "", {"up", "gate"}, act, 0.8f));
+  std::vector<float> smoothedNorm = materializeF32("norm");
+  std::vector<float> smoothedUp = materializeF32("up");
+  auto forward = [](const std::vector<float> &x, const std::vector<float> &g,
+                    const std::vector<float> &w) {
+    double meanSquare = 0;
+    for (float v : x)
+      meanSquare += double(v) * v;
+    float inverseRms = 1.0f / std::sqrt(float(meanSquare / x.size()) + 1e-6f);
+    std::vector<double> y(w.size() / x.size(), 0.0);
+    for (size_t n = 0; n < y.size(); ++n)
+      for (size_t k = 0; k < x.size(); ++k)
+        y[n] += double(w[n * x.size() + k]) * (x[k] * inverseRms * g[k]);
+    return y;
+  };
+  std::vector<float> x(256);
+  for (size_t k = 0; k < x.size(); ++k)
+    x[k] = std::sin(0.37f * k) * act[k];
+  std::vector<double> before = forward(x, norm, up);
+  std::vector<double> after = forward(x, smoothedNorm, smoothedUp);
+  ASSERT_EQ(before.size(), 4u);
+  for (size_t n = 0; n < before.size(); ++n)
+    EXPECT_NEAR(after[n], before[n], 1e-5 * (1.0 + std::fabs(before[n])));
+  // And it did change the weights.
+  EXPECT_NE(smoothedUp, up);
+}
+
+// A LayerNorm's bias is divided like its weight; activation scales without
+// smoothing are absmax / qmax, and 1 for an activation that is always 0.
+TEST_F(QuantizeTest, SmoothBiasAndPlainActivationScales) {
+  std::vector<float> act = readGolden("quant/act_absmax");
+  // `norm` doubles as the bias here: any F32 [256] vector will do.
+  ASSERT_FALSE(!!store.smooth("norm", "norm", {"up"}, act, 0.5f));
+  auto factors = store.getSmoothingFactors("norm");
+  ASSERT_TRUE(!!factors);
+  std::vector<float> twice = materializeF32("norm");
+  WeightStore plain;
+  auto checkpoint =
+      SafetensorsCheckpoint::open(dataPath("quant/quant.safetensors"));
+  ASSERT_TRUE(!!checkpoint);
+  ASSERT_FALSE(!!plain.addSource(std::move(*checkpoint)));
+  plain.addAllSourceTensors();
+  std::vector<uint8_t> originalBytes(256 * 4);
+  ASSERT_FALSE(!!plain.materialize("norm", originalBytes));
+  std::vector<float> original(256);
+  std::memcpy(original.data(), originalBytes.data(), 1024);
+  for (size_t j = 0; j < 256; ++j)
+    EXPECT_EQ(twice[j], original[j] / (*factors)[j] / (*factors)[j]) << j;
+
+  ASSERT_FALSE(!!store.addActivationScale("a.input_scale", 12.7f, 127.0f));
+  ASSERT_FALSE(!!store.addActivationScale("b.input_scale", 0.0f, 448.0f));
+  EXPECT_THAT(materializeF32("a.input_scale"), ElementsAre(12.7f / 127.0f));
+  EXPECT_THAT(materializeF32("b.input_scale"), ElementsAre(1.0f));
+  EXPECT_THAT(
+      llvm::toString(store.addActivationScale("c", 1.0f, 127.0f, "gate")),
+      HasSubstr("weight 'c': smoothed by 'gate', which is not "
+                "smoothed"));
+}
+
+// A smoothing whose weights do not fit is refused, naming them.
+TEST_F(QuantizeTest, SmoothRejectsMismatchedChannels) {
+  std::vector<float> act(128, 1.0f);
+  EXPECT_THAT(llvm::toString(store.smooth("norm", "", {"up"}, act, 0.5f)),
+              HasSubstr("cannot smooth norm weight 'norm': 'norm' is F32 "
+                        "[256], expected an F32, F16 or BF16 [128] vector"));
+}
+
+} // namespace
