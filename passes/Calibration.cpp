@@ -2,6 +2,8 @@
 
 #include "passes/Calibration.h"
 
+#include "llvm/Support/FileSystem.h"
+
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -29,16 +31,27 @@ llvm::Error writeCalibration(StringRef path, const Calibration &calibration) {
                           {"model", calibration.model},
                           {"tokens", calibration.tokens},
                           {"inputs", std::move(inputs)}};
-  std::error_code error;
-  llvm::raw_fd_ostream os(path, error);
-  if (error)
+  if (!calibration.key.empty())
+    root["key"] = calibration.key;
+  std::string temporary = (path + ".tmp").str();
+  {
+    std::error_code error;
+    llvm::raw_fd_ostream os(temporary, error);
+    if (error)
+      return llvm::createStringError(error, "cannot write calibration file '" +
+                                                temporary +
+                                                "': " + error.message());
+    os << llvm::json::Value(std::move(root)) << "\n";
+    os.close();
+    if (os.has_error())
+      return llvm::createStringError(os.error(),
+                                     "cannot write calibration file '" +
+                                         temporary +
+                                         "': " + os.error().message());
+  }
+  if (std::error_code error = llvm::sys::fs::rename(temporary, path))
     return llvm::createStringError(error, "cannot write calibration file '" +
                                               path + "': " + error.message());
-  os << llvm::json::Value(std::move(root)) << "\n";
-  if (os.has_error())
-    return llvm::createStringError(os.error(),
-                                   "cannot write calibration file '" + path +
-                                       "': " + os.error().message());
   return llvm::Error::success();
 }
 
@@ -64,6 +77,8 @@ FailureOr<Calibration> loadCalibration(StringRef path, Location loc) {
   calibration.path = path.str();
   if (std::optional<StringRef> model = root->getString("model"))
     calibration.model = model->str();
+  if (std::optional<StringRef> key = root->getString("key"))
+    calibration.key = key->str();
   if (std::optional<int64_t> tokens = root->getInteger("tokens"))
     calibration.tokens = *tokens;
   const llvm::json::Object *inputs = root->getObject("inputs");

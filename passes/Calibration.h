@@ -34,6 +34,9 @@ struct CalibrationEntry {
 struct Calibration {
   std::string path;
   std::string model;
+  /// Identifies the model files and text measured (`llmc compile
+  /// --calib-cache` reuses the file only when it matches); may be empty.
+  std::string key;
   int64_t tokens = 0;
   llvm::StringMap<CalibrationEntry> inputs;
 
@@ -44,7 +47,9 @@ struct Calibration {
 };
 
 /// Writes `calibration` to `path` in the format above (what `llmc compile
-/// --calib` produces after running the model); inputs in name order.
+/// --calib` produces after running the model); inputs in name order. The
+/// file is written beside `path` and renamed over it, so an interrupted
+/// compile never leaves half a cache.
 llvm::Error writeCalibration(llvm::StringRef path,
                              const Calibration &calibration);
 

@@ -81,8 +81,10 @@ def QuantizePass : Pass<"llm-quantize", "::mlir::ModuleOp"> {
       scales `@<W>.scale` (f32 `[N, K / group-size]`, or `[N, 1]` per
       channel) and, when `symmetric=false`, zero points `@<W>.zero_point`
       (i8, same shape); an `llm.dequantize` of it feeds the float linear. A
-      weight whose in-features the group size does not divide falls back to
-      per-channel scales, with a remark.
+      weight whose in-features the group size does not divide gets the
+      largest even group below it that does (576 -> 96), or per-channel
+      scales with a remark when there is none; a row shorter than a group
+      is one group (per channel).
     - `fp16`, `bf16`: no linear changes. The importer already builds the
       16-bit graph (`llmc compile --quant=fp16` imports at that activation
       type and converts the weights while streaming), so the pass only
@@ -106,8 +108,8 @@ def QuantizePass : Pass<"llm-quantize", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"scheme", "scheme", "std::string", /*default=*/"\"int8\"",
-           "fp8 | int8 (W8A8), w8a16 | w4a16 (weight-only), fp16 | bf16 "
-           "(no quantization)">,
+           "fp8 | int8 (W8A8), w8a16 | w4a16 (weight-only), fp16 | bf16 | "
+           "f32 (no quantization)">,
     Option<"weightGranularity", "weight-granularity", "std::string",
            /*default=*/"\"\"",
            "per-tensor | per-channel | group (default: per-channel for "
@@ -136,6 +138,9 @@ def QuantizePass : Pass<"llm-quantize", "::mlir::ModuleOp"> {
   let statistics = [
     Statistic<"numQuantized", "quantized-linears", "linears quantized">,
     Statistic<"numKept", "kept-linears", "linears kept in high precision">,
+    Statistic<"numSmallerGroups", "smaller-groups",
+              "weights whose rows group-size does not divide, given the "
+              "largest even group that does">,
     Statistic<"numQuantizedAttention", "quantized-kv-caches",
               "attention ops given a quantized KV cache">,
   ];

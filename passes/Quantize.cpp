@@ -21,7 +21,7 @@ using namespace llmc;
 
 namespace {
 
-enum class Scheme { Fp8, Int8, W8A16, W4A16, Fp16, Bf16 };
+enum class Scheme { Fp8, Int8, W8A16, W4A16, Fp16, Bf16, F32 };
 enum class Granularity { PerTensor, PerChannel, Group };
 
 struct QuantizePass : llmc::impl::QuantizePassBase<QuantizePass> {
@@ -61,11 +61,12 @@ LogicalResult QuantizePass::parseOptions(ModuleOp module) {
           .Case("w4a16", Scheme::W4A16)
           .Case("fp16", Scheme::Fp16)
           .Case("bf16", Scheme::Bf16)
+          .Case("f32", Scheme::F32)
           .Default(std::nullopt);
   if (!schemeValue)
     return fail("scheme", "unknown scheme '" + scheme +
-                              "'; expected fp8, int8, w8a16, w4a16, fp16 or "
-                              "bf16");
+                              "'; expected fp8, int8, w8a16, w4a16, fp16, "
+                              "bf16 or f32");
   parsedScheme = *schemeValue;
   bool weightOnly =
       parsedScheme == Scheme::W8A16 || parsedScheme == Scheme::W4A16;
@@ -217,12 +218,26 @@ LogicalResult QuantizePass::quantizeLinear(llm::LinearOp linear,
     Type element =
         IntegerType::get(context, parsedScheme == Scheme::W8A16 ? 8 : 4);
     Granularity weightGranularity = granularity;
-    if (granularity == Granularity::Group && columns % group != 0) {
-      linear.emitRemark("llm-quantize: group-size ")
-          << static_cast<int64_t>(groupSize) << " does not divide the "
-          << columns << " input channels of weight @" << name
-          << "; it gets per-channel scales";
+    if (granularity == Granularity::Group && columns <= group) {
+      // The whole row is one group.
       weightGranularity = Granularity::PerChannel;
+    } else if (granularity == Granularity::Group && columns % group != 0) {
+      // The largest even group below the asked one that divides the row
+      // keeps the accuracy of small groups (SmolLM2's 576 channels get 96);
+      // llama.cpp likewise falls back to smaller blocks for such rows.
+      int64_t fallback = group - group % 2;
+      while (fallback > 0 && columns % fallback != 0)
+        fallback -= 2;
+      if (fallback >= 2) {
+        group = fallback;
+        ++numSmallerGroups;
+      } else {
+        linear.emitRemark("llm-quantize: no even group size up to ")
+            << static_cast<int64_t>(groupSize) << " divides the " << columns
+            << " input channels of weight @" << name
+            << "; it gets per-channel scales";
+        weightGranularity = Granularity::PerChannel;
+      }
     }
     if (element.isSignlessInteger(4) && columns % 2 != 0)
       return linear.emitError("llm-quantize: weight @")
@@ -310,7 +325,8 @@ void QuantizePass::runOnOperation() {
       attention.setKvCacheDtypeAttr(TypeAttr::get(*kvCacheType));
       ++numQuantizedAttention;
     });
-  if (parsedScheme == Scheme::Fp16 || parsedScheme == Scheme::Bf16)
+  if (parsedScheme == Scheme::Fp16 || parsedScheme == Scheme::Bf16 ||
+      parsedScheme == Scheme::F32)
     return;
 
   // A weight is quantized in place only when this linear alone reads it:

@@ -3,6 +3,7 @@
 #include "compiler/driver/Calibrate.h"
 
 #include "compiler/driver/Compile.h"
+#include "passes/Calibration.h"
 #include "runtime/engine/Engine.h"
 #include "runtime/loader/Artifact.h"
 #include "runtime/schema/Checksum.h"
@@ -178,43 +179,6 @@ Status measure(const std::string &artifactPath, const std::string &textPath,
   return Status::success();
 }
 
-Status writeCalibration(const std::string &path, const std::string &key,
-                        const std::string &modelPath, int64_t tokens,
-                        const llvm::StringMap<ChannelMaxima> &maxima) {
-  llvm::json::Object inputs;
-  for (const auto &entry : maxima) {
-    llvm::json::Array channels;
-    for (float value : entry.second.channels)
-      channels.push_back(static_cast<double>(value));
-    inputs[entry.first()] = llvm::json::Object{
-        {"absmax", static_cast<double>(entry.second.overall)},
-        {"channel_absmax", std::move(channels)}};
-  }
-  llvm::json::Value root = llvm::json::Object{
-      {"format", kCalibrationFormat}, {"key", key},
-      {"model", modelPath},           {"tokens", tokens},
-      {"inputs", std::move(inputs)}};
-  // Written next to the destination and renamed over it, so an interrupted
-  // compile never leaves a half-written cache.
-  std::string temporary = path + ".tmp";
-  {
-    std::error_code error;
-    llvm::raw_fd_ostream out(temporary, error);
-    if (error)
-      return Status::failure("cannot write calibration file '" + temporary +
-                             "': " + error.message());
-    out << llvm::formatv("{0:2}", root) << "\n";
-    out.close();
-    if (out.has_error())
-      return Status::failure("cannot write calibration file '" + temporary +
-                             "': " + out.error().message());
-  }
-  if (std::error_code error = llvm::sys::fs::rename(temporary, path))
-    return Status::failure("cannot write calibration file '" + path +
-                           "': " + error.message());
-  return Status::success();
-}
-
 } // namespace
 
 Status calibrate(const CompileOptions &options,
@@ -297,10 +261,15 @@ Status calibrate(const CompileOptions &options,
     return Status::failure("calibration recorded no linear layer inputs of '" +
                            options.modelPath + "'");
 
-  if (Status status = writeCalibration(calibrationFile, key,
-                                       options.modelPath, tokens, maxima);
-      !status.ok())
-    return status;
+  Calibration calibration;
+  calibration.model = options.modelPath;
+  calibration.key = key;
+  calibration.tokens = tokens;
+  for (auto &entry : maxima)
+    calibration.inputs[entry.first()] = {entry.second.overall,
+                                         std::move(entry.second.channels)};
+  if (llvm::Error error = writeCalibration(calibrationFile, calibration))
+    return Status::failure(llvm::toString(std::move(error)));
   if (options.verbose)
     llvm::errs() << "llmc: calibrated " << maxima.size()
                  << " linear inputs on " << tokens << " tokens of '"

@@ -4,11 +4,14 @@
 
 #include "compiler/artifact/ArtifactWriter.h"
 #include "compiler/artifact/PlanToSpec.h"
+#include "compiler/driver/Calibrate.h"
 #include "compiler/driver/Import.h"
 #include "compiler/frontends/Importer.h"
 #include "compiler/weights/WeightStore.h"
 #include "dialects/plan/PlanOps.h"
 #include "passes/Passes.h"
+#include "passes/QuantizationPipeline.h"
+#include "passes/WeightAnnotations.h"
 #include "runtime/schema/Checksum.h"
 
 #include "compiler/registration/Registration.h"
@@ -22,6 +25,7 @@
 #include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -189,6 +193,29 @@ std::string precisionName(weights::DType dtype) {
   return llvm::StringRef(weights::getDTypeName(dtype)).lower();
 }
 
+/// The quantization passes' options for the compile options.
+QuantizationOptions quantizationOptions(const CompileOptions &options,
+                                        const std::string &calibrationFile) {
+  QuantizationOptions quantization;
+  quantization.scheme = std::string(quantModeName(options.quant));
+  quantization.groupSize = options.groupSize;
+  quantization.symmetric = !options.asymmetric;
+  quantization.activations =
+      options.activationScales == ActivationScales::Static ? "static"
+                                                           : "dynamic";
+  if (options.keepFullPrecisionGiven) {
+    quantization.keepFp.clear();
+    for (const std::string &name : options.keepFullPrecision)
+      quantization.keepFp +=
+          (quantization.keepFp.empty() ? "" : ",") + name;
+  }
+  quantization.kvCache = std::string(kvCacheModeName(options.kvCache));
+  quantization.calibFile = calibrationFile;
+  // Negative turns SmoothQuant off (QuantizationPipeline.h).
+  quantization.smoothAlpha = options.smooth ? options.smoothAlpha : -1.0;
+  return quantization;
+}
+
 /// Lowers the canonicalized llm module to a memory-planned plan module.
 Status lowerToPlan(mlir::ModuleOp module, const CompileOptions &options,
                    mlir::MLIRContext &context) {
@@ -231,15 +258,8 @@ Status writeArtifactFile(mlir::ModuleOp module, const CompileOptions &options,
   spec.tensors = std::move(translation->tensors);
   spec.plans = std::move(translation->plans);
 
-  // The KV cache holds what attention reads: its key input's element type.
-  for (const artifact::RankPlanSpec &plan : spec.plans)
-    for (const artifact::StepSpec &step : plan.steps)
-      if (const auto *compute = std::get_if<artifact::ComputeSpec>(&step);
-          compute && compute->name == "attention" &&
-          compute->inputs.size() >= 2) {
-        spec.config.kvCacheDType = compute->inputs[1].dtype;
-        break;
-      }
+  if (translation->kvCacheDType)
+    spec.config.kvCacheDType = *translation->kvCacheDType;
 
   if (imported && imported->tokenizer) {
     if (imported->tokenizer->vectors)
@@ -278,18 +298,16 @@ Status writeArtifactFile(mlir::ModuleOp module, const CompileOptions &options,
           weights::formatShape(planned.shape) + " in the plan");
   }
 
-  // Quantization passes do not exist yet: record what is really stored.
+  // The mode asked for, and how the weights really ended up stored (the
+  // LM head and embeddings stay in a float type by default).
   std::string stored;
   for (const auto &[name, count] : precisions)
     stored += (stored.empty() ? "" : "+") + name;
-  if (stored.empty())
-    stored = "none";
-  spec.quantization = stored;
-  if (options.quant != QuantMode::Fp16 && options.quant != QuantMode::Bf16)
-    llvm::errs() << "llmc: note: weights are stored in their imported "
-                    "precision ("
-                 << stored << ", not --quant=" << quantModeName(options.quant)
-                 << "): quantization passes are not implemented yet\n";
+  spec.quantization = std::string(quantModeName(options.quant)) +
+                      " (weights " + (stored.empty() ? "none" : stored) + ")";
+  if (options.kvCache != KVCacheMode::None)
+    spec.quantization += ", kv cache " + std::string(kvCacheModeName(
+                                            options.kvCache));
 
   artifact::WriteOptions writeOptions;
   llvm::Expected<artifact::WriteStats> stats =
@@ -360,12 +378,14 @@ Status compileModel(const CompileOptions &options) {
       llvm::errs() << "llmc: parsed and verified '" << modelPath << "'\n";
   } else {
     frontends::ImportOptions importOptions;
-    // fp16 and bf16 are real today: the weights are converted while they
-    // stream. Other modes keep the imported precision (see the note).
+    // The 16-bit modes and f32 convert the weights while they stream; the
+    // quantized modes quantize from the imported precision.
     if (options.quant == QuantMode::Fp16)
       importOptions.activationType = mlir::Float16Type::get(&context);
     else if (options.quant == QuantMode::Bf16)
       importOptions.activationType = mlir::BFloat16Type::get(&context);
+    else if (options.quant == QuantMode::F32)
+      importOptions.activationType = mlir::Float32Type::get(&context);
     importOptions.allowMissingWeights = options.syntheticWeights;
     llvm::Expected<frontends::ImportedModel> result =
         frontends::importModel(context, modelPath, importOptions);
@@ -379,15 +399,43 @@ Status compileModel(const CompileOptions &options) {
                    << imported->config.numLayers << " layers)\n";
   }
 
-  // Only the target-independent cleanups exist yet; quantization for
-  // `options.quant`, partitioning and fusion join this pipeline later.
+  // Calibration runs the model, so it comes first; the quantization passes
+  // read its maxima from a file.
+  std::optional<llvm::FileRemover> removeCalibration;
+  std::string calibrationFile = options.calibrationCachePath;
+  if (!options.calibrationTextPath.empty() ||
+      !options.calibrationCachePath.empty()) {
+    if (calibrationFile.empty()) {
+      llvm::SmallString<128> temporary;
+      if (std::error_code error = llvm::sys::fs::createTemporaryFile(
+              "llmc-calibration", "json", temporary))
+        return Status::failure("cannot create a temporary calibration "
+                               "file: " +
+                               error.message());
+      calibrationFile = temporary.str().str();
+      removeCalibration.emplace(calibrationFile);
+    }
+    if (Status status = calibrate(options, calibrationFile); !status.ok())
+      return status;
+  }
+
   mlir::PassManager pipeline(&context);
   pipeline.addPass(mlir::createCanonicalizerPass());
+  addQuantizationPasses(pipeline,
+                        quantizationOptions(options, calibrationFile));
   if (mlir::failed(pipeline.run(*module)))
     return Status::failure("the compiler pipeline failed on '" + modelPath +
                            "'");
   if (options.verbose)
-    llvm::errs() << "llmc: ran canonicalize\n";
+    llvm::errs() << "llmc: ran canonicalize, llm-quantize{scheme="
+                 << quantModeName(options.quant) << "}\n";
+  // The passes recorded what the weights must become; the store applies it
+  // lazily while the artifact streams.
+  if (imported && !options.syntheticWeights)
+    if (llvm::Error error =
+            applyWeightAnnotations(*module, *imported->weights))
+      return Status::failure("quantizing the weights of '" + modelPath +
+                             "': " + llvm::toString(std::move(error)));
 
   if (options.emit == EmitKind::Mlir)
     return writeMlir(*module, options.outputPath);

@@ -294,6 +294,18 @@ Status parseQuantizationOptions(const RawCompileArguments &raw,
 
 } // namespace
 
+std::string_view kvCacheModeName(KVCacheMode mode) {
+  switch (mode) {
+  case KVCacheMode::None:
+    return "none";
+  case KVCacheMode::Fp8:
+    return "fp8";
+  case KVCacheMode::Int8:
+    return "int8";
+  }
+  return "none";
+}
+
 std::string compileUsage() {
   return "usage: llmc compile MODEL --target=TARGET [--quant=MODE] -o OUT "
          "[--kv-cache=KIND] [--calib=FILE] [--calib-cache=FILE] "
@@ -395,19 +407,6 @@ Status parseCompileOptions(const std::vector<std::string> &args,
       return Status::usageError("unknown --emit '" + *raw.emit +
                                 "'; expected artifact, plan or mlir");
   }
-  // Quantization passes do not exist yet: an artifact keeps the weights in
-  // their imported precision (or the 16-bit type asked for). The target's
-  // default is accepted (with a note, see compileModel); any other mode
-  // would be a lie in the artifact.
-  if (options.emit != EmitKind::Mlir && options.quant != QuantMode::Fp16 &&
-      options.quant != QuantMode::Bf16 &&
-      options.quant != options.target->defaultQuant)
-    return Status::usageError(
-        "--quant=" + std::string(quantModeName(options.quant)) +
-        " is not implemented yet: llmc has no quantization passes; use "
-        "--quant=fp16 or bf16, or omit --quant (the target default " +
-        std::string(quantModeName(options.target->defaultQuant)) +
-        " is accepted and keeps the imported precision)");
   if (Status status = parsePositive(raw.maxTokens, "--max-tokens",
                                     int64_t(1) << 20, options.maxTokens);
       !status.ok())

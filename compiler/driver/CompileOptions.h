@@ -6,6 +6,7 @@
 #include "compiler/targets/Target.h"
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -56,6 +57,10 @@ enum class KVCacheMode {
   Fp8,
   Int8,
 };
+
+/// "none", "fp8", "int8": the spelling of --kv-cache and of llm-quantize's
+/// kv-cache option.
+std::string_view kvCacheModeName(KVCacheMode mode);
 
 /// Where the activation scales of W8A8 GEMMs come from (`--act-scales`).
 enum class ActivationScales {

@@ -9,7 +9,7 @@ Run by hand, never by CI (docs/accuracy.md quotes the output):
 The shipped SmolLM2-135M-Instruct GGUF (Q4_1) is dequantized by gguf-py to F32
 (test/e2e/dequantize_gguf.py: bitwise the weights llmc imports), then quantized by
 llama.cpp itself (llama_model_quantize, as the llama-quantize tool does) to Q8_0 and
-Q4_K_M. llama.cpp runs each file over the text on the CPU with an f32 KV cache, using
+Q4_K_M (and Q4_0, its plain 4-bit format). llama.cpp runs each file over the text on the CPU with an f32 KV cache, using
 the protocol of `llmc-runtime eval --perplexity FILE --ctx N`: the text's tokens (BOS
 as the GGUF says) cut into chunks of N, each chunk a fresh sequence, every position but
 a chunk's last predicting the next token. The perplexities and their ratios to the F32
@@ -83,6 +83,11 @@ def main():
                          llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0),
         "q4_k_m": quantize(llama_cpp, f32, os.path.join(args.work, "smollm2.q4_k_m.gguf"),
                            llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M),
+        # SmolLM2's 576-wide rows are no multiple of Q4_K's 256-blocks, so
+        # llama.cpp's "Q4_K_M" falls back to Q5_0/Q6_K/Q8_0 for most tensors
+        # (6.17 bits per weight here); Q4_0 is its plain 4-bit format.
+        "q4_0": quantize(llama_cpp, f32, os.path.join(args.work, "smollm2.q4_0.gguf"),
+                         llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0),
     }
     text = open(args.text, encoding="utf-8").read()
     result = dict(model="SmolLM2-135M-Instruct", source_gguf_sha256=src_sha,

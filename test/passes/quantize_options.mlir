@@ -14,7 +14,7 @@
 // RUN: not llmc-opt %s --llm-quantize="scheme=w4a16 keep-fp=[z-a]" 2>&1 | FileCheck %s --check-prefix=GLOB
 // RUN: not llmc-opt %s --llm-quantize="scheme=fp8 calib-file=%S/Inputs/calib_bad_entry.json" 2>&1 | FileCheck %s --check-prefix=ENTRY
 
-// SCHEME: llm-quantize option 'scheme': unknown scheme 'int3'; expected fp8, int8, w8a16, w4a16, fp16 or bf16
+// SCHEME: llm-quantize option 'scheme': unknown scheme 'int3'; expected fp8, int8, w8a16, w4a16, fp16, bf16 or f32
 // GROUP: llm-quantize option 'weight-granularity': scheme=fp8 (W8A8) takes per-tensor or per-channel weight scales, not group
 // TENSOR: llm-quantize option 'weight-granularity': weight-only scheme=w4a16 takes per-channel or group scales, not per-tensor
 // GRAN: llm-quantize option 'weight-granularity': unknown granularity 'blocks'; expected per-tensor, per-channel or group

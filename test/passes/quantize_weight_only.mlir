@@ -31,7 +31,19 @@ func.func @mlp(%x: tensor<?x256xbf16>) -> tensor<?x256xbf16> {
   %wu = llm.weight @mlp.up_proj.weight : tensor<16x256xbf16>
   %u = llm.linear %x, %wu : tensor<?x256xbf16>, tensor<16x256xbf16> -> tensor<?x16xbf16>
   %wd = llm.weight @mlp.down_proj.weight : tensor<256x16xbf16>
-  // expected-remark @+1 {{llm-quantize: group-size 128 does not divide the 16 input channels of weight @mlp.down_proj.weight; it gets per-channel scales}}
   %d = llm.linear %u, %wd : tensor<?x16xbf16>, tensor<256x16xbf16> -> tensor<?x256xbf16>
   return %d : tensor<?x256xbf16>
+}
+
+// -----
+
+// 576 input channels (SmolLM2's hidden size) are not a multiple of 128: the
+// largest even group below 128 that divides them, 96, is used instead.
+// CHECK-LABEL: func.func @odd_width
+// CHECK: llm.weight @proj.weight {llm.quant = {granularity = "group", group_size = 96 : i64, scale = "proj.weight.scale", scheme = "int4_group96_asym", symmetric = false, zero_point = "proj.weight.zero_point"}} : tensor<8x576xi4>
+// CHECK: llm.weight @proj.weight.scale {{.+}} : tensor<8x6xf32>
+func.func @odd_width(%x: tensor<?x576xbf16>) -> tensor<?x8xbf16> {
+  %w = llm.weight @proj.weight : tensor<8x576xbf16>
+  %y = llm.linear %x, %w : tensor<?x576xbf16>, tensor<8x576xbf16> -> tensor<?x8xbf16>
+  return %y : tensor<?x8xbf16>
 }
