@@ -1,0 +1,69 @@
+//===- CudaKernel.h - generated CUDA kernels: source, entries, launch rules
+//===//
+//
+// What code generation hands to NVRTC, to `--emit=cuda|ptx` and (later) to
+// the artifact: one self-contained CUDA C++ translation unit per distinct
+// kernel instance, with its `extern "C"` entry points and how to launch
+// each. No MLIR here: the runtime side of issue 6 can include it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_COMPILER_CODEGEN_CUDA_CUDAKERNEL_H
+#define LLMC_COMPILER_CODEGEN_CUDA_CUDAKERNEL_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace llmc::codegen::cuda {
+
+/// How the grid follows the runtime token count T (the only dynamic size;
+/// every other size is baked into the kernel).
+enum class GridRule {
+  /// grid = [T, 1, 1]: one block per token row.
+  TokenRows,
+  /// grid = [min(ceil(T * elementsPerToken / block), 65535), 1, 1]; the
+  /// kernel loops grid-stride, so any grid is correct.
+  FlatElements,
+  /// grid = [ceil(N / 64), ceil(T / 64), 1] (dp4a GEMM tiles).
+  Int8GemmTiles,
+  /// grid = [ceil(N / (block / 32)), 1, 1]: one warp per output column.
+  Int8GemvColumns,
+  /// grid = [ceil(N / 32), ceil(T / 64), 1] (FP8 mma.sync tiles).
+  Fp8GemmTiles,
+};
+
+/// "grid = [T, 1, 1]" and so on, for manifests and messages.
+std::string describeGridRule(GridRule rule);
+
+struct KernelEntry {
+  /// The `extern "C"` name.
+  std::string name;
+  GridRule grid = GridRule::TokenRows;
+  int64_t blockThreads = 0;
+  /// Elements per token for FlatElements; N for GEMM rules.
+  int64_t gridExtent = 0;
+  /// The C parameter list, so a launcher can check what it passes.
+  std::string parameters;
+  /// When the runtime picks this entry among the kernel's entries
+  /// ("always", "T <= 4", ...).
+  std::string when = "always";
+};
+
+struct CudaKernel {
+  /// The template family: "rms_norm", "rope", "gemm_int8", ...
+  std::string kind;
+  /// The plan step(s) it implements, for messages: `plan.compute "rms_norm"
+  /// at model.mlir:12:5`; a later fused group names its group here.
+  std::string origin;
+  /// A complete translation unit: the embedded template headers plus the
+  /// instance's entry points. NVRTC needs only the CUDA include directory.
+  std::string source;
+  std::vector<KernelEntry> entries;
+  /// How many plan steps use this instance (identical steps share it).
+  int64_t uses = 1;
+};
+
+} // namespace llmc::codegen::cuda
+
+#endif // LLMC_COMPILER_CODEGEN_CUDA_CUDAKERNEL_H
