@@ -1,0 +1,108 @@
+//===- kernel_compiler_test.cpp - NVRTC driver errors, cache keys, sources ===//
+
+#include "compiler/codegen/cuda/KernelCompiler.h"
+#include "compiler/codegen/cuda/KernelSources.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace llmc::codegen::cuda {
+namespace {
+
+CudaKernel kernelWithSource(std::string source) {
+  CudaKernel kernel;
+  kernel.kind = "rms_norm";
+  kernel.origin = "plan.compute \"rms_norm\" at model.mlir:12:5";
+  kernel.source = std::move(source);
+  KernelEntry entry;
+  entry.name = "llmc_rms_norm_64_0badc0de";
+  kernel.entries.push_back(entry);
+  return kernel;
+}
+
+// A kernel NVRTC rejects fails with a message naming the entry, the kind,
+// the plan step it came from, the architecture and NVRTC's own log; a build
+// without the CUDA toolkit says GPU code generation needs it.
+TEST(KernelCompiler, CompileErrorNamesKernelStepAndLog) {
+  const Target *h100 = lookupTarget("h100");
+  ASSERT_NE(h100, nullptr);
+  CudaKernel broken = kernelWithSource(
+      "extern \"C\" __global__ void llmc_rms_norm_64_0badc0de() { "
+      "undeclared_thing = 1; }\n");
+  KernelCompilerOptions options;
+  options.useCache = false;
+  auto result = compileKernels({broken}, *h100, options);
+  ASSERT_FALSE(static_cast<bool>(result));
+  std::string message = llvm::toString(result.takeError());
+  if (!haveNvrtc()) {
+    EXPECT_NE(message.find("built without the CUDA toolkit"), std::string::npos)
+        << message;
+    return;
+  }
+  EXPECT_NE(message.find("llmc_rms_norm_64_0badc0de"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("rms_norm, from plan.compute \"rms_norm\" at "
+                         "model.mlir:12:5"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("sm_90a"), std::string::npos) << message;
+  EXPECT_NE(message.find("undeclared_thing"), std::string::npos)
+      << "NVRTC's log is part of the message: " << message;
+}
+
+// The CPU is not a CUDA target, whatever the build.
+TEST(KernelCompiler, RefusesCpuTarget) {
+  const Target *cpu = lookupTarget("cpu");
+  ASSERT_NE(cpu, nullptr);
+  auto result = compileKernels({kernelWithSource("")}, *cpu, {});
+  ASSERT_FALSE(static_cast<bool>(result));
+  EXPECT_NE(llvm::toString(result.takeError()).find("cpu"), std::string::npos);
+}
+
+// The cache key is a function of source and architecture: equal inputs give
+// equal keys, a changed byte or another chip gives another key.
+TEST(KernelCompiler, CacheKeyCoversSourceAndArchitecture) {
+  const Target *h100 = lookupTarget("h100");
+  const Target *a100 = lookupTarget("a100");
+  CudaKernel one = kernelWithSource("// a\n");
+  CudaKernel same = kernelWithSource("// a\n");
+  CudaKernel other = kernelWithSource("// b\n");
+  EXPECT_EQ(kernelCacheKey(one, *h100), kernelCacheKey(same, *h100));
+  EXPECT_NE(kernelCacheKey(one, *h100), kernelCacheKey(other, *h100));
+  EXPECT_NE(kernelCacheKey(one, *h100), kernelCacheKey(one, *a100));
+  EXPECT_EQ(kernelCacheKey(one, *h100).size(), 16u);
+}
+
+// An explicit folder wins over $LLMC_KERNEL_CACHE, which wins over the
+// default under the home directory.
+TEST(KernelCompiler, CacheDirectoryPrecedence) {
+  KernelCompilerOptions options;
+  options.cacheDirectory = "/explicit";
+  setenv("LLMC_KERNEL_CACHE", "/from-env", 1);
+  EXPECT_EQ(kernelCacheDirectory(options), "/explicit");
+  EXPECT_EQ(kernelCacheDirectory({}), "/from-env");
+  unsetenv("LLMC_KERNEL_CACHE");
+  unsetenv("XDG_CACHE_HOME");
+  EXPECT_NE(kernelCacheDirectory({}).find(".cache/llmc/kernels"),
+            std::string::npos);
+}
+
+// The templates embedded in the compiler are the files in the source tree
+// (the build step re-embeds them on every change).
+TEST(KernelSources, EmbeddedHeadersMatchSourceTree) {
+  for (const char *name :
+       {"Common.cuh", "Norm.cuh", "Rope.cuh", "Softmax.cuh", "Elementwise.cuh",
+        "Quantize.cuh", "Embedding.cuh", "GemmInt8.cuh", "GemmFp8.cuh"}) {
+    std::ifstream file(std::string(LLMC_KERNEL_SOURCE_DIR) + "/" + name);
+    ASSERT_TRUE(file.good()) << name;
+    std::stringstream text;
+    text << file.rdbuf();
+    EXPECT_EQ(kernelHeader(name).str(), text.str()) << name;
+  }
+  EXPECT_TRUE(kernelHeader("Missing.cuh").empty());
+}
+
+} // namespace
+} // namespace llmc::codegen::cuda
