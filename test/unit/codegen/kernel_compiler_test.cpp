@@ -3,6 +3,9 @@
 #include "compiler/codegen/cuda/KernelCompiler.h"
 #include "compiler/codegen/cuda/KernelSources.h"
 
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -50,6 +53,44 @@ TEST(KernelCompiler, CompileErrorNamesKernelStepAndLog) {
   EXPECT_NE(message.find("sm_90a"), std::string::npos) << message;
   EXPECT_NE(message.find("undeclared_thing"), std::string::npos)
       << "NVRTC's log is part of the message: " << message;
+}
+
+// A valid kernel yields PTX for the exact architecture and an ELF cubin;
+// the second compile of the same source comes from the cache, bit for bit.
+TEST(KernelCompiler, CompilesToPtxAndCubinThroughTheCache) {
+  if (!haveNvrtc())
+    GTEST_SKIP() << "built without the CUDA toolkit";
+  const Target *t4 = lookupTarget("t4");
+  ASSERT_NE(t4, nullptr);
+  CudaKernel kernel = kernelWithSource(
+      "extern \"C\" __global__ void llmc_rms_norm_64_0badc0de(int *out) { "
+      "out[threadIdx.x] = __dp4a(0x01010101, 0x02020202, 3); }\n");
+  llvm::SmallString<128> directory;
+  ASSERT_FALSE(
+      llvm::sys::fs::createUniqueDirectory("llmc-kernel-cache", directory));
+  KernelCompilerOptions options;
+  options.cacheDirectory = std::string(directory);
+  KernelCompileStatistics statistics;
+  auto first = compileKernels({kernel}, *t4, options, &statistics);
+  ASSERT_TRUE(static_cast<bool>(first)) << llvm::toString(first.takeError());
+  ASSERT_EQ(first->size(), 1u);
+  const CompiledKernel &compiled = (*first)[0];
+  EXPECT_FALSE(compiled.fromCache);
+  EXPECT_NE(compiled.ptx.find(".target sm_75"), std::string::npos);
+  EXPECT_NE(compiled.ptx.find(".entry llmc_rms_norm_64_0badc0de"),
+            std::string::npos);
+  EXPECT_NE(compiled.ptx.find("dp4a"), std::string::npos);
+  ASSERT_GE(compiled.cubin.size(), 4u);
+  EXPECT_EQ(compiled.cubin.substr(0, 4), "\x7f"
+                                         "ELF");
+  auto second = compileKernels({kernel}, *t4, options, &statistics);
+  ASSERT_TRUE(static_cast<bool>(second)) << llvm::toString(second.takeError());
+  EXPECT_TRUE((*second)[0].fromCache);
+  EXPECT_EQ((*second)[0].ptx, compiled.ptx);
+  EXPECT_EQ((*second)[0].cubin, compiled.cubin);
+  EXPECT_EQ(statistics.compiled, 1);
+  EXPECT_EQ(statistics.cacheHits, 1);
+  llvm::sys::fs::remove_directories(directory);
 }
 
 // The CPU is not a CUDA target, whatever the build.
