@@ -42,11 +42,29 @@ std::string cudaIncludeDirectory() {
 #endif
 }
 
-std::vector<std::string> nvrtcOptions(const Target &target) {
+std::vector<std::string> nvrtcOptions(const std::string &gpuArchitecture) {
   // No fast math: the kernels must round like the CPU reference (IEEE
   // division and square root, expf within its documented ulp).
-  return {"--gpu-architecture=sm_" + target.sm, "--std=c++17",
+  return {"--gpu-architecture=" + gpuArchitecture, "--std=c++17",
           "--include-path=" + cudaIncludeDirectory()};
+}
+
+/// The NVRTC runs for a target: the cubin comes from the exact architecture;
+/// the PTX must be JIT-able by newer GPUs, which arch-specific PTX (sm_90a,
+/// sm_100a) is not, so those targets get a second run for the plain
+/// compute_XX. The templates use no arch-specific instruction, so both runs
+/// see the same __CUDA_ARCH__ and the same code.
+struct NvrtcRun {
+  std::string gpuArchitecture;
+  bool keepCubin, keepPtx;
+};
+
+std::vector<NvrtcRun> nvrtcRuns(const Target &target) {
+  llvm::StringRef sm = target.sm;
+  if (!sm.ends_with("a"))
+    return {{"sm_" + target.sm, true, true}};
+  return {{"sm_" + target.sm, true, false},
+          {"compute_" + sm.drop_back().str(), false, true}};
 }
 
 std::string cachePath(const std::string &directory, const std::string &key) {
@@ -122,13 +140,13 @@ std::string describeKernel(const CudaKernel &kernel) {
 }
 
 #ifdef LLMC_HAVE_NVRTC
-llvm::Expected<CompiledKernel> compileWithNvrtc(const CudaKernel &kernel,
-                                                const Target &target) {
+llvm::Expected<CompiledKernel> runNvrtc(const CudaKernel &kernel,
+                                        const NvrtcRun &run) {
   auto failure = [&](llvm::StringRef what, nvrtcResult result,
                      llvm::StringRef log) {
     return llvm::createStringError(
-        "NVRTC failed to %s kernel %s for sm_%s: %s%s%s", what.str().c_str(),
-        describeKernel(kernel).c_str(), target.sm.c_str(),
+        "NVRTC failed to %s kernel %s for %s: %s%s%s", what.str().c_str(),
+        describeKernel(kernel).c_str(), run.gpuArchitecture.c_str(),
         nvrtcGetErrorString(result), log.empty() ? "" : "\n",
         log.str().c_str());
   };
@@ -139,7 +157,7 @@ llvm::Expected<CompiledKernel> compileWithNvrtc(const CudaKernel &kernel,
       &program, kernel.source.c_str(), fileName.c_str(), 0, nullptr, nullptr);
   if (result != NVRTC_SUCCESS)
     return failure("create a program for", result, "");
-  std::vector<std::string> options = nvrtcOptions(target);
+  std::vector<std::string> options = nvrtcOptions(run.gpuArchitecture);
   std::vector<const char *> optionPointers;
   for (const std::string &option : options)
     optionPointers.push_back(option.c_str());
@@ -159,15 +177,15 @@ llvm::Expected<CompiledKernel> compileWithNvrtc(const CudaKernel &kernel,
   }
   CompiledKernel compiled;
   size_t bytes = 0;
-  // A real architecture gives both: the cubin and the PTX it came from.
-  if ((result = nvrtcGetPTXSize(program, &bytes)) == NVRTC_SUCCESS) {
+  if (run.keepPtx &&
+      (result = nvrtcGetPTXSize(program, &bytes)) == NVRTC_SUCCESS) {
     compiled.ptx.resize(bytes);
     result = nvrtcGetPTX(program, compiled.ptx.data());
     // The size counts the terminating NUL.
     if (!compiled.ptx.empty() && compiled.ptx.back() == '\0')
       compiled.ptx.pop_back();
   }
-  if (result == NVRTC_SUCCESS &&
+  if (run.keepCubin && result == NVRTC_SUCCESS &&
       (result = nvrtcGetCUBINSize(program, &bytes)) == NVRTC_SUCCESS) {
     compiled.cubin.resize(bytes);
     result = nvrtcGetCUBIN(program, compiled.cubin.data());
@@ -175,6 +193,21 @@ llvm::Expected<CompiledKernel> compileWithNvrtc(const CudaKernel &kernel,
   nvrtcDestroyProgram(&program);
   if (result != NVRTC_SUCCESS)
     return failure("read the output of", result, log);
+  return compiled;
+}
+
+llvm::Expected<CompiledKernel> compileWithNvrtc(const CudaKernel &kernel,
+                                                const Target &target) {
+  CompiledKernel compiled;
+  for (const NvrtcRun &run : nvrtcRuns(target)) {
+    llvm::Expected<CompiledKernel> part = runNvrtc(kernel, run);
+    if (!part)
+      return part.takeError();
+    if (run.keepCubin)
+      compiled.cubin = std::move(part->cubin);
+    if (run.keepPtx)
+      compiled.ptx = std::move(part->ptx);
+  }
   return compiled;
 }
 #endif
@@ -228,10 +261,11 @@ std::string kernelCacheKey(const CudaKernel &kernel, const Target &target) {
   material += target.sm;
   material += '\0';
   material += nvrtcVersion();
-  for (const std::string &option : nvrtcOptions(target)) {
-    material += '\0';
-    material += option;
-  }
+  for (const NvrtcRun &run : nvrtcRuns(target))
+    for (const std::string &option : nvrtcOptions(run.gpuArchitecture)) {
+      material += '\0';
+      material += option;
+    }
   return hex64(artifact::xxhash64(material.data(), material.size()));
 }
 

@@ -2,8 +2,9 @@
 //===//
 //
 // Compiles generated kernels for a target's exact architecture (sm_90a,
-// sm_75, ...): the cubin runs on that chip, and the PTX (for the matching
-// compute_XX) lets a newer GPU JIT the same code. NVRTC is linked only when
+// sm_75, ...): the cubin runs on that chip, and the PTX (portable: sm_90
+// rather than sm_90a, whose PTX no later GPU accepts) lets a newer GPU JIT
+// the same code. NVRTC is linked only when
 // the build found the CUDA toolkit; otherwise every compile is an error
 // that says so.
 //

@@ -93,6 +93,27 @@ TEST(KernelCompiler, CompilesToPtxAndCubinThroughTheCache) {
   llvm::sys::fs::remove_directories(directory);
 }
 
+// An arch-specific target (sm_90a) gets its cubin for sm_90a and portable
+// sm_90 PTX: PTX for sm_90a would not JIT on any newer GPU.
+TEST(KernelCompiler, ArchSpecificTargetsGetPortablePtx) {
+  if (!haveNvrtc())
+    GTEST_SKIP() << "built without the CUDA toolkit";
+  const Target *h100 = lookupTarget("h100");
+  ASSERT_NE(h100, nullptr);
+  CudaKernel kernel = kernelWithSource(
+      "extern \"C\" __global__ void llmc_rms_norm_64_0badc0de(float *out) { "
+      "out[threadIdx.x] = 1.0f; }\n");
+  KernelCompilerOptions options;
+  options.useCache = false;
+  auto compiled = compileKernels({kernel}, *h100, options);
+  ASSERT_TRUE(static_cast<bool>(compiled))
+      << llvm::toString(compiled.takeError());
+  const std::string &ptx = (*compiled)[0].ptx;
+  EXPECT_NE(ptx.find(".target sm_90\n"), std::string::npos) << ptx;
+  EXPECT_EQ((*compiled)[0].cubin.substr(0, 4), "\x7f"
+                                               "ELF");
+}
+
 // The CPU is not a CUDA target, whatever the build.
 TEST(KernelCompiler, RefusesCpuTarget) {
   const Target *cpu = lookupTarget("cpu");
