@@ -3,15 +3,18 @@
 // llmc-codegen MODEL.mlir --target=h100 --emit=cuda|ptx -o DIR|-
 // MODEL.mlir is a plan module, or an llm-dialect module that is lowered
 // first (llm-lower-to-plan, plan-memory). `--time` compiles every kernel
-// with NVRTC through the cache and prints the seconds and cache hits.
+// with NVRTC through the cache and prints the seconds and cache hits;
+// `--lower-launches` prints the plan with generated steps as plan.launch.
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/codegen/cuda/EmitCuda.h"
+#include "compiler/codegen/cuda/LaunchLowering.h"
 #include "compiler/registration/Registration.h"
 #include "dialects/plan/PlanOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -42,6 +45,9 @@ static cl::opt<std::string> gemmBackend("gemm-backend",
 static cl::opt<std::string> cacheDirectory("cache-dir",
                                            cl::desc("kernel cache folder"));
 static cl::opt<bool> noCache("no-cache", cl::desc("bypass the kernel cache"));
+static cl::opt<bool> lowerLaunches(
+    "lower-launches",
+    cl::desc("replace generated steps by plan.launch and print the plan"));
 static cl::opt<bool>
     timeCompile("time",
                 cl::desc("compile every kernel and print seconds, no output"));
@@ -77,6 +83,19 @@ int main(int argc, char **argv) {
     if (failed(mlir::parsePassPipeline(pipeline, pm)) ||
         failed(pm.run(*module)))
       return 1;
+  }
+
+  if (lowerLaunches) {
+    Expected<cuda::PlanKernels> kernels =
+        cuda::collectPlanKernelsOrError(*module, *target);
+    if (!kernels)
+      return fail(toString(kernels.takeError()));
+    if (failed(cuda::replaceStepsWithLaunches(*module, *kernels)) ||
+        failed(mlir::verify(*module)))
+      return 1;
+    module->print(outs());
+    outs() << "\n";
+    return 0;
   }
 
   cuda::KernelCompilerOptions options;

@@ -11,6 +11,7 @@
 #ifndef LLMC_COMPILER_CODEGEN_CUDA_CUDAKERNEL_H
 #define LLMC_COMPILER_CODEGEN_CUDA_CUDAKERNEL_H
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -36,13 +37,31 @@ enum class GridRule {
 /// "grid = [T, 1, 1]" and so on, for manifests and messages.
 std::string describeGridRule(GridRule rule);
 
+struct KernelEntry;
+
+/// The grid of a launch of `entry` over `tokens` tokens.
+std::array<int64_t, 3> launchGrid(const KernelEntry &entry, int64_t tokens);
+
+/// The same rule as numbers, for a launch prepared at max-tokens: dimension
+/// d with scale[2d] > 0 is min(ceil(T * scale[2d] / scale[2d + 1]), the grid
+/// at max-tokens); the others are static.
+std::array<int64_t, 6> gridTokenScale(const KernelEntry &entry);
+
 struct KernelEntry {
   /// The `extern "C"` name.
   std::string name;
   GridRule grid = GridRule::TokenRows;
   int64_t blockThreads = 0;
-  /// Elements per token for FlatElements; N for GEMM rules.
+  /// Columns for TokenRows, elements per row for FlatElements, N for GEMMs.
   int64_t gridExtent = 0;
+  /// Rows (TokenRows) or elements (FlatElements) per token: a kernel over a
+  /// [T, heads, dim] view with one block per head row has heads rows per
+  /// token.
+  int64_t tokenMultiple = 1;
+  /// The 64-bit integers the kernel takes after its buffers, each
+  /// T * multiplier (its `rows`, `count` or `m`). Every generated kernel
+  /// takes them as `long long`, so a launcher needs no other type.
+  std::vector<int64_t> tokenArguments;
   /// The C parameter list, so a launcher can check what it passes.
   std::string parameters;
   /// When the runtime picks this entry among the kernel's entries
@@ -60,6 +79,8 @@ struct CudaKernel {
   /// instance's entry points. NVRTC needs only the CUDA include directory.
   std::string source;
   std::vector<KernelEntry> entries;
+  /// XXH64 of the source (hex, first 8 digits), also the entries' suffix.
+  std::string sourceHash;
   /// How many plan steps use this instance (identical steps share it).
   int64_t uses = 1;
 };

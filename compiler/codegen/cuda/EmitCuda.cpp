@@ -2,6 +2,7 @@
 
 #include "compiler/codegen/cuda/EmitCuda.h"
 #include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
@@ -37,14 +38,20 @@ std::string formatKernelManifest(const PlanKernels &kernels,
   os << "# llmc CUDA kernels for " << target.describe() << ": "
      << kernels.kernels.size() << " distinct kernels for "
      << kernels.generatedSteps << " steps\n";
-  os << "# T is the runtime token count; rows arguments are T.\n";
+  os << "# T is the runtime token count; after its buffers each kernel takes "
+        "one long long T * k per token_args entry k.\n";
   for (const CudaKernel &kernel : kernels.kernels)
     for (const KernelEntry &entry : kernel.entries)
       os << "kernel " << entry.name << " kind=" << kernel.kind
          << " block=" << entry.blockThreads << " "
          << describeGridRule(entry.grid) << " extent=" << entry.gridExtent
-         << " when=\"" << entry.when << "\" uses=" << kernel.uses << " ("
-         << entry.parameters << ")\n";
+         << " when=\"" << entry.when << "\" uses=" << kernel.uses
+         << " token_args=["
+         << llvm::join(
+                llvm::map_range(entry.tokenArguments,
+                                [](int64_t k) { return std::to_string(k); }),
+                ", ")
+         << "] (" << entry.parameters << ")\n";
   for (const std::string &line : kernels.notGenerated)
     os << "not-generated " << line << "\n";
   return text;

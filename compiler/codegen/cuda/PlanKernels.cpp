@@ -35,6 +35,42 @@ std::string describeGridRule(GridRule rule) {
   return "?";
 }
 
+static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+std::array<int64_t, 3> launchGrid(const KernelEntry &entry, int64_t tokens) {
+  switch (entry.grid) {
+  case GridRule::TokenRows:
+    return {tokens * entry.tokenMultiple, 1, 1};
+  case GridRule::FlatElements:
+    return {
+        std::min<int64_t>(
+            ceilDiv(tokens * entry.tokenMultiple, entry.blockThreads), 65535),
+        1, 1};
+  case GridRule::Int8GemmTiles:
+    return {ceilDiv(entry.gridExtent, 64), ceilDiv(tokens, 64), 1};
+  case GridRule::Int8GemvColumns:
+    return {ceilDiv(entry.gridExtent, entry.blockThreads / 32), 1, 1};
+  case GridRule::Fp8GemmTiles:
+    return {ceilDiv(entry.gridExtent, 32), ceilDiv(tokens, 64), 1};
+  }
+  return {1, 1, 1};
+}
+
+std::array<int64_t, 6> gridTokenScale(const KernelEntry &entry) {
+  switch (entry.grid) {
+  case GridRule::TokenRows:
+    return {entry.tokenMultiple, 1, 0, 1, 0, 1};
+  case GridRule::FlatElements:
+    return {entry.tokenMultiple, entry.blockThreads, 0, 1, 0, 1};
+  case GridRule::Int8GemmTiles:
+  case GridRule::Fp8GemmTiles:
+    return {0, 1, 1, 64, 0, 1};
+  case GridRule::Int8GemvColumns:
+    return {0, 1, 0, 1, 0, 1};
+  }
+  return {0, 1, 0, 1, 0, 1};
+}
+
 namespace {
 
 /// One instance before naming: entry names are the placeholders @ENTRY0@,
@@ -48,6 +84,9 @@ struct Instance {
   std::vector<KernelEntry> entries;
   /// Entry name suffixes ("", "_gemv"), one per entry.
   std::vector<std::string> suffixes;
+  /// The step's buffers in the order of the kernel's parameters; empty
+  /// means the step's inputs, then its outputs.
+  SmallVector<Value> arguments;
 };
 
 /// Why a step gets no kernel; not an error.
@@ -126,11 +165,13 @@ std::string entryDefinition(unsigned index, int64_t blockThreads,
 }
 
 /// A single-entry instance.
+/// `rowsPerToken` matters for TokenRows kernels only (FlatElements kernels
+/// have `extent` elements per token).
 Instance singleEntry(llvm::StringRef kind, std::string stem,
                      std::vector<llvm::StringRef> headers, GridRule grid,
                      int64_t blockThreads, int64_t extent,
                      llvm::StringRef parameters, llvm::StringRef body,
-                     llvm::StringRef prelude = "") {
+                     llvm::StringRef prelude = "", int64_t rowsPerToken = 1) {
   Instance instance;
   instance.kind = kind.str();
   instance.stem = std::move(stem);
@@ -141,6 +182,8 @@ Instance singleEntry(llvm::StringRef kind, std::string stem,
   entry.grid = grid;
   entry.blockThreads = blockThreads;
   entry.gridExtent = extent;
+  entry.tokenMultiple = grid == GridRule::FlatElements ? extent : rowsPerToken;
+  entry.tokenArguments = {entry.tokenMultiple};
   entry.parameters = parameters.str();
   instance.entries.push_back(entry);
   instance.suffixes.push_back("");
@@ -205,7 +248,7 @@ FailureOr<InstanceOrSkip> instantiateNorm(plan::ComputeOp step,
   std::string parameters = "const " + *in + " *input, const " + *weight +
                            " *weight, " +
                            (hasBias ? "const " + *weight + " *bias, " : "") +
-                           *out + " *output, int rows";
+                           *out + " *output, long long rows";
   std::string body;
   llvm::raw_string_ostream os(body);
   if (layer)
@@ -213,14 +256,14 @@ FailureOr<InstanceOrSkip> instantiateNorm(plan::ComputeOp step,
        << *out << ", signed char, " << columns << ", " << threads
        << ", false, llmc_kernels::kNoQuant>(input, nullptr, nullptr, weight, "
        << (hasBias ? "bias" : "nullptr") << ", " << epsilon
-       << ", output, nullptr, nullptr, nullptr, rows);\n";
+       << ", output, nullptr, nullptr, nullptr, static_cast<int>(rows));\n";
   else
     os << "  llmc_kernels::rmsNormRows<" << *in << ", " << *weight << ", "
        << *out << ", signed char, " << columns << ", " << threads
        << ", false, llmc_kernels::kNoQuant>(input, nullptr, nullptr, weight, "
        << epsilon << ", "
        << floatLiteral(numberParameter(step, "weight_offset", 0.0))
-       << ", output, nullptr, nullptr, nullptr, rows);\n";
+       << ", output, nullptr, nullptr, nullptr, static_cast<int>(rows));\n";
   return InstanceOrSkip(singleEntry(
       step.getName(), (step.getName() + "_" + llvm::Twine(columns)).str(),
       {"Norm.cuh"}, GridRule::TokenRows, threads, columns, parameters, body));
@@ -289,12 +332,13 @@ FailureOr<InstanceOrSkip> instantiateRope(plan::ComputeOp step,
              << ", " << threads
              << ", false, 1>(input, positions, kInverseFrequencies, "
              << floatLiteral(frequencies.attentionFactor)
-             << ", output, nullptr, nullptr, nullptr, nullptr, rows);\n";
+             << ", output, nullptr, nullptr, nullptr, nullptr, "
+                "static_cast<int>(rows));\n";
   return InstanceOrSkip(singleEntry(
       "rope", ("rope_" + llvm::Twine(heads) + "x" + llvm::Twine(headDim)).str(),
       {"Rope.cuh"}, GridRule::TokenRows, threads, heads * headDim,
       "const " + *in + " *input, const int *positions, " + *out +
-          " *output, int rows",
+          " *output, long long rows",
       body, prelude));
 }
 
@@ -313,15 +357,12 @@ FailureOr<InstanceOrSkip> instantiateSoftmax(plan::ComputeOp step,
   int64_t rowsPerToken = elementsPerRow(input) / columns;
   std::string body = "  llmc_kernels::softmaxRows<" + *in + ", " + *out + ", " +
                      std::to_string(columns) + ", " + std::to_string(threads) +
-                     ">(input, output, rows);\n";
-  Instance instance = singleEntry(
+                     ">(input, output, static_cast<int>(rows));\n";
+  return InstanceOrSkip(singleEntry(
       "softmax", "softmax_" + std::to_string(columns), {"Softmax.cuh"},
       GridRule::TokenRows, threads, columns,
-      "const " + *in + " *input, " + *out + " *output, int rows", body);
-  if (rowsPerToken != 1)
-    instance.entries[0].when =
-        "rows = T * " + std::to_string(rowsPerToken) + " (grid likewise)";
-  return InstanceOrSkip(instance);
+      "const " + *in + " *input, " + *out + " *output, long long rows", body,
+      "", rowsPerToken));
 }
 
 FailureOr<InstanceOrSkip> instantiateUnary(plan::ComputeOp step,
@@ -387,10 +428,14 @@ FailureOr<InstanceOrSkip> instantiateBiasAdd(plan::ComputeOp step,
   std::string body = "  llmc_kernels::biasAddElements<" + *data + ", " + *bias +
                      ", " + std::to_string(columns) +
                      ">(output, bias, count);\n";
-  return InstanceOrSkip(singleEntry(
+  Instance instance = singleEntry(
       "bias_add", "bias_add_" + std::to_string(columns), {"Elementwise.cuh"},
-      GridRule::FlatElements, kFlatBlockThreads, columns,
-      *data + " *output, const " + *bias + " *bias, long long count", body));
+      GridRule::FlatElements, kFlatBlockThreads,
+      elementsPerRow(buffers.input(0)),
+      *data + " *output, const " + *bias + " *bias, long long count", body);
+  // In place: the output is the first input.
+  instance.arguments = buffers.inputs;
+  return InstanceOrSkip(instance);
 }
 
 FailureOr<InstanceOrSkip> instantiateEmbedding(plan::ComputeOp step,
@@ -408,12 +453,12 @@ FailureOr<InstanceOrSkip> instantiateEmbedding(plan::ComputeOp step,
   std::string body = "  llmc_kernels::embeddingRows<" + *element + ", " + *out +
                      ", " + std::to_string(vocab) + ", " +
                      std::to_string(columns) + ", " + std::to_string(threads) +
-                     ">(table, ids, output, rows);\n";
+                     ">(table, ids, output, static_cast<int>(rows));\n";
   return InstanceOrSkip(
       singleEntry("embedding", "embedding_" + std::to_string(columns),
                   {"Embedding.cuh"}, GridRule::TokenRows, threads, columns,
                   "const " + *element + " *table, const int *ids, " + *out +
-                      " *output, int rows",
+                      " *output, long long rows",
                   body));
 }
 
@@ -451,17 +496,17 @@ FailureOr<InstanceOrSkip> instantiateQuantize(plan::ComputeOp step,
   if (failed(in) || failed(quant))
     return failure();
   int64_t threads = rowBlockThreads(columns);
-  std::string parameters = dynamic ? "const " + *in + " *input, " + *quant +
-                                         " *quantized, float *scales, int rows"
-                                   : "const " + *in +
-                                         " *input, const float *scale, " +
-                                         *quant + " *quantized, int rows";
+  std::string parameters =
+      dynamic ? "const " + *in + " *input, " + *quant +
+                    " *quantized, float *scales, long long rows"
+              : "const " + *in + " *input, const float *scale, " + *quant +
+                    " *quantized, long long rows";
   std::string body =
       "  llmc_kernels::quantizeRows<" + *in + ", " + *quant + ", " +
       std::to_string(columns) + ", " + std::to_string(threads) + ", " + mode +
       ">(input, " +
       (dynamic ? "nullptr, quantized, scales" : "scale, quantized, nullptr") +
-      ", rows);\n";
+      ", static_cast<int>(rows));\n";
   return InstanceOrSkip(singleEntry(
       step.getName(), (step.getName() + "_" + llvm::Twine(columns)).str(),
       {"Quantize.cuh"}, GridRule::TokenRows, threads, columns, parameters,
@@ -572,14 +617,16 @@ FailureOr<InstanceOrSkip> instantiateGemm(plan::GemmOp gemm,
   std::string prelude = gemm.getScaleA() && gemm.getScaleB()
                             ? ""
                             : "__device__ const float kUnitScale = 1.0f;\n";
-  std::string parameters =
-      "const " + element8 + " *a, const " + element8 + " *b, " +
-      (gemm.getScaleA() ? "const float *scale_a, " : "") +
-      (gemm.getScaleB() ? "const float *scale_b, " : "") + *out + " *c, int m";
+  std::string parameters = "const " + element8 + " *a, const " + element8 +
+                           " *b, " +
+                           (gemm.getScaleA() ? "const float *scale_a, " : "") +
+                           (gemm.getScaleB() ? "const float *scale_b, " : "") +
+                           *out + " *c, long long m";
   std::string arguments =
       std::string("a, b, ") + (gemm.getScaleA() ? "scale_a" : "&kUnitScale") +
       ", " + (gemm.getScaleB() ? "scale_b" : "&kUnitScale") + ", " +
-      floatLiteral(gemm.getAlpha().convertToFloat()) + ", c, m";
+      floatLiteral(gemm.getAlpha().convertToFloat()) +
+      ", c, static_cast<int>(m)";
   std::string flags = std::string(perRowA ? "true" : "false") + ", " +
                       (perColumnB ? "true" : "false");
   std::string shape = std::to_string(n) + ", " + std::to_string(k);
@@ -588,6 +635,12 @@ FailureOr<InstanceOrSkip> instantiateGemm(plan::GemmOp gemm,
   instance.stem = std::string(int8 ? "gemm_i8_" : "gemm_f8e4m3_") +
                   std::to_string(n) + "x" + std::to_string(k);
   instance.code = prelude;
+  instance.arguments = {gemm.getA(), gemm.getB()};
+  if (gemm.getScaleA())
+    instance.arguments.push_back(gemm.getScaleA());
+  if (gemm.getScaleB())
+    instance.arguments.push_back(gemm.getScaleB());
+  instance.arguments.push_back(gemm.getC());
   auto addEntry = [&](GridRule grid, int64_t threads, llvm::StringRef body,
                       llvm::StringRef suffix, llvm::StringRef when) {
     instance.code +=
@@ -596,6 +649,7 @@ FailureOr<InstanceOrSkip> instantiateGemm(plan::GemmOp gemm,
     entry.grid = grid;
     entry.blockThreads = threads;
     entry.gridExtent = n;
+    entry.tokenArguments = {1};
     entry.parameters = parameters;
     entry.when = when.str();
     instance.entries.push_back(entry);
@@ -652,7 +706,14 @@ FailureOr<PlanKernels> collectPlanKernels(ModuleOp plan, const Target &target) {
     if (skippedIndex.try_emplace(line, result.notGenerated.size()).second)
       result.notGenerated.push_back(line);
   };
-  auto addInstance = [&](Instance instance, std::string origin) {
+  auto addInstance = [&](Instance instance, Operation *step,
+                         std::string origin) {
+    SmallVector<Value> arguments = instance.arguments;
+    if (arguments.empty()) {
+      auto compute = cast<plan::ComputeOp>(step);
+      llvm::append_range(arguments, compute.getInputs());
+      llvm::append_range(arguments, compute.getOutputs());
+    }
     std::string source = "// Generated by llmc: " + instance.kind + " (" +
                          instance.stem +
                          ").\n#define LLMC_KERNELS_SINGLE_SOURCE 1\n" +
@@ -667,6 +728,7 @@ FailureOr<PlanKernels> collectPlanKernels(ModuleOp plan, const Target &target) {
     ++result.generatedSteps;
     auto [it, inserted] =
         kernelBySource.try_emplace(source, result.kernels.size());
+    result.stepKernels.push_back({step, it->second, std::move(arguments)});
     if (!inserted) {
       ++result.kernels[it->second].uses;
       return;
@@ -674,6 +736,7 @@ FailureOr<PlanKernels> collectPlanKernels(ModuleOp plan, const Target &target) {
     CudaKernel kernel;
     kernel.kind = instance.kind;
     kernel.origin = std::move(origin);
+    kernel.sourceHash = hash;
     kernel.entries = instance.entries;
     for (auto [index, entry] : llvm::enumerate(kernel.entries)) {
       entry.name =
@@ -715,7 +778,7 @@ FailureOr<PlanKernels> collectPlanKernels(ModuleOp plan, const Target &target) {
         recordSkip(what, skip->reason);
         continue;
       }
-      addInstance(std::get<Instance>(std::move(*instance)),
+      addInstance(std::get<Instance>(std::move(*instance)), &op,
                   describeOrigin(&op, what));
     }
   }

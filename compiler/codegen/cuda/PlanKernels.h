@@ -25,6 +25,14 @@ struct PlanKernels {
   std::vector<std::string> notGenerated;
   /// Steps visited that got a kernel (before deduplication).
   int64_t generatedSteps = 0;
+  /// Which kernel each of those steps runs, with its buffers in the order of
+  /// the kernel's parameters (what a plan.launch of it passes).
+  struct StepKernel {
+    mlir::Operation *step;
+    size_t kernel;
+    llvm::SmallVector<mlir::Value> arguments;
+  };
+  std::vector<StepKernel> stepKernels;
 };
 
 /// The kernels `plan` needs on GPU `target`. Fails (with a diagnostic on

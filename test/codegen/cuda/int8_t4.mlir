@@ -9,7 +9,7 @@
 
 // CHECK: kernel [[QUANT:llmc_quantize_dynamic_4096_[0-9a-f]+]] kind=quantize_dynamic
 // CHECK: kernel [[GEMM:llmc_gemm_i8_2048x4096_[0-9a-f]+]] kind=gemm_int8 block=256 grid = [ceil(N / 64), ceil(T / 64), 1] extent=2048 when="T > 4"
-// CHECK-SAME: (const signed char *a, const signed char *b, const float *scale_a, const float *scale_b, llmc_kernels::bf16_t *c, int m)
+// CHECK-SAME: (const signed char *a, const signed char *b, const float *scale_a, const float *scale_b, llmc_kernels::bf16_t *c, long long m)
 // CHECK: kernel [[GEMM]]_gemv kind=gemm_int8 block=128 grid = [ceil(N / (block / 32)), 1, 1] extent=2048 when="T <= 4"
 // CHECK-NOT: e4m3
 // CHECK: // ----- [[QUANT]].ptx

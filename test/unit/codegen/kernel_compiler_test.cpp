@@ -151,6 +151,45 @@ TEST(KernelCompiler, CacheDirectoryPrecedence) {
             std::string::npos);
 }
 
+// The numeric rule a launch carries (grid at max-tokens plus
+// grid_token_scale) gives the same grid as launchGrid for every T.
+TEST(LaunchRules, TokenScaleReproducesTheGrid) {
+  const int64_t maxTokens = 512;
+  std::vector<KernelEntry> entries(5);
+  entries[0].grid = GridRule::TokenRows;
+  entries[0].tokenMultiple = 3;
+  entries[1].grid = GridRule::FlatElements;
+  entries[1].blockThreads = 256;
+  entries[1].tokenMultiple = 65536; // capped at 65535 blocks at max-tokens
+  entries[2].grid = GridRule::Int8GemmTiles;
+  entries[2].gridExtent = 4096;
+  entries[3].grid = GridRule::Int8GemvColumns;
+  entries[3].blockThreads = 128;
+  entries[3].gridExtent = 1000;
+  entries[4].grid = GridRule::Fp8GemmTiles;
+  entries[4].gridExtent = 6144;
+  for (const KernelEntry &entry : entries) {
+    std::array<int64_t, 3> atMax = launchGrid(entry, maxTokens);
+    std::array<int64_t, 6> scale = gridTokenScale(entry);
+    for (int64_t tokens : {1, 2, 63, 64, 65, 300, 512}) {
+      std::array<int64_t, 3> expected = launchGrid(entry, tokens);
+      for (int d = 0; d < 3; ++d) {
+        int64_t numerator = scale[2 * d], denominator = scale[2 * d + 1];
+        int64_t dim =
+            numerator == 0
+                ? atMax[d]
+                : std::min(atMax[d], (tokens * numerator + denominator - 1) /
+                                         denominator);
+        EXPECT_EQ(dim, expected[d])
+            << describeGridRule(entry.grid) << " T=" << tokens << " dim " << d;
+      }
+    }
+  }
+  EXPECT_EQ(launchGrid(entries[1], maxTokens)[0], 65535);
+  EXPECT_EQ(launchGrid(entries[0], 7)[0], 21);
+  EXPECT_EQ(launchGrid(entries[3], 7)[0], 250);
+}
+
 // The templates embedded in the compiler are the files in the source tree
 // (the build step re-embeds them on every change).
 TEST(KernelSources, EmbeddedHeadersMatchSourceTree) {
