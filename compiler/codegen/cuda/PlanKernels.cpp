@@ -547,6 +547,152 @@ FailureOr<InstanceOrSkip> instantiateDequantize(plan::ComputeOp step,
       body));
 }
 
+//===----------------------------------------------------------------------===//
+// Fused groups (llm-fuse lowers each group to one compute step named after
+// its kind; the CPU backend's FusedKernels.h defines them)
+//===----------------------------------------------------------------------===//
+
+/// The quantized output's scale mode from the scale buffer: one value is
+/// static, one per row ([rows, 1]) is per token.
+FailureOr<std::string> staticScaleMode(MemRefType scale, int64_t rows) {
+  if (scale.getNumElements() == 1)
+    return std::string("llmc_kernels::kStaticScale");
+  if (scale.getNumElements() == rows && lastDim(scale) == 1)
+    return std::string("llmc_kernels::kTokenScaleInput");
+  return failure();
+}
+
+/// add_rms_norm (a, b, weight -> sum, y), add_rms_norm_quantize (a, b,
+/// weight, scale -> sum, q) and rms_norm_quantize (x, weight, scale -> q):
+/// the sum rounds to its type and the normalized row to the norm's (the
+/// input's) type before quantization, as the unfused steps store them.
+FailureOr<InstanceOrSkip> instantiateFusedNorm(plan::ComputeOp step,
+                                               const StepBuffers &buffers,
+                                               const Target &) {
+  llvm::StringRef name = step.getName();
+  bool hasAdd = name.starts_with("add_");
+  bool quantized = name.ends_with("_quantize");
+  unsigned weightIndex = hasAdd ? 2 : 1;
+  if (buffers.inputs.size() != weightIndex + 1 + (quantized ? 1 : 0) ||
+      buffers.outputs.size() != (hasAdd ? 2u : 1u))
+    return step.emitError("'")
+           << name << "' expects " << weightIndex + 1 + (quantized ? 1 : 0)
+           << " inputs and " << (hasAdd ? 2 : 1) << " outputs";
+  MemRefType input = buffers.input(0);
+  Type inType = input.getElementType();
+  if (hasAdd && (buffers.input(1).getElementType() != inType ||
+                 buffers.output(0).getElementType() != inType))
+    return InstanceOrSkip(NotGenerated{"mixed types in the residual add"});
+  auto result = cast<MemRefType>(buffers.outputs.back().getType());
+  int64_t columns = lastDim(input);
+  int64_t rows = input.getNumElements() / columns;
+  if (columns % 2 != 0)
+    return InstanceOrSkip(NotGenerated{"odd row width"});
+  auto in = typeOf(step, inType);
+  auto weight = typeOf(step, buffers.input(weightIndex).getElementType());
+  auto out = typeOf(step, result.getElementType());
+  if (failed(in) || failed(weight) || failed(out))
+    return failure();
+  std::string mode = "llmc_kernels::kNoQuant";
+  std::string outType = *out, quantType = "signed char";
+  if (quantized) {
+    FailureOr<std::string> scaleMode =
+        staticScaleMode(buffers.input(weightIndex + 1), rows);
+    if (failed(scaleMode))
+      return InstanceOrSkip(NotGenerated{"block-wise activation scales"});
+    mode = *scaleMode;
+    outType = *in; // the norm's own result type, rounded through
+    quantType = *out;
+  }
+  int64_t threads = rowBlockThreads(columns);
+  std::string parameters = "const " + *in + " *input, ";
+  if (hasAdd)
+    parameters += "const " + *in + " *residual, ";
+  parameters += "const " + *weight + " *weight, ";
+  if (quantized)
+    parameters += "const float *scale, ";
+  if (hasAdd)
+    parameters += *in + " *sum, ";
+  parameters += *out + (quantized ? " *quantized" : " *output");
+  parameters += ", long long rows";
+  std::string body;
+  llvm::raw_string_ostream os(body);
+  os << "  llmc_kernels::rmsNormRows<" << *in << ", " << *weight << ", "
+     << outType << ", " << quantType << ", " << columns << ", " << threads
+     << ", " << (hasAdd ? "true" : "false") << ", " << mode << ">(input, "
+     << (hasAdd ? "residual, sum" : "nullptr, nullptr") << ", weight, "
+     << floatLiteral(numberParameter(step, "epsilon", 1e-5)) << ", "
+     << floatLiteral(numberParameter(step, "weight_offset", 0.0)) << ", "
+     << (quantized ? "static_cast<" + outType + " *>(nullptr), quantized, scale"
+                   : std::string("output, nullptr, nullptr"))
+     << ", nullptr, static_cast<int>(rows));\n";
+  return InstanceOrSkip(
+      singleEntry(name, (name + "_" + llvm::Twine(columns)).str(), {"Norm.cuh"},
+                  GridRule::TokenRows, threads, columns, parameters, body));
+}
+
+/// gated_activation (packed [rows, 2 * cols] = [gate | up] -> y) and
+/// gated_activation_quantize (packed, scale -> q): act(gate) rounds to the
+/// packed type, the product to the mul's (the packed) type before
+/// quantization.
+FailureOr<InstanceOrSkip> instantiateGatedActivation(plan::ComputeOp step,
+                                                     const StepBuffers &buffers,
+                                                     const Target &) {
+  llvm::StringRef name = step.getName();
+  bool quantized = name.ends_with("_quantize");
+  if (buffers.inputs.size() != (quantized ? 2u : 1u) ||
+      buffers.outputs.size() != 1)
+    return step.emitError("'") << name << "' expects " << (quantized ? 2 : 1)
+                               << " inputs and 1 output";
+  MemRefType packed = buffers.input(0), result = buffers.output(0);
+  int64_t columns = lastDim(result);
+  int64_t rows = result.getNumElements() / columns;
+  if (lastDim(packed) != 2 * columns || columns % 2 != 0)
+    return InstanceOrSkip(NotGenerated{"packed input is not [rows, 2 * cols]"});
+  std::string activation = stringParameter(step, "activation", "silu");
+  std::string approximation = stringParameter(step, "approximation", "none");
+  std::string op;
+  if (activation == "silu")
+    op = "llmc_kernels::kSilu";
+  else if (activation == "gelu")
+    op = approximation == "tanh" ? "llmc_kernels::kGeluTanh"
+                                 : "llmc_kernels::kGeluErf";
+  else
+    return step.emitError("unknown activation '") << activation << "'";
+  auto in = typeOf(step, packed.getElementType());
+  auto out = typeOf(step, result.getElementType());
+  if (failed(in) || failed(out))
+    return failure();
+  std::string mode = "llmc_kernels::kNoQuant";
+  std::string outType = *out, quantType = "signed char";
+  if (quantized) {
+    FailureOr<std::string> scaleMode = staticScaleMode(buffers.input(1), rows);
+    if (failed(scaleMode))
+      return InstanceOrSkip(NotGenerated{"block-wise activation scales"});
+    mode = *scaleMode;
+    outType = *in;
+    quantType = *out;
+  }
+  int64_t threads = rowBlockThreads(columns);
+  std::string parameters =
+      "const " + *in + " *packed, " +
+      (quantized ? "const float *scale, " + *out + " *quantized"
+                 : *out + " *output") +
+      ", long long rows";
+  std::string stride = std::to_string(2 * columns);
+  std::string body =
+      "  llmc_kernels::gatedRows<" + *in + ", " + *in + ", " + outType + ", " +
+      quantType + ", " + std::to_string(columns) + ", " +
+      std::to_string(threads) + ", " + op + ", " + mode + ">(packed, " +
+      stride + ", packed + " + std::to_string(columns) + ", " + stride + ", " +
+      (quantized ? "static_cast<" + outType + " *>(nullptr), quantized, scale"
+                 : std::string("output, nullptr, nullptr")) +
+      ", nullptr, static_cast<int>(rows));\n";
+  return InstanceOrSkip(singleEntry(
+      name, (name + "_" + llvm::Twine(columns)).str(), {"Elementwise.cuh"},
+      GridRule::TokenRows, threads, columns, parameters, body));
+}
+
 const llvm::StringMap<Instantiator> &computeInstantiators() {
   static const llvm::StringMap<Instantiator> table = {
       {"rms_norm", instantiateNorm},
@@ -564,6 +710,11 @@ const llvm::StringMap<Instantiator> &computeInstantiators() {
       {"quantize", instantiateQuantize},
       {"quantize_dynamic", instantiateQuantize},
       {"dequantize", instantiateDequantize},
+      {"add_rms_norm", instantiateFusedNorm},
+      {"add_rms_norm_quantize", instantiateFusedNorm},
+      {"rms_norm_quantize", instantiateFusedNorm},
+      {"gated_activation", instantiateGatedActivation},
+      {"gated_activation_quantize", instantiateGatedActivation},
   };
   return table;
 }
