@@ -7,6 +7,10 @@
 // RUN: llmc-codegen %s --target=h100 --emit=ptx -o - --cache-dir=%t.cache | FileCheck %s
 // RUN: rm -rf %t && llmc-codegen %s --target=h100 --emit=ptx -o %t --cache-dir=%t.cache
 // RUN: bash -c 'ls %t/*.ptx | wc -l; for f in %t/*.ptx; do %ptxas -arch=sm_90a "$f" -o /dev/null || exit 1; done' | FileCheck %s --check-prefix=ASSEMBLED
+// The other FP8 chips: Ada (sm_89) and Blackwell (sm_100a) run the same MMA.
+// RUN: llmc-codegen %s --target=rtx4090 --emit=ptx -o %t/ada --cache-dir=%t.cache
+// RUN: llmc-codegen %s --target=b200 --emit=ptx -o %t/blackwell --cache-dir=%t.cache
+// RUN: bash -c 'set -e; for pair in ada:89 blackwell:100a; do for f in %t/${pair%%:*}/*.ptx; do %ptxas -arch=sm_${pair#*:} "$f" -o /dev/null; done; grep -l "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32" %t/${pair%%:*}/*.ptx | wc -l; done' | FileCheck %s --check-prefix=OTHERS
 
 // CHECK: kernel [[NORM:llmc_rms_norm_512_[0-9a-f]+]] kind=rms_norm
 // CHECK: kernel [[QUANT:llmc_quantize_dynamic_512_[0-9a-f]+]] kind=quantize_dynamic
@@ -23,6 +27,8 @@
 // CHECK: .entry [[GEMM]](
 // CHECK-COUNT-4: mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32
 // ASSEMBLED: 3
+// OTHERS: 1
+// OTHERS-NEXT: 1
 
 module {
   plan.arena @activations kind = activations size = 16777216 alignment = 256
