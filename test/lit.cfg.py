@@ -25,3 +25,8 @@ config.substitutions.append(("%llmc_obj_root", config.llmc_obj_root))
 config.substitutions.append(
     ("%tiny_models", os.path.join(config.llmc_obj_root, "test", "Inputs", "tiny-models"))
 )
+
+# CUDA code generation tests need NVRTC (linked into the tools) and ptxas.
+if getattr(config, "llmc_have_cuda", False):
+    config.available_features.add("cuda")
+    config.substitutions.append(("%ptxas", os.path.join(config.cuda_bin_dir, "ptxas")))
