@@ -423,12 +423,15 @@ Status compileModel(const CompileOptions &options) {
   pipeline.addPass(mlir::createCanonicalizerPass());
   addQuantizationPasses(pipeline,
                         quantizationOptions(options, calibrationFile));
+  // Linears that read one activation (Q/K/V, gate/up) share its dynamic
+  // quantization.
+  pipeline.addPass(mlir::createCSEPass());
   if (mlir::failed(pipeline.run(*module)))
     return Status::failure("the compiler pipeline failed on '" + modelPath +
                            "'");
   if (options.verbose)
     llvm::errs() << "llmc: ran canonicalize, llm-quantize{scheme="
-                 << quantModeName(options.quant) << "}\n";
+                 << quantModeName(options.quant) << "}, cse\n";
   // The passes recorded what the weights must become; the store applies it
   // lazily while the artifact streams.
   if (imported && !options.syntheticWeights)

@@ -2,6 +2,8 @@
 
 #include "runtime/loader/Artifact.h"
 
+#include "runtime/support/Float8.h"
+
 #include "runtime/schema/ArtifactHeader.h"
 #include "runtime/schema/Checksum.h"
 
@@ -89,6 +91,39 @@ std::string formatShape(const flatbuffers::Vector<int64_t> *shape) {
     for (size_t i = 0; i < shape->size(); ++i)
       text += (i ? ", " : "") + std::to_string(shape->Get(i));
   return text + "]";
+}
+
+/// The element types a synthetic tensor may have.
+bool syntheticDType(fb::DType dtype) {
+  switch (dtype) {
+  case fb::DType::F32:
+  case fb::DType::F16:
+  case fb::DType::BF16:
+  case fb::DType::F8E4M3:
+  case fb::DType::F8E5M2:
+  case fb::DType::I8:
+  case fb::DType::I4:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/// The largest code magnitude of a quantized type (1 for float types):
+/// synthetic codes span it.
+float quantizedMagnitude(fb::DType dtype) {
+  switch (dtype) {
+  case fb::DType::I8:
+    return 127.0f;
+  case fb::DType::I4:
+    return 7.0f;
+  case fb::DType::F8E4M3:
+    return numeric::kE4M3Max;
+  case fb::DType::F8E5M2:
+    return numeric::kE5M2Max;
+  default:
+    return 1.0f;
+  }
 }
 
 } // namespace
@@ -364,11 +399,11 @@ Status Artifact::verifyContents() {
                   " is synthetic but also has data");
     if (!synthetic && !tensor->data())
       return fail("corrupt metadata: " + what + " has no data");
-    if (synthetic && tensor->dtype() != fb::DType::F32 &&
-        tensor->dtype() != fb::DType::F16 && tensor->dtype() != fb::DType::BF16)
+    if (synthetic && !syntheticDType(tensor->dtype()))
       return fail("corrupt metadata: " + what + " is synthetic with dtype " +
                   std::string(dtypeName(tensor->dtype())) +
-                  "; synthetic tensors are F32, F16 or BF16");
+                  "; synthetic tensors are F32, F16, BF16, F8_E4M3, F8_E5M2, "
+                  "I8 or I4");
     if (!validDType(tensor->dtype()))
       return fail("corrupt metadata: " + what + " has unknown dtype " +
                   std::to_string(int(tensor->dtype())));
@@ -723,9 +758,31 @@ TensorRef Artifact::tensor(size_t index) const {
     SyntheticSlot &slot = synthetic_[index];
     std::call_once(slot.once, [&] {
       slot.bytes.reset(new uint64_t[(ref.bytes + 7) / 8 + 1]);
-      fillSyntheticTensor(table->dtype(), ref.shape, *table->synthetic_seed(),
-                          reinterpret_cast<uint8_t *>(slot.bytes.get()),
-                          ref.bytes);
+      uint8_t *out = reinterpret_cast<uint8_t *>(slot.bytes.get());
+      // The scales and zero points of a quantized weight are not random:
+      // they make its real values spread like a float synthetic weight's.
+      const fb::Tensor *owner = nullptr;
+      bool isScale = false;
+      for (const fb::Tensor *candidate : *root_->tensors())
+        if (const fb::QuantParams *quant = candidate->quant()) {
+          if (quant->scale_tensor() == int32_t(index))
+            owner = candidate, isScale = true;
+          else if (quant->zero_point_tensor() == int32_t(index))
+            owner = candidate;
+        }
+      if (owner && owner->shape() && owner->shape()->size() > 0) {
+        std::memset(out, 0, ref.bytes);
+        float fanIn = float(std::max<int64_t>(
+            owner->shape()->Get(owner->shape()->size() - 1), 1));
+        float scale = 1.0f / (quantizedMagnitude(owner->dtype()) *
+                              std::sqrt(fanIn));
+        if (isScale && table->dtype() == fb::DType::F32)
+          for (uint64_t i = 0; i < ref.bytes / 4; ++i)
+            std::memcpy(out + 4 * i, &scale, 4);
+      } else {
+        fillSyntheticTensor(table->dtype(), ref.shape,
+                            *table->synthetic_seed(), out, ref.bytes);
+      }
     });
     ref.data = reinterpret_cast<const uint8_t *>(slot.bytes.get());
     return ref;
@@ -789,15 +846,21 @@ uint16_t roundToBfloat16(float value) {
 
 bool fillSyntheticTensor(fb::DType dtype, const std::vector<int64_t> &shape,
                          uint64_t seed, uint8_t *out, uint64_t bytes) {
+  if (!syntheticDType(dtype))
+    return false;
+  const bool quantized = quantizedMagnitude(dtype) != 1.0f;
   size_t width = dtype == fb::DType::F32                               ? 4
                  : dtype == fb::DType::F16 || dtype == fb::DType::BF16 ? 2
-                                                                       : 0;
-  if (width == 0)
-    return false;
+                                                                       : 1;
   int64_t fanIn = shape.empty() ? 1 : std::max<int64_t>(shape.back(), 1);
-  float scale = float(1.0 / std::sqrt(double(fanIn)));
+  // Quantized codes span the format's range; their scale tensor brings
+  // them back to the float spread.
+  float scale = quantized ? quantizedMagnitude(dtype)
+                          : float(1.0 / std::sqrt(double(fanIn)));
   uint64_t state = seed;
-  uint64_t count = bytes / width;
+  uint64_t count = dtype == fb::DType::I4 ? bytes * 2 : bytes / width;
+  if (dtype == fb::DType::I4)
+    std::memset(out, 0, bytes);
   for (uint64_t i = 0; i < count; ++i) {
     // SplitMix64.
     state += 0x9e3779b97f4a7c15ull;
@@ -807,7 +870,16 @@ bool fillSyntheticTensor(fb::DType dtype, const std::vector<int64_t> &shape,
     z ^= z >> 31;
     float unit = float(z >> 40) * (1.0f / 16777216.0f);
     float value = (2.0f * unit - 1.0f) * scale;
-    if (width == 4) {
+    if (dtype == fb::DType::I8) {
+      out[i] = uint8_t(int8_t(std::lrint(value)));
+    } else if (dtype == fb::DType::I4) {
+      uint8_t nibble = uint8_t(std::lrint(value)) & 0x0f;
+      out[i / 2] |= i % 2 ? uint8_t(nibble << 4) : nibble;
+    } else if (quantized) {
+      out[i] = numeric::floatToFp8Saturate(
+          value, dtype == fb::DType::F8E4M3 ? numeric::Fp8Format::E4M3FN
+                                            : numeric::Fp8Format::E5M2);
+    } else if (width == 4) {
       std::memcpy(out + 4 * i, &value, 4);
     } else {
       uint16_t half =

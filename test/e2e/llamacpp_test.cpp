@@ -4,7 +4,7 @@
 // GGUFs scripts/fetch-models.sh puts in the model cache): check that the GGUF
 // is the file the goldens were made from (sha256 in
 // test/e2e/data/llamacpp/manifest.json), compile it with the built
-// `llmc compile --target=cpu --max-tokens=512`, load it and
+// `llmc compile --target=cpu --quant=f32 --max-tokens=512`, load it and
 //  1. encode data/eval_text.txt with the artifact's tokenizer: it must give
 //     exactly MODEL.tokens.npy (BOS only where the GGUF asks for it);
 //  2. run the tokens through runtime/engine (one sequence, prefill in chunks
@@ -534,7 +534,7 @@ TEST_P(LlamaCppGoldenTest, MatchesLlamaCpp) {
       std::string(LLMC_E2E_OUT_DIR) + "/" + name + ".cpu.llmc";
   std::remove(artifactPath.c_str());
   std::string command = std::string("\"") + LLMC_BIN + "\" compile \"" + gguf +
-                        "\" --target=cpu --max-tokens=512 -o \"" +
+                        "\" --target=cpu --quant=f32 --max-tokens=512 -o \"" +
                         artifactPath + "\" 2>&1";
   start = std::chrono::steady_clock::now();
   ASSERT_EQ(std::system(command.c_str()), 0) << command;

@@ -266,7 +266,7 @@ TEST(CompileOptionsTest, PlanLimitsAndSyntheticWeights) {
   EXPECT_EQ(negative.status.message,
             "--max-tokens must be an integer in [1, 1048576], got '-4'");
   Parsed w4 = parse({"m.gguf", "--target=h100", "--quant=w4a16", "-o", "x"});
-  EXPECT_EQ(w4.status.code, StatusCode::UsageError);
+  EXPECT_TRUE(w4.status.ok()) << w4.status.message;
   Parsed w4Mlir = parse(
       {"m.gguf", "--target=h100", "--quant=w4a16", "--emit=mlir", "-o", "x"});
   EXPECT_TRUE(w4Mlir.status.ok()) << w4Mlir.status.message;

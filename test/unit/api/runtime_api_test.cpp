@@ -27,7 +27,7 @@ std::string compiledArtifact() {
     std::string out = ::testing::TempDir() + "/runtime_api_test_qwen2_" +
                       std::to_string(::getpid()) + ".llmc";
     std::string command = std::string("\"") + LLMC_BIN + "\" compile \"" +
-                          LLMC_TINY_MODELS_DIR + "/qwen2\" --target=cpu " +
+                          LLMC_TINY_MODELS_DIR + "/qwen2\" --target=cpu --quant=f32 " +
                           "--max-tokens=32 -o \"" + out + "\" >/dev/null 2>&1";
     if (std::system(command.c_str()) != 0)
       return std::string();

@@ -60,7 +60,8 @@ protected:
 TEST_P(CompileArtifactTest, EveryWeightMatchesTheStore) {
   auto [model, target] = GetParam();
   std::string out =
-      compile(tinyModel(model), {"--target=" + target, "--max-tokens=32"});
+      compile(tinyModel(model),
+              {"--target=" + target, "--quant=f32", "--max-tokens=32"});
   std::unique_ptr<Artifact> artifact;
   loader::Status status = Artifact::open(out, {}, artifact);
   ASSERT_TRUE(status) << status.message();

@@ -17,12 +17,12 @@ out="$outdir/$(basename "$model" .gguf).cpu.llmc"
 rm -f "$out"
 timing="$outdir/time.txt"
 if [[ -x /usr/bin/time ]]; then
-  /usr/bin/time -v -o "$timing" "$llmc" compile "$model" --target=cpu -o "$out"
+  /usr/bin/time -v -o "$timing" "$llmc" compile "$model" --target=cpu --quant=f32 -o "$out"
   wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$timing")
   rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$timing")
 else
   start=$(date +%s.%N)
-  "$llmc" compile "$model" --target=cpu -o "$out"
+  "$llmc" compile "$model" --target=cpu --quant=f32 -o "$out"
   wall=$(echo "$(date +%s.%N) - $start" | bc)
   rss=unknown
 fi
