@@ -594,17 +594,16 @@ ForwardLowering::createGroupResults(llm::FusedOp op) {
 }
 
 /// The ops of `op`'s body of type OpTy, in order.
-template <typename OpTy>
-static SmallVector<OpTy> bodyOps(llm::FusedOp op) {
+template <typename OpTy> static SmallVector<OpTy> bodyOps(llm::FusedOp op) {
   return llvm::to_vector(op.getBody().front().getOps<OpTy>());
 }
 
 /// `activation` and `approximation` parameters of a gated activation.
 static void setActivationParameters(Operation *step, Operation *activation,
                                     OpBuilder &builder) {
-  step->setAttr("activation",
-                builder.getStringAttr(isa<llm::SiluOp>(activation) ? "silu"
-                                                                   : "gelu"));
+  step->setAttr(
+      "activation",
+      builder.getStringAttr(isa<llm::SiluOp>(activation) ? "silu" : "gelu"));
   StringRef approximation = "none";
   if (auto gelu = dyn_cast<llm::GeluOp>(activation))
     approximation = llm::stringifyGeluApproximation(gelu.getApproximation());
@@ -783,8 +782,7 @@ LogicalResult ForwardLowering::lowerRopeKVWrite(llm::FusedOp op) {
   auto yield = cast<llm::YieldOp>(op.getBody().front().getTerminator());
   if (splits.size() != 1 || splits.front().getNumResults() != 3 ||
       ropes.size() != 2 || writes.size() != 1 ||
-      (norms.size() != 0 && norms.size() != 2) ||
-      yield.getValues().size() != 1)
+      (norms.size() != 0 && norms.size() != 2) || yield.getValues().size() != 1)
     return op.emitError("a rope_kv_write group holds one 3-way llm.split, "
                         "two llm.rope (each optionally of an llm.rms_norm), "
                         "one llm.kv_cache_write and yields the roped query");
@@ -825,7 +823,8 @@ LogicalResult ForwardLowering::lowerRopeKVWrite(llm::FusedOp op) {
   if (!step->hasAttr("style"))
     step->setAttr("style", builder.getStringAttr("half"));
   step->setAttr("layer", writes.front().getLayerAttr());
-  step->setAttr("num_heads", builder.getI64IntegerAttr(queryType.getDimSize(1)));
+  step->setAttr("num_heads",
+                builder.getI64IntegerAttr(queryType.getDimSize(1)));
   step->setAttr("num_kv_heads",
                 builder.getI64IntegerAttr(keyType.getDimSize(1)));
   step->setAttr("head_dim", builder.getI64IntegerAttr(queryType.getDimSize(2)));
@@ -866,7 +865,8 @@ LogicalResult ForwardLowering::lowerElementwise(llm::FusedOp op) {
                  : "gelu";
     else if (auto scale = dyn_cast<llm::ScaleOp>(inner)) {
       name = "scale";
-      extra.push_back(llvm::formatv("{0:e16}", scale.getFactor().convertToDouble()));
+      extra.push_back(
+          llvm::formatv("{0:e16}", scale.getFactor().convertToDouble()));
     } else if (isa<arith::ExtFOp, arith::TruncFOp>(inner))
       name = "convert";
     else

@@ -5,9 +5,11 @@
 #include "compiler/artifact/ArtifactWriter.h"
 #include "compiler/artifact/PlanToSpec.h"
 #include "compiler/driver/Import.h"
+#include "compiler/driver/Stats.h"
 #include "compiler/frontends/Importer.h"
 #include "compiler/weights/WeightStore.h"
 #include "dialects/plan/PlanOps.h"
+#include "passes/FusedWeights.h"
 #include "passes/Passes.h"
 #include "runtime/schema/Checksum.h"
 
@@ -239,6 +241,11 @@ Status writeArtifactFile(mlir::ModuleOp module, const CompileOptions &options,
           compute->inputs.size() >= 2) {
         spec.config.kvCacheDType = compute->inputs[1].dtype;
         break;
+      } else if (compute && compute->name == "rope_kv_write" &&
+                 !compute->inputs.empty()) {
+        // Fused: k and v come packed in the QKV rows.
+        spec.config.kvCacheDType = compute->inputs[0].dtype;
+        break;
       }
 
   if (imported && imported->tokenizer) {
@@ -379,8 +386,8 @@ Status compileModel(const CompileOptions &options) {
                    << imported->config.numLayers << " layers)\n";
   }
 
-  // Only the target-independent cleanups exist yet; quantization for
-  // `options.quant`, partitioning and fusion join this pipeline later.
+  // Only the target-independent cleanups run here; fusion follows below,
+  // quantization for `options.quant` and partitioning join later.
   mlir::PassManager pipeline(&context);
   pipeline.addPass(mlir::createCanonicalizerPass());
   if (mlir::failed(pipeline.run(*module)))
@@ -388,6 +395,38 @@ Status compileModel(const CompileOptions &options) {
                            "'");
   if (options.verbose)
     llvm::errs() << "llmc: ran canonicalize\n";
+
+  // --stats compares the plan of the unfused module with the fused one.
+  std::optional<PlanStats> unfusedStats;
+  if (options.stats) {
+    mlir::OwningOpRef<mlir::ModuleOp> unfused = module->clone();
+    if (Status status = lowerToPlan(*unfused, options, context); !status.ok())
+      return status;
+    unfusedStats = computePlanStats(*unfused);
+  }
+  if (options.fuse) {
+    mlir::PassManager fusion(&context);
+    fusion.addPass(createFusePass());
+    if (mlir::failed(fusion.run(*module)))
+      return Status::failure("llm-fuse failed on '" + modelPath + "'");
+    // The merged QKV and gate/up weights exist only as llm.concat
+    // annotations until the store declares them.
+    if (imported)
+      if (llvm::Error error = applyWeightConcats(*module, *imported->weights))
+        return Status::failure("'" + modelPath +
+                               "': " + llvm::toString(std::move(error)));
+    if (options.verbose)
+      llvm::errs() << "llmc: ran llm-fuse\n";
+  }
+  if (unfusedStats) {
+    mlir::OwningOpRef<mlir::ModuleOp> fused = module->clone();
+    if (Status status = lowerToPlan(*fused, options, context); !status.ok())
+      return status;
+    std::string report =
+        formatFusionStats(*unfusedStats, computePlanStats(*fused));
+    // The report goes where the output does not.
+    (options.outputPath == "-" ? llvm::errs() : llvm::outs()) << report;
+  }
 
   if (options.emit == EmitKind::Mlir)
     return writeMlir(*module, options.outputPath);
