@@ -410,8 +410,9 @@ Status compileModel(const CompileOptions &options) {
     if (mlir::failed(fusion.run(*module)))
       return Status::failure("llm-fuse failed on '" + modelPath + "'");
     // The merged QKV and gate/up weights exist only as llm.concat
-    // annotations until the store declares them.
-    if (imported)
+    // annotations until the store declares them (synthetic weights are
+    // seeded by name and never read from the store).
+    if (imported && !options.syntheticWeights)
       if (llvm::Error error = applyWeightConcats(*module, *imported->weights))
         return Status::failure("'" + modelPath +
                                "': " + llvm::toString(std::move(error)));

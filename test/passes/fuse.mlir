@@ -13,7 +13,8 @@
 // Eight launches: rms_norm, QKV GEMM, rope_kv_write, cached_attention,
 // linear_residual, rms_norm, linear_gated_activation, linear_residual.
 // CHECK-LABEL: func.func @decoder_layer
-// CHECK: %[[X:.+]] = llm.rms_norm %[[H0:.+]], %{{.+}} epsilon
+// CHECK: %[[H0:.+]] = llm.embedding
+// CHECK: %[[X:.+]] = llm.rms_norm %[[H0]], %{{.+}} epsilon
 // CHECK: %[[WQKV:.+]] = llm.weight @model.layers.0.self_attn.qkv_proj.weight {llm.concat = {axis = 0 : i64, parts = ["model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight", "model.layers.0.self_attn.v_proj.weight"]}} : tensor<128x64xbf16>
 // CHECK-NEXT: %[[QKV:.+]] = llm.linear %[[X]], %[[WQKV]] : tensor<?x64xbf16>, tensor<128x64xbf16> -> tensor<?x128xbf16>
 // CHECK-NEXT: %[[Q:.+]] = llm.fused ins(%[[QKV]], %[[POS:.+]], %[[BATCH:.+]] : tensor<?x128xbf16>, tensor<?xi32>, !llm.batch) attributes {kind = "rope_kv_write"} {
@@ -70,7 +71,9 @@
 // ONLYGEMM: llm.split
 // ONLYGEMM: llm.silu
 module attributes {test.case = "layer"} {
-  func.func @decoder_layer(%h0: tensor<?x64xbf16>, %pos: tensor<?xi32>, %batch: !llm.batch) -> tensor<?x64xbf16> {
+  func.func @decoder_layer(%ids: tensor<?xi32>, %pos: tensor<?xi32>, %batch: !llm.batch) -> tensor<?x64xbf16> {
+    %table = llm.weight @model.embed_tokens.weight : tensor<256x64xbf16>
+    %h0 = llm.embedding %table[%ids] : tensor<256x64xbf16>, tensor<?xi32> -> tensor<?x64xbf16>
     %ln1 = llm.weight @model.layers.0.input_layernorm.weight : tensor<64xbf16>
     %x1 = llm.rms_norm %h0, %ln1 epsilon = 1.0e-05 : tensor<?x64xbf16>, tensor<64xbf16>
     %wq = llm.weight @model.layers.0.self_attn.q_proj.weight : tensor<64x64xbf16>
