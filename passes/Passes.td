@@ -116,6 +116,21 @@ def LowerToPlanPass : Pass<"llm-lower-to-plan", "::mlir::ModuleOp"> {
       (`plan.slice ... view(%base ...)`), no step.
     - Collectives become `plan.collective`; `llm.send`/`llm.recv` use the
       group `[rank, peer]`.
+    - Each `llm.fused` group of `llm-fuse` becomes one step named by its
+      kind: `linear_residual` is `plan.gemm` with beta = 1 accumulating into
+      the residual's buffer (which the group's result then is); the other
+      kinds are `plan.compute` steps: `add_rms_norm` (a, b, w -> sum, norm)
+      and its `_quantize` forms (+ scale -> quantized), `rms_norm_quantize`
+      (x, w, scale -> q), all with `epsilon`; `gated_activation` (packed ->
+      y) and `linear_gated_activation` (x, w -> y) with `activation`
+      (`silu`, `gelu`) and `approximation` (+ scale for `_quantize`);
+      `linear_bias` (x, w, bias -> y); `rope_kv_write` (packed QKV,
+      positions [, q norm, k norm] -> q) with the rope parameters, `layer`,
+      `num_heads`, `num_kv_heads`, `head_dim` (and `epsilon` with norms);
+      `elementwise` (inputs -> y) with `program`, one
+      `t<j>:<type>=<op>(<operands>)` per body op. `llm.cached_attention`
+      becomes `cached_attention` (q -> o), and an `llm.split` outside a
+      group a `split` copy.
     - Every other op becomes a backend-neutral `plan.compute` step named
       after the op (`"rms_norm"`, `"rope"`, `"attention"`, `"convert"` for
       `arith.extf`/`arith.truncf`) whose parameters are the op's attributes

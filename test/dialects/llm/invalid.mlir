@@ -652,3 +652,56 @@ func.func @yield_outside(%a: tensor<4xf32>) {
   // expected-error @+1 {{expects parent op 'llm.fused'}}
   llm.yield %a : tensor<4xf32>
 }
+
+// -----
+// llm.split parts must cover the last dimension exactly.
+func.func @split_short(%a: tensor<?x8xf32>) {
+  // expected-error @+1 {{parts cover 6 columns but the input has 8}}
+  %x, %y = llm.split %a : tensor<?x8xf32> -> tensor<?x4xf32>, tensor<?x2xf32>
+  return
+}
+
+// -----
+// llm.split keeps every other dimension and the element type.
+func.func @split_rows(%a: tensor<4x8xf32>) {
+  // expected-error @+1 {{part 1 of shape [3, 4] must keep every dimension but the last of [4, 8]}}
+  %x, %y = llm.split %a : tensor<4x8xf32> -> tensor<4x4xf32>, tensor<3x4xf32>
+  return
+}
+
+// -----
+func.func @split_type(%a: tensor<4x8xf32>) {
+  // expected-error @+1 {{part 0 has element type 'bf16' but the input 'f32'}}
+  %x, %y = llm.split %a : tensor<4x8xf32> -> tensor<4x4xbf16>, tensor<4x4xf32>
+  return
+}
+
+// -----
+// llm.kv_cache_write: key and value are [tokens, kv_heads, head_dim] alike.
+func.func @kv_write_shapes(%k: tensor<?x2x16xf32>, %v: tensor<?x2x8xf32>, %b: !llm.batch) {
+  // expected-error @+1 {{must have one shape and type}}
+  llm.kv_cache_write %k, %v, %b {layer = 0 : i64} : tensor<?x2x16xf32>, tensor<?x2x8xf32>
+  return
+}
+
+// -----
+func.func @kv_write_layer(%k: tensor<?x2x16xf32>, %b: !llm.batch) {
+  // expected-error @+1 {{layer must be non-negative, got -1}}
+  llm.kv_cache_write %k, %k, %b {layer = -1 : i64} : tensor<?x2x16xf32>, tensor<?x2x16xf32>
+  return
+}
+
+// -----
+// llm.cached_attention returns the query's type and needs a positive scale.
+func.func @cached_attention_result(%q: tensor<?x4x16xf32>, %b: !llm.batch) {
+  // expected-error @+1 {{the result type 'tensor<?x4x8xf32>' must be the query's 'tensor<?x4x16xf32>'}}
+  %o = llm.cached_attention %q, %b {layer = 0 : i64, scale = 0.25 : f64} : tensor<?x4x16xf32> -> tensor<?x4x8xf32>
+  return
+}
+
+// -----
+func.func @cached_attention_scale(%q: tensor<?x4x16xf32>, %b: !llm.batch) {
+  // expected-error @+1 {{scale must be a positive number, got 0}}
+  %o = llm.cached_attention %q, %b {layer = 0 : i64, scale = 0.0 : f64} : tensor<?x4x16xf32> -> tensor<?x4x16xf32>
+  return
+}

@@ -166,3 +166,18 @@ func.func @fused_group(%h: tensor<?x576xbf16>, %r: tensor<?x576xbf16>) -> tensor
   } -> tensor<?x576xbf16>
   return %0 : tensor<?x576xbf16>
 }
+
+// The packed-projection ops llm-fuse creates.
+// CHECK-LABEL: func.func @packed_qkv
+func.func @packed_qkv(%qkv: tensor<?x128xbf16>, %batch: !llm.batch) -> tensor<?x4x16xbf16> {
+  // CHECK: %[[P:.+]]:3 = llm.split %{{.+}} : tensor<?x128xbf16> -> tensor<?x64xbf16>, tensor<?x32xbf16>, tensor<?x32xbf16>
+  %q, %k, %v = llm.split %qkv : tensor<?x128xbf16> -> tensor<?x64xbf16>, tensor<?x32xbf16>, tensor<?x32xbf16>
+  %q3 = llm.reshape %q : tensor<?x64xbf16> -> tensor<?x4x16xbf16>
+  %k3 = llm.reshape %k : tensor<?x32xbf16> -> tensor<?x2x16xbf16>
+  %v3 = llm.reshape %v : tensor<?x32xbf16> -> tensor<?x2x16xbf16>
+  // CHECK: llm.kv_cache_write %{{.+}}, %{{.+}}, %{{.+}} {layer = 1 : i64} : tensor<?x2x16xbf16>, tensor<?x2x16xbf16>
+  llm.kv_cache_write %k3, %v3, %batch {layer = 1 : i64} : tensor<?x2x16xbf16>, tensor<?x2x16xbf16>
+  // CHECK: llm.cached_attention %{{.+}}, %{{.+}} {layer = 1 : i64, scale = 2.500000e-01 : f64, sliding_window = 8 : i64} : tensor<?x4x16xbf16> -> tensor<?x4x16xbf16>
+  %o = llm.cached_attention %q3, %batch {layer = 1 : i64, scale = 0.25 : f64, sliding_window = 8 : i64} : tensor<?x4x16xbf16> -> tensor<?x4x16xbf16>
+  return %o : tensor<?x4x16xbf16>
+}
