@@ -33,8 +33,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -386,10 +388,13 @@ INSTANTIATE_TEST_SUITE_P(TinyModels, EngineGoldenTest,
 /// Fused plans differ from unfused ones only where a GEMM epilogue (residual,
 /// gated activation) keeps the f32 accumulator instead of rounding it to the
 /// activation type first; every other fused kernel rounds as the unfused
-/// steps do. These models compute in f32, so the logits come out bitwise
-/// equal (the test prints the difference); the bound leaves room for f16/bf16
-/// rounding and is 10x below the transformers bound.
-constexpr double kMaxFusedVsUnfusedError = 1e-5;
+/// steps do. In f32 the logits come out bitwise equal. In bf16 (`--quant=
+/// bf16`) each skipped rounding is at most half a bf16 ulp (2^-9 relative)
+/// of one activation, and the two runs drift apart by bf16 noise: the six
+/// models stay at or below 0.018 (the test prints it); the bound leaves 2x.
+double maxFusedVsUnfusedError(const std::string &precision) {
+  return precision == "f32" ? 1e-5 : 4e-2;
+}
 
 struct CompiledEngine {
   std::unique_ptr<loader::Artifact> artifact;
@@ -398,10 +403,10 @@ struct CompiledEngine {
 
 ::testing::AssertionResult compileAndLoad(const std::string &arch,
                                           const std::string &flags,
+                                          const std::string &tag,
                                           CompiledEngine &out) {
   std::string path = ::testing::TempDir() + "/engine_test_fusion_" + arch +
-                     (flags.empty() ? "_fused" : "_unfused") + "_" +
-                     std::to_string(::getpid()) + ".llmc";
+                     "_" + tag + "_" + std::to_string(::getpid()) + ".llmc";
   std::string command = std::string("\"") + LLMC_BIN + "\" compile \"" +
                         LLMC_TINY_MODELS_DIR + "/" + arch +
                         "\" --target=cpu --max-tokens=32 " + flags + " -o \"" +
@@ -431,18 +436,24 @@ std::vector<std::string> computeStepNames(const loader::Artifact &artifact) {
   return names;
 }
 
-class FusionTest : public ::testing::TestWithParam<const char *> {};
+class FusionTest
+    : public ::testing::TestWithParam<std::tuple<const char *, const char *>> {
+};
 
 // llm-fuse changes the plan (fewer steps, the fused kinds) but not what the
 // model computes: prefill, greedy decode and a ragged batch give the unfused
 // artifact's logits and tokens.
 TEST_P(FusionTest, FusedMatchesUnfused) {
-  std::string arch = GetParam();
+  auto [archName, precisionName] = GetParam();
+  std::string arch = archName, precision = precisionName;
+  const double bound = maxFusedVsUnfusedError(precision);
   ModelGoldens goldens;
   ASSERT_TRUE(loadGoldens(arch, goldens));
   CompiledEngine fused, unfused;
-  ASSERT_TRUE(compileAndLoad(arch, "", fused));
-  ASSERT_TRUE(compileAndLoad(arch, "--no-fuse", unfused));
+  std::string quant = precision == "f32" ? "" : "--quant=" + precision;
+  ASSERT_TRUE(compileAndLoad(arch, quant, precision + "_fused", fused));
+  ASSERT_TRUE(compileAndLoad(arch, quant + " --no-fuse", precision + "_unfused",
+                             unfused));
 
   size_t fusedSteps = fused.artifact->plan(0)->steps()->size();
   size_t unfusedSteps = unfused.artifact->plan(0)->steps()->size();
@@ -460,6 +471,7 @@ TEST_P(FusionTest, FusedMatchesUnfused) {
 
   int64_t vocab = fused.engine->vocabSize();
   double worst = 0.0;
+  int64_t nearTies = 0;
   auto run = [&](const engine::ForwardBatch &batch,
                  const std::string &what) -> std::vector<float> {
     std::vector<float> a, b;
@@ -471,12 +483,25 @@ TEST_P(FusionTest, FusedMatchesUnfused) {
     double maxDiff = 0.0;
     for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
       maxDiff = std::max(maxDiff, std::fabs(double(a[i]) - double(b[i])));
-    EXPECT_LE(maxDiff, kMaxFusedVsUnfusedError) << arch << " " << what;
+    EXPECT_LE(maxDiff, bound) << arch << " " << precision << " " << what;
     worst = std::max(worst, maxDiff);
-    for (size_t row = 0; row * vocab < std::min(a.size(), b.size()); ++row)
-      EXPECT_EQ(argmax(a.data() + row * vocab, vocab),
-                argmax(b.data() + row * vocab, vocab))
-          << arch << " " << what << ": greedy token of row " << row;
+    // The greedy token must agree wherever the unfused top-2 gap exceeds
+    // what the bound lets the two runs differ by (random tiny models have
+    // near ties that bf16 noise may flip).
+    for (size_t row = 0; (row + 1) * vocab <= std::min(a.size(), b.size());
+         ++row) {
+      const float *unfusedRow = b.data() + row * vocab;
+      std::vector<float> sorted(unfusedRow, unfusedRow + vocab);
+      std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(),
+                        std::greater<float>());
+      if (sorted[0] - sorted[1] > 2 * bound)
+        EXPECT_EQ(argmax(a.data() + row * vocab, vocab),
+                  argmax(unfusedRow, vocab))
+            << arch << " " << precision << " " << what
+            << ": greedy token of row " << row;
+      else
+        ++nearTies;
+    }
     return a;
   };
 
@@ -511,18 +536,21 @@ TEST_P(FusionTest, FusedMatchesUnfused) {
     batch.sequences.push_back({id++, static_cast<int64_t>(ids.size())});
   }
   run(batch, "ragged batch");
-  std::printf("[ fusion ] %s: %zu -> %zu steps, max |dlogit| fused vs "
-              "unfused = %.3g (bound %g)\n",
-              arch.c_str(), unfusedSteps, fusedSteps, worst,
-              kMaxFusedVsUnfusedError);
+  std::printf("[ fusion ] %s %s: %zu -> %zu steps, max |dlogit| fused vs "
+              "unfused = %.3g (bound %g), %lld near-tie rows not compared\n",
+              arch.c_str(), precision.c_str(), unfusedSteps, fusedSteps, worst,
+              bound, static_cast<long long>(nearTies));
 }
 
-INSTANTIATE_TEST_SUITE_P(TinyModels, FusionTest,
-                         ::testing::Values("llama", "qwen3", "qwen2", "mistral",
-                                           "mistral_swa", "gemma3"),
-                         [](const auto &info) {
-                           return std::string(info.param);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    TinyModels, FusionTest,
+    ::testing::Combine(::testing::Values("llama", "qwen3", "qwen2", "mistral",
+                                         "mistral_swa", "gemma3"),
+                       ::testing::Values("f32", "bf16")),
+    [](const auto &info) {
+      return std::string(std::get<0>(info.param)) + "_" +
+             std::get<1>(info.param);
+    });
 
 //===----------------------------------------------------------------------===//
 // Errors are Statuses.
