@@ -482,6 +482,17 @@ void FusePass::fuseNorms(func::FuncOp function) {
         normalized = quant.getResult();
         kind += "_quantize";
       }
+    // Sandwich norms (Gemma): the branch's own norm before the residual add
+    // joins too, so the branch output is read once.
+    if (kind == "add_rms_norm")
+      for (Value operand : add->getOperands())
+        if (auto inner = operand.getDefiningOp<llm::RMSNormOp>();
+            inner && operand.hasOneUse() &&
+            inner->getBlock() == add->getBlock()) {
+          ops.insert(ops.begin(), inner);
+          kind = "rms_norm_add_rms_norm";
+          break;
+        }
     if (ops.size() < 2)
       continue;
     yields.push_back(normalized);

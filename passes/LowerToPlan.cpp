@@ -613,7 +613,7 @@ static void setActivationParameters(Operation *step, Operation *activation,
 LogicalResult ForwardLowering::lowerFused(llm::FusedOp op) {
   StringRef kind = op.getKind().value_or("");
   if (kind == "add_rms_norm" || kind == "add_rms_norm_quantize" ||
-      kind == "rms_norm_quantize")
+      kind == "rms_norm_quantize" || kind == "rms_norm_add_rms_norm")
     return lowerNormGroup(op);
   if (kind == "gated_activation" || kind == "gated_activation_quantize" ||
       kind == "linear_gated_activation" ||
@@ -655,15 +655,28 @@ LogicalResult ForwardLowering::lowerNormGroup(llm::FusedOp op) {
   SmallVector<llm::AddOp> adds = bodyOps<llm::AddOp>(op);
   SmallVector<llm::RMSNormOp> norms = bodyOps<llm::RMSNormOp>(op);
   SmallVector<llm::QuantizeOp> quants = bodyOps<llm::QuantizeOp>(op);
-  if (norms.size() != 1 || adds.size() > 1 || quants.size() > 1)
-    return op.emitError("a norm group holds one llm.rms_norm, at most one "
+  bool sandwich = *op.getKind() == "rms_norm_add_rms_norm";
+  if (norms.size() != (sandwich ? 2u : 1u) || adds.size() > 1 ||
+      quants.size() > 1 || (sandwich && (adds.empty() || !quants.empty())))
+    return op.emitError("a norm group holds one llm.rms_norm (two around "
+                        "the add for rms_norm_add_rms_norm), at most one "
                         "llm.add before it and one llm.quantize after it");
   SmallVector<Value> inputs;
   SmallVector<Value> bodyInputs;
-  if (!adds.empty())
+  if (sandwich) {
+    // (branch, branch norm weight, residual, norm weight): the branch is
+    // normalized, added to the residual, and the sum normalized again.
+    llm::RMSNormOp inner = norms.front();
+    llm::AddOp add = adds.front();
+    Value residual =
+        add.getLhs() == inner.getResult() ? add.getRhs() : add.getLhs();
+    bodyInputs.append({inner.getInput(), inner.getWeight(), residual});
+    norms.erase(norms.begin());
+  } else if (!adds.empty()) {
     bodyInputs.append({adds.front().getLhs(), adds.front().getRhs()});
-  else
+  } else {
     bodyInputs.push_back(norms.front().getInput());
+  }
   bodyInputs.push_back(norms.front().getWeight());
   if (!quants.empty())
     bodyInputs.push_back(quants.front().getScale());
@@ -679,6 +692,9 @@ LogicalResult ForwardLowering::lowerNormGroup(llm::FusedOp op) {
   auto step = plan::ComputeOp::create(builder, op.getLoc(), *op.getKind(),
                                       inputs, *outputs);
   step->setAttr("epsilon", norms.front().getEpsilonAttr());
+  if (sandwich)
+    step->setAttr("branch_epsilon",
+                  bodyOps<llm::RMSNormOp>(op).front().getEpsilonAttr());
   ++stepCount;
   return success();
 }

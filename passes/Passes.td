@@ -52,7 +52,8 @@ def FusePass : Pass<"llm-fuse", "::mlir::ModuleOp"> {
     5. `norms`: `llm.add` feeding `llm.rms_norm` becomes `add_rms_norm`
        (both the sum and the norm are results); an `llm.quantize` of the
        norm joins (`add_rms_norm_quantize`, or `rms_norm_quantize` without
-       the add) when `quantize` is set.
+       the add) when `quantize` is set; an `llm.rms_norm` of the added
+       branch joins too (`rms_norm_add_rms_norm`, Gemma's sandwich norms).
     6. `elementwise`: a chain of two or more elementwise ops of one shape,
        each used only by the next, becomes an `elementwise` group.
 
@@ -121,7 +122,9 @@ def LowerToPlanPass : Pass<"llm-lower-to-plan", "::mlir::ModuleOp"> {
       the residual's buffer (which the group's result then is); the other
       kinds are `plan.compute` steps: `add_rms_norm` (a, b, w -> sum, norm)
       and its `_quantize` forms (+ scale -> quantized), `rms_norm_quantize`
-      (x, w, scale -> q), all with `epsilon`; `gated_activation` (packed ->
+      (x, w, scale -> q), all with `epsilon`; `rms_norm_add_rms_norm`
+      (branch, branch weight, residual, w -> sum, norm) with `epsilon` and
+      `branch_epsilon`; `gated_activation` (packed ->
       y) and `linear_gated_activation` (x, w -> y) with `activation`
       (`silu`, `gelu`) and `approximation` (+ scale for `_quantize`);
       `linear_bias` (x, w, bias -> y); `rope_kv_write` (packed QKV,

@@ -148,12 +148,21 @@ PlanStats computePlanStats(ModuleOp module) {
     currentLayer = layer;
     ++launchesByLayer[layer];
   }
-  for (auto [layer, launches] : launchesByLayer) {
-    if (layer < 0)
-      continue;
-    ++stats.numLayers;
-    stats.launchesPerLayer = std::max(stats.launchesPerLayer, launches);
-  }
+  // The count most layers have (the larger on a tie): a boundary layer may
+  // also carry a step fused across it, such as the last layer's residual
+  // add with the final norm.
+  std::map<int64_t, int64_t> layersByLaunches;
+  for (auto [layer, launches] : launchesByLayer)
+    if (layer >= 0) {
+      ++stats.numLayers;
+      ++layersByLaunches[launches];
+    }
+  int64_t mostLayers = 0;
+  for (auto [launches, layers] : layersByLaunches)
+    if (layers >= mostLayers) {
+      mostLayers = layers;
+      stats.launchesPerLayer = launches;
+    }
   for (auto [layer, bytes] : kvBytesPerToken)
     stats.kvBytesPerContextToken += bytes;
   return stats;

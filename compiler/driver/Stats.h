@@ -22,7 +22,7 @@
 namespace llmc {
 
 struct PlanStats {
-  /// Decoder layers found and the most launches any of them takes.
+  /// Decoder layers found and the launches most of them take.
   int64_t numLayers = 0;
   int64_t launchesPerLayer = 0;
   int64_t totalLaunches = 0;

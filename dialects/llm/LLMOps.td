@@ -561,7 +561,9 @@ def LLM_FusedOp : LLM_Op<"fused", [IsolatedFromAbove,
     - `add_rms_norm` (a, b, w -> a + b, rms_norm(a + b)): the residual sum
       and its normalization in one sweep; `add_rms_norm_quantize` (a, b, w,
       scale -> sum, quantized norm) and `rms_norm_quantize` (x, w, scale ->
-      quantized norm) when an `llm.quantize` follows the norm.
+      quantized norm) when an `llm.quantize` follows the norm;
+      `rms_norm_add_rms_norm` (branch, branch weight, residual, w -> sum,
+      norm) when the added branch is itself normalized (Gemma's sandwich).
     - `gated_activation` (packed -> act(gate) * up): `llm.split` of packed
       `[gate | up]` rows, `llm.silu` or `llm.gelu` of the gate, `llm.mul`;
       `gated_activation_quantize` adds an `llm.quantize` (scale input).

@@ -953,6 +953,7 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
                                          const std::vector<Buf> &out,
                                          bool &handled) {
   static const char *const kFusedSteps[] = {"add_rms_norm",
+                                            "rms_norm_add_rms_norm",
                                             "add_rms_norm_quantize",
                                             "rms_norm_quantize",
                                             "gated_activation",
@@ -1024,6 +1025,43 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
     return Status::success();
   };
 
+  if (name == "rms_norm_add_rms_norm") {
+    if (Status s = arity(4, 2); !s)
+      return s;
+    double epsilon, branchEpsilon;
+    if (!params.number("epsilon", epsilon) ||
+        !params.number("branch_epsilon", branchEpsilon))
+      return error("missing parameter 'epsilon' or 'branch_epsilon'");
+    Buf branch = in[0], branchWeight = in[1], residual = in[2], w = in[3];
+    Buf sum = out[0], y = out[1];
+    DType tb, tbw, tr, tw, ts, ty;
+    for (auto [buffer, type] : {std::pair<const Buf *, DType *>{&branch, &tb},
+                                {&branchWeight, &tbw},
+                                {&residual, &tr},
+                                {&w, &tw},
+                                {&sum, &ts},
+                                {&y, &ty}})
+      if (Status s = floatDType(*buffer, *type); !s)
+        return s;
+    int64_t cols = branch.lastDim();
+    if (tbw != tw || branchWeight.elements(maxTokens) != cols ||
+        w.elements(maxTokens) != cols || residual.lastDim() != cols ||
+        sum.lastDim() != cols || y.lastDim() != cols)
+      return error("the operands and the weights disagree on the row size "
+                   "or the weights' type");
+    steps.push_back([=](int64_t tokens) {
+      int64_t rows = branch.matrixRows(tokens);
+      cpu::rmsNormAddRmsNorm(
+          cpu::constMatrix(branch.data, tb, rows, cols), branchWeight.data,
+          static_cast<float>(branchEpsilon),
+          cpu::constMatrix(residual.data, tr, rows, cols), w.data, tw,
+          static_cast<float>(epsilon), cpu::matrix(sum.data, ts, rows, cols),
+          cpu::matrix(y.data, ty, rows, cols));
+      return Status::success();
+    });
+    return Status::success();
+  }
+
   if (name == "add_rms_norm" || name == "add_rms_norm_quantize" ||
       name == "rms_norm_quantize") {
     bool hasAdd = name != "rms_norm_quantize";
@@ -1037,7 +1075,7 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
     double offset = 0.0;
     params.number("weight_offset", offset);
     Buf a = in[0], b = hasAdd ? in[1] : in[0], w = in[hasAdd ? 2 : 1];
-    Buf sum = hasAdd ? out[0] : out[0], y = out.back();
+    Buf sum = out[0], y = out.back();
     DType ta, tb, tw, ts = DType::F32, ty = DType::F32;
     for (auto [buffer, type] :
          {std::pair<const Buf *, DType *>{&a, &ta}, {&b, &tb}, {&w, &tw}})

@@ -5,7 +5,7 @@
 // RUN: llmc-opt %s --split-input-file --llm-fuse="quantize=false" | FileCheck %s --check-prefix=NOQUANT
 // RUN: llmc-opt %s --split-input-file --llm-fuse | llmc-opt --split-input-file | FileCheck %s --check-prefix=ROUNDTRIP
 
-// ROUNDTRIP-COUNT-7: llm.fused
+// ROUNDTRIP-COUNT-9: llm.fused
 
 // A decoder layer (the tiny llama): Q/K/V and gate/up merge into packed
 // GEMMs over concatenated weights; RoPE + KV write read the packed QKV; the
@@ -264,5 +264,35 @@ module attributes {test.case = "elementwise"} {
     %f = arith.extf %c : tensor<?x8xbf16> to tensor<?x8xf32>
     %l = llm.gelu %a : tensor<?x8xbf16>
     return %f, %l, %l : tensor<?x8xf32>, tensor<?x8xbf16>, tensor<?x8xbf16>
+  }
+}
+
+// -----
+// Gemma's sandwich norms: the branch's own norm, the residual add and the
+// next norm are one rms_norm_add_rms_norm group (sum and norm as results);
+// a branch norm read twice stays out, leaving add_rms_norm.
+// CHECK-LABEL: func.func @sandwich
+// CHECK: %[[S:.+]]:2 = llm.fused ins(%arg0, %{{.+}}, %arg1, %{{.+}} : tensor<?x16xf32>, tensor<16xf32>, tensor<?x16xf32>, tensor<16xf32>) attributes {kind = "rms_norm_add_rms_norm"} {
+// CHECK-NEXT: ^bb0(%[[B:.+]]: tensor<?x16xf32>, %[[W1:.+]]: tensor<16xf32>, %[[R:.+]]: tensor<?x16xf32>, %[[W2:.+]]: tensor<16xf32>):
+// CHECK-NEXT: %[[N1:.+]] = llm.rms_norm %[[B]], %[[W1]] epsilon = 9.9999999999999995E-7
+// CHECK-NEXT: %[[SUM:.+]] = llm.add %[[R]], %[[N1]]
+// CHECK-NEXT: %[[N2:.+]] = llm.rms_norm %[[SUM]], %[[W2]] epsilon = 1.000000e-05
+// CHECK-NEXT: llm.yield %[[SUM]], %[[N2]]
+// CHECK: llm.rms_norm %arg2
+// CHECK: kind = "add_rms_norm"
+// CHECK: return %[[S]]#1
+// NOEPI-LABEL: func.func @sandwich
+// NOEPI: kind = "rms_norm_add_rms_norm"
+module attributes {test.case = "sandwich"} {
+  func.func @sandwich(%branch: tensor<?x16xf32>, %r: tensor<?x16xf32>, %branch2: tensor<?x16xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>) {
+    %w1 = llm.weight @post_attention_layernorm.weight : tensor<16xf32>
+    %w2 = llm.weight @pre_feedforward_layernorm.weight : tensor<16xf32>
+    %n1 = llm.rms_norm %branch, %w1 epsilon = 1.0e-06 : tensor<?x16xf32>, tensor<16xf32>
+    %s = llm.add %r, %n1 : tensor<?x16xf32>
+    %n2 = llm.rms_norm %s, %w2 epsilon = 1.0e-05 : tensor<?x16xf32>, tensor<16xf32>
+    %m1 = llm.rms_norm %branch2, %w1 epsilon = 1.0e-06 : tensor<?x16xf32>, tensor<16xf32>
+    %s2 = llm.add %s, %m1 : tensor<?x16xf32>
+    %m2 = llm.rms_norm %s2, %w2 epsilon = 1.0e-05 : tensor<?x16xf32>, tensor<16xf32>
+    return %n2, %m1, %m2, %s2 : tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>
   }
 }

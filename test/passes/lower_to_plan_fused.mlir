@@ -92,6 +92,22 @@ module attributes {test.case = "qk_norm"} {
 }
 
 // -----
+// Gemma's sandwich norms: (branch, branch norm weight, residual, weight) ->
+// (sum, norm), each norm with its epsilon.
+// CHECK-LABEL: module attributes {test.case = "sandwich"}
+// CHECK: plan.compute "rms_norm_add_rms_norm"(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} : memref<4x16xf32>, memref<16xf32>, memref<4x16xf32>, memref<16xf32> -> %{{.+}}, %{{.+}} : memref<4x16xf32>, memref<4x16xf32>) {branch_epsilon = 9.9999999999999995E-7 : f64, epsilon = 1.000000e-05 : f64}
+module attributes {test.case = "sandwich"} {
+  func.func @forward(%branch: tensor<?x16xf32>, %r: tensor<?x16xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>) {
+    %w1 = llm.weight @a.weight : tensor<16xf32>
+    %w2 = llm.weight @b.weight : tensor<16xf32>
+    %n1 = llm.rms_norm %branch, %w1 epsilon = 1.0e-06 : tensor<?x16xf32>, tensor<16xf32>
+    %s = llm.add %r, %n1 : tensor<?x16xf32>
+    %n2 = llm.rms_norm %s, %w2 epsilon = 1.0e-05 : tensor<?x16xf32>, tensor<16xf32>
+    return %s, %n2 : tensor<?x16xf32>, tensor<?x16xf32>
+  }
+}
+
+// -----
 // A split outside any group copies each part out of the packed rows.
 // CHECK-LABEL: module attributes {test.case = "split"}
 // CHECK: plan.compute "split"(%{{.+}} : memref<4x48xf32> -> %{{.+}}, %{{.+}} : memref<4x16xf32>, memref<4x32xf32>)

@@ -170,6 +170,28 @@ void addRmsNormQuantized(const ConstMatrixView &a, const ConstMatrixView &b,
                  });
 }
 
+void rmsNormAddRmsNorm(const ConstMatrixView &branch, const void *branchWeight,
+                       float branchEpsilon, const ConstMatrixView &residual,
+                       const void *weight, DType weightDType, float epsilon,
+                       const MatrixView &sum, const MatrixView &output) {
+  const int64_t cols = branch.cols;
+  std::vector<float> branchGain = gainOf(branchWeight, weightDType, cols, 0);
+  std::vector<float> gain = gainOf(weight, weightDType, cols, 0);
+  std::vector<float> row(static_cast<size_t>(cols)), other(row.size());
+  for (int64_t r = 0; r < branch.rows; ++r) {
+    convertToF32(rowOf(branch, r), branch.dtype, row.data(), cols);
+    normalizeRow(row.data(), cols, branchGain.data(), branchEpsilon);
+    roundThrough(row.data(), cols, branch.dtype);
+    convertToF32(rowOf(residual, r), residual.dtype, other.data(), cols);
+    for (int64_t c = 0; c < cols; ++c)
+      row[c] = other[c] + row[c];
+    convertFromF32(row.data(), rowOf(sum, r), sum.dtype, cols);
+    roundThrough(row.data(), cols, sum.dtype);
+    normalizeRow(row.data(), cols, gain.data(), epsilon);
+    convertFromF32(row.data(), rowOf(output, r), output.dtype, cols);
+  }
+}
+
 void rmsNormQuantized(const ConstMatrixView &input, const void *weight,
                       DType weightDType, float epsilon,
                       const QuantizedMatrixView &output, float weightOffset) {

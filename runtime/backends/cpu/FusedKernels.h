@@ -56,6 +56,14 @@ void addRmsNormQuantized(const ConstMatrixView &a, const ConstMatrixView &b,
                          const MatrixView &sum,
                          const QuantizedMatrixView &output,
                          float weightOffset = 0.0f);
+/// Gemma's sandwich: sum = residual + rmsNorm(branch, branchWeight) (the
+/// branch norm stored in the branch's type, the sum in sum's), output =
+/// rmsNorm(sum, weight), per row in one sweep. Both weights have
+/// `weightDType`.
+void rmsNormAddRmsNorm(const ConstMatrixView &branch, const void *branchWeight,
+                       float branchEpsilon, const ConstMatrixView &residual,
+                       const void *weight, DType weightDType, float epsilon,
+                       const MatrixView &sum, const MatrixView &output);
 /// rmsNorm(input) quantized.
 void rmsNormQuantized(const ConstMatrixView &input, const void *weight,
                       DType weightDType, float epsilon,

@@ -65,6 +65,32 @@ TEST_P(FusedKernelsTest, AddRmsNormEqualsAddThenRmsNorm) {
   EXPECT_EQ(norm, wantNorm);
 }
 
+// rms_norm_add_rms_norm (Gemma's sandwich): bitwise what rmsNorm of the
+// branch, add to the residual and rmsNorm of the sum store.
+TEST_P(FusedKernelsTest, SandwichNormEqualsNormAddNorm) {
+  DType t = GetParam();
+  const int64_t rows = 3, cols = 29;
+  auto branch = randomValues(rows * cols, t, 21);
+  auto residual = randomValues(rows * cols, t, 22);
+  auto w1 = randomValues(cols, t, 23), w2 = randomValues(cols, t, 24);
+  std::vector<uint8_t> sum(branch.size()), norm(branch.size());
+  cpu::rmsNormAddRmsNorm(
+      cpu::constMatrix(branch.data(), t, rows, cols), w1.data(), 1e-6f,
+      cpu::constMatrix(residual.data(), t, rows, cols), w2.data(), t, 1e-5f,
+      cpu::matrix(sum.data(), t, rows, cols),
+      cpu::matrix(norm.data(), t, rows, cols));
+  std::vector<uint8_t> branchNorm(branch.size()), wantSum(branch.size()),
+      wantNorm(branch.size());
+  cpu::rmsNorm(cpu::constMatrix(branch.data(), t, rows, cols), w1.data(), t,
+               1e-6f, cpu::matrix(branchNorm.data(), t, rows, cols));
+  cpu::add(residual.data(), branchNorm.data(), t, wantSum.data(), t,
+           rows * cols);
+  cpu::rmsNorm(cpu::constMatrix(wantSum.data(), t, rows, cols), w2.data(), t,
+               1e-5f, cpu::matrix(wantNorm.data(), t, rows, cols));
+  EXPECT_EQ(sum, wantSum);
+  EXPECT_EQ(norm, wantNorm);
+}
+
 // The quantized norms give the codes of quantizing the unfused norm's f32
 // result: x / scale rounded half to even, saturated to [-128, 127].
 TEST_P(FusedKernelsTest, NormQuantizeEqualsNormThenQuantize) {
