@@ -217,20 +217,21 @@ void FusePass::mergeHorizontally(func::FuncOp function) {
   // bias-ness and result element type.
   using Key = std::tuple<Value, Type, int64_t, int64_t, Type>;
   llvm::MapVector<Key, SmallVector<llm::LinearOp>> candidates;
-  function.walk([&](llm::LinearOp linear) {
+  // Only @forward's own ops: those already in a group stay as they are.
+  for (auto linear : function.getBody().front().getOps<llm::LinearOp>()) {
     auto weight = linear.getWeight().getDefiningOp<llm::WeightOp>();
     auto weightType = cast<RankedTensorType>(linear.getWeight().getType());
     if (!weight || weightType.getRank() != 2 ||
         !isa<FloatType>(weightType.getElementType()))
-      return;
+      continue;
     if (Value bias = linear.getBias();
         bias && !bias.getDefiningOp<llm::WeightOp>())
-      return;
+      continue;
     candidates[{linear.getInput(), weightType.getElementType(),
                 weightType.getDimSize(1), linear.getBias() ? 1 : 0,
                 linear.getType().getElementType()}]
         .push_back(linear);
-  });
+  }
   for (auto &[key, linears] : candidates) {
     llvm::StringSet<> distinct;
     for (llm::LinearOp linear : linears)
@@ -291,7 +292,8 @@ void FusePass::mergeHorizontally(func::FuncOp function) {
 
 void FusePass::fuseRopeKVWrite(func::FuncOp function) {
   SmallVector<llm::AttentionOp> attentions;
-  function.walk([&](llm::AttentionOp op) { attentions.push_back(op); });
+  llvm::append_range(attentions,
+                     function.getBody().front().getOps<llm::AttentionOp>());
   for (llm::AttentionOp attention : attentions) {
     auto ropeQ = attention.getQuery().getDefiningOp<llm::RopeOp>();
     auto ropeK = attention.getKey().getDefiningOp<llm::RopeOp>();
@@ -370,7 +372,7 @@ void FusePass::fuseRopeKVWrite(func::FuncOp function) {
 
 void FusePass::fuseGatedActivations(func::FuncOp function) {
   SmallVector<llm::MulOp> products;
-  function.walk([&](llm::MulOp op) { products.push_back(op); });
+  llvm::append_range(products, function.getBody().front().getOps<llm::MulOp>());
   for (llm::MulOp product : products) {
     Operation *activation = nullptr;
     Value up;
@@ -417,7 +419,7 @@ void FusePass::fuseGatedActivations(func::FuncOp function) {
 
 void FusePass::fuseResidualEpilogues(func::FuncOp function) {
   SmallVector<llm::AddOp> adds;
-  function.walk([&](llm::AddOp op) { adds.push_back(op); });
+  llvm::append_range(adds, function.getBody().front().getOps<llm::AddOp>());
   for (llm::AddOp add : adds) {
     for (unsigned index : {1u, 0u}) {
       Value product = add->getOperand(index);

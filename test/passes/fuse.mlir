@@ -4,6 +4,10 @@
 // RUN: llmc-opt %s --split-input-file --llm-fuse="rope-kv-write=false gated-activations=false norms=false elementwise=false" | FileCheck %s --check-prefix=ONLYGEMM
 // RUN: llmc-opt %s --split-input-file --llm-fuse="quantize=false" | FileCheck %s --check-prefix=NOQUANT
 // RUN: llmc-opt %s --split-input-file --llm-fuse | llmc-opt --split-input-file | FileCheck %s --check-prefix=ROUNDTRIP
+// A second run finds nothing more to fuse.
+// RUN: llmc-opt %s --split-input-file --llm-fuse > %t.once
+// RUN: llmc-opt %s --split-input-file --llm-fuse --llm-fuse > %t.twice
+// RUN: diff %t.once %t.twice
 
 // ROUNDTRIP-COUNT-9: llm.fused
 
