@@ -43,7 +43,8 @@ struct [[nodiscard]] Status {
 enum class EmitKind {
   /// A deployable `.llmc` artifact (the default).
   Artifact,
-  /// The llm-dialect module after the compiler's cleanups, as text.
+  /// The llm-dialect module after the compiler's cleanups and fusion, as
+  /// text.
   Mlir,
   /// The plan-dialect module after lowering and memory planning, as text.
   Plan,
