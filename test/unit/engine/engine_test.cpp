@@ -401,15 +401,16 @@ struct CompiledEngine {
   std::unique_ptr<engine::Engine> engine;
 };
 
-::testing::AssertionResult compileAndLoad(const std::string &arch,
+/// `llmc compile MODEL --target=cpu --max-tokens=32 FLAGS`, loaded (MODEL
+/// may carry more flags after the path).
+::testing::AssertionResult compileAndLoad(const std::string &model,
                                           const std::string &flags,
                                           const std::string &tag,
                                           CompiledEngine &out) {
-  std::string path = ::testing::TempDir() + "/engine_test_fusion_" + arch +
-                     "_" + tag + "_" + std::to_string(::getpid()) + ".llmc";
-  std::string command = std::string("\"") + LLMC_BIN + "\" compile \"" +
-                        LLMC_TINY_MODELS_DIR + "/" + arch +
-                        "\" --target=cpu --max-tokens=32 " + flags + " -o \"" +
+  std::string path = ::testing::TempDir() + "/engine_test_fusion_" + tag + "_" +
+                     std::to_string(::getpid()) + ".llmc";
+  std::string command = std::string("\"") + LLMC_BIN + "\" compile " + model +
+                        " --target=cpu --max-tokens=32 " + flags + " -o \"" +
                         path + "\" 2>&1";
   if (std::system(command.c_str()) != 0)
     return ::testing::AssertionFailure() << command << " failed";
@@ -436,42 +437,18 @@ std::vector<std::string> computeStepNames(const loader::Artifact &artifact) {
   return names;
 }
 
-class FusionTest
-    : public ::testing::TestWithParam<std::tuple<const char *, const char *>> {
-};
-
-// llm-fuse changes the plan (fewer steps, the fused kinds) but not what the
-// model computes: prefill, greedy decode and a ragged batch give the unfused
-// artifact's logits and tokens.
-TEST_P(FusionTest, FusedMatchesUnfused) {
-  auto [archName, precisionName] = GetParam();
-  std::string arch = archName, precision = precisionName;
-  const double bound = maxFusedVsUnfusedError(precision);
-  ModelGoldens goldens;
-  ASSERT_TRUE(loadGoldens(arch, goldens));
-  CompiledEngine fused, unfused;
-  std::string quant = precision == "f32" ? "" : "--quant=" + precision;
-  ASSERT_TRUE(compileAndLoad(arch, quant, precision + "_fused", fused));
-  ASSERT_TRUE(compileAndLoad(arch, quant + " --no-fuse", precision + "_unfused",
-                             unfused));
-
-  size_t fusedSteps = fused.artifact->plan(0)->steps()->size();
-  size_t unfusedSteps = unfused.artifact->plan(0)->steps()->size();
-  EXPECT_LT(fusedSteps * 3, unfusedSteps * 2)
-      << arch << ": " << fusedSteps << " fused steps vs " << unfusedSteps;
-  std::vector<std::string> names = computeStepNames(*fused.artifact);
-  for (const char *kind :
-       {"rope_kv_write", "cached_attention", "linear_gated_activation"})
-    EXPECT_NE(std::find(names.begin(), names.end(), kind), names.end())
-        << arch << ": no " << kind << " step";
-  std::vector<std::string> unfusedNames = computeStepNames(*unfused.artifact);
-  EXPECT_EQ(
-      std::find(unfusedNames.begin(), unfusedNames.end(), "rope_kv_write"),
-      unfusedNames.end());
-
+/// Runs the same calls on a fused and an unfused engine: `prompt` as one
+/// prefill, 8 greedy decode steps, then `seqs` as one ragged call; expects
+/// logits within `bound` and equal greedy tokens wherever the unfused top-2
+/// gap exceeds 2 x `bound` (random tiny models have near ties that bf16
+/// noise may flip). Returns the largest difference.
+double compareFusedWithUnfused(CompiledEngine &fused, CompiledEngine &unfused,
+                               const std::vector<int32_t> &prompt,
+                               const std::vector<std::vector<int32_t>> &seqs,
+                               double bound, const std::string &label,
+                               int64_t &nearTies) {
   int64_t vocab = fused.engine->vocabSize();
   double worst = 0.0;
-  int64_t nearTies = 0;
   auto run = [&](const engine::ForwardBatch &batch,
                  const std::string &what) -> std::vector<float> {
     std::vector<float> a, b;
@@ -483,11 +460,8 @@ TEST_P(FusionTest, FusedMatchesUnfused) {
     double maxDiff = 0.0;
     for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
       maxDiff = std::max(maxDiff, std::fabs(double(a[i]) - double(b[i])));
-    EXPECT_LE(maxDiff, bound) << arch << " " << precision << " " << what;
+    EXPECT_LE(maxDiff, bound) << label << " " << what;
     worst = std::max(worst, maxDiff);
-    // The greedy token must agree wherever the unfused top-2 gap exceeds
-    // what the bound lets the two runs differ by (random tiny models have
-    // near ties that bf16 noise may flip).
     for (size_t row = 0; (row + 1) * vocab <= std::min(a.size(), b.size());
          ++row) {
       const float *unfusedRow = b.data() + row * vocab;
@@ -497,8 +471,7 @@ TEST_P(FusionTest, FusedMatchesUnfused) {
       if (sorted[0] - sorted[1] > 2 * bound)
         EXPECT_EQ(argmax(a.data() + row * vocab, vocab),
                   argmax(unfusedRow, vocab))
-            << arch << " " << precision << " " << what
-            << ": greedy token of row " << row;
+            << label << " " << what << ": greedy token of row " << row;
       else
         ++nearTies;
     }
@@ -507,7 +480,7 @@ TEST_P(FusionTest, FusedMatchesUnfused) {
 
   const int64_t seq = 3;
   engine::ForwardBatch batch;
-  batch.tokenIds = goldens.promptIds;
+  batch.tokenIds = prompt;
   for (size_t i = 0; i < batch.tokenIds.size(); ++i)
     batch.positions.push_back(static_cast<int32_t>(i));
   batch.sequences = {{seq, static_cast<int64_t>(batch.tokenIds.size())}};
@@ -528,7 +501,7 @@ TEST_P(FusionTest, FusedMatchesUnfused) {
   batch.positions.clear();
   batch.sequences.clear();
   int64_t id = 10;
-  for (const std::vector<int32_t> &ids : goldens.batchSeqs) {
+  for (const std::vector<int32_t> &ids : seqs) {
     for (size_t i = 0; i < ids.size(); ++i) {
       batch.tokenIds.push_back(ids[i]);
       batch.positions.push_back(static_cast<int32_t>(i));
@@ -536,10 +509,80 @@ TEST_P(FusionTest, FusedMatchesUnfused) {
     batch.sequences.push_back({id++, static_cast<int64_t>(ids.size())});
   }
   run(batch, "ragged batch");
+  for (int64_t i = 10; i < id; ++i) {
+    fused.engine->freeSequence(i);
+    unfused.engine->freeSequence(i);
+  }
+  return worst;
+}
+
+class FusionTest
+    : public ::testing::TestWithParam<std::tuple<const char *, const char *>> {
+};
+
+// llm-fuse changes the plan (fewer steps, the fused kinds) but not what the
+// model computes: prefill, greedy decode and a ragged batch give the unfused
+// artifact's logits and tokens.
+TEST_P(FusionTest, FusedMatchesUnfused) {
+  auto [archName, precisionName] = GetParam();
+  std::string arch = archName, precision = precisionName;
+  const double bound = maxFusedVsUnfusedError(precision);
+  ModelGoldens goldens;
+  ASSERT_TRUE(loadGoldens(arch, goldens));
+  CompiledEngine fused, unfused;
+  std::string model =
+      "\"" + std::string(LLMC_TINY_MODELS_DIR) + "/" + arch + "\"";
+  std::string quant = precision == "f32" ? "" : "--quant=" + precision;
+  ASSERT_TRUE(
+      compileAndLoad(model, quant, arch + "_" + precision + "_fused", fused));
+  ASSERT_TRUE(compileAndLoad(model, quant + " --no-fuse",
+                             arch + "_" + precision + "_unfused", unfused));
+
+  size_t fusedSteps = fused.artifact->plan(0)->steps()->size();
+  size_t unfusedSteps = unfused.artifact->plan(0)->steps()->size();
+  EXPECT_LT(fusedSteps * 3, unfusedSteps * 2)
+      << arch << ": " << fusedSteps << " fused steps vs " << unfusedSteps;
+  std::vector<std::string> names = computeStepNames(*fused.artifact);
+  for (const char *kind :
+       {"rope_kv_write", "cached_attention", "linear_gated_activation"})
+    EXPECT_NE(std::find(names.begin(), names.end(), kind), names.end())
+        << arch << ": no " << kind << " step";
+  std::vector<std::string> unfusedNames = computeStepNames(*unfused.artifact);
+  EXPECT_EQ(
+      std::find(unfusedNames.begin(), unfusedNames.end(), "rope_kv_write"),
+      unfusedNames.end());
+
+  int64_t nearTies = 0;
+  double worst = compareFusedWithUnfused(fused, unfused, goldens.promptIds,
+                                         goldens.batchSeqs, bound,
+                                         arch + " " + precision, nearTies);
   std::printf("[ fusion ] %s %s: %zu -> %zu steps, max |dlogit| fused vs "
               "unfused = %.3g (bound %g), %lld near-tie rows not compared\n",
               arch.c_str(), precision.c_str(), unfusedSteps, fusedSteps, worst,
               bound, static_cast<long long>(nearTies));
+}
+
+// The kinds no tiny checkpoint forms (add_rms_norm, gated_activation after
+// a biased GEMM, a lone split, elementwise) run on the engine too: a model
+// written for them (Inputs/fusion_kinds.mlir, synthetic weights) gives the
+// unfused logits, bitwise in f32.
+TEST(Fusion, EveryKindRunsOnTheEngine) {
+  CompiledEngine fused, unfused;
+  std::string model = "\"" + std::string(LLMC_ENGINE_TEST_INPUTS) +
+                      "/fusion_kinds.mlir\" --synthetic-weights";
+  ASSERT_TRUE(compileAndLoad(model, "", "kinds_fused", fused));
+  ASSERT_TRUE(compileAndLoad(model, "--no-fuse", "kinds_unfused", unfused));
+  std::vector<std::string> names = computeStepNames(*fused.artifact);
+  for (const char *kind :
+       {"add_rms_norm", "linear_bias", "gated_activation", "split",
+        "elementwise", "rope_kv_write", "cached_attention"})
+    EXPECT_NE(std::find(names.begin(), names.end(), kind), names.end())
+        << "no " << kind << " step";
+  int64_t nearTies = 0;
+  double worst = compareFusedWithUnfused(
+      fused, unfused, {5, 17, 3, 40, 22, 9, 61, 30},
+      {{1, 2, 3, 4, 5}, {60, 50, 40}}, 1e-6, "fusion_kinds", nearTies);
+  EXPECT_EQ(worst, 0.0);
 }
 
 INSTANTIATE_TEST_SUITE_P(
