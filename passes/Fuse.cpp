@@ -425,8 +425,9 @@ void FusePass::fuseResidualEpilogues(func::FuncOp function) {
       Value product = add->getOperand(index);
       Value residual = add->getOperand(1 - index);
       auto linear = product.getDefiningOp<llm::LinearOp>();
+      // C may not also be the GEMM's A (cuBLAS forbids the alias).
       if (!linear || linear.getBias() || !product.hasOneUse() ||
-          residual == product)
+          residual == product || residual == linear.getInput())
         continue;
       // The GEMM accumulates into the residual's buffer, so the residual must
       // be an activation of its own that nothing reads after the add.

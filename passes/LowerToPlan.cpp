@@ -764,14 +764,16 @@ LogicalResult ForwardLowering::lowerLinearResidual(llm::FusedOp op) {
   // the residual afterwards, and it must be an activation of its own.
   Operation *def = residual.getDefiningOp();
   if (!def || isa<llm::WeightOp, llm::ReshapeOp, llm::SplitOp>(def) ||
+      linear.getInput() == bodyResidual ||
       llvm::any_of(residual.getUsers(), [&](Operation *user) {
         return user != op.getOperation() &&
                (user->getBlock() != op->getBlock() ||
                 op->isBeforeInBlock(user));
       }))
     return op.emitError("linear_residual accumulates into its residual's "
-                        "buffer, but the residual is read after the group "
-                        "or is not an activation of its own");
+                        "buffer, but the residual is read after the group, "
+                        "is the GEMM's input or is not an activation of its "
+                        "own");
   FailureOr<Value> x = lookupGroupInput(op, linear.getInput());
   FailureOr<Value> w = lookupGroupInput(op, linear.getWeight());
   FailureOr<Value> c = lookup(op, residual);

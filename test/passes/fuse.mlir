@@ -9,7 +9,7 @@
 // RUN: llmc-opt %s --split-input-file --llm-fuse --llm-fuse > %t.twice
 // RUN: diff %t.once %t.twice
 
-// ROUNDTRIP-COUNT-9: llm.fused
+// ROUNDTRIP-COUNT-10: llm.fused
 
 // A decoder layer (the tiny llama): Q/K/V and gate/up merge into packed
 // GEMMs over concatenated weights; RoPE + KV write read the packed QKV; the
@@ -298,5 +298,25 @@ module attributes {test.case = "sandwich"} {
     %s2 = llm.add %s, %m1 : tensor<?x16xf32>
     %m2 = llm.rms_norm %s2, %w2 epsilon = 1.0e-05 : tensor<?x16xf32>, tensor<16xf32>
     return %n2, %m1, %m2, %s2 : tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>
+  }
+}
+
+// -----
+// The residual epilogue writes C in place, so C may not also be the GEMM's
+// input (x + x * W^T stays a linear and an add, which add_rms_norm takes).
+// CHECK-LABEL: func.func @residual_is_input
+// CHECK-NOT: linear_residual
+// CHECK: llm.linear
+// CHECK: kind = "add_rms_norm"
+module attributes {test.case = "residual_is_input"} {
+  func.func @residual_is_input(%ids: tensor<?xi32>) -> tensor<?x16xf32> {
+    %t = llm.weight @embed.weight : tensor<8x16xf32>
+    %x = llm.embedding %t[%ids] : tensor<8x16xf32>, tensor<?xi32> -> tensor<?x16xf32>
+    %w = llm.weight @w.weight : tensor<16x16xf32>
+    %y = llm.linear %x, %w : tensor<?x16xf32>, tensor<16x16xf32> -> tensor<?x16xf32>
+    %s = llm.add %x, %y : tensor<?x16xf32>
+    %n = llm.weight @n.weight : tensor<16xf32>
+    %r = llm.rms_norm %s, %n epsilon = 1.0e-05 : tensor<?x16xf32>, tensor<16xf32>
+    return %r : tensor<?x16xf32>
   }
 }

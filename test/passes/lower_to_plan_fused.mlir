@@ -137,7 +137,7 @@ module attributes {test.case = "residual_read_later"} {
   func.func @forward(%x: tensor<?x16xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>) {
     %w = llm.weight @w : tensor<16x16xf32>
     %r = llm.scale %x by 2.0 : tensor<?x16xf32>
-    // expected-error @+1 {{linear_residual accumulates into its residual's buffer, but the residual is read after the group}}
+    // expected-error @+1 {{linear_residual accumulates into its residual's buffer, but the residual is read after the group, is the GEMM's input or is not an activation of its own}}
     %y = llm.fused ins(%x, %w, %r : tensor<?x16xf32>, tensor<16x16xf32>, tensor<?x16xf32>) attributes {kind = "linear_residual"} {
     ^bb0(%a: tensor<?x16xf32>, %b: tensor<16x16xf32>, %c: tensor<?x16xf32>):
       %p = llm.linear %a, %b : tensor<?x16xf32>, tensor<16x16xf32> -> tensor<?x16xf32>

@@ -255,8 +255,7 @@ void linearAccumulate(const ConstMatrixView &input,
                       const ConstMatrixView &weight, float alpha, float beta,
                       const MatrixView &output, std::vector<float> &scratch,
                       ThreadPool *pool) {
-  ConstMatrixView accumulators =
-      linearIntoScratch(input, weight, scratch, pool);
+  linearIntoScratch(input, weight, scratch, pool);
   std::vector<float> previous(static_cast<size_t>(output.cols));
   for (int64_t r = 0; r < output.rows; ++r) {
     float *row = scratch.data() + r * output.cols;
@@ -271,7 +270,6 @@ void linearAccumulate(const ConstMatrixView &input,
     }
     convertFromF32(row, rowOf(output, r), output.dtype, output.cols);
   }
-  (void)accumulators;
 }
 
 Status ropeKVWrite(const PackedQKV &qkv, const int32_t *positions,
