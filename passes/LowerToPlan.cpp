@@ -689,6 +689,22 @@ LogicalResult ForwardLowering::lowerNormGroup(llm::FusedOp op) {
   FailureOr<SmallVector<Value>> outputs = createGroupResults(op);
   if (failed(outputs))
     return failure();
+  // The step always writes the sum; a group that yields only the norm (as
+  // llm.fused's example) gets a buffer for it that nothing reads.
+  auto yield = cast<llm::YieldOp>(op.getBody().front().getTerminator());
+  if (!adds.empty() &&
+      !llvm::is_contained(yield.getValues(), adds.front().getResult())) {
+    FailureOr<Value> sum =
+        createActivation(op.getLoc(), adds.front().getResult().getType());
+    if (failed(sum))
+      return failure();
+    outputs->insert(outputs->begin(), *sum);
+  }
+  if (outputs->size() != (adds.empty() ? 1u : 2u) ||
+      (yield.getValues().size() == 2 &&
+       yield.getValues()[0] != adds.front().getResult()))
+    return op.emitError("a norm group yields ")
+           << (adds.empty() ? "the norm" : "the sum and the norm, in order");
   auto step = plan::ComputeOp::create(builder, op.getLoc(), *op.getKind(),
                                       inputs, *outputs);
   step->setAttr("epsilon", norms.front().getEpsilonAttr());

@@ -108,6 +108,25 @@ module attributes {test.case = "sandwich"} {
 }
 
 // -----
+// An add_rms_norm group that yields only the norm (as llm.fused's example)
+// still writes the sum, into a buffer of its own.
+// CHECK-LABEL: module attributes {test.case = "norm_only"}
+// CHECK: %[[SUM:.+]] = plan.slice @activations[{{[0-9]+}}] {plan.token_rows} : memref<4x16xf32>
+// CHECK-NEXT: plan.compute "add_rms_norm"(%{{.+}}, %{{.+}}, %{{.+}} : memref<4x16xf32>, memref<4x16xf32>, memref<16xf32> -> %[[SUM]], %{{.+}} : memref<4x16xf32>, memref<4x16xf32>)
+module attributes {test.case = "norm_only"} {
+  func.func @forward(%h: tensor<?x16xf32>, %r: tensor<?x16xf32>) -> tensor<?x16xf32> {
+    %w = llm.weight @norm.weight : tensor<16xf32>
+    %0 = llm.fused ins(%h, %r, %w : tensor<?x16xf32>, tensor<?x16xf32>, tensor<16xf32>) attributes {kind = "add_rms_norm"} {
+    ^bb0(%a: tensor<?x16xf32>, %b: tensor<?x16xf32>, %g: tensor<16xf32>):
+      %s = llm.add %a, %b : tensor<?x16xf32>
+      %y = llm.rms_norm %s, %g epsilon = 1.0e-05 : tensor<?x16xf32>, tensor<16xf32>
+      llm.yield %y : tensor<?x16xf32>
+    } -> tensor<?x16xf32>
+    return %0 : tensor<?x16xf32>
+  }
+}
+
+// -----
 // A split outside any group copies each part out of the packed rows.
 // CHECK-LABEL: module attributes {test.case = "split"}
 // CHECK: plan.compute "split"(%{{.+}} : memref<4x48xf32> -> %{{.+}}, %{{.+}} : memref<4x16xf32>, memref<4x32xf32>)
