@@ -11,6 +11,7 @@
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MathExtras.h"
 
 #define DEBUG_TYPE "llm-lower-to-plan"
@@ -97,6 +98,16 @@ private:
   LogicalResult lowerMatmul(llm::MatmulOp op);
   LogicalResult lowerCollective(Operation *op);
   LogicalResult lowerReturn(func::ReturnOp op);
+  LogicalResult lowerSplit(llm::SplitOp op);
+  LogicalResult lowerFused(llm::FusedOp op);
+  LogicalResult lowerNormGroup(llm::FusedOp op);
+  LogicalResult lowerGatedGroup(llm::FusedOp op);
+  LogicalResult lowerLinearResidual(llm::FusedOp op);
+  LogicalResult lowerRopeKVWrite(llm::FusedOp op);
+  LogicalResult lowerElementwise(llm::FusedOp op);
+  FailureOr<Value> lookupGroupInput(llm::FusedOp op, Value bodyValue);
+  FailureOr<SmallVector<Value>> createGroupResults(llm::FusedOp op);
+  Value asMatrixView(Location loc, Value buffer);
   FailureOr<plan::ComputeOp> lowerToCompute(Operation *op, StringRef name,
                                             ValueRange inputs);
 
@@ -309,6 +320,16 @@ LogicalResult ForwardLowering::lowerArguments() {
       if (auto rope = dyn_cast<llm::RopeOp>(user);
           rope && rope.getPositions() == argument)
         role = "positions";
+      // A fused group reads the positions through its body's RoPE.
+      if (auto fused = dyn_cast<llm::FusedOp>(user))
+        for (auto [input, inner] : llvm::zip(
+                 fused.getInputs(), fused.getBody().front().getArguments()))
+          if (input == argument &&
+              llvm::any_of(inner.getUsers(), [&](Operation *innerUser) {
+                auto rope = dyn_cast<llm::RopeOp>(innerUser);
+                return rope && rope.getPositions() == inner;
+              }))
+            role = "positions";
     }
     buffer->getDefiningOp()->setAttr("plan.input", builder.getStringAttr(role));
     buffers[argument] = *buffer;
@@ -566,6 +587,18 @@ LogicalResult ForwardLowering::lowerOp(Operation *op) {
       .Case<llm::AllReduceOp, llm::AllGatherOp, llm::SendOp, llm::RecvOp>(
           [&](Operation *collective) { return lowerCollective(collective); })
       .Case([&](func::ReturnOp ret) { return lowerReturn(ret); })
+      .Case([&](llm::FusedOp fused) { return lowerFused(fused); })
+      .Case([&](llm::SplitOp split) { return lowerSplit(split); })
+      .Case([&](llm::CachedAttentionOp attention) {
+        // Reads the KV-cache rows a rope_kv_write step of `layer` stored.
+        return lowerToCompute(attention, "cached_attention",
+                              {attention.getQuery()});
+      })
+      .Case([&](llm::KVCacheWriteOp write) {
+        return write.emitError(
+            "llm-lower-to-plan lowers llm.kv_cache_write only inside a "
+            "rope_kv_write group (llm-fuse creates it there)");
+      })
       .Case([&](llm::AttentionOp attention) {
         // The batch operand is the runtime's per-call metadata, not a buffer;
         // `layer` names the KV-cache layer the step appends to and reads.
@@ -605,14 +638,397 @@ LogicalResult ForwardLowering::lowerOp(Operation *op) {
         InFlightDiagnostic diag =
             other->emitError("llm-lower-to-plan cannot lower '")
             << other->getName() << "'";
-        if (isa<llm::FusedOp>(other))
-          diag << ": fused groups need the fusion-aware lowering, which does "
-                  "not exist yet";
-        else
-          diag << "; it lowers the llm dialect's model ops, arith.extf and "
-                  "arith.truncf";
+        diag << "; it lowers the llm dialect's model ops, arith.extf and "
+                "arith.truncf";
         return diag;
       });
+}
+
+//===----------------------------------------------------------------------===//
+// Fused groups: one step each
+//===----------------------------------------------------------------------===//
+
+Value ForwardLowering::asMatrixView(Location loc, Value buffer) {
+  auto type = cast<MemRefType>(buffer.getType());
+  if (type.getRank() == 2)
+    return buffer;
+  return createView(loc, buffer, asMatrix(type));
+}
+
+/// The buffer of the group input that `bodyValue`, a block argument of the
+/// group's body, stands for.
+FailureOr<Value> ForwardLowering::lookupGroupInput(llm::FusedOp op,
+                                                   Value bodyValue) {
+  auto argument = dyn_cast<BlockArgument>(bodyValue);
+  if (!argument || argument.getOwner() != &op.getBody().front())
+    return op.emitError("llm-lower-to-plan: fused group '")
+           << op.getKind().value_or("") << "' computes inside the group a "
+           << "value its step reads from memory (" << bodyValue.getType()
+           << ")";
+  return lookup(op, op.getInputs()[argument.getArgNumber()]);
+}
+
+FailureOr<SmallVector<Value>>
+ForwardLowering::createGroupResults(llm::FusedOp op) {
+  SmallVector<Value> outputs;
+  for (Value result : op.getResults()) {
+    FailureOr<Value> output = createActivation(op.getLoc(), result.getType());
+    if (failed(output))
+      return failure();
+    buffers[result] = *output;
+    outputs.push_back(*output);
+  }
+  return outputs;
+}
+
+/// The ops of `op`'s body of type OpTy, in order.
+template <typename OpTy> static SmallVector<OpTy> bodyOps(llm::FusedOp op) {
+  return llvm::to_vector(op.getBody().front().getOps<OpTy>());
+}
+
+/// `activation` and `approximation` parameters of a gated activation.
+static void setActivationParameters(Operation *step, Operation *activation,
+                                    OpBuilder &builder) {
+  step->setAttr(
+      "activation",
+      builder.getStringAttr(isa<llm::SiluOp>(activation) ? "silu" : "gelu"));
+  StringRef approximation = "none";
+  if (auto gelu = dyn_cast<llm::GeluOp>(activation))
+    approximation = llm::stringifyGeluApproximation(gelu.getApproximation());
+  step->setAttr("approximation", builder.getStringAttr(approximation));
+}
+
+LogicalResult ForwardLowering::lowerFused(llm::FusedOp op) {
+  StringRef kind = op.getKind().value_or("");
+  if (kind == "add_rms_norm" || kind == "add_rms_norm_quantize" ||
+      kind == "rms_norm_quantize" || kind == "rms_norm_add_rms_norm")
+    return lowerNormGroup(op);
+  if (kind == "gated_activation" || kind == "gated_activation_quantize" ||
+      kind == "linear_gated_activation" ||
+      kind == "linear_gated_activation_quantize")
+    return lowerGatedGroup(op);
+  if (kind == "linear_residual")
+    return lowerLinearResidual(op);
+  if (kind == "rope_kv_write")
+    return lowerRopeKVWrite(op);
+  if (kind == "elementwise")
+    return lowerElementwise(op);
+  if (kind == "linear_bias") {
+    SmallVector<llm::LinearOp> linears = bodyOps<llm::LinearOp>(op);
+    if (linears.size() != 1 || !linears.front().getBias())
+      return op.emitError("a linear_bias group holds one biased llm.linear");
+    llm::LinearOp linear = linears.front();
+    FailureOr<Value> x = lookupGroupInput(op, linear.getInput());
+    FailureOr<Value> w = lookupGroupInput(op, linear.getWeight());
+    FailureOr<Value> b = lookupGroupInput(op, linear.getBias());
+    FailureOr<SmallVector<Value>> outputs = createGroupResults(op);
+    if (failed(x) || failed(w) || failed(b) || failed(outputs))
+      return failure();
+    // nn.Linear with its bias as the GEMM's epilogue: y = x * w^T + b.
+    plan::ComputeOp::create(
+        builder, op.getLoc(), "linear_bias",
+        ValueRange{asMatrixView(op.getLoc(), *x), *w, *b},
+        ValueRange{asMatrixView(op.getLoc(), outputs->front())});
+    ++stepCount;
+    return success();
+  }
+  return op.emitError("llm-lower-to-plan cannot lower fused groups of kind '")
+         << kind
+         << "'; it lowers add_rms_norm(_quantize), rms_norm_quantize, "
+            "(linear_)gated_activation(_quantize), linear_residual, "
+            "linear_bias, rope_kv_write and elementwise";
+}
+
+LogicalResult ForwardLowering::lowerNormGroup(llm::FusedOp op) {
+  SmallVector<llm::AddOp> adds = bodyOps<llm::AddOp>(op);
+  SmallVector<llm::RMSNormOp> norms = bodyOps<llm::RMSNormOp>(op);
+  SmallVector<llm::QuantizeOp> quants = bodyOps<llm::QuantizeOp>(op);
+  bool sandwich = *op.getKind() == "rms_norm_add_rms_norm";
+  if (norms.size() != (sandwich ? 2u : 1u) || adds.size() > 1 ||
+      quants.size() > 1 || (sandwich && (adds.empty() || !quants.empty())))
+    return op.emitError("a norm group holds one llm.rms_norm (two around "
+                        "the add for rms_norm_add_rms_norm), at most one "
+                        "llm.add before it and one llm.quantize after it");
+  SmallVector<Value> inputs;
+  SmallVector<Value> bodyInputs;
+  if (sandwich) {
+    // (branch, branch norm weight, residual, norm weight): the branch is
+    // normalized, added to the residual, and the sum normalized again.
+    llm::RMSNormOp inner = norms.front();
+    llm::AddOp add = adds.front();
+    Value residual =
+        add.getLhs() == inner.getResult() ? add.getRhs() : add.getLhs();
+    bodyInputs.append({inner.getInput(), inner.getWeight(), residual});
+    norms.erase(norms.begin());
+  } else if (!adds.empty()) {
+    bodyInputs.append({adds.front().getLhs(), adds.front().getRhs()});
+  } else {
+    bodyInputs.push_back(norms.front().getInput());
+  }
+  bodyInputs.push_back(norms.front().getWeight());
+  if (!quants.empty())
+    bodyInputs.push_back(quants.front().getScale());
+  for (Value value : bodyInputs) {
+    FailureOr<Value> buffer = lookupGroupInput(op, value);
+    if (failed(buffer))
+      return failure();
+    inputs.push_back(*buffer);
+  }
+  FailureOr<SmallVector<Value>> outputs = createGroupResults(op);
+  if (failed(outputs))
+    return failure();
+  // The step always writes the sum; a group that yields only the norm (as
+  // llm.fused's example) gets a buffer for it that nothing reads.
+  auto yield = cast<llm::YieldOp>(op.getBody().front().getTerminator());
+  if (!adds.empty() &&
+      !llvm::is_contained(yield.getValues(), adds.front().getResult())) {
+    FailureOr<Value> sum =
+        createActivation(op.getLoc(), adds.front().getResult().getType());
+    if (failed(sum))
+      return failure();
+    outputs->insert(outputs->begin(), *sum);
+  }
+  if (outputs->size() != (adds.empty() ? 1u : 2u) ||
+      (yield.getValues().size() == 2 &&
+       yield.getValues()[0] != adds.front().getResult()))
+    return op.emitError("a norm group yields ")
+           << (adds.empty() ? "the norm" : "the sum and the norm, in order");
+  auto step = plan::ComputeOp::create(builder, op.getLoc(), *op.getKind(),
+                                      inputs, *outputs);
+  step->setAttr("epsilon", norms.front().getEpsilonAttr());
+  if (sandwich)
+    step->setAttr("branch_epsilon",
+                  bodyOps<llm::RMSNormOp>(op).front().getEpsilonAttr());
+  ++stepCount;
+  return success();
+}
+
+LogicalResult ForwardLowering::lowerGatedGroup(llm::FusedOp op) {
+  SmallVector<llm::SplitOp> splits = bodyOps<llm::SplitOp>(op);
+  SmallVector<llm::LinearOp> linears = bodyOps<llm::LinearOp>(op);
+  SmallVector<llm::QuantizeOp> quants = bodyOps<llm::QuantizeOp>(op);
+  Operation *activation = nullptr;
+  for (Operation &inner : op.getBody().front())
+    if (isa<llm::SiluOp, llm::GeluOp>(inner))
+      activation = &inner;
+  if (splits.size() != 1 || !activation || linears.size() > 1 ||
+      quants.size() > 1)
+    return op.emitError("a gated-activation group holds one llm.split, one "
+                        "llm.silu or llm.gelu, and at most one llm.linear "
+                        "and one llm.quantize");
+  SmallVector<Value> inputs;
+  Location loc = op.getLoc();
+  if (linears.empty()) {
+    FailureOr<Value> packed = lookupGroupInput(op, splits.front().getInput());
+    if (failed(packed))
+      return failure();
+    inputs.push_back(asMatrixView(loc, *packed));
+  } else {
+    if (linears.front().getBias())
+      return op.emitError("a linear_gated_activation group takes no bias");
+    FailureOr<Value> x = lookupGroupInput(op, linears.front().getInput());
+    FailureOr<Value> w = lookupGroupInput(op, linears.front().getWeight());
+    if (failed(x) || failed(w))
+      return failure();
+    inputs.append({asMatrixView(loc, *x), *w});
+  }
+  if (!quants.empty()) {
+    FailureOr<Value> scale = lookupGroupInput(op, quants.front().getScale());
+    if (failed(scale))
+      return failure();
+    inputs.push_back(*scale);
+  }
+  FailureOr<SmallVector<Value>> outputs = createGroupResults(op);
+  if (failed(outputs))
+    return failure();
+  auto step =
+      plan::ComputeOp::create(builder, loc, *op.getKind(), inputs,
+                              ValueRange{asMatrixView(loc, outputs->front())});
+  setActivationParameters(step, activation, builder);
+  ++stepCount;
+  return success();
+}
+
+LogicalResult ForwardLowering::lowerLinearResidual(llm::FusedOp op) {
+  SmallVector<llm::LinearOp> linears = bodyOps<llm::LinearOp>(op);
+  SmallVector<llm::AddOp> adds = bodyOps<llm::AddOp>(op);
+  if (linears.size() != 1 || adds.size() != 1 || linears.front().getBias())
+    return op.emitError("a linear_residual group holds one llm.linear "
+                        "without bias and the llm.add of its result");
+  llm::LinearOp linear = linears.front();
+  llm::AddOp add = adds.front();
+  Value bodyResidual =
+      add.getLhs() == linear.getResult() ? add.getRhs() : add.getLhs();
+  auto residualArgument = dyn_cast<BlockArgument>(bodyResidual);
+  if (!residualArgument)
+    return op.emitError("the residual of a linear_residual group must be an "
+                        "input");
+  Value residual = op.getInputs()[residualArgument.getArgNumber()];
+  // beta = 1 accumulates into the residual's own buffer: nothing may read
+  // the residual afterwards, and it must be an activation of its own.
+  Operation *def = residual.getDefiningOp();
+  if (!def || isa<llm::WeightOp, llm::ReshapeOp, llm::SplitOp>(def) ||
+      linear.getInput() == bodyResidual ||
+      llvm::any_of(residual.getUsers(), [&](Operation *user) {
+        return user != op.getOperation() &&
+               (user->getBlock() != op->getBlock() ||
+                op->isBeforeInBlock(user));
+      }))
+    return op.emitError("linear_residual accumulates into its residual's "
+                        "buffer, but the residual is read after the group, "
+                        "is the GEMM's input or is not an activation of its "
+                        "own");
+  FailureOr<Value> x = lookupGroupInput(op, linear.getInput());
+  FailureOr<Value> w = lookupGroupInput(op, linear.getWeight());
+  FailureOr<Value> c = lookup(op, residual);
+  if (failed(x) || failed(w) || failed(c))
+    return failure();
+  buffers[op.getResult(0)] = *c;
+  plan::GemmOp::create(builder, op.getLoc(),
+                       plan::GemmBackendAttr::get(op.getContext(), backend),
+                       asMatrixView(op.getLoc(), *x), *w,
+                       asMatrixView(op.getLoc(), *c), /*scale_a=*/Value(),
+                       /*scale_b=*/Value(),
+                       /*transpose_b=*/builder.getUnitAttr(),
+                       builder.getF32FloatAttr(1.0f),
+                       builder.getF32FloatAttr(1.0f));
+  ++stepCount;
+  return success();
+}
+
+LogicalResult ForwardLowering::lowerRopeKVWrite(llm::FusedOp op) {
+  SmallVector<llm::SplitOp> splits = bodyOps<llm::SplitOp>(op);
+  SmallVector<llm::RopeOp> ropes = bodyOps<llm::RopeOp>(op);
+  SmallVector<llm::RMSNormOp> norms = bodyOps<llm::RMSNormOp>(op);
+  SmallVector<llm::KVCacheWriteOp> writes = bodyOps<llm::KVCacheWriteOp>(op);
+  auto yield = cast<llm::YieldOp>(op.getBody().front().getTerminator());
+  if (splits.size() != 1 || splits.front().getNumResults() != 3 ||
+      ropes.size() != 2 || writes.size() != 1 ||
+      (norms.size() != 0 && norms.size() != 2) || yield.getValues().size() != 1)
+    return op.emitError("a rope_kv_write group holds one 3-way llm.split, "
+                        "two llm.rope (each optionally of an llm.rms_norm), "
+                        "one llm.kv_cache_write and yields the roped query");
+  llm::RopeOp ropeQ = ropes[0], ropeK = ropes[1];
+  if (yield.getValues()[0] != ropeQ.getResult())
+    std::swap(ropeQ, ropeK);
+  if (yield.getValues()[0] != ropeQ.getResult() ||
+      writes.front().getKey() != ropeK.getResult())
+    return op.emitError("rope_kv_write must yield one roped query and write "
+                        "the other rope's result as the key");
+  auto queryType = cast<RankedTensorType>(ropeQ.getType());
+  auto keyType = cast<RankedTensorType>(ropeK.getType());
+  SmallVector<Value> bodyInputs = {splits.front().getInput(),
+                                   ropeQ.getPositions()};
+  if (!norms.empty()) {
+    llm::RMSNormOp normQ = norms[0], normK = norms[1];
+    if (ropeQ.getInput() != normQ.getResult())
+      std::swap(normQ, normK);
+    bodyInputs.append({normQ.getWeight(), normK.getWeight()});
+  }
+  SmallVector<Value> inputs;
+  for (Value value : bodyInputs) {
+    FailureOr<Value> buffer = lookupGroupInput(op, value);
+    if (failed(buffer))
+      return failure();
+    inputs.push_back(*buffer);
+  }
+  FailureOr<SmallVector<Value>> outputs = createGroupResults(op);
+  if (failed(outputs))
+    return failure();
+  auto step = plan::ComputeOp::create(builder, op.getLoc(), "rope_kv_write",
+                                      inputs, *outputs);
+  ++stepCount;
+  // The rotation's parameters as the rope step has them, and the layout of
+  // the packed rows: [q heads | k heads | v heads] of head_dim each.
+  if (failed(setParameters(ropeQ, step)))
+    return failure();
+  if (!step->hasAttr("style"))
+    step->setAttr("style", builder.getStringAttr("half"));
+  step->setAttr("layer", writes.front().getLayerAttr());
+  step->setAttr("num_heads",
+                builder.getI64IntegerAttr(queryType.getDimSize(1)));
+  step->setAttr("num_kv_heads",
+                builder.getI64IntegerAttr(keyType.getDimSize(1)));
+  step->setAttr("head_dim", builder.getI64IntegerAttr(queryType.getDimSize(2)));
+  if (!norms.empty())
+    step->setAttr("epsilon", norms.front().getEpsilonAttr());
+  return success();
+}
+
+/// The `elementwise` program: one instruction per body op,
+/// `t<j>:<type>=<op>(<operands>)` with operands `i<n>` (step input n) or
+/// `t<j>` (an earlier result) and a trailing constant for `scale`. Each
+/// result is rounded to its type, as the unfused steps store it.
+LogicalResult ForwardLowering::lowerElementwise(llm::FusedOp op) {
+  Block &body = op.getBody().front();
+  llvm::DenseMap<Value, std::string> names;
+  SmallVector<Value> inputs;
+  for (auto [index, argument] : llvm::enumerate(body.getArguments())) {
+    FailureOr<Value> buffer = lookup(op, op.getInputs()[index]);
+    if (failed(buffer))
+      return failure();
+    inputs.push_back(*buffer);
+    names[argument] = ("i" + Twine(index)).str();
+  }
+  std::string program;
+  int64_t next = 0;
+  for (Operation &inner : body.without_terminator()) {
+    std::string name;
+    SmallVector<std::string> extra;
+    if (isa<llm::AddOp>(inner))
+      name = "add";
+    else if (isa<llm::MulOp>(inner))
+      name = "mul";
+    else if (isa<llm::SiluOp>(inner))
+      name = "silu";
+    else if (auto gelu = dyn_cast<llm::GeluOp>(inner))
+      name = gelu.getApproximation() == llm::GeluApproximation::Tanh
+                 ? "gelu_tanh"
+                 : "gelu";
+    else if (auto scale = dyn_cast<llm::ScaleOp>(inner)) {
+      name = "scale";
+      extra.push_back(
+          llvm::formatv("{0:e16}", scale.getFactor().convertToDouble()));
+    } else if (isa<arith::ExtFOp, arith::TruncFOp>(inner))
+      name = "convert";
+    else
+      return inner.emitError("an elementwise group cannot hold '")
+             << inner.getName() << "'";
+    SmallVector<std::string> operands;
+    for (Value operand : inner.getOperands())
+      operands.push_back(names.lookup(operand));
+    llvm::append_range(operands, extra);
+    std::string result = ("t" + Twine(next++)).str();
+    std::string type;
+    llvm::raw_string_ostream os(type);
+    cast<RankedTensorType>(inner.getResult(0).getType())
+        .getElementType()
+        .print(os);
+    names[inner.getResult(0)] = result;
+    if (!program.empty())
+      program += ";";
+    program += result + ":" + type + "=" + name + "(" +
+               llvm::join(operands, ",") + ")";
+  }
+  auto yield = cast<llm::YieldOp>(body.getTerminator());
+  if (yield.getValues().size() != 1 || body.without_terminator().empty() ||
+      yield.getValues()[0] != std::prev(body.end(), 2)->getResult(0))
+    return op.emitError("an elementwise group yields its last op's result");
+  FailureOr<SmallVector<Value>> outputs = createGroupResults(op);
+  if (failed(outputs))
+    return failure();
+  auto step = plan::ComputeOp::create(builder, op.getLoc(), "elementwise",
+                                      inputs, *outputs);
+  step->setAttr("program", builder.getStringAttr(program));
+  ++stepCount;
+  return success();
+}
+
+/// A split on its own copies each part out of the packed rows.
+LogicalResult ForwardLowering::lowerSplit(llm::SplitOp op) {
+  FailureOr<plan::ComputeOp> step =
+      lowerToCompute(op, "split", op->getOperands());
+  return success(succeeded(step));
 }
 
 LogicalResult ForwardLowering::run() {

@@ -143,6 +143,76 @@ def QuantizePass : Pass<"llm-quantize", "::mlir::ModuleOp"> {
               "largest even group that does">,
     Statistic<"numQuantizedAttention", "quantized-kv-caches",
               "attention ops given a quantized KV cache">,
+// llm -> llm
+//===----------------------------------------------------------------------===//
+
+def FusePass : Pass<"llm-fuse", "::mlir::ModuleOp"> {
+  let summary = "groups the ops of @forward into the kernels a decoder layer needs";
+  let description = [{
+    Rewrites `@forward` so that a decoder layer at decode takes at most 8
+    kernel launches: [rms_norm] -> [QKV GEMM] -> [rope + KV-cache write] ->
+    [attention] -> [O GEMM + residual] -> [rms_norm] -> [gate/up GEMM +
+    SiLU * up] -> [down GEMM + residual]. Each group is an `llm.fused` whose
+    `kind` names the pattern and whose body keeps the original ops (see
+    `llm.fused` for the kinds and their operands). In order:
+
+    1. `horizontal`: `llm.linear`s that read the same input with weights of
+       one element type, shape `[*, K]` and bias-ness become one
+       `llm.linear` over a new weight, their concatenation along the output
+       dimension, followed by `llm.split`. The new `llm.weight` is named by
+       joining the parts' distinct name pieces (`...q_proj.weight`,
+       `k_proj`, `v_proj` -> `...qkv_proj.weight`; gate/up ->
+       `...gate_up_proj.weight`) and carries `llm.concat = {parts = [...],
+       axis = 0}`, which `applyWeightConcats` records in the WeightStore
+       (biases alike).
+    2. `rope-kv-write`: an `llm.attention` whose q and k are `llm.rope`s
+       (optionally of a per-head `llm.rms_norm`) of reshaped parts of one
+       3-way `llm.split`, and whose v is the third part, becomes an
+       `rope_kv_write` group (RoPE of q and k read in place from the packed
+       rows, k and v written to the KV cache by `llm.kv_cache_write`)
+       followed by `llm.cached_attention` of its roped q.
+    3. `gated-activations`: `act(gate) * up` over the two halves of a 2-way
+       `llm.split` (act is `llm.silu` or `llm.gelu`) becomes a
+       `gated_activation` group, with the `llm.quantize` that follows
+       (`gated_activation_quantize`) when `quantize` is set.
+    4. `gemm-epilogues`: the packed GEMM feeding such a group joins it
+       (`linear_gated_activation`); an `llm.add` of a linear's result and a
+       residual that dies there becomes `linear_residual` (lowered to
+       `plan.gemm` with beta = 1 in the residual's buffer); a biased linear
+       becomes `linear_bias`.
+    5. `norms`: `llm.add` feeding `llm.rms_norm` becomes `add_rms_norm`
+       (both the sum and the norm are results); an `llm.quantize` of the
+       norm joins (`add_rms_norm_quantize`, or `rms_norm_quantize` without
+       the add) when `quantize` is set; an `llm.rms_norm` of the added
+       branch joins too (`rms_norm_add_rms_norm`, Gemma's sandwich norms).
+    6. `elementwise`: a chain of two or more elementwise ops of one shape,
+       each used only by the next, becomes an `elementwise` group.
+
+    Every pattern applies only where it keeps the semantics: single users
+    where an intermediate disappears, and a residual overwritten in place
+    only when nothing reads it afterwards.
+  }];
+  let options = [
+    Option<"horizontal", "horizontal", "bool", /*default=*/"true",
+           "merge linears that read the same input into one GEMM">,
+    Option<"ropeKVWrite", "rope-kv-write", "bool", /*default=*/"true",
+           "fuse RoPE of the packed QKV with the KV-cache write">,
+    Option<"gatedActivations", "gated-activations", "bool",
+           /*default=*/"true", "fuse act(gate) * up over the packed gate/up">,
+    Option<"gemmEpilogues", "gemm-epilogues", "bool", /*default=*/"true",
+           "fold residual adds, biases and gated activations into GEMMs">,
+    Option<"norms", "norms", "bool", /*default=*/"true",
+           "fuse a residual add with the RMSNorm that reads it">,
+    Option<"quantize", "quantize", "bool", /*default=*/"true",
+           "pull an llm.quantize that follows a norm or a gated activation "
+           "into its group">,
+    Option<"elementwise", "elementwise", "bool", /*default=*/"true",
+           "group chains of elementwise ops">,
+  ];
+  let statistics = [
+    Statistic<"numMergedLinears", "merged-linears",
+              "linears merged into horizontally fused GEMMs">,
+    Statistic<"numGroups", "groups", "llm.fused groups created">,
   ];
 }
 
@@ -189,6 +259,23 @@ def LowerToPlanPass : Pass<"llm-lower-to-plan", "::mlir::ModuleOp"> {
       (`plan.slice ... view(%base ...)`), no step.
     - Collectives become `plan.collective`; `llm.send`/`llm.recv` use the
       group `[rank, peer]`.
+    - Each `llm.fused` group of `llm-fuse` becomes one step named by its
+      kind: `linear_residual` is `plan.gemm` with beta = 1 accumulating into
+      the residual's buffer (which the group's result then is); the other
+      kinds are `plan.compute` steps: `add_rms_norm` (a, b, w -> sum, norm)
+      and its `_quantize` forms (+ scale -> quantized), `rms_norm_quantize`
+      (x, w, scale -> q), all with `epsilon`; `rms_norm_add_rms_norm`
+      (branch, branch weight, residual, w -> sum, norm) with `epsilon` and
+      `branch_epsilon`; `gated_activation` (packed ->
+      y) and `linear_gated_activation` (x, w -> y) with `activation`
+      (`silu`, `gelu`) and `approximation` (+ scale for `_quantize`);
+      `linear_bias` (x, w, bias -> y); `rope_kv_write` (packed QKV,
+      positions [, q norm, k norm] -> q) with the rope parameters, `layer`,
+      `num_heads`, `num_kv_heads`, `head_dim` (and `epsilon` with norms);
+      `elementwise` (inputs -> y) with `program`, one
+      `t<j>:<type>=<op>(<operands>)` per body op. `llm.cached_attention`
+      becomes `cached_attention` (q -> o), and an `llm.split` outside a
+      group a `split` copy.
     - Every other op becomes a backend-neutral `plan.compute` step named
       after the op (`"rms_norm"`, `"rope"`, `"attention"`, `"convert"` for
       `arith.extf`/`arith.truncf`) whose parameters are the op's attributes

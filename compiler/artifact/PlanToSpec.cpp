@@ -407,10 +407,15 @@ Expected<PlanTranslation> translatePlan(mlir::ModuleOp module,
   for (const RankPlanSpec &plan : result.plans)
     for (const StepSpec &step : plan.steps) {
       const auto *compute = std::get_if<ComputeSpec>(&step);
-      if (!compute || compute->name != "attention" || result.kvCacheDType)
+      bool attention = compute && compute->name == "attention";
+      // Fused: k and v come packed in the QKV rows the step reads first.
+      bool fusedWrite = compute && compute->name == "rope_kv_write";
+      if ((!attention && !fusedWrite) || result.kvCacheDType)
         continue;
-      if (compute->inputs.size() >= 2)
+      if (attention && compute->inputs.size() >= 2)
         result.kvCacheDType = compute->inputs[1].dtype;
+      if (fusedWrite && !compute->inputs.empty())
+        result.kvCacheDType = compute->inputs[0].dtype;
       for (const ParamSpec &param : compute->params) {
         const auto *text = std::get_if<std::string>(&param.value);
         if (param.key != "kv_cache_dtype" || !text)

@@ -6,9 +6,11 @@
 #include "compiler/artifact/PlanToSpec.h"
 #include "compiler/driver/Calibrate.h"
 #include "compiler/driver/Import.h"
+#include "compiler/driver/Stats.h"
 #include "compiler/frontends/Importer.h"
 #include "compiler/weights/WeightStore.h"
 #include "dialects/plan/PlanOps.h"
+#include "passes/FusedWeights.h"
 #include "passes/Passes.h"
 #include "passes/QuantizationPipeline.h"
 #include "passes/WeightAnnotations.h"
@@ -214,6 +216,25 @@ QuantizationOptions quantizationOptions(const CompileOptions &options,
   // Negative turns SmoothQuant off (QuantizationPipeline.h).
   quantization.smoothAlpha = options.smooth ? options.smoothAlpha : -1.0;
   return quantization;
+}
+
+/// llm-fuse's patterns for the options. The patterns that rewrite linears
+/// (horizontal merges, GEMM epilogues) and the norm + quantize groups do not
+/// know quantized linears yet, and the fused RoPE + KV write does not know a
+/// quantized KV cache: those modes keep them unfused.
+FusePassOptions fuseOptions(const CompileOptions &options) {
+  FusePassOptions fuse;
+  bool quantizedLinears =
+      options.quant == QuantMode::Fp8 || options.quant == QuantMode::Int8 ||
+      options.quant == QuantMode::W8A16 || options.quant == QuantMode::W4A16;
+  if (quantizedLinears) {
+    fuse.horizontal = false;
+    fuse.gemmEpilogues = false;
+    fuse.quantize = false;
+  }
+  if (quantizedLinears || options.kvCache != KVCacheMode::None)
+    fuse.ropeKVWrite = false;
+  return fuse;
 }
 
 /// Lowers the canonicalized llm module to a memory-planned plan module.
@@ -439,6 +460,39 @@ Status compileModel(const CompileOptions &options) {
             applyWeightAnnotations(*module, *imported->weights))
       return Status::failure("quantizing the weights of '" + modelPath +
                              "': " + llvm::toString(std::move(error)));
+
+  // --stats compares the plan of the unfused module with the fused one.
+  std::optional<PlanStats> unfusedStats;
+  if (options.stats) {
+    mlir::OwningOpRef<mlir::ModuleOp> unfused = module->clone();
+    if (Status status = lowerToPlan(*unfused, options, context); !status.ok())
+      return status;
+    unfusedStats = computePlanStats(*unfused);
+  }
+  if (options.fuse) {
+    mlir::PassManager fusion(&context);
+    fusion.addPass(createFusePass(fuseOptions(options)));
+    if (mlir::failed(fusion.run(*module)))
+      return Status::failure("llm-fuse failed on '" + modelPath + "'");
+    // The merged QKV and gate/up weights exist only as llm.concat
+    // annotations until the store declares them (synthetic weights are
+    // seeded by name and never read from the store).
+    if (imported && !options.syntheticWeights)
+      if (llvm::Error error = applyWeightConcats(*module, *imported->weights))
+        return Status::failure("'" + modelPath +
+                               "': " + llvm::toString(std::move(error)));
+    if (options.verbose)
+      llvm::errs() << "llmc: ran llm-fuse\n";
+  }
+  if (unfusedStats) {
+    mlir::OwningOpRef<mlir::ModuleOp> fused = module->clone();
+    if (Status status = lowerToPlan(*fused, options, context); !status.ok())
+      return status;
+    std::string report =
+        formatFusionStats(*unfusedStats, computePlanStats(*fused));
+    // The report goes where the output does not.
+    (options.outputPath == "-" ? llvm::errs() : llvm::outs()) << report;
+  }
 
   if (options.emit == EmitKind::Mlir)
     return writeMlir(*module, options.outputPath);

@@ -39,6 +39,8 @@ struct RawCompileArguments {
   bool noSmooth = false;
   bool asymmetric = false;
   bool syntheticWeights = false;
+  bool noFuse = false;
+  bool stats = false;
   bool verbose = false;
   bool help = false;
 };
@@ -95,6 +97,14 @@ Status scanArguments(const std::vector<std::string> &args,
       raw.syntheticWeights = true;
       continue;
     }
+    if (arg == "--no-fuse") {
+      raw.noFuse = true;
+      continue;
+    }
+    if (arg == "--stats") {
+      raw.stats = true;
+      continue;
+    }
     if (arg == "--no-smooth") {
       raw.noSmooth = true;
       continue;
@@ -113,8 +123,7 @@ Status scanArguments(const std::vector<std::string> &args,
         takeOptionValue(args, index, "--act-scales", raw.activationScales,
                         status) ||
         takeOptionValue(args, index, "--keep-fp", raw.keepFp, status) ||
-        takeOptionValue(args, index, "--calib-cache", raw.calibCache,
-                        status) ||
+        takeOptionValue(args, index, "--calib-cache", raw.calibCache, status) ||
         takeOptionValue(args, index, "--calib", raw.calib, status) ||
         takeOptionValue(args, index, "--smooth-alpha", raw.smoothAlpha,
                         status) ||
@@ -220,8 +229,8 @@ Status parseQuantizationOptions(const RawCompileArguments &raw,
                               "pass --calib FILE.txt (or --calib-cache FILE "
                               "written by an earlier --calib run)");
   const bool smoothing = mode == QuantMode::Int8 && !raw.noSmooth;
-  if (calibrated && !(options.activationScales == ActivationScales::Static ||
-                      smoothing))
+  if (calibrated &&
+      !(options.activationScales == ActivationScales::Static || smoothing))
     return Status::usageError(
         "--calib is used for --quant=fp8 static scales and --quant=int8 "
         "SmoothQuant; --quant=" +
@@ -233,11 +242,11 @@ Status parseQuantizationOptions(const RawCompileArguments &raw,
   else
     options.smooth = smoothing;
   if ((raw.smoothAlpha || raw.noSmooth) && mode != QuantMode::Int8)
-    return Status::usageError(std::string(raw.noSmooth ? "--no-smooth"
-                                                       : "--smooth-alpha") +
-                              " applies to --quant=int8 (SmoothQuant), not "
-                              "--quant=" +
-                              modeName);
+    return Status::usageError(
+        std::string(raw.noSmooth ? "--no-smooth" : "--smooth-alpha") +
+        " applies to --quant=int8 (SmoothQuant), not "
+        "--quant=" +
+        modeName);
   if (raw.smoothAlpha) {
     char *end = nullptr;
     double alpha = std::strtod(raw.smoothAlpha->c_str(), &end);
@@ -275,9 +284,9 @@ Status parseQuantizationOptions(const RawCompileArguments &raw,
       std::size_t begin = 0;
       while (begin <= list.size()) {
         std::size_t comma = list.find(',', begin);
-        std::string name = list.substr(
-            begin, comma == std::string::npos ? std::string::npos
-                                               : comma - begin);
+        std::string name =
+            list.substr(begin, comma == std::string::npos ? std::string::npos
+                                                          : comma - begin);
         if (name.empty())
           return Status::usageError("--keep-fp has an empty name in '" + list +
                                     "'; pass comma-separated weight names");
@@ -310,7 +319,8 @@ std::string compileUsage() {
   return "usage: llmc compile MODEL --target=TARGET [--quant=MODE] -o OUT "
          "[--kv-cache=KIND] [--calib=FILE] [--calib-cache=FILE] "
          "[--emit=artifact|plan|mlir] [--max-tokens=N] [--max-seq-len=N] "
-         "[--max-batch=N] [--synthetic-weights] [--verbose]\n"
+         "[--max-batch=N] [--synthetic-weights] [--no-fuse] [--stats] "
+         "[--verbose]\n"
          "\n"
          "  MODEL           a Hugging Face model directory, .gguf, .onnx or "
          "an llm-dialect .mlir file\n"
@@ -340,7 +350,8 @@ std::string compileUsage() {
          "quantizes all linears\n"
          "  -o OUT          the artifact to write ('-' for standard output)\n"
          "  --emit=KIND     artifact (default); plan: the plan-dialect module "
-         "after memory planning; mlir: the llm-dialect module after cleanups\n"
+         "after memory planning; mlir: the llm-dialect module after cleanups "
+         "and fusion\n"
          "  --max-tokens=N  the most tokens one forward call carries; the "
          "plan's buffers are sized for it (default 512)\n"
          "  --max-seq-len=N the longest sequence the runtime's KV cache "
@@ -352,6 +363,9 @@ std::string compileUsage() {
          "runtime generates\n"
          "                  deterministic values at load (benchmarks, a "
          "config.json-only model)\n"
+         "  --no-fuse       keep one kernel per op (no llm-fuse)\n"
+         "  --stats         print kernel launches per decoder layer and bytes "
+         "per decode token, before -> after fusion\n"
          "  --verbose, -v   print the chosen target and mode to standard "
          "error\n";
 }
@@ -420,6 +434,8 @@ Status parseCompileOptions(const std::vector<std::string> &args,
       !status.ok())
     return status;
   options.syntheticWeights = raw.syntheticWeights;
+  options.fuse = !raw.noFuse;
+  options.stats = raw.stats;
 
   if (raw.models.empty())
     return Status::usageError("missing MODEL: pass a Hugging Face model "

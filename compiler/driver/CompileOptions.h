@@ -44,7 +44,8 @@ struct [[nodiscard]] Status {
 enum class EmitKind {
   /// A deployable `.llmc` artifact (the default).
   Artifact,
-  /// The llm-dialect module after the compiler's cleanups, as text.
+  /// The llm-dialect module after the compiler's cleanups and fusion, as
+  /// text.
   Mlir,
   /// The plan-dialect module after lowering and memory planning, as text.
   Plan,
@@ -113,6 +114,11 @@ struct CompileOptions {
   /// deterministic values at load. The checkpoint's weights are never read
   /// (a Hugging Face directory may hold config.json alone).
   bool syntheticWeights = false;
+  /// Run llm-fuse (`--no-fuse` turns it off).
+  bool fuse = true;
+  /// `--stats`: print launches per decoder layer and bytes per decode token
+  /// before -> after fusion.
+  bool stats = false;
   /// Print the chosen target and mode, and each step, to standard error.
   bool verbose = false;
   /// `--help` was given: print `compileUsage()` and do nothing else.

@@ -441,6 +441,86 @@ LogicalResult AttentionOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// llm.split
+//===----------------------------------------------------------------------===//
+
+LogicalResult SplitOp::verify() {
+  RankedTensorType input = getInput().getType();
+  if (input.getRank() == 0)
+    return emitOpError("expected an input of rank >= 1");
+  if (getNumResults() == 0)
+    return emitOpError("expected at least one part");
+  int64_t last = input.getRank() - 1;
+  if (ShapedType::isDynamic(input.getDimSize(last)))
+    return emitOpError("the split dimension must be static");
+  int64_t total = 0;
+  for (auto [index, result] : llvm::enumerate(getResults())) {
+    auto type = cast<RankedTensorType>(result.getType());
+    if (type.getElementType() != input.getElementType())
+      return emitOpError("part ")
+             << index << " has element type " << type.getElementType()
+             << " but the input " << input.getElementType();
+    if (type.getRank() != input.getRank() ||
+        !shapesMatch(type.getShape().drop_back(), input.getShape().drop_back()))
+      return emitOpError("part ")
+             << index << " of shape " << formatShape(type.getShape())
+             << " must keep every dimension but the last of "
+             << formatShape(input.getShape());
+    if (ShapedType::isDynamic(type.getDimSize(last)))
+      return emitOpError("part ") << index << " must have a static size";
+    total += type.getDimSize(last);
+  }
+  if (total != input.getDimSize(last))
+    return emitOpError("parts cover ")
+           << total << " columns but the input has " << input.getDimSize(last);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// llm.kv_cache_write, llm.cached_attention
+//===----------------------------------------------------------------------===//
+
+LogicalResult KVCacheWriteOp::verify() {
+  RankedTensorType key = getKey().getType(), value = getValue().getType();
+  if (key.getRank() != 3 || value.getRank() != 3)
+    return emitOpError("expected key and value of shape [tokens, kv_heads, "
+                       "head_dim] but got ")
+           << formatShape(key.getShape()) << " and "
+           << formatShape(value.getShape());
+  if (!shapesMatch(key.getShape(), value.getShape()) ||
+      key.getElementType() != value.getElementType())
+    return emitOpError("key ")
+           << key << " and value " << value << " must have one shape and type";
+  if (getLayerAttr().getInt() < 0)
+    return emitOpError("layer must be non-negative, got ")
+           << getLayerAttr().getInt();
+  return success();
+}
+
+LogicalResult CachedAttentionOp::verify() {
+  RankedTensorType query = getQuery().getType();
+  if (query.getRank() != 3)
+    return emitOpError("expected query of shape [tokens, heads, head_dim] "
+                       "but got ")
+           << formatShape(query.getShape());
+  if (query != getType())
+    return emitOpError("the result type ")
+           << getType() << " must be the query's " << query;
+  if (getLayerAttr().getInt() < 0)
+    return emitOpError("layer must be non-negative, got ")
+           << getLayerAttr().getInt();
+  if (failed(verifyPositive(*this, "scale", getScale().convertToDouble())))
+    return failure();
+  if (IntegerAttr window = getSlidingWindowAttr();
+      window && window.getInt() <= 0)
+    return emitOpError("sliding_window must be positive, got ")
+           << window.getInt();
+  if (std::optional<APFloat> softcap = getSoftcap())
+    return verifyPositive(*this, "softcap", softcap->convertToDouble());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // llm.add, llm.mul, llm.scale, llm.softmax
 //===----------------------------------------------------------------------===//
 

@@ -538,6 +538,82 @@ def LLM_RecvOp : LLM_Op<"recv"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Packed projections and the split KV-cache path (created by llm-fuse)
+//===----------------------------------------------------------------------===//
+
+def LLM_SplitOp : LLM_Op<"split", [Pure]> {
+  let summary = "splits the last dimension into consecutive parts";
+  let description = [{
+    Result i holds columns `[sizes[0] + ... + sizes[i-1], ... + sizes[i])` of
+    the input's last dimension; the other dimensions are kept. `llm-fuse`
+    writes it after a horizontally merged `llm.linear` (Q, K and V, or gate
+    and up, over one concatenated weight), so that each consumer still reads
+    the part it read before. Inside a fused group the parts are read in place
+    from the packed rows; on its own it lowers to a copy.
+
+    ```mlir
+    %q, %k, %v = llm.split %qkv : tensor<?x128xbf16> -> tensor<?x64xbf16>, tensor<?x32xbf16>, tensor<?x32xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_AnyTensor:$input);
+  let results = (outs Variadic<LLM_AnyTensor>:$results);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($results)";
+  let hasVerifier = 1;
+}
+
+// The write and the read are separate ops so that the write can join the
+// RoPE of the packed QKV rows in one kernel while attention stays its own.
+def LLM_KVCacheWriteOp : LLM_Op<"kv_cache_write",
+    [MemoryEffects<[MemWrite<LLM_KVCacheResource>]>]> {
+  let summary = "appends key and value rows to one layer of the KV cache";
+  let description = [{
+    Stores this step's `key` and `value` rows (`[tokens, kv_heads,
+    head_dim]`) into layer `layer`'s KV cache at the slots `batch` gives:
+    the first half of what `llm.attention` does. `llm.cached_attention`
+    then reads them.
+
+    ```mlir
+    llm.kv_cache_write %k, %v, %batch {layer = 0 : i64} : tensor<?x2x16xbf16>, tensor<?x2x16xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$key, LLM_FloatTensor:$value,
+                       LLM_BatchType:$batch, I64Attr:$layer);
+  let assemblyFormat = [{
+    $key `,` $value `,` $batch attr-dict `:` type($key) `,` type($value)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_CachedAttentionOp : LLM_Op<"cached_attention",
+    [MemoryEffects<[MemRead<LLM_KVCacheResource>]>]> {
+  let summary = "causal attention over KV-cache rows already written";
+  let description = [{
+    The second half of `llm.attention`: attends each query token over its
+    sequence's cached keys and values up to and including itself, after an
+    `llm.kv_cache_write` of the same `layer` stored this step's rows. `scale`,
+    `sliding_window` and `softcap` mean what they mean on `llm.attention`;
+    the KV head count is the cache's, so only the query is an operand.
+
+    ```mlir
+    %o = llm.cached_attention %q, %batch {layer = 0 : i64, scale = 0.25 : f64}
+        : tensor<?x4x16xbf16> -> tensor<?x4x16xbf16>
+    ```
+  }];
+  let arguments = (ins
+    LLM_FloatTensor:$query,
+    LLM_BatchType:$batch,
+    I64Attr:$layer,
+    F64Attr:$scale,
+    OptionalAttr<I64Attr>:$sliding_window,
+    OptionalAttr<F64Attr>:$softcap);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $batch attr-dict `:` type($query) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Fusion
 //===----------------------------------------------------------------------===//
 
@@ -549,7 +625,32 @@ def LLM_FusedOp : LLM_Op<"fused", [IsolatedFromAbove,
   let description = [{
     The body's block arguments are the inputs, in order; `llm.yield` gives the
     results. `kind` names the fusion pattern for code generation and
-    statistics. Fusion creates these; code generation emits one kernel each.
+    statistics. Fusion creates these; code generation emits one kernel each,
+    and `llm-lower-to-plan` one step each, named by the kind. The body keeps
+    the original ops, so a group means what its body means. The kinds
+    `llm-fuse` creates (inputs -> results):
+
+    - `add_rms_norm` (a, b, w -> a + b, rms_norm(a + b)): the residual sum
+      and its normalization in one sweep; `add_rms_norm_quantize` (a, b, w,
+      scale -> sum, quantized norm) and `rms_norm_quantize` (x, w, scale ->
+      quantized norm) when an `llm.quantize` follows the norm;
+      `rms_norm_add_rms_norm` (branch, branch weight, residual, w -> sum,
+      norm) when the added branch is itself normalized (Gemma's sandwich).
+    - `gated_activation` (packed -> act(gate) * up): `llm.split` of packed
+      `[gate | up]` rows, `llm.silu` or `llm.gelu` of the gate, `llm.mul`;
+      `gated_activation_quantize` adds an `llm.quantize` (scale input).
+    - `linear_gated_activation` (x, w [, bias] -> act(gate) * up): the merged
+      gate/up `llm.linear` with the gated activation as its epilogue.
+    - `linear_residual` (x, w, residual -> residual + x * w^T): the residual
+      add as a GEMM epilogue (beta = 1); `linear_bias` (x, w, bias -> y): a
+      biased `llm.linear` as one GEMM with a bias epilogue.
+    - `rope_kv_write` (packed QKV, positions, batch [, q_norm, k_norm] -> q):
+      `llm.split` of the packed rows, reshapes to heads, optional per-head
+      RMSNorm (Qwen3), `llm.rope` of q and k, and `llm.kv_cache_write` of k
+      and v; the roped q goes to `llm.cached_attention`.
+    - `elementwise` (any inputs -> one result): a chain of elementwise ops
+      (`add`, `mul`, `silu`, `gelu`, `scale`, `arith.extf`/`truncf`) of one
+      shape, each used only by the next.
 
     ```mlir
     %n = llm.fused ins(%h, %r, %w : tensor<?x576xbf16>, tensor<?x576xbf16>, tensor<576xbf16>)

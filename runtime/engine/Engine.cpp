@@ -2,6 +2,7 @@
 
 #include "runtime/engine/Engine.h"
 
+#include "runtime/backends/cpu/FusedKernels.h"
 #include "runtime/backends/cpu/Kernels.h"
 #include "runtime/kv_cache/KVCache.h"
 
@@ -228,6 +229,10 @@ struct Engine::Impl {
   Status prepare();
   Status prepareGemm(size_t index, const fb::GemmStep &gemm);
   Status prepareCompute(size_t index, const fb::ComputeStep &step);
+  /// The steps of llm-fuse's groups; false in `handled` for other names.
+  Status prepareFusedCompute(size_t index, const std::string &name,
+                             const Params &params, const std::vector<Buf> &in,
+                             const std::vector<Buf> &out, bool &handled);
 };
 
 Status Engine::Impl::resolve(const fb::Buffer *buffer, Buf &out) const {
@@ -436,6 +441,22 @@ Status Engine::create(const loader::Artifact &artifact,
   if (plan.steps())
     for (const fb::Step *step : *plan.steps()) {
       const fb::ComputeStep *compute = step->op_as_ComputeStep();
+      if (compute && compute->name() &&
+          compute->name()->str() == "rope_kv_write") {
+        Params params{compute->params()};
+        int64_t layer = 0, h = 0, d = 0;
+        if (!params.integer("layer", layer) || layer < 0 ||
+            !params.integer("num_kv_heads", h) ||
+            !params.integer("head_dim", d))
+          continue; // reported when the step is prepared
+        if ((kvHeads >= 0 && kvHeads != h) || (headDim >= 0 && headDim != d))
+          return impl.fail("attention steps disagree on the KV heads or "
+                           "head size; the KV cache needs one shape");
+        numLayers = std::max(numLayers, layer + 1);
+        kvHeads = h;
+        headDim = d;
+        continue;
+      }
       if (!compute || !compute->name() || compute->name()->str() != "attention")
         continue;
       Params params{compute->params()};
@@ -603,8 +624,6 @@ Status Engine::Impl::prepareGemm(size_t index, const fb::GemmStep &gemm) {
   if (hasZeroB)
     if (Status s = resolve(gemm.zero_b(), zeroB); !s)
       return s;
-  if (gemm.beta() != 0.0f)
-    return error("beta != 0 is not supported");
   if (a.shape.size() != 2 || b.shape.size() != 2 || c.shape.size() != 2)
     return error("operands must be matrices");
   bool transposeB = gemm.transpose_b();
@@ -646,6 +665,24 @@ Status Engine::Impl::prepareGemm(size_t index, const fb::GemmStep &gemm) {
     if (hasScaleA || hasScaleB || hasZeroB)
       return error("scale_a/scale_b/zero_b on a float GEMM (" + types +
                    "); only quantized operands take scales");
+    if (float beta = gemm.beta(); beta != 0.0f) {
+      // C = alpha * A * B^T + beta * C: the residual-add epilogue of
+      // linear_residual groups (C holds the residual).
+      if (!transposeB)
+        return error("beta != 0 needs transpose_b");
+      auto scratch = std::make_shared<std::vector<float>>();
+      steps.push_back([=](int64_t tokens) {
+        if (observe)
+          observe(tokens);
+        int64_t m = a.dim0(tokens);
+        cpu::linearAccumulate(cpu::constMatrix(a.data, ta, m, k),
+                              cpu::constMatrix(b.data, tb, b.dim0(tokens), k),
+                              alpha, beta, cpu::matrix(c.data, tc, m, n),
+                              *scratch, threads);
+        return Status::success();
+      });
+      return Status::success();
+    }
     steps.push_back([=](int64_t tokens) {
       if (observe)
         observe(tokens);
@@ -667,6 +704,11 @@ Status Engine::Impl::prepareGemm(size_t index, const fb::GemmStep &gemm) {
     });
     return Status::success();
   }
+
+  if (gemm.beta() != 0.0f)
+    return error("beta != 0 (an accumulating epilogue) is for float GEMMs, "
+                 "not " +
+                 types);
 
   if (!(quantA && quantB) && !(floatA && quantB))
     return error("unsupported operand types " + types +
@@ -1267,6 +1309,10 @@ Status Engine::Impl::prepareCompute(size_t index, const fb::ComputeStep &step) {
     });
     return Status::success();
   }
+  bool handled = false;
+  if (Status s = prepareFusedCompute(index, name, params, in, out, handled);
+      !s || handled)
+    return s;
 
   return error(name.empty() ? "a compute step without a name"
                             : "unknown compute step '" + name +
@@ -1274,7 +1320,502 @@ Status Engine::Impl::prepareCompute(size_t index, const fb::ComputeStep &step) {
                                   "rms_norm, layer_norm, rope, attention, "
                                   "silu, gelu, scale, convert, add, mul, "
                                   "bias_add, softmax, matmul, quantize, "
-                                  "quantize_dynamic, dequantize)");
+                                  "quantize_dynamic, dequantize and the fused "
+                                  "steps of llm-fuse)");
+}
+
+namespace {
+
+/// RoPE parameters as the `rope` and `rope_kv_write` steps spell them.
+Status readRopeParams(const Params &params, cpu::RopeParams &rp) {
+  if (!params.number("theta", rp.theta))
+    return Status::error("missing parameter 'theta'");
+  std::string style = "half";
+  params.string("style", style);
+  if (style == "half")
+    rp.style = cpu::RopeStyle::Half;
+  else if (style == "interleaved")
+    rp.style = cpu::RopeStyle::Interleaved;
+  else
+    return Status::error("unknown style '" + style + "'");
+  params.integer("rotary_dim", rp.rotaryDim);
+  std::string scaling = "none";
+  params.string("scaling", scaling);
+  if (scaling == "none")
+    rp.scaling = cpu::RopeScaling::None;
+  else if (scaling == "linear")
+    rp.scaling = cpu::RopeScaling::Linear;
+  else if (scaling == "llama3")
+    rp.scaling = cpu::RopeScaling::Llama3;
+  else if (scaling == "yarn")
+    rp.scaling = cpu::RopeScaling::Yarn;
+  else
+    return Status::error("unknown scaling '" + scaling + "'");
+  if (rp.scaling != cpu::RopeScaling::None) {
+    if (!params.number("scaling_factor", rp.factor))
+      return Status::error("missing parameter 'scaling_factor'");
+    params.number("scaling_low_freq_factor", rp.lowFreqFactor);
+    params.number("scaling_high_freq_factor", rp.highFreqFactor);
+    params.integer("scaling_original_max_position", rp.originalMaxPosition);
+    params.number("scaling_beta_fast", rp.yarnBetaFast);
+    params.number("scaling_beta_slow", rp.yarnBetaSlow);
+  }
+  return Status::success();
+}
+
+} // namespace
+
+Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
+                                         const Params &params,
+                                         const std::vector<Buf> &in,
+                                         const std::vector<Buf> &out,
+                                         bool &handled) {
+  static const char *const kFusedSteps[] = {"add_rms_norm",
+                                            "rms_norm_add_rms_norm",
+                                            "add_rms_norm_quantize",
+                                            "rms_norm_quantize",
+                                            "gated_activation",
+                                            "gated_activation_quantize",
+                                            "linear_gated_activation",
+                                            "linear_gated_activation_quantize",
+                                            "linear_bias",
+                                            "rope_kv_write",
+                                            "cached_attention",
+                                            "elementwise",
+                                            "split"};
+  handled = std::find(std::begin(kFusedSteps), std::end(kFusedSteps), name) !=
+            std::end(kFusedSteps);
+  if (!handled)
+    return Status::success();
+  auto error = [&](const std::string &message) {
+    return stepError(index, name, message);
+  };
+  auto arity = [&](size_t inputs, size_t outputs) {
+    if (in.size() != inputs || out.size() != outputs)
+      return error("expects " + std::to_string(inputs) + " inputs and " +
+                   std::to_string(outputs) + " outputs, got " +
+                   std::to_string(in.size()) + " and " +
+                   std::to_string(out.size()));
+    return Status::success();
+  };
+  auto floatDType = [&](const Buf &b, DType &t) {
+    if (!toCpuDType(b.dtype, t))
+      return error("buffer of " + std::string(loader::dtypeName(b.dtype)) +
+                   "; the CPU kernels take f32, f16 or bf16");
+    return Status::success();
+  };
+  cpu::ThreadPool *threads = pool.get();
+  bool quantized =
+      name.size() > 9 && name.compare(name.size() - 9, 9, "_quantize") == 0;
+
+  // A quantized output and its scale (the last input): i8 or f8E4M3FN codes,
+  // one f32 scale per tensor or per token row.
+  struct QuantOut {
+    Buf codes, scale;
+    cpu::QuantDType dtype = cpu::QuantDType::I8;
+    bool perRow = false;
+    cpu::QuantizedMatrixView view(int64_t tokens) const {
+      int64_t rows = codes.matrixRows(tokens), cols = codes.lastDim();
+      return cpu::QuantizedMatrixView{
+          codes.data, dtype, rows,
+          cols,       cols,  reinterpret_cast<const float *>(scale.data),
+          perRow};
+    }
+  };
+  auto quantOut = [&](const Buf &codes, const Buf &scale, QuantOut &q) {
+    q.codes = codes;
+    q.scale = scale;
+    if (codes.dtype == fb::DType::I8)
+      q.dtype = cpu::QuantDType::I8;
+    else if (codes.dtype == fb::DType::F8E4M3)
+      q.dtype = cpu::QuantDType::F8E4M3FN;
+    else
+      return error("quantized output of " +
+                   std::string(loader::dtypeName(codes.dtype)) +
+                   "; the CPU kernels write i8 or f8E4M3FN");
+    if (scale.dtype != fb::DType::F32)
+      return error("the quantization scale must be f32");
+    int64_t scales = scale.elements(maxTokens);
+    q.perRow = scales != 1;
+    if (q.perRow && (!scale.tokenRows ||
+                     scale.elements(maxTokens) != codes.matrixRows(maxTokens)))
+      return error("the quantization scale must be one value or one per row");
+    return Status::success();
+  };
+
+  if (name == "rms_norm_add_rms_norm") {
+    if (Status s = arity(4, 2); !s)
+      return s;
+    double epsilon, branchEpsilon;
+    if (!params.number("epsilon", epsilon) ||
+        !params.number("branch_epsilon", branchEpsilon))
+      return error("missing parameter 'epsilon' or 'branch_epsilon'");
+    Buf branch = in[0], branchWeight = in[1], residual = in[2], w = in[3];
+    Buf sum = out[0], y = out[1];
+    DType tb, tbw, tr, tw, ts, ty;
+    for (auto [buffer, type] : {std::pair<const Buf *, DType *>{&branch, &tb},
+                                {&branchWeight, &tbw},
+                                {&residual, &tr},
+                                {&w, &tw},
+                                {&sum, &ts},
+                                {&y, &ty}})
+      if (Status s = floatDType(*buffer, *type); !s)
+        return s;
+    int64_t cols = branch.lastDim();
+    if (tbw != tw || branchWeight.elements(maxTokens) != cols ||
+        w.elements(maxTokens) != cols || residual.lastDim() != cols ||
+        sum.lastDim() != cols || y.lastDim() != cols)
+      return error("the operands and the weights disagree on the row size "
+                   "or the weights' type");
+    steps.push_back([=](int64_t tokens) {
+      int64_t rows = branch.matrixRows(tokens);
+      cpu::rmsNormAddRmsNorm(
+          cpu::constMatrix(branch.data, tb, rows, cols), branchWeight.data,
+          static_cast<float>(branchEpsilon),
+          cpu::constMatrix(residual.data, tr, rows, cols), w.data, tw,
+          static_cast<float>(epsilon), cpu::matrix(sum.data, ts, rows, cols),
+          cpu::matrix(y.data, ty, rows, cols));
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "add_rms_norm" || name == "add_rms_norm_quantize" ||
+      name == "rms_norm_quantize") {
+    bool hasAdd = name != "rms_norm_quantize";
+    size_t inputs = (hasAdd ? 3 : 2) + (quantized ? 1 : 0);
+    size_t outputs = hasAdd ? 2 : 1;
+    if (Status s = arity(inputs, outputs); !s)
+      return s;
+    double epsilon;
+    if (!params.number("epsilon", epsilon))
+      return error("missing parameter 'epsilon'");
+    double offset = 0.0;
+    params.number("weight_offset", offset);
+    Buf a = in[0], b = hasAdd ? in[1] : in[0], w = in[hasAdd ? 2 : 1];
+    Buf sum = out[0], y = out.back();
+    DType ta, tb, tw, ts = DType::F32, ty = DType::F32;
+    for (auto [buffer, type] :
+         {std::pair<const Buf *, DType *>{&a, &ta}, {&b, &tb}, {&w, &tw}})
+      if (Status s = floatDType(*buffer, *type); !s)
+        return s;
+    if (hasAdd)
+      if (Status s = floatDType(sum, ts); !s)
+        return s;
+    QuantOut q;
+    if (quantized) {
+      if (Status s = quantOut(y, in.back(), q); !s)
+        return s;
+    } else if (Status s = floatDType(y, ty); !s) {
+      return s;
+    }
+    int64_t cols = a.lastDim();
+    if (w.elements(maxTokens) != cols || b.lastDim() != cols ||
+        y.lastDim() != cols)
+      return error("the operands and the weight disagree on the row size");
+    float eps = static_cast<float>(epsilon), off = static_cast<float>(offset);
+    steps.push_back([=](int64_t tokens) {
+      int64_t rows = a.matrixRows(tokens);
+      auto av = cpu::constMatrix(a.data, ta, rows, cols);
+      if (!hasAdd) {
+        cpu::rmsNormQuantized(av, w.data, tw, eps, q.view(tokens), off);
+        return Status::success();
+      }
+      auto bv = cpu::constMatrix(b.data, tb, rows, cols);
+      auto sv = cpu::matrix(sum.data, ts, rows, cols);
+      if (quantized)
+        cpu::addRmsNormQuantized(av, bv, w.data, tw, eps, sv, q.view(tokens),
+                                 off);
+      else
+        cpu::addRmsNorm(av, bv, w.data, tw, eps, sv,
+                        cpu::matrix(y.data, ty, rows, cols), off);
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "gated_activation" || name == "gated_activation_quantize" ||
+      name == "linear_gated_activation" ||
+      name == "linear_gated_activation_quantize") {
+    bool withGemm = name.compare(0, 7, "linear_") == 0;
+    if (Status s = arity((withGemm ? 2 : 1) + (quantized ? 1 : 0), 1); !s)
+      return s;
+    std::string activationName, approximation = "none";
+    if (!params.string("activation", activationName))
+      return error("missing parameter 'activation'");
+    params.string("approximation", approximation);
+    cpu::GatedActivation activation;
+    if (activationName == "silu")
+      activation = cpu::GatedActivation::Silu;
+    else if (activationName == "gelu" && approximation == "none")
+      activation = cpu::GatedActivation::Gelu;
+    else if (activationName == "gelu" && approximation == "tanh")
+      activation = cpu::GatedActivation::GeluTanh;
+    else
+      return error("unknown activation '" + activationName + "' (" +
+                   approximation + ")");
+    Buf x = in[0], y = out[0];
+    DType tx, tw = DType::F32, ty = DType::F32;
+    if (Status s = floatDType(x, tx); !s)
+      return s;
+    Buf w = withGemm ? in[1] : in[0];
+    if (withGemm)
+      if (Status s = floatDType(w, tw); !s)
+        return s;
+    QuantOut q;
+    if (quantized) {
+      if (Status s = quantOut(y, in.back(), q); !s)
+        return s;
+    } else if (Status s = floatDType(y, ty); !s) {
+      return s;
+    }
+    int64_t cols = y.lastDim();
+    int64_t k = x.lastDim();
+    if (withGemm
+            ? (w.shape.size() != 2 || w.shape[0] != 2 * cols || w.shape[1] != k)
+            : k != 2 * cols)
+      return error("the packed gate/up rows must be twice the output's");
+    auto scratch = std::make_shared<std::vector<float>>();
+    steps.push_back([=](int64_t tokens) {
+      int64_t rows = x.matrixRows(tokens);
+      auto xv = cpu::constMatrix(x.data, tx, rows, k);
+      if (withGemm) {
+        auto wv = cpu::constMatrix(w.data, tw, 2 * cols, k);
+        if (quantized)
+          cpu::linearGatedActivationQuantized(
+              xv, wv, activation, q.view(tokens), *scratch, threads);
+        else
+          cpu::linearGatedActivation(xv, wv, activation,
+                                     cpu::matrix(y.data, ty, rows, cols),
+                                     *scratch, threads);
+      } else if (quantized) {
+        cpu::gatedActivationQuantized(xv, activation, q.view(tokens));
+      } else {
+        cpu::gatedActivation(xv, activation,
+                             cpu::matrix(y.data, ty, rows, cols));
+      }
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "linear_bias") {
+    if (Status s = arity(3, 1); !s)
+      return s;
+    Buf x = in[0], w = in[1], bias = in[2], y = out[0];
+    DType tx, tw, tb, ty;
+    for (auto [buffer, type] : {std::pair<const Buf *, DType *>{&x, &tx},
+                                {&w, &tw},
+                                {&bias, &tb},
+                                {&y, &ty}})
+      if (Status s = floatDType(*buffer, *type); !s)
+        return s;
+    if (w.shape.size() != 2 || w.shape[1] != x.lastDim() ||
+        w.shape[0] != y.lastDim() || bias.elements(maxTokens) != w.shape[0])
+      return error("input, weight, bias and output shapes do not agree");
+    steps.push_back([=](int64_t tokens) {
+      int64_t rows = x.matrixRows(tokens);
+      cpu::linear(cpu::constMatrix(x.data, tx, rows, w.shape[1]),
+                  cpu::constMatrix(w.data, tw, w.shape[0], w.shape[1]),
+                  bias.data, tb, cpu::matrix(y.data, ty, rows, w.shape[0]),
+                  threads);
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "rope_kv_write") {
+    if (in.size() != 2 && in.size() != 4)
+      return error("expects the packed QKV rows, the positions and optionally "
+                   "the q and k norm weights; got " +
+                   std::to_string(in.size()) + " inputs");
+    if (Status s = arity(in.size(), 1); !s)
+      return s;
+    if (!cache)
+      return error("no KV cache");
+    int64_t layer, numHeads, numKVHeads, headDim;
+    if (!params.integer("layer", layer) ||
+        !params.integer("num_heads", numHeads) ||
+        !params.integer("num_kv_heads", numKVHeads) ||
+        !params.integer("head_dim", headDim))
+      return error("missing parameter 'layer', 'num_heads', 'num_kv_heads' "
+                   "or 'head_dim'");
+    Buf qkv = in[0], pos = in[1], q = out[0];
+    DType tqkv, tq;
+    if (Status s = floatDType(qkv, tqkv); !s)
+      return s;
+    if (Status s = floatDType(q, tq); !s)
+      return s;
+    if (pos.dtype != fb::DType::I32)
+      return error("positions must be i32");
+    if (qkv.lastDim() != (numHeads + 2 * numKVHeads) * headDim ||
+        q.shape.size() != 3 || q.shape[1] != numHeads || q.shape[2] != headDim)
+      return error("the packed rows are not [q heads | k heads | v heads] of "
+                   "the query's head size");
+    if (numKVHeads != cache->config().numKVHeads ||
+        headDim != cache->config().headDim)
+      return error("the KV heads do not match the KV cache");
+    cpu::QKNorm norm;
+    Buf queryNorm, keyNorm;
+    if (in.size() == 4) {
+      queryNorm = in[2];
+      keyNorm = in[3];
+      double epsilon;
+      if (!params.number("epsilon", epsilon))
+        return error("missing parameter 'epsilon'");
+      norm.epsilon = static_cast<float>(epsilon);
+      DType tkn;
+      if (Status s = floatDType(queryNorm, norm.dtype); !s)
+        return s;
+      if (Status s = floatDType(keyNorm, tkn); !s)
+        return s;
+      if (tkn != norm.dtype || queryNorm.elements(maxTokens) != headDim ||
+          keyNorm.elements(maxTokens) != headDim)
+        return error("the q and k norm weights must be [head_dim] of one "
+                     "type");
+    }
+    cpu::RopeParams rp;
+    if (Status s = readRopeParams(params, rp); !s)
+      return error(s.message());
+    auto frequencies = std::make_shared<cpu::RopeFrequencies>();
+    if (Status s = cpu::computeRopeFrequencies(rp, headDim, *frequencies); !s)
+      return error(s.message());
+    auto scratch = std::make_shared<std::vector<uint8_t>>();
+    cpu::RopeStyle style = rp.style;
+    steps.push_back([=](int64_t tokens) {
+      int64_t t = qkv.dim0(tokens);
+      cpu::PackedQKV packed{qkv.data, tqkv,       t,      qkv.lastDim(),
+                            numHeads, numKVHeads, headDim};
+      cpu::QKNorm withWeights = norm;
+      withWeights.queryWeight = queryNorm.data;
+      withWeights.keyWeight = keyNorm.data;
+      cpu::AttentionBatch batch;
+      batch.numSequences = static_cast<int64_t>(sequenceIds.size());
+      batch.queryStart = queryStart.data();
+      batch.sequenceIds = sequenceIds.data();
+      batch.positions = batchPositions.data();
+      Status st = cpu::ropeKVWrite(
+          packed, reinterpret_cast<const int32_t *>(pos.data), *frequencies,
+          style, withWeights, *cache, layer, batch,
+          cpu::heads(q.data, tq, t, numHeads, headDim), *scratch);
+      if (!st)
+        return Status::error("rope_kv_write (layer " + std::to_string(layer) +
+                             "): " + st.message());
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "cached_attention") {
+    if (Status s = arity(1, 1); !s)
+      return s;
+    if (!cache)
+      return error("no KV cache");
+    int64_t layer;
+    double scale;
+    if (!params.integer("layer", layer) || !params.number("scale", scale))
+      return error("missing parameter 'layer' or 'scale'");
+    cpu::AttentionParams ap;
+    ap.scale = static_cast<float>(scale);
+    params.integer("sliding_window", ap.slidingWindow);
+    double softcap = 0.0;
+    params.number("softcap", softcap);
+    ap.softcap = static_cast<float>(softcap);
+    Buf q = in[0], o = out[0];
+    DType tq, to;
+    if (Status s = floatDType(q, tq); !s)
+      return s;
+    if (Status s = floatDType(o, to); !s)
+      return s;
+    if (q.shape.size() != 3 || o.shape != q.shape ||
+        q.shape[2] != cache->config().headDim)
+      return error("query and output must be [tokens, heads, head_dim] of "
+                   "the KV cache's head size");
+    steps.push_back([=](int64_t tokens) {
+      cpu::AttentionBatch batch;
+      batch.numSequences = static_cast<int64_t>(sequenceIds.size());
+      batch.queryStart = queryStart.data();
+      batch.sequenceIds = sequenceIds.data();
+      batch.positions = batchPositions.data();
+      int64_t t = q.dim0(tokens);
+      Status st = cpu::pagedAttention(
+          ap, cpu::heads(q.data, tq, t, q.shape[1], q.shape[2]), *cache, layer,
+          batch, cpu::heads(o.data, to, t, o.shape[1], o.shape[2]), threads);
+      if (!st)
+        return Status::error("cached_attention (layer " +
+                             std::to_string(layer) + "): " + st.message());
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "elementwise") {
+    if (in.empty() || out.size() != 1)
+      return error("expects inputs and one output");
+    std::string text, message;
+    if (!params.string("program", text))
+      return error("missing parameter 'program'");
+    auto program = std::make_shared<std::vector<cpu::ElementwiseInstruction>>();
+    if (!cpu::parseElementwiseProgram(text, static_cast<int64_t>(in.size()),
+                                      *program, message))
+      return error(message);
+    std::vector<DType> types(in.size());
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (Status s = floatDType(in[i], types[i]); !s)
+        return s;
+      if (in[i].elements(maxTokens) != out[0].elements(maxTokens))
+        return error("inputs and output of different sizes");
+    }
+    Buf o = out[0];
+    DType to;
+    if (Status s = floatDType(o, to); !s)
+      return s;
+    if (program->back().resultDType != to)
+      return error("the program's result type is not the output's");
+    std::vector<Buf> inputs = in;
+    steps.push_back([=](int64_t tokens) {
+      std::vector<const void *> data;
+      for (const Buf &b : inputs)
+        data.push_back(b.data);
+      cpu::elementwise(*program, data, types, o.data, to, o.elements(tokens));
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  // split: copies each part's columns out of the packed rows.
+  if (in.size() != 1 || out.empty())
+    return error("expects one input and its parts as outputs");
+  Buf x = in[0];
+  DType tx;
+  if (Status s = floatDType(x, tx); !s)
+    return s;
+  int64_t total = 0;
+  for (const Buf &part : out) {
+    DType tp;
+    if (Status s = floatDType(part, tp); !s)
+      return s;
+    if (tp != tx)
+      return error("parts must have the input's type");
+    total += part.lastDim();
+  }
+  if (total != x.lastDim())
+    return error("the parts do not cover the input's rows");
+  std::vector<Buf> parts = out;
+  steps.push_back([=](int64_t tokens) {
+    int64_t rows = x.matrixRows(tokens);
+    size_t bytes = cpu::dtypeBytes(tx);
+    int64_t column = 0;
+    for (const Buf &part : parts) {
+      int64_t width = part.lastDim();
+      for (int64_t r = 0; r < rows; ++r)
+        std::memcpy(part.data + r * width * bytes,
+                    x.data + (r * x.lastDim() + column) * bytes, width * bytes);
+      column += width;
+    }
+    return Status::success();
+  });
+  return Status::success();
 }
 
 Engine::Engine() : impl_(std::make_unique<Impl>()) {}

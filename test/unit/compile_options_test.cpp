@@ -244,6 +244,19 @@ TEST(CompileOptionsTest, DefaultEmitIsArtifact) {
 // The plan's limits, --emit=plan and --synthetic-weights; limits must be
 // positive integers; a mode without quantization passes is refused for
 // artifacts only.
+// Fusion is on unless --no-fuse; --stats asks for the before/after report.
+TEST(CompileOptionsTest, FuseAndStats) {
+  Parsed defaults = parse({"m.gguf", "--target=cpu", "-o", "x"});
+  ASSERT_TRUE(defaults.status.ok()) << defaults.status.message;
+  EXPECT_TRUE(defaults.options.fuse);
+  EXPECT_FALSE(defaults.options.stats);
+  Parsed parsed =
+      parse({"m.gguf", "--target=cpu", "--no-fuse", "--stats", "-o", "x"});
+  ASSERT_TRUE(parsed.status.ok()) << parsed.status.message;
+  EXPECT_FALSE(parsed.options.fuse);
+  EXPECT_TRUE(parsed.options.stats);
+}
+
 TEST(CompileOptionsTest, PlanLimitsAndSyntheticWeights) {
   Parsed defaults = parse({"m.gguf", "--target=cpu", "-o", "x"});
   ASSERT_TRUE(defaults.status.ok()) << defaults.status.message;

@@ -184,4 +184,17 @@ func.func @attention_quantized_cache(%q: tensor<?x9x64xbf16>, %k: tensor<?x3x64x
   // CHECK: kv_cache_dtype = i8
   %1 = llm.attention %q, %k, %v, %batch {layer = 1 : i64, scale = 0.125 : f64, kv_cache_dtype = i8} : tensor<?x9x64xbf16>, tensor<?x3x64xbf16>, tensor<?x3x64xbf16> -> tensor<?x9x64xbf16>
   return
+// The packed-projection ops llm-fuse creates.
+// CHECK-LABEL: func.func @packed_qkv
+func.func @packed_qkv(%qkv: tensor<?x128xbf16>, %batch: !llm.batch) -> tensor<?x4x16xbf16> {
+  // CHECK: %[[P:.+]]:3 = llm.split %{{.+}} : tensor<?x128xbf16> -> tensor<?x64xbf16>, tensor<?x32xbf16>, tensor<?x32xbf16>
+  %q, %k, %v = llm.split %qkv : tensor<?x128xbf16> -> tensor<?x64xbf16>, tensor<?x32xbf16>, tensor<?x32xbf16>
+  %q3 = llm.reshape %q : tensor<?x64xbf16> -> tensor<?x4x16xbf16>
+  %k3 = llm.reshape %k : tensor<?x32xbf16> -> tensor<?x2x16xbf16>
+  %v3 = llm.reshape %v : tensor<?x32xbf16> -> tensor<?x2x16xbf16>
+  // CHECK: llm.kv_cache_write %{{.+}}, %{{.+}}, %{{.+}} {layer = 1 : i64} : tensor<?x2x16xbf16>, tensor<?x2x16xbf16>
+  llm.kv_cache_write %k3, %v3, %batch {layer = 1 : i64} : tensor<?x2x16xbf16>, tensor<?x2x16xbf16>
+  // CHECK: llm.cached_attention %{{.+}}, %{{.+}} {layer = 1 : i64, scale = 2.500000e-01 : f64, sliding_window = 8 : i64} : tensor<?x4x16xbf16> -> tensor<?x4x16xbf16>
+  %o = llm.cached_attention %q3, %batch {layer = 1 : i64, scale = 0.25 : f64, sliding_window = 8 : i64} : tensor<?x4x16xbf16> -> tensor<?x4x16xbf16>
+  return %o : tensor<?x4x16xbf16>
 }

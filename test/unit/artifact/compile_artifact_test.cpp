@@ -9,14 +9,19 @@
 #include "compiler/frontends/Importer.h"
 #include "compiler/registration/Registration.h"
 #include "compiler/weights/WeightStore.h"
+#include "dialects/llm/LLMOps.h"
+#include "passes/FusedWeights.h"
+#include "passes/Passes.h"
 #include "runtime/loader/Artifact.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 #include <string>
 #include <tuple>
@@ -74,6 +79,21 @@ TEST_P(CompileArtifactTest, EveryWeightMatchesTheStore) {
   mlir::MLIRContext context(registry);
   auto imported = frontends::importModel(context, tinyModel(model));
   ASSERT_TRUE(!!imported) << llvm::toString(imported.takeError());
+  // llmc compile fuses by default: Q/K/V and gate/up weights become
+  // concatenations, which the reference store learns the same way.
+  mlir::PassManager fusion(&context);
+  fusion.addPass(createFusePass());
+  ASSERT_TRUE(mlir::succeeded(fusion.run(*imported->module)));
+  ASSERT_FALSE(!!applyWeightConcats(*imported->module, *imported->weights));
+  std::map<std::string, std::vector<std::string>> concatParts;
+  imported->module->walk([&](llm::WeightOp op) {
+    if (auto concat =
+            op->getAttrOfType<mlir::DictionaryAttr>(kWeightConcatAttrName))
+      for (mlir::Attribute part : concat.getAs<mlir::ArrayAttr>("parts"))
+        concatParts[op.getName().str()].push_back(
+            mlir::cast<mlir::StringAttr>(part).getValue().str());
+  });
+  EXPECT_FALSE(concatParts.empty());
   const weights::WeightStore &store = *imported->weights;
   EXPECT_EQ(artifact->config().num_layers(), imported->config.numLayers);
   EXPECT_EQ(artifact->config().vocab_size(), imported->config.vocabSize);
@@ -94,6 +114,18 @@ TEST_P(CompileArtifactTest, EveryWeightMatchesTheStore) {
     ASSERT_EQ(ref.bytes, expected.size()) << name;
     EXPECT_TRUE(std::equal(expected.begin(), expected.end(), ref.data))
         << name << " differs from the WeightStore's bytes";
+    // A concatenation along the rows is its parts' bytes end to end.
+    if (auto parts = concatParts.find(name); parts != concatParts.end()) {
+      std::vector<uint8_t> joined;
+      for (const std::string &part : parts->second) {
+        auto partDesc = store.describe(part);
+        ASSERT_TRUE(!!partDesc) << llvm::toString(partDesc.takeError());
+        std::vector<uint8_t> bytes(partDesc->getBytes());
+        ASSERT_FALSE(!!store.materialize(part, bytes));
+        joined.insert(joined.end(), bytes.begin(), bytes.end());
+      }
+      EXPECT_EQ(joined, expected) << name << " is not its parts end to end";
+    }
   }
 
   const artifact::RankPlan *plan = artifact->plan(0);
@@ -127,8 +159,12 @@ TEST_P(CompileArtifactTest, EveryWeightMatchesTheStore) {
       ++gemms;
       EXPECT_EQ(gemm->backend(), expectedBackend);
     }
-    if (const auto *compute = step->op_as_ComputeStep();
-        compute && compute->name()->str() == "attention") {
+    const auto *compute = step->op_as_ComputeStep();
+    // GEMMs with a bias or gated-activation epilogue are compute steps.
+    if (compute && (compute->name()->str() == "linear_bias" ||
+                    compute->name()->str() == "linear_gated_activation"))
+      ++gemms;
+    if (compute && compute->name()->str() == "cached_attention") {
       bool hasLayer = false;
       for (const artifact::Param *param : *compute->params())
         hasLayer |= param->key()->str() == "layer";
@@ -136,8 +172,8 @@ TEST_P(CompileArtifactTest, EveryWeightMatchesTheStore) {
       ++attention;
     }
   }
-  // Q, K, V, O, gate, up, down per layer, plus the LM head.
-  EXPECT_EQ(gemms, size_t(7 * imported->config.numLayers + 1));
+  // Fused: packed QKV, O, packed gate/up, down per layer, plus the LM head.
+  EXPECT_EQ(gemms, size_t(4 * imported->config.numLayers + 1));
   EXPECT_EQ(attention, size_t(imported->config.numLayers));
 }
 
