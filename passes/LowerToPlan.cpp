@@ -888,7 +888,7 @@ LogicalResult ForwardLowering::lowerLinearResidual(llm::FusedOp op) {
                        plan::GemmBackendAttr::get(op.getContext(), backend),
                        asMatrixView(op.getLoc(), *x), *w,
                        asMatrixView(op.getLoc(), *c), /*scale_a=*/Value(),
-                       /*scale_b=*/Value(),
+                       /*scale_b=*/Value(), /*zero_b=*/Value(),
                        /*transpose_b=*/builder.getUnitAttr(),
                        builder.getF32FloatAttr(1.0f),
                        builder.getF32FloatAttr(1.0f));

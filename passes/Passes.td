@@ -143,7 +143,11 @@ def QuantizePass : Pass<"llm-quantize", "::mlir::ModuleOp"> {
               "largest even group that does">,
     Statistic<"numQuantizedAttention", "quantized-kv-caches",
               "attention ops given a quantized KV cache">,
-// llm -> llm
+  ];
+}
+
+//===----------------------------------------------------------------------===//
+// Fusion (llm -> llm)
 //===----------------------------------------------------------------------===//
 
 def FusePass : Pass<"llm-fuse", "::mlir::ModuleOp"> {

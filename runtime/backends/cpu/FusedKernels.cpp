@@ -2,6 +2,8 @@
 
 #include "runtime/backends/cpu/FusedKernels.h"
 
+#include "runtime/support/Quantize.h"
+
 #include "runtime/kv_cache/KVCache.h"
 #include "runtime/support/Float8.h"
 
@@ -135,16 +137,28 @@ void gatedRows(const ConstMatrixView &packed, int64_t cols,
 void quantizeRow(const float *row, int64_t cols, float scale, QuantDType dtype,
                  void *output) {
   auto *out = static_cast<uint8_t *>(output);
-  for (int64_t c = 0; c < cols; ++c) {
-    float x = row[c] / scale;
-    if (dtype == QuantDType::I8) {
-      // nearbyint rounds half to even in the default rounding mode.
-      float q = std::nearbyint(x);
-      q = std::min(127.0f, std::max(-128.0f, q));
-      out[c] = static_cast<uint8_t>(static_cast<int8_t>(q));
-    } else {
-      out[c] = numeric::floatToFp8Saturate(x, numeric::Fp8Format::E4M3FN);
-    }
+  switch (dtype) {
+  case QuantDType::I8:
+    for (int64_t c = 0; c < cols; ++c)
+      out[c] = static_cast<uint8_t>(numeric::quantizeInt8(row[c], scale));
+    return;
+  case QuantDType::I4:
+    for (int64_t c = 0; c + 1 < cols; c += 2)
+      out[c / 2] = numeric::packInt4Pair(numeric::quantizeInt4(row[c], scale),
+                                         numeric::quantizeInt4(row[c + 1],
+                                                               scale));
+    if (cols % 2)
+      out[cols / 2] =
+          numeric::packInt4Pair(numeric::quantizeInt4(row[cols - 1], scale), 0);
+    return;
+  case QuantDType::F8E4M3FN:
+  case QuantDType::F8E5M2:
+    for (int64_t c = 0; c < cols; ++c)
+      out[c] = numeric::quantizeFp8(row[c], scale,
+                                    dtype == QuantDType::F8E4M3FN
+                                        ? numeric::Fp8Format::E4M3FN
+                                        : numeric::Fp8Format::E5M2);
+    return;
   }
 }
 

@@ -23,8 +23,6 @@ namespace llmc::cpu {
 // Quantized outputs (a norm or gated activation followed by llm.quantize)
 //===----------------------------------------------------------------------===//
 
-enum class QuantDType : uint8_t { I8, F8E4M3FN };
-
 /// A [rows, cols] destination of 1-byte codes: q = saturate(round half to
 /// even(x / scale)), with one f32 scale for the tensor (`scales[0]`) or one
 /// per row (`scales[r]`).

@@ -706,6 +706,10 @@ func.func @yield_outside(%a: tensor<4xf32>) {
 func.func @quantize_dynamic_scale_shape(%x: tensor<?x64xf32>) {
   // expected-error @+1 {{expected per-token scale of shape [?, 1] but got [?, 64]}}
   %q, %s = llm.quantize_dynamic %x : tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?x64xf32>
+  return
+}
+
+// -----
 // llm.split parts must cover the last dimension exactly.
 func.func @split_short(%a: tensor<?x8xf32>) {
   // expected-error @+1 {{parts cover 6 columns but the input has 8}}
@@ -718,6 +722,10 @@ func.func @split_short(%a: tensor<?x8xf32>) {
 func.func @quantize_dynamic_result_shape(%x: tensor<8x64xf32>) {
   // expected-error @+1 {{result shape [8, 32] differs from input shape [8, 64]}}
   %q, %s = llm.quantize_dynamic %x : tensor<8x64xf32> -> tensor<8x32xi8>, tensor<8x1xf32>
+  return
+}
+
+// -----
 // llm.split keeps every other dimension and the element type.
 func.func @split_rows(%a: tensor<4x8xf32>) {
   // expected-error @+1 {{part 1 of shape [3, 4] must keep every dimension but the last of [4, 8]}}
@@ -730,6 +738,11 @@ func.func @split_rows(%a: tensor<4x8xf32>) {
 func.func @quantize_dynamic_type(%x: tensor<8x64xf32>) {
   // expected-error @+1 {{result #0 must be ranked tensor of 8-bit signless integer or f8E4M3FN type values}}
   %q, %s = llm.quantize_dynamic %x : tensor<8x64xf32> -> tensor<8x64xi4>, tensor<8x1xf32>
+  return
+}
+
+// -----
+// llm.split parts keep the input's element type.
 func.func @split_type(%a: tensor<4x8xf32>) {
   // expected-error @+1 {{part 0 has element type 'bf16' but the input 'f32'}}
   %x, %y = llm.split %a : tensor<4x8xf32> -> tensor<4x4xbf16>, tensor<4x4xf32>
@@ -741,6 +754,10 @@ func.func @split_type(%a: tensor<4x8xf32>) {
 func.func @attention_kv_cache_dtype(%q: tensor<?x4x16xf32>, %k: tensor<?x2x16xf32>, %v: tensor<?x2x16xf32>, %b: !llm.batch) {
   // expected-error @+1 {{kv_cache_dtype must be f8E4M3FN or i8 (a quantized KV cache), got 'f16'; omit it to cache the key's element type}}
   %o = llm.attention %q, %k, %v, %b {layer = 0 : i64, scale = 0.25 : f64, kv_cache_dtype = f16} : tensor<?x4x16xf32>, tensor<?x2x16xf32>, tensor<?x2x16xf32> -> tensor<?x4x16xf32>
+  return
+}
+
+// -----
 // llm.kv_cache_write: key and value are [tokens, kv_heads, head_dim] alike.
 func.func @kv_write_shapes(%k: tensor<?x2x16xf32>, %v: tensor<?x2x8xf32>, %b: !llm.batch) {
   // expected-error @+1 {{must have one shape and type}}

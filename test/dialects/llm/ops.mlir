@@ -184,6 +184,8 @@ func.func @attention_quantized_cache(%q: tensor<?x9x64xbf16>, %k: tensor<?x3x64x
   // CHECK: kv_cache_dtype = i8
   %1 = llm.attention %q, %k, %v, %batch {layer = 1 : i64, scale = 0.125 : f64, kv_cache_dtype = i8} : tensor<?x9x64xbf16>, tensor<?x3x64xbf16>, tensor<?x3x64xbf16> -> tensor<?x9x64xbf16>
   return
+}
+
 // The packed-projection ops llm-fuse creates.
 // CHECK-LABEL: func.func @packed_qkv
 func.func @packed_qkv(%qkv: tensor<?x128xbf16>, %batch: !llm.batch) -> tensor<?x4x16xbf16> {

@@ -77,7 +77,11 @@ TEST_P(CompileArtifactTest, EveryWeightMatchesTheStore) {
   mlir::DialectRegistry registry;
   registerAllLlmcDialects(registry);
   mlir::MLIRContext context(registry);
-  auto imported = frontends::importModel(context, tinyModel(model));
+  // --quant=f32 imports at f32 (an f16 GGUF's weights convert).
+  frontends::ImportOptions importOptions;
+  importOptions.activationType = mlir::Float32Type::get(&context);
+  auto imported =
+      frontends::importModel(context, tinyModel(model), importOptions);
   ASSERT_TRUE(!!imported) << llvm::toString(imported.takeError());
   // llmc compile fuses by default: Q/K/V and gate/up weights become
   // concatenations, which the reference store learns the same way.
