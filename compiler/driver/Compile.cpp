@@ -4,6 +4,7 @@
 
 #include "compiler/artifact/ArtifactWriter.h"
 #include "compiler/artifact/PlanToSpec.h"
+#include "compiler/codegen/cuda/EmitCuda.h"
 #include "compiler/driver/Calibrate.h"
 #include "compiler/driver/Import.h"
 #include "compiler/driver/Stats.h"
@@ -504,6 +505,15 @@ Status compileModel(const CompileOptions &options) {
                  << options.maxTokens << "}, plan-memory\n";
   if (options.emit == EmitKind::Plan)
     return writeMlir(*module, options.outputPath);
+  if (options.emit == EmitKind::Cuda || options.emit == EmitKind::Ptx) {
+    if (llvm::Error error = codegen::cuda::emitCudaKernels(
+            *module, *options.target,
+            options.emit == EmitKind::Cuda ? codegen::cuda::EmitFormat::Cuda
+                                           : codegen::cuda::EmitFormat::Ptx,
+            options.outputPath))
+      return Status::failure(llvm::toString(std::move(error)));
+    return Status::success();
+  }
   return writeArtifactFile(*module, options, imported ? &*imported : nullptr);
 }
 

@@ -318,7 +318,8 @@ std::string_view kvCacheModeName(KVCacheMode mode) {
 std::string compileUsage() {
   return "usage: llmc compile MODEL --target=TARGET [--quant=MODE] -o OUT "
          "[--kv-cache=KIND] [--calib=FILE] [--calib-cache=FILE] "
-         "[--emit=artifact|plan|mlir] [--max-tokens=N] [--max-seq-len=N] "
+         "[--emit=artifact|plan|mlir|cuda|ptx] [--max-tokens=N] "
+         "[--max-seq-len=N] "
          "[--max-batch=N] [--synthetic-weights] [--no-fuse] [--stats] "
          "[--verbose]\n"
          "\n"
@@ -351,7 +352,9 @@ std::string compileUsage() {
          "  -o OUT          the artifact to write ('-' for standard output)\n"
          "  --emit=KIND     artifact (default); plan: the plan-dialect module "
          "after memory planning; mlir: the llm-dialect module after cleanups "
-         "and fusion\n"
+         "and fusion;\n"
+         "                  cuda, ptx: one file per generated GPU kernel, into "
+         "the directory -o names\n"
          "  --max-tokens=N  the most tokens one forward call carries; the "
          "plan's buffers are sized for it (default 512)\n"
          "  --max-seq-len=N the longest sequence the runtime's KV cache "
@@ -417,9 +420,19 @@ Status parseCompileOptions(const std::vector<std::string> &args,
       options.emit = EmitKind::Mlir;
     else if (*raw.emit == "plan")
       options.emit = EmitKind::Plan;
+    else if (*raw.emit == "cuda")
+      options.emit = EmitKind::Cuda;
+    else if (*raw.emit == "ptx")
+      options.emit = EmitKind::Ptx;
     else
       return Status::usageError("unknown --emit '" + *raw.emit +
-                                "'; expected artifact, plan or mlir");
+                                "'; expected artifact, plan, mlir, cuda or "
+                                "ptx");
+    if ((options.emit == EmitKind::Cuda || options.emit == EmitKind::Ptx) &&
+        !options.target->isGpu())
+      return Status::usageError("--emit=" + *raw.emit + " writes GPU kernels; " +
+                                options.target->describe() +
+                                " runs none (pick a GPU --target)");
   }
   if (Status status = parsePositive(raw.maxTokens, "--max-tokens",
                                     int64_t(1) << 20, options.maxTokens);

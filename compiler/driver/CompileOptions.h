@@ -49,6 +49,10 @@ enum class EmitKind {
   Mlir,
   /// The plan-dialect module after lowering and memory planning, as text.
   Plan,
+  /// One CUDA C++ file per generated kernel of the plan, into a directory.
+  Cuda,
+  /// The same kernels compiled by NVRTC to PTX for the target.
+  Ptx,
 };
 
 /// How the KV cache stores keys and values (`--kv-cache`).

@@ -213,10 +213,16 @@ TEST(CompileOptionsTest, MalformedCommandLines) {
   EXPECT_EQ(noValue.status.message, "--quant needs a value");
   Parsed emptyValue = parse({"m.mlir", "-o", "x", "--target="});
   EXPECT_EQ(emptyValue.status.message, "--target needs a value");
-  Parsed badEmit = parse({"m.mlir", "--target=h100", "-o", "x", "--emit=ptx"});
+  Parsed badEmit =
+      parse({"m.mlir", "--target=h100", "-o", "x", "--emit=spirv"});
   EXPECT_EQ(badEmit.status.code, StatusCode::UsageError);
-  EXPECT_EQ(badEmit.status.message,
-            "unknown --emit 'ptx'; expected artifact, plan or mlir");
+  EXPECT_EQ(badEmit.status.message, "unknown --emit 'spirv'; expected "
+                                    "artifact, plan, mlir, cuda or ptx");
+  Parsed ptx = parse({"m.mlir", "--target=h100", "-o", "x", "--emit=ptx"});
+  EXPECT_EQ(ptx.options.emit, llmc::EmitKind::Ptx);
+  Parsed cpuCuda =
+      parse({"m.mlir", "--target=cpu", "-o", "x", "--emit=cuda"});
+  EXPECT_EQ(cpuCuda.status.code, StatusCode::UsageError);
 }
 
 // Arguments after "--" are models even when they start with '-'.
