@@ -719,26 +719,58 @@ Expected<WriteStats> writeArtifact(StringRef path, const ArtifactSpec &spec,
   if (options.onProgress)
     options.onProgress(report);
 
-  // Sections, streamed one tensor at a time through one reusable buffer.
+  // Sections, streamed one tensor at a time. A weight stored as its source
+  // tensor is copied from the mapped checkpoint a chunk at a time; any other
+  // is materialized into one reusable buffer. While tensor i is converted the
+  // kernel already reads tensor i + 1 (prefetch), and the checkpoint pages
+  // of tensor i leave the process once it is written (releaseSourcePages),
+  // so memory holds a few tensors, not the mapped checkpoint.
   os.seek(layout.dataStart);
   std::vector<uint8_t> buffer;
-  buffer.reserve(layout.largestTensorBytes);
+  auto nextStored = [&](size_t i) {
+    while (i < spec.tensors.size() && layout.tensorSynthetic[i])
+      ++i;
+    return i;
+  };
+  if (size_t first = nextStored(0); first < spec.tensors.size())
+    store.prefetch(weightName(spec.tensors[first]));
   for (size_t i = 0; i < spec.tensors.size(); ++i) {
     if (layout.tensorSynthetic[i])
       continue;
+    if (size_t next = nextStored(i + 1); next < spec.tensors.size())
+      store.prefetch(weightName(spec.tensors[next]));
     uint64_t bytes = layout.tensorDescs[i].getBytes();
-    buffer.resize(bytes);
-    if (Error error = store.materialize(weightName(spec.tensors[i]), buffer))
-      return makeError("artifact tensor '" + spec.tensors[i].name +
-                       "': " + llvm::toString(std::move(error)));
-    layout.tensorChecksums[i] = xxhash64(buffer.data(), bytes);
     uint64_t expectedOffset =
         layout.weightsSectionOffset() + layout.tensorOffsets[i];
     if (os.tell() != expectedOffset)
       return makeError("internal error: tensor '" + spec.tensors[i].name +
                        "' would be written at offset " + Twine(os.tell()) +
                        " instead of " + Twine(expectedOffset));
-    os.write(reinterpret_cast<const char *>(buffer.data()), bytes);
+    StringRef weight = weightName(spec.tensors[i]);
+    const weights::TensorView *source = store.getUnchangedSource(weight);
+    if (source && source->bytes.size() == bytes) {
+      // Hash and write a chunk, then drop its pages: the RSS grows by one
+      // chunk, not by the tensor (an embedding table is a gigabyte).
+      constexpr uint64_t kChunkBytes = uint64_t(64) << 20;
+      XXH64_state_t hashState;
+      XXH64_reset(&hashState, /*seed=*/0);
+      for (uint64_t offset = 0; offset < bytes; offset += kChunkBytes) {
+        llvm::ArrayRef<uint8_t> chunk = source->bytes.slice(
+            offset, std::min<uint64_t>(kChunkBytes, bytes - offset));
+        XXH64_update(&hashState, chunk.data(), chunk.size());
+        os.write(reinterpret_cast<const char *>(chunk.data()), chunk.size());
+        weights::releasePages(*source, chunk);
+      }
+      layout.tensorChecksums[i] = XXH64_digest(&hashState);
+    } else {
+      buffer.resize(bytes);
+      if (Error error = store.materialize(weight, buffer))
+        return makeError("artifact tensor '" + spec.tensors[i].name +
+                         "': " + llvm::toString(std::move(error)));
+      layout.tensorChecksums[i] = xxhash64(buffer.data(), bytes);
+      os.write(reinterpret_cast<const char *>(buffer.data()), bytes);
+    }
+    store.releaseSourcePages(weight);
     if (Error error = writeZeros(
             os,
             alignUp(std::max<uint64_t>(bytes, 1), kSectionAlignment) - bytes))

@@ -11,6 +11,11 @@
 
 #include <cstring>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 // The dequantizers must round exactly like ggml's reference C code and
 // gguf-py's numpy code: `d * q - m` is two roundings there, so a fused
 // multiply-add (which compilers may form from it when FMA is enabled) would
@@ -490,6 +495,63 @@ std::string formatShape(llvm::ArrayRef<int64_t> shape) {
   llvm::interleaveComma(shape, os);
   os << ']';
   return text;
+}
+
+//===----------------------------------------------------------------------===//
+// Page advice for mapped tensors
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Calls madvise on the pages wholly inside `range` (partial pages at either
+/// end may hold a neighbouring tensor that is still in use).
+void advisePagesInside(llvm::ArrayRef<uint8_t> range, int advice) {
+#if defined(__unix__) || defined(__APPLE__)
+  static const uintptr_t pageBytes = sysconf(_SC_PAGESIZE);
+  auto begin = reinterpret_cast<uintptr_t>(range.data());
+  uintptr_t end = begin + range.size();
+  uintptr_t first = (begin + pageBytes - 1) / pageBytes * pageBytes;
+  uintptr_t last = end / pageBytes * pageBytes;
+  if (range.empty() || first >= last)
+    return;
+  // Advice only: a failure changes speed or RSS, never the bytes.
+  (void)madvise(reinterpret_cast<void *>(first), last - first, advice);
+#else
+  (void)range;
+  (void)advice;
+#endif
+}
+} // namespace
+
+void adviseWillNeed(const TensorView &tensor) {
+#if defined(__unix__) || defined(__APPLE__)
+  if (tensor.mapped) {
+    // WILLNEED must cover the partial pages too; it never discards anything.
+    static const uintptr_t pageBytes = sysconf(_SC_PAGESIZE);
+    auto begin = reinterpret_cast<uintptr_t>(tensor.bytes.data());
+    uintptr_t first = begin / pageBytes * pageBytes;
+    uintptr_t end = begin + tensor.bytes.size();
+    if (!tensor.bytes.empty())
+      (void)madvise(reinterpret_cast<void *>(first), end - first,
+                    MADV_WILLNEED);
+  }
+#else
+  (void)tensor;
+#endif
+}
+
+void releasePages(const TensorView &tensor) {
+  releasePages(tensor, tensor.bytes);
+}
+
+void releasePages(const TensorView &tensor, llvm::ArrayRef<uint8_t> range) {
+#if defined(__unix__) || defined(__APPLE__)
+  // MADV_DONTNEED on heap memory would zero it: only mappings qualify.
+  if (tensor.mapped)
+    advisePagesInside(range, MADV_DONTNEED);
+#else
+  (void)tensor;
+  (void)range;
+#endif
 }
 
 } // namespace llmc::weights

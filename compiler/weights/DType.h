@@ -110,9 +110,24 @@ struct TensorView {
   llvm::ArrayRef<uint8_t> bytes;
   /// The file the bytes live in, for messages.
   std::string path;
+  /// The bytes are a read-only mapping of `path` (not heap memory), so
+  /// `adviseWillNeed` and `releasePages` may act on them.
+  bool mapped = false;
 
   uint64_t getNumElements() const;
 };
+
+/// Asks the kernel to start reading a mapped tensor's pages in the background
+/// (MADV_WILLNEED), so the disk works while the CPU converts another tensor.
+/// Does nothing for tensors in heap memory or on systems without madvise.
+void adviseWillNeed(const TensorView &tensor);
+/// Drops the process's mappings of the pages that lie wholly inside a mapped
+/// tensor (MADV_DONTNEED on a read-only file mapping: the page cache keeps the
+/// data and a later read faults it back in). Reading a checkpoint through its
+/// mapping otherwise leaves every page read in the process's RSS.
+void releasePages(const TensorView &tensor);
+/// The same for a byte range of a mapped tensor's bytes.
+void releasePages(const TensorView &tensor, llvm::ArrayRef<uint8_t> range);
 
 /// Decodes a whole tensor into `dst`, which must hold getNumElements() floats.
 /// Errors (naming the file and tensor) when the sizes disagree.

@@ -395,6 +395,8 @@ llvm::Error GgufParser::parseFile(GgufFile &file) {
                        ") runs past the end of the " + llvm::Twine(dataBytes) +
                        "-byte data section");
     info.view.bytes = llvm::ArrayRef<uint8_t>(data + info.offset, size);
+    info.view.mapped =
+        file.buffer->getBufferKind() == llvm::MemoryBuffer::MemoryBuffer_MMap;
     byOffset.push_back(&info);
   }
   // Stable, so ties are reported in file order on every platform.

@@ -213,6 +213,8 @@ llvm::Error SafetensorsFile::parseHeader() {
                        " bytes but data_offsets " + formatRange(*begin, *end) +
                        " hold " + llvm::Twine(*end - *begin));
     view.bytes = data.slice(*begin, *end - *begin);
+    view.mapped =
+        buffer->getBufferKind() == llvm::MemoryBuffer::MemoryBuffer_MMap;
     tensors.push_back(std::move(view));
   }
 

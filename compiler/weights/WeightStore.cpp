@@ -2,6 +2,7 @@
 //--===//
 
 #include "compiler/weights/WeightStore.h"
+#include "compiler/weights/Fp8Encode.h"
 #include "compiler/weights/Gguf.h"
 #include "compiler/weights/Safetensors.h"
 #include "compiler/weights/Support.h"
@@ -15,6 +16,7 @@
 #include <cmath>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 namespace llmc::weights {
 
@@ -426,8 +428,73 @@ void QuantState::quantizeRows(uint64_t firstRow, uint64_t count, const float *x,
     }
 }
 
+/// Splits rows [0, rows) into one contiguous range per worker and runs
+/// `fn(firstRow, endRow)` on each, the last range on the calling thread.
+void parallelForRows(uint64_t rows,
+                     llvm::function_ref<void(uint64_t, uint64_t)> fn) {
+  // Below this a thread costs more than it saves.
+  constexpr uint64_t kMinRowsPerWorker = 64;
+  unsigned workers = std::max(1u, std::thread::hardware_concurrency());
+  workers = static_cast<unsigned>(
+      std::min<uint64_t>(workers, std::max<uint64_t>(1, rows / kMinRowsPerWorker)));
+  std::vector<std::thread> threads;
+  for (unsigned w = 0; w + 1 < workers; ++w)
+    threads.emplace_back(fn, rows * w / workers, rows * (w + 1) / workers);
+  fn(rows * (workers - 1) / workers, rows);
+  for (std::thread &thread : threads)
+    thread.join();
+}
+
+/// Per-channel FP8 in one read of the weight: each row's scale is computed
+/// from the decoded row and used at once, on every core. The scales are
+/// exactly those computeScales gives (the same min/max over the same values,
+/// in the same order within a row; a row is its own block), and each value is
+/// encoded by the vectorizable twin of numeric::floatToFp8Saturate.
+void applyQuantizeFp8PerChannel(const Value &in, QuantState &state,
+                                uint8_t *out) {
+  std::lock_guard<std::mutex> lock(state.mutex);
+  const uint64_t rows = state.rows, columns = state.columns;
+  const bool haveScales = state.computed;
+  if (!haveScales)
+    state.scales.assign(rows, 1.0f);
+  const float qmax = getQuantMax(DType::F8E4M3);
+  const uint64_t rowBytes = *getStorageBytes(in.desc.dtype, columns);
+  parallelForRows(rows, [&](uint64_t firstRow, uint64_t endRow) {
+    uint64_t chunkRows = std::max<uint64_t>(1, kRowChunkElements / columns);
+    std::vector<float> chunk(std::min(chunkRows, endRow - firstRow) * columns);
+    for (uint64_t first = firstRow; first < endRow; first += chunkRows) {
+      uint64_t count = std::min(chunkRows, endRow - first);
+      decodeToF32(in.desc.dtype,
+                  in.bytes.slice(first * rowBytes, count * rowBytes),
+                  chunk.data(), count * columns);
+      for (uint64_t r = 0; r < count; ++r) {
+        const float *x = chunk.data() + r * columns;
+        float &scale = state.scales[first + r];
+        if (!haveScales) {
+          float lo = 0.0f, hi = 0.0f;
+          for (uint64_t c = 0; c < columns; ++c) {
+            lo = std::min(lo, x[c]);
+            hi = std::max(hi, x[c]);
+          }
+          float amax = std::max(-lo, hi);
+          if (amax > 0.0f)
+            scale = amax / qmax;
+        }
+        encodeFp8E4M3SaturateDivided(x, scale, out + (first + r) * columns,
+                                     columns);
+      }
+    }
+  });
+  state.computed = true;
+}
+
 void applyQuantize(const Value &in, const Transform &t, uint8_t *out) {
   QuantState &state = *t.quant;
+  if (state.scheme.dtype == DType::F8E4M3 &&
+      state.scheme.granularity == QuantGranularity::PerChannel &&
+      state.scheme.symmetric && state.columns > 0 &&
+      getStorageBytes(in.desc.dtype, state.columns))
+    return applyQuantizeFp8PerChannel(in, state, out);
   state.computeScales(in.desc.dtype, in.bytes);
   if (state.scheme.dtype == DType::I4)
     std::memset(out, 0, (state.rows * state.columns + 1) / 2);
@@ -902,6 +969,50 @@ WeightStore::materialize(llvm::StringRef name,
   if (!destination.empty())
     materializeNode(node, destination);
   return llvm::Error::success();
+}
+
+/// The source tensors `node` reads: its own, its parts', and the snapshot a
+/// derived scale entry computes from.
+static void collectSources(const WeightStore::Node &node,
+                           std::vector<const TensorView *> &sources) {
+  if (node.source)
+    sources.push_back(node.source);
+  for (const WeightStore::Node &part : node.parts)
+    collectSources(part, sources);
+  if (node.quantOf)
+    collectSources(node.quantOf->input, sources);
+}
+
+const TensorView *
+WeightStore::getUnchangedSource(llvm::StringRef name) const {
+  auto it = weights.find(name);
+  if (it == weights.end())
+    return nullptr;
+  const Node &node = *it->second;
+  if (node.derived != Node::Derived::None || !node.source ||
+      !node.transforms.empty())
+    return nullptr;
+  return node.source;
+}
+
+void WeightStore::prefetch(llvm::StringRef name) const {
+  auto it = weights.find(name);
+  if (it == weights.end())
+    return;
+  std::vector<const TensorView *> sources;
+  collectSources(*it->second, sources);
+  for (const TensorView *source : sources)
+    adviseWillNeed(*source);
+}
+
+void WeightStore::releaseSourcePages(llvm::StringRef name) const {
+  auto it = weights.find(name);
+  if (it == weights.end())
+    return;
+  std::vector<const TensorView *> sources;
+  collectSources(*it->second, sources);
+  for (const TensorView *source : sources)
+    releasePages(*source);
 }
 
 //===----------------------------------------------------------------------===//

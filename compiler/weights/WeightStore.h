@@ -165,6 +165,18 @@ public:
   llvm::Error materialize(llvm::StringRef name,
                           llvm::MutableArrayRef<uint8_t> destination) const;
 
+  /// The source tensor whose bytes are exactly what `materialize` would
+  /// write (a declared source with no transforms), or nullptr. Writers stream
+  /// such a weight straight from the mapped file instead of copying it.
+  const TensorView *getUnchangedSource(llvm::StringRef name) const;
+  /// Starts reading the mapped source tensors `name` is made from in the
+  /// background (see adviseWillNeed), so the next `materialize` finds them
+  /// in memory. Unknown names are ignored.
+  void prefetch(llvm::StringRef name) const;
+  /// Drops the mapped source pages `name` read from the process's memory
+  /// (see releasePages); call it once the weight is materialized.
+  void releaseSourcePages(llvm::StringRef name) const;
+
   struct Node;
   struct SmoothGroup;
 
