@@ -727,6 +727,8 @@ Expected<WriteStats> writeArtifact(StringRef path, const ArtifactSpec &spec,
   // so memory holds a few tensors, not the mapped checkpoint.
   os.seek(layout.dataStart);
   std::vector<uint8_t> buffer;
+  using Clock = std::chrono::steady_clock;
+  Clock::duration materializeTime{}, hashTime{}, writeTime{};
   auto nextStored = [&](size_t i) {
     while (i < spec.tensors.size() && layout.tensorSynthetic[i])
       ++i;
@@ -757,18 +759,28 @@ Expected<WriteStats> writeArtifact(StringRef path, const ArtifactSpec &spec,
       for (uint64_t offset = 0; offset < bytes; offset += kChunkBytes) {
         llvm::ArrayRef<uint8_t> chunk = source->bytes.slice(
             offset, std::min<uint64_t>(kChunkBytes, bytes - offset));
+        auto hashStart = Clock::now();
         XXH64_update(&hashState, chunk.data(), chunk.size());
+        auto writeStart = Clock::now();
         os.write(reinterpret_cast<const char *>(chunk.data()), chunk.size());
         weights::releasePages(*source, chunk);
+        hashTime += writeStart - hashStart;
+        writeTime += Clock::now() - writeStart;
       }
       layout.tensorChecksums[i] = XXH64_digest(&hashState);
     } else {
+      auto materializeStart = Clock::now();
       buffer.resize(bytes);
       if (Error error = store.materialize(weight, buffer))
         return makeError("artifact tensor '" + spec.tensors[i].name +
                          "': " + llvm::toString(std::move(error)));
+      auto hashStart = Clock::now();
       layout.tensorChecksums[i] = xxhash64(buffer.data(), bytes);
+      auto writeStart = Clock::now();
       os.write(reinterpret_cast<const char *>(buffer.data()), bytes);
+      materializeTime += hashStart - materializeStart;
+      hashTime += writeStart - hashStart;
+      writeTime += Clock::now() - writeStart;
     }
     store.releaseSourcePages(weight);
     if (Error error = writeZeros(
@@ -847,6 +859,12 @@ Expected<WriteStats> writeArtifact(StringRef path, const ArtifactSpec &spec,
   stats.tensorCount = spec.tensors.size();
   stats.syntheticTensorCount = layout.syntheticCount;
   stats.largestTensorBytes = layout.largestTensorBytes;
+  auto toSeconds = [](Clock::duration d) {
+    return std::chrono::duration<double>(d).count();
+  };
+  stats.materializeSeconds = toSeconds(materializeTime);
+  stats.hashSeconds = toSeconds(hashTime);
+  stats.writeSeconds = toSeconds(writeTime);
   stats.seconds = std::chrono::duration<double>(
                       std::chrono::steady_clock::now() - startTime)
                       .count();

@@ -261,6 +261,11 @@ struct WriteStats {
   /// The largest tensor: the size of the one reusable buffer.
   uint64_t largestTensorBytes = 0;
   double seconds = 0;
+  /// Of `seconds`: converting weights (`materialize`), hashing, and writing
+  /// sections (copies from the mapped checkpoint count as writing).
+  double materializeSeconds = 0;
+  double hashSeconds = 0;
+  double writeSeconds = 0;
 };
 
 /// Writes the artifact to `path` (through `path`.tmp, renamed at the end).

@@ -345,7 +345,11 @@ Status writeArtifactFile(mlir::ModuleOp module, const CompileOptions &options,
                  << stats->tensorCount << " tensors ("
                  << stats->syntheticTensorCount << " synthetic), "
                  << spec.plans.size() << " rank plan(s), "
-                 << llvm::format("%.2f", seconds) << " s\n";
+                 << llvm::format("%.2f", seconds) << " s (weights "
+                 << llvm::format("%.2f", stats->materializeSeconds)
+                 << " s, hashing " << llvm::format("%.2f", stats->hashSeconds)
+                 << " s, writing " << llvm::format("%.2f", stats->writeSeconds)
+                 << " s)\n";
   return Status::success();
 }
 

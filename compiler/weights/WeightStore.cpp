@@ -464,18 +464,18 @@ void applyQuantizeFp8PerChannel(const Value &in, QuantState &state,
     std::vector<float> chunk(std::min(chunkRows, endRow - firstRow) * columns);
     for (uint64_t first = firstRow; first < endRow; first += chunkRows) {
       uint64_t count = std::min(chunkRows, endRow - first);
-      decodeToF32(in.desc.dtype,
-                  in.bytes.slice(first * rowBytes, count * rowBytes),
-                  chunk.data(), count * columns);
+      llvm::ArrayRef<uint8_t> src =
+          in.bytes.slice(first * rowBytes, count * rowBytes);
+      if (in.desc.dtype == DType::BF16)
+        decodeBFloat16(src.data(), chunk.data(), count * columns);
+      else
+        decodeToF32(in.desc.dtype, src, chunk.data(), count * columns);
       for (uint64_t r = 0; r < count; ++r) {
         const float *x = chunk.data() + r * columns;
         float &scale = state.scales[first + r];
         if (!haveScales) {
           float lo = 0.0f, hi = 0.0f;
-          for (uint64_t c = 0; c < columns; ++c) {
-            lo = std::min(lo, x[c]);
-            hi = std::max(hi, x[c]);
-          }
+          accumulateMinMax(x, columns, lo, hi);
           float amax = std::max(-lo, hi);
           if (amax > 0.0f)
             scale = amax / qmax;
