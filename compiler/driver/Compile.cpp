@@ -209,8 +209,7 @@ QuantizationOptions quantizationOptions(const CompileOptions &options,
   if (options.keepFullPrecisionGiven) {
     quantization.keepFp.clear();
     for (const std::string &name : options.keepFullPrecision)
-      quantization.keepFp +=
-          (quantization.keepFp.empty() ? "" : ",") + name;
+      quantization.keepFp += (quantization.keepFp.empty() ? "" : ",") + name;
   }
   quantization.kvCache = std::string(kvCacheModeName(options.kvCache));
   quantization.calibFile = calibrationFile;
@@ -325,11 +324,11 @@ Status writeArtifactFile(mlir::ModuleOp module, const CompileOptions &options,
   std::string stored;
   for (const auto &[name, count] : precisions)
     stored += (stored.empty() ? "" : "+") + name;
-  spec.quantization = std::string(quantModeName(options.quant)) +
-                      " (weights " + (stored.empty() ? "none" : stored) + ")";
+  spec.quantization = std::string(quantModeName(options.quant)) + " (weights " +
+                      (stored.empty() ? "none" : stored) + ")";
   if (options.kvCache != KVCacheMode::None)
-    spec.quantization += ", kv cache " + std::string(kvCacheModeName(
-                                            options.kvCache));
+    spec.quantization +=
+        ", kv cache " + std::string(kvCacheModeName(options.kvCache));
 
   artifact::WriteOptions writeOptions;
   llvm::Expected<artifact::WriteStats> stats =
@@ -461,8 +460,7 @@ Status compileModel(const CompileOptions &options) {
   // The passes recorded what the weights must become; the store applies it
   // lazily while the artifact streams.
   if (imported && !options.syntheticWeights)
-    if (llvm::Error error =
-            applyWeightAnnotations(*module, *imported->weights))
+    if (llvm::Error error = applyWeightAnnotations(*module, *imported->weights))
       return Status::failure("quantizing the weights of '" + modelPath +
                              "': " + llvm::toString(std::move(error)));
 

@@ -30,8 +30,7 @@ inline uint8_t encodeFp8E4M3Saturate(float value) {
   // Normal: round the mantissa to 3 bits (half to even) and rebias 127 -> 7;
   // a carry moves into the exponent. Magnitudes >= 2^-6 never underflow the
   // subtraction.
-  uint32_t rounded =
-      (magnitude + 0x7ffffu + ((magnitude >> 20) & 1u)) >> 20;
+  uint32_t rounded = (magnitude + 0x7ffffu + ((magnitude >> 20) & 1u)) >> 20;
   uint32_t normalCode = rounded - (120u << 3);
   // Subnormal (below 2^-6): the code counts units of 2^-9. x * 2^9 is exact
   // and below 8; adding 2^23 rounds it to an integer, half to even, in the
@@ -43,7 +42,7 @@ inline uint8_t encodeFp8E4M3Saturate(float value) {
   std::memcpy(&shiftedBits, &shifted, sizeof shiftedBits);
   uint32_t subnormalCode = shiftedBits - 0x4b000000u;
   uint32_t code = magnitude < 0x3c800000u ? subnormalCode : normalCode;
-  code = code > 0x7eu ? 0x7eu : code;          // saturate (infinity too)
+  code = code > 0x7eu ? 0x7eu : code;            // saturate (infinity too)
   code = magnitude > 0x7f800000u ? 0x7fu : code; // NaN
   return static_cast<uint8_t>(sign | code);
 }
@@ -57,8 +56,8 @@ inline __m128i encodeFp8E4M3SaturateSse2(__m128 value) {
       _mm_and_si128(_mm_srli_epi32(bits, 24), _mm_set1_epi32(0x80));
   const __m128i magnitude = _mm_and_si128(bits, _mm_set1_epi32(0x7fffffff));
   __m128i rounded = _mm_add_epi32(magnitude, _mm_set1_epi32(0x7ffff));
-  rounded = _mm_add_epi32(rounded, _mm_and_si128(_mm_srli_epi32(magnitude, 20),
-                                                 _mm_set1_epi32(1)));
+  rounded = _mm_add_epi32(
+      rounded, _mm_and_si128(_mm_srli_epi32(magnitude, 20), _mm_set1_epi32(1)));
   const __m128i normalCode =
       _mm_sub_epi32(_mm_srli_epi32(rounded, 20), _mm_set1_epi32(120 << 3));
   const __m128 shifted =
@@ -100,8 +99,8 @@ inline void encodeFp8E4M3SaturateDivided(const float *x, float scale,
     __m128i c3 = detail::encodeFp8E4M3SaturateSse2(
         _mm_div_ps(_mm_loadu_ps(x + i + 12), divisor));
     // Codes are 0..255: the saturating packs keep them as they are.
-    __m128i packed = _mm_packus_epi16(_mm_packs_epi32(c0, c1),
-                                      _mm_packs_epi32(c2, c3));
+    __m128i packed =
+        _mm_packus_epi16(_mm_packs_epi32(c0, c1), _mm_packs_epi32(c2, c3));
     _mm_storeu_si128(reinterpret_cast<__m128i *>(out + i), packed);
   }
 #endif
@@ -150,7 +149,8 @@ inline void decodeBFloat16(const uint8_t *src, float *dst, uint64_t count) {
 #if defined(__SSE2__)
   const __m128i zero = _mm_setzero_si128();
   for (; i + 8 <= count; i += 8) {
-    __m128i halves = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src + 2 * i));
+    __m128i halves =
+        _mm_loadu_si128(reinterpret_cast<const __m128i *>(src + 2 * i));
     _mm_storeu_ps(dst + i, _mm_castsi128_ps(_mm_unpacklo_epi16(zero, halves)));
     _mm_storeu_ps(dst + i + 4,
                   _mm_castsi128_ps(_mm_unpackhi_epi16(zero, halves)));

@@ -435,8 +435,8 @@ void parallelForRows(uint64_t rows,
   // Below this a thread costs more than it saves.
   constexpr uint64_t kMinRowsPerWorker = 64;
   unsigned workers = std::max(1u, std::thread::hardware_concurrency());
-  workers = static_cast<unsigned>(
-      std::min<uint64_t>(workers, std::max<uint64_t>(1, rows / kMinRowsPerWorker)));
+  workers = static_cast<unsigned>(std::min<uint64_t>(
+      workers, std::max<uint64_t>(1, rows / kMinRowsPerWorker)));
   std::vector<std::thread> threads;
   for (unsigned w = 0; w + 1 < workers; ++w)
     threads.emplace_back(fn, rows * w / workers, rows * (w + 1) / workers);
@@ -983,8 +983,7 @@ static void collectSources(const WeightStore::Node &node,
     collectSources(node.quantOf->input, sources);
 }
 
-const TensorView *
-WeightStore::getUnchangedSource(llvm::StringRef name) const {
+const TensorView *WeightStore::getUnchangedSource(llvm::StringRef name) const {
   auto it = weights.find(name);
   if (it == weights.end())
     return nullptr;
