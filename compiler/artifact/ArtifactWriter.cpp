@@ -14,7 +14,9 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <future>
 #include <limits>
 
 namespace llmc::artifact {
@@ -719,16 +721,77 @@ Expected<WriteStats> writeArtifact(StringRef path, const ArtifactSpec &spec,
   if (options.onProgress)
     options.onProgress(report);
 
-  // Sections, streamed one tensor at a time. A weight stored as its source
-  // tensor is copied from the mapped checkpoint a chunk at a time; any other
-  // is materialized into one reusable buffer. While tensor i is converted the
-  // kernel already reads tensor i + 1 (prefetch), and the checkpoint pages
-  // of tensor i leave the process once it is written (releaseSourcePages),
-  // so memory holds a few tensors, not the mapped checkpoint.
+  // Sections, streamed one tensor at a time through a two-stage pipeline:
+  // while a writer thread hashes and writes tensor i, this thread (and the
+  // store's workers) converts tensor i + 1 into the other of two buffers. A
+  // weight stored as its source tensor needs no buffer: it is hashed and
+  // written straight from the mapped checkpoint. The kernel reads the next
+  // tensor's pages ahead (prefetch), and checkpoint pages leave the process
+  // once consumed (releaseSourcePages), so memory holds a few tensors, not
+  // the mapped checkpoint.
   os.seek(layout.dataStart);
-  std::vector<uint8_t> buffer;
   using Clock = std::chrono::steady_clock;
   Clock::duration materializeTime{}, hashTime{}, writeTime{};
+  std::array<std::vector<uint8_t>, 2> buffers;
+  size_t freeBuffer = 0;
+
+  // Runs on the writer thread, the only user of `os` while it runs; returns
+  // an error message, empty on success.
+  auto writeTensor = [&](size_t i, llvm::ArrayRef<uint8_t> bytes,
+                         const weights::TensorView *mappedSource) {
+    uint64_t expectedOffset =
+        layout.weightsSectionOffset() + layout.tensorOffsets[i];
+    if (os.tell() != expectedOffset)
+      return ("internal error: tensor '" + spec.tensors[i].name +
+              "' would be written at offset " + Twine(os.tell()) +
+              " instead of " + Twine(expectedOffset))
+          .str();
+    // Chunks keep the pages of a mapped source in the process one chunk at
+    // a time (an embedding table is a gigabyte).
+    constexpr uint64_t kChunkBytes = uint64_t(64) << 20;
+    XXH64_state_t hashState;
+    XXH64_reset(&hashState, /*seed=*/0);
+    for (uint64_t offset = 0; offset < bytes.size(); offset += kChunkBytes) {
+      llvm::ArrayRef<uint8_t> chunk = bytes.slice(
+          offset, std::min<uint64_t>(kChunkBytes, bytes.size() - offset));
+      auto hashStart = Clock::now();
+      XXH64_update(&hashState, chunk.data(), chunk.size());
+      auto writeStart = Clock::now();
+      os.write(reinterpret_cast<const char *>(chunk.data()), chunk.size());
+      if (mappedSource)
+        weights::releasePages(*mappedSource, chunk);
+      hashTime += writeStart - hashStart;
+      writeTime += Clock::now() - writeStart;
+    }
+    layout.tensorChecksums[i] = XXH64_digest(&hashState);
+    llvm::consumeError(writeZeros(
+        os, alignUp(std::max<uint64_t>(bytes.size(), 1), kSectionAlignment) -
+                bytes.size()));
+    if (!os.has_error())
+      return std::string();
+    std::string message = "cannot write '" + tmpPath + "' (tensor '" +
+                          spec.tensors[i].name + "'): " + os.error().message();
+    os.clear_error();
+    return message;
+  };
+  // Declared after everything `writeTensor` uses: on an early return its
+  // destructor waits for the write in flight before those go away.
+  std::future<std::string> pendingWrite;
+  size_t pendingIndex = 0;
+  auto finishPendingWrite = [&]() -> Error {
+    if (!pendingWrite.valid())
+      return Error::success();
+    std::string message = pendingWrite.get();
+    if (!message.empty())
+      return makeError(message);
+    report.tensorsWritten = pendingIndex + 1;
+    report.bytesWritten += layout.tensorDescs[pendingIndex].getBytes();
+    progress.update(report.bytesWritten);
+    if (options.onProgress)
+      options.onProgress(report);
+    return Error::success();
+  };
+
   auto nextStored = [&](size_t i) {
     while (i < spec.tensors.size() && layout.tensorSynthetic[i])
       ++i;
@@ -742,62 +805,35 @@ Expected<WriteStats> writeArtifact(StringRef path, const ArtifactSpec &spec,
     if (size_t next = nextStored(i + 1); next < spec.tensors.size())
       store.prefetch(weightName(spec.tensors[next]));
     uint64_t bytes = layout.tensorDescs[i].getBytes();
-    uint64_t expectedOffset =
-        layout.weightsSectionOffset() + layout.tensorOffsets[i];
-    if (os.tell() != expectedOffset)
-      return makeError("internal error: tensor '" + spec.tensors[i].name +
-                       "' would be written at offset " + Twine(os.tell()) +
-                       " instead of " + Twine(expectedOffset));
     StringRef weight = weightName(spec.tensors[i]);
+    llvm::ArrayRef<uint8_t> data;
     const weights::TensorView *source = store.getUnchangedSource(weight);
     if (source && source->bytes.size() == bytes) {
-      // Hash and write a chunk, then drop its pages: the RSS grows by one
-      // chunk, not by the tensor (an embedding table is a gigabyte).
-      constexpr uint64_t kChunkBytes = uint64_t(64) << 20;
-      XXH64_state_t hashState;
-      XXH64_reset(&hashState, /*seed=*/0);
-      for (uint64_t offset = 0; offset < bytes; offset += kChunkBytes) {
-        llvm::ArrayRef<uint8_t> chunk = source->bytes.slice(
-            offset, std::min<uint64_t>(kChunkBytes, bytes - offset));
-        auto hashStart = Clock::now();
-        XXH64_update(&hashState, chunk.data(), chunk.size());
-        auto writeStart = Clock::now();
-        os.write(reinterpret_cast<const char *>(chunk.data()), chunk.size());
-        weights::releasePages(*source, chunk);
-        hashTime += writeStart - hashStart;
-        writeTime += Clock::now() - writeStart;
-      }
-      layout.tensorChecksums[i] = XXH64_digest(&hashState);
+      data = source->bytes;
     } else {
+      source = nullptr;
+      // The write in flight reads the other buffer (or the mapping).
       auto materializeStart = Clock::now();
+      std::vector<uint8_t> &buffer = buffers[freeBuffer];
+      freeBuffer ^= 1;
       buffer.resize(bytes);
       if (Error error = store.materialize(weight, buffer))
         return makeError("artifact tensor '" + spec.tensors[i].name +
                          "': " + llvm::toString(std::move(error)));
-      auto hashStart = Clock::now();
-      layout.tensorChecksums[i] = xxhash64(buffer.data(), bytes);
-      auto writeStart = Clock::now();
-      os.write(reinterpret_cast<const char *>(buffer.data()), bytes);
-      materializeTime += hashStart - materializeStart;
-      hashTime += writeStart - hashStart;
-      writeTime += Clock::now() - writeStart;
+      store.releaseSourcePages(weight);
+      materializeTime += Clock::now() - materializeStart;
+      data = buffer;
     }
-    store.releaseSourcePages(weight);
-    if (Error error = writeZeros(
-            os,
-            alignUp(std::max<uint64_t>(bytes, 1), kSectionAlignment) - bytes))
-      return std::move(error);
-    if (os.has_error())
-      return ioError("tensor '" + spec.tensors[i].name + "'");
-    report.tensorsWritten = i + 1;
-    report.bytesWritten += bytes;
-    progress.update(report.bytesWritten);
-    if (options.onProgress)
-      options.onProgress(report);
+    if (Error error = finishPendingWrite())
+      return error;
+    pendingIndex = i;
+    pendingWrite = std::async(std::launch::async, writeTensor, i, data, source);
   }
+  if (Error error = finishPendingWrite())
+    return error;
   progress.finish();
-  // Give the buffer back before the kernels and the FlatBuffer.
-  std::vector<uint8_t>().swap(buffer);
+  // Give the buffers back before the kernels and the FlatBuffer.
+  buffers = {};
 
   for (const KernelModuleSpec &module : spec.kernelModules) {
     if (!module.cubin.empty()) {
