@@ -3,10 +3,13 @@
 // The writer takes everything but the weights as plain structs (a later
 // lowering from the `plan` dialect fills them) and the weights as names in a
 // WeightStore. It lays out the file (see docs/artifact.md), then streams one
-// tensor at a time: `materialize` into one reusable buffer, XXH64, write at a
-// 4 KiB-aligned offset. Peak memory is therefore bounded by the largest
-// tensor, not the model. The file is written as OUT.tmp and renamed at the
-// end, so a failed compile never leaves a truncated artifact behind.
+// tensor at a time: `materialize` into one of two reusable buffers while a
+// writer thread hashes (XXH64) and writes the previous tensor at its 4 KiB-
+// aligned offset; a weight stored unchanged goes straight from the mapped
+// checkpoint, whose pages are released as they are consumed. Peak memory is
+// therefore bounded by the largest tensors, not the model. The file is
+// written as OUT.tmp and renamed at the end, so a failed compile never leaves
+// a truncated artifact behind.
 //
 //===----------------------------------------------------------------------===//
 
@@ -258,7 +261,7 @@ struct WriteStats {
   size_t tensorCount = 0;
   /// Tensors stored as a seed only (counted in tensorCount, not tensorBytes).
   size_t syntheticTensorCount = 0;
-  /// The largest tensor: the size of the one reusable buffer.
+  /// The largest tensor: the bound on each of the two reusable buffers.
   uint64_t largestTensorBytes = 0;
   double seconds = 0;
   /// Of `seconds`: converting weights (`materialize`), hashing, and writing
