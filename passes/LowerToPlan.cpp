@@ -106,6 +106,14 @@ private:
   LogicalResult lowerRopeKVWrite(llm::FusedOp op);
   LogicalResult lowerElementwise(llm::FusedOp op);
   FailureOr<Value> lookupGroupInput(llm::FusedOp op, Value bodyValue);
+  /// B, scale_a, scale_b and zero_b of the GEMM of `linear` in `op`'s body:
+  /// a float weight, a W8A8 weight with its linear's scales, or the weight
+  /// a weight-only dequantize outside the group reads, with its scales.
+  struct GroupGemmOperands {
+    Value b, scaleA, scaleB, zeroB;
+  };
+  FailureOr<GroupGemmOperands> lookupGroupGemmOperands(llm::FusedOp op,
+                                                       llm::LinearOp linear);
   FailureOr<SmallVector<Value>> createGroupResults(llm::FusedOp op);
   Value asMatrixView(Location loc, Value buffer);
   FailureOr<plan::ComputeOp> lowerToCompute(Operation *op, StringRef name,
@@ -141,9 +149,20 @@ bool isWeightOnlyDequantize(llm::DequantizeOp op) {
              .getElementType()
              .isSignlessInteger(8))
       return false;
-  return !op->use_empty() && llvm::all_of(op->getUses(), [&](OpOperand &use) {
+  auto readsAsWeight = [](OpOperand &use) {
     auto linear = dyn_cast<llm::LinearOp>(use.getOwner());
     return linear && use.getOperandNumber() == 1 && !linear.isQuantized();
+  };
+  return !op->use_empty() && llvm::all_of(op->getUses(), [&](OpOperand &use) {
+    // A fused group's GEMM dequantizes on the fly as well, when its body
+    // reads the weight only as linear weights.
+    if (auto group = dyn_cast<llm::FusedOp>(use.getOwner())) {
+      Value argument =
+          group.getBody().front().getArgument(use.getOperandNumber());
+      return !argument.use_empty() &&
+             llvm::all_of(argument.getUses(), readsAsWeight);
+    }
+    return readsAsWeight(use);
   });
 }
 
@@ -668,6 +687,46 @@ FailureOr<Value> ForwardLowering::lookupGroupInput(llm::FusedOp op,
   return lookup(op, op.getInputs()[argument.getArgNumber()]);
 }
 
+FailureOr<ForwardLowering::GroupGemmOperands>
+ForwardLowering::lookupGroupGemmOperands(llm::FusedOp op,
+                                         llm::LinearOp linear) {
+  GroupGemmOperands operands;
+  auto weightArgument = dyn_cast<BlockArgument>(linear.getWeight());
+  auto dequantize =
+      weightArgument
+          ? op.getInputs()[weightArgument.getArgNumber()]
+                .getDefiningOp<llm::DequantizeOp>()
+          : llm::DequantizeOp();
+  if (dequantize && fusedDequantizes.contains(dequantize)) {
+    FailureOr<Value> b = lookup(op, dequantize.getInput());
+    FailureOr<Value> scale = lookup(op, dequantize.getScale());
+    if (failed(b) || failed(scale))
+      return failure();
+    operands.b = *b;
+    operands.scaleB = *scale;
+    if (Value zero = dequantize.getZeroPoint()) {
+      FailureOr<Value> zeroBuffer = lookup(op, zero);
+      if (failed(zeroBuffer))
+        return failure();
+      operands.zeroB = *zeroBuffer;
+    }
+    return operands;
+  }
+  FailureOr<Value> b = lookupGroupInput(op, linear.getWeight());
+  if (failed(b))
+    return failure();
+  operands.b = *b;
+  if (linear.isQuantized()) {
+    FailureOr<Value> scaleA = lookupGroupInput(op, linear.getInputScale());
+    FailureOr<Value> scaleB = lookupGroupInput(op, linear.getWeightScale());
+    if (failed(scaleA) || failed(scaleB))
+      return failure();
+    operands.scaleA = asMatrixView(op.getLoc(), *scaleA);
+    operands.scaleB = *scaleB;
+  }
+  return operands;
+}
+
 FailureOr<SmallVector<Value>>
 ForwardLowering::createGroupResults(llm::FusedOp op) {
   SmallVector<Value> outputs;
@@ -879,16 +938,18 @@ LogicalResult ForwardLowering::lowerLinearResidual(llm::FusedOp op) {
                         "is the GEMM's input or is not an activation of its "
                         "own");
   FailureOr<Value> x = lookupGroupInput(op, linear.getInput());
-  FailureOr<Value> w = lookupGroupInput(op, linear.getWeight());
+  FailureOr<GroupGemmOperands> gemm = lookupGroupGemmOperands(op, linear);
   FailureOr<Value> c = lookup(op, residual);
-  if (failed(x) || failed(w) || failed(c))
+  if (failed(x) || failed(gemm) || failed(c))
     return failure();
   buffers[op.getResult(0)] = *c;
+  // Quantized linears keep their scales (W8A8) or their quantized weight,
+  // scales and zero points (weight-only); the epilogue is the same.
   plan::GemmOp::create(builder, op.getLoc(),
                        plan::GemmBackendAttr::get(op.getContext(), backend),
-                       asMatrixView(op.getLoc(), *x), *w,
-                       asMatrixView(op.getLoc(), *c), /*scale_a=*/Value(),
-                       /*scale_b=*/Value(), /*zero_b=*/Value(),
+                       asMatrixView(op.getLoc(), *x), gemm->b,
+                       asMatrixView(op.getLoc(), *c), gemm->scaleA,
+                       gemm->scaleB, gemm->zeroB,
                        /*transpose_b=*/builder.getUnitAttr(),
                        builder.getF32FloatAttr(1.0f),
                        builder.getF32FloatAttr(1.0f));
@@ -945,6 +1006,13 @@ LogicalResult ForwardLowering::lowerRopeKVWrite(llm::FusedOp op) {
   if (!step->hasAttr("style"))
     step->setAttr("style", builder.getStringAttr("half"));
   step->setAttr("layer", writes.front().getLayerAttr());
+  if (std::optional<Type> cacheType = writes.front().getKvCacheDtype()) {
+    // As setParameters spells an element type ("f8E4M3FN", "i8").
+    std::string spelled;
+    llvm::raw_string_ostream os(spelled);
+    cacheType->print(os);
+    step->setAttr("kv_cache_dtype", builder.getStringAttr(spelled));
+  }
   step->setAttr("num_heads",
                 builder.getI64IntegerAttr(queryType.getDimSize(1)));
   step->setAttr("num_kv_heads",

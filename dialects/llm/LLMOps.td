@@ -570,14 +570,18 @@ def LLM_KVCacheWriteOp : LLM_Op<"kv_cache_write",
     Stores this step's `key` and `value` rows (`[tokens, kv_heads,
     head_dim]`) into layer `layer`'s KV cache at the slots `batch` gives:
     the first half of what `llm.attention` does. `llm.cached_attention`
-    then reads them.
+    then reads them. `kv_cache_dtype` (f8E4M3FN or i8) stores them quantized,
+    as on `llm.attention`.
 
     ```mlir
     llm.kv_cache_write %k, %v, %batch {layer = 0 : i64} : tensor<?x2x16xbf16>, tensor<?x2x16xbf16>
+    llm.kv_cache_write %k, %v, %batch {layer = 1 : i64, kv_cache_dtype = f8E4M3FN}
+        : tensor<?x2x16xbf16>, tensor<?x2x16xbf16>
     ```
   }];
   let arguments = (ins LLM_FloatTensor:$key, LLM_FloatTensor:$value,
-                       LLM_BatchType:$batch, I64Attr:$layer);
+                       LLM_BatchType:$batch, I64Attr:$layer,
+                       OptionalAttr<TypeAttr>:$kv_cache_dtype);
   let assemblyFormat = [{
     $key `,` $value `,` $batch attr-dict `:` type($key) `,` type($value)
   }];
@@ -593,6 +597,8 @@ def LLM_CachedAttentionOp : LLM_Op<"cached_attention",
     `llm.kv_cache_write` of the same `layer` stored this step's rows. `scale`,
     `sliding_window` and `softcap` mean what they mean on `llm.attention`;
     the KV head count is the cache's, so only the query is an operand.
+    `kv_cache_dtype` says how the `llm.kv_cache_write` stored the rows (it
+    must be the write's).
 
     ```mlir
     %o = llm.cached_attention %q, %batch {layer = 0 : i64, scale = 0.25 : f64}
@@ -605,7 +611,8 @@ def LLM_CachedAttentionOp : LLM_Op<"cached_attention",
     I64Attr:$layer,
     F64Attr:$scale,
     OptionalAttr<I64Attr>:$sliding_window,
-    OptionalAttr<F64Attr>:$softcap);
+    OptionalAttr<F64Attr>:$softcap,
+    OptionalAttr<TypeAttr>:$kv_cache_dtype);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = [{
     $query `,` $batch attr-dict `:` type($query) `->` type($result)

@@ -438,12 +438,32 @@ Status Engine::create(const loader::Artifact &artifact,
   // size from the attention steps' key buffers.
   int64_t numLayers = 0, kvHeads = -1, headDim = -1;
   std::string kvCacheDType; // the steps' `kv_cache_dtype`, "" when absent
+  // attention, rope_kv_write and cached_attention all name the cache's type.
+  auto noteKVCacheDType = [&](const Params &params) {
+    std::string stepKVDType;
+    if (!params.string("kv_cache_dtype", stepKVDType))
+      return true;
+    if (!kvCacheDType.empty() && kvCacheDType != stepKVDType)
+      return false;
+    kvCacheDType = stepKVDType;
+    return true;
+  };
+  auto disagree = [&]() {
+    return impl.fail("the KV-cache steps disagree on kv_cache_dtype; the KV "
+                     "cache has one type");
+  };
   if (plan.steps())
     for (const fb::Step *step : *plan.steps()) {
       const fb::ComputeStep *compute = step->op_as_ComputeStep();
       if (compute && compute->name() &&
+          compute->name()->str() == "cached_attention" &&
+          !noteKVCacheDType(Params{compute->params()}))
+        return disagree();
+      if (compute && compute->name() &&
           compute->name()->str() == "rope_kv_write") {
         Params params{compute->params()};
+        if (!noteKVCacheDType(params))
+          return disagree();
         int64_t layer = 0, h = 0, d = 0;
         if (!params.integer("layer", layer) || layer < 0 ||
             !params.integer("num_kv_heads", h) ||
@@ -460,14 +480,8 @@ Status Engine::create(const loader::Artifact &artifact,
       if (!compute || !compute->name() || compute->name()->str() != "attention")
         continue;
       Params params{compute->params()};
-      std::string stepKVDType;
-      if (params.string("kv_cache_dtype", stepKVDType)) {
-        if (!kvCacheDType.empty() && kvCacheDType != stepKVDType)
-          return impl.fail("attention steps disagree on kv_cache_dtype ('" +
-                           kvCacheDType + "', '" + stepKVDType +
-                           "'); the KV cache has one type");
-        kvCacheDType = stepKVDType;
-      }
+      if (!noteKVCacheDType(params))
+        return disagree();
       int64_t layer = 0;
       if (!params.integer("layer", layer) || layer < 0)
         continue; // reported when the step is prepared
@@ -705,10 +719,21 @@ Status Engine::Impl::prepareGemm(size_t index, const fb::GemmStep &gemm) {
     return Status::success();
   }
 
-  if (gemm.beta() != 0.0f)
-    return error("beta != 0 (an accumulating epilogue) is for float GEMMs, "
-                 "not " +
-                 types);
+  // beta != 0 (the residual-add epilogue): the quantized GEMM computes into
+  // an f32 scratch and the product is added to C.
+  const float beta = gemm.beta();
+  auto scratch = std::make_shared<std::vector<float>>();
+  auto productOf = [=](int64_t m) {
+    if (beta == 0.0f)
+      return cpu::matrix(c.data, tc, m, n);
+    scratch->resize(static_cast<size_t>(m * n));
+    return cpu::matrix(scratch->data(), DType::F32, m, n);
+  };
+  auto accumulate = [=](int64_t m) {
+    if (beta != 0.0f)
+      cpu::accumulateProduct(scratch->data(), beta,
+                             cpu::matrix(c.data, tc, m, n));
+  };
 
   if (!(quantA && quantB) && !(floatA && quantB))
     return error("unsupported operand types " + types +
@@ -764,7 +789,8 @@ Status Engine::Impl::prepareGemm(size_t index, const fb::GemmStep &gemm) {
                                : cpu::BlockScales::perRow(sa),
                     perTensorB ? cpu::BlockScales::perTensor(sb)
                                : cpu::BlockScales::perRow(sb),
-                    alpha, cpu::matrix(c.data, tc, m, n), threads);
+                    alpha, productOf(m), threads);
+      accumulate(m);
       return Status::success();
     });
     return Status::success();
@@ -789,7 +815,8 @@ Status Engine::Impl::prepareGemm(size_t index, const fb::GemmStep &gemm) {
                         cpu::quantMatrix(b.data, qb, n, k),
                         blockScalesAt(b, scaleB, hasZeroB ? &zeroB : nullptr,
                                       tokens, maxTokens),
-                        alpha, cpu::matrix(c.data, tc, m, n), threads);
+                        alpha, productOf(m), threads);
+    accumulate(m);
     return Status::success();
   });
   return Status::success();

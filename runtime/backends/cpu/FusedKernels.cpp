@@ -286,6 +286,20 @@ void linearAccumulate(const ConstMatrixView &input,
   }
 }
 
+void accumulateProduct(const float *product, float beta,
+                       const MatrixView &output) {
+  std::vector<float> row(static_cast<size_t>(output.cols));
+  for (int64_t r = 0; r < output.rows; ++r) {
+    const float *products = product + r * output.cols;
+    convertToF32(rowOf(output, r), output.dtype, row.data(), output.cols);
+    // The same f32 sum the unfused add computes from the stored product
+    // (in f32; one rounding fewer in f16/bf16).
+    for (int64_t c = 0; c < output.cols; ++c)
+      row[c] = products[c] + beta * row[c];
+    convertFromF32(row.data(), rowOf(output, r), output.dtype, output.cols);
+  }
+}
+
 Status ropeKVWrite(const PackedQKV &qkv, const int32_t *positions,
                    const RopeFrequencies &frequencies, RopeStyle style,
                    const QKNorm &norm, kv::PagedKVCache &cache, int64_t layer,

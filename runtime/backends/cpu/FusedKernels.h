@@ -107,6 +107,12 @@ void linearAccumulate(const ConstMatrixView &input,
                       const MatrixView &output, std::vector<float> &scratch,
                       ThreadPool *pool);
 
+/// `output` = product + beta * output, in f32 and rounded once per element:
+/// the accumulating epilogue of a GEMM (W8A8 or weight-only) that computed
+/// alpha * A * B^T into the f32 [output.rows, output.cols] `product`.
+void accumulateProduct(const float *product, float beta,
+                       const MatrixView &output);
+
 //===----------------------------------------------------------------------===//
 // rope_kv_write
 //===----------------------------------------------------------------------===//
