@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -587,6 +588,61 @@ TEST(Fusion, EveryKindRunsOnTheEngine) {
       {{1, 2, 3, 4, 5}, {60, 50, 40}}, 1e-6, "fusion_kinds", nearTies);
   EXPECT_EQ(worst, 0.0);
 }
+
+// Quantized modes fuse too (merged W8A8 and weight-only GEMMs with their
+// concatenated scales, quantized residual epilogues, the fused KV write into
+// a quantized cache) and still compute what the unfused plan computes. The
+// activations are f32 and every fused kernel rounds where the unfused steps
+// store, so the logits agree to f32 accumulation-order noise (observed 0;
+// the bound is 1e-4).
+class FusionQuantTest
+    : public ::testing::TestWithParam<std::tuple<const char *, const char *>> {
+};
+
+TEST_P(FusionQuantTest, FusedMatchesUnfused) {
+  auto [archName, flagsName] = GetParam();
+  std::string arch = archName, flags = flagsName;
+  ModelGoldens goldens;
+  ASSERT_TRUE(loadGoldens(arch, goldens));
+  std::string model =
+      "\"" + std::string(LLMC_TINY_MODELS_DIR) + "/" + arch + "\"";
+  std::string tag = arch + "_" + std::to_string(std::hash<std::string>()(flags));
+  CompiledEngine fused, unfused;
+  ASSERT_TRUE(compileAndLoad(model, flags, tag + "_fused", fused));
+  ASSERT_TRUE(
+      compileAndLoad(model, flags + " --no-fuse", tag + "_unfused", unfused));
+  size_t fusedSteps = fused.artifact->plan(0)->steps()->size();
+  size_t unfusedSteps = unfused.artifact->plan(0)->steps()->size();
+  EXPECT_LT(fusedSteps, unfusedSteps) << arch << " " << flags;
+  std::vector<std::string> names = computeStepNames(*fused.artifact);
+  for (const char *kind : {"rope_kv_write", "cached_attention"})
+    EXPECT_NE(std::find(names.begin(), names.end(), kind), names.end())
+        << arch << " " << flags << ": no " << kind << " step";
+  int64_t nearTies = 0;
+  double worst =
+      compareFusedWithUnfused(fused, unfused, goldens.promptIds,
+                              goldens.batchSeqs, 1e-4, arch + " " + flags,
+                              nearTies);
+  std::printf("[ fusion ] %s %s: %zu -> %zu steps, max |dlogit| fused vs "
+              "unfused = %.3g (bound 1e-4), %lld near-tie rows not compared\n",
+              arch.c_str(), flags.c_str(), unfusedSteps, fusedSteps, worst,
+              static_cast<long long>(nearTies));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    TinyModels, FusionQuantTest,
+    ::testing::Combine(::testing::Values("llama", "qwen2"),
+                       ::testing::Values("--quant=fp8", "--quant=int8",
+                                         "--quant=w8a16", "--quant=w4a16",
+                                         "--quant=f32 --kv-cache=fp8",
+                                         "--quant=f32 --kv-cache=int8")),
+    [](const auto &info) {
+      std::string flags = std::get<1>(info.param);
+      std::string name = std::string(std::get<0>(info.param)) + "_";
+      for (char c : flags.substr(2))
+        name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      return name;
+    });
 
 INSTANTIATE_TEST_SUITE_P(
     TinyModels, FusionTest,
