@@ -32,10 +32,10 @@ Operation *getSingleUser(Value value) {
   return *value.getUsers().begin();
 }
 
-/// Whether `linear` multiplies by a float weight: the linear_bias and
-/// linear_gated_activation kernels take no scales yet, so W8A8 and
-/// weight-only linears keep their GEMM step there (linear_residual lowers
-/// to a plan.gemm, which takes them).
+/// Whether `linear` multiplies by a float weight: the linear_bias kernel
+/// takes no scales yet, so a biased W8A8 or weight-only linear keeps its
+/// GEMM step and bias_add (linear_residual and linear_gated_activation take
+/// the GEMM's scales).
 bool hasFloatWeight(llm::LinearOp linear) {
   return !linear.isQuantized() &&
          !linear.getWeight().getDefiningOp<llm::DequantizeOp>();
@@ -513,7 +513,7 @@ void FusePass::fuseGatedActivations(func::FuncOp function) {
     std::string kind = "gated_activation";
     auto linear = split.getInput().getDefiningOp<llm::LinearOp>();
     if (gemmEpilogues && linear && !linear.getBias() &&
-        hasFloatWeight(linear) && split.getInput().hasOneUse()) {
+        split.getInput().hasOneUse()) {
       ops.insert(ops.begin(), linear);
       kind = "linear_gated_activation";
     }

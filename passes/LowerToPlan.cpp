@@ -886,10 +886,16 @@ LogicalResult ForwardLowering::lowerGatedGroup(llm::FusedOp op) {
     if (linears.front().getBias())
       return op.emitError("a linear_gated_activation group takes no bias");
     FailureOr<Value> x = lookupGroupInput(op, linears.front().getInput());
-    FailureOr<Value> w = lookupGroupInput(op, linears.front().getWeight());
-    if (failed(x) || failed(w))
+    FailureOr<GroupGemmOperands> gemm =
+        lookupGroupGemmOperands(op, linears.front());
+    if (failed(x) || failed(gemm))
       return failure();
-    inputs.append({asMatrixView(loc, *x), *w});
+    // A quantized GEMM's scales (W8A8: scale_a, scale_b; weight-only:
+    // scale_b, zero_b) follow x and w.
+    inputs.append({asMatrixView(loc, *x), gemm->b});
+    for (Value scale : {gemm->scaleA, gemm->scaleB, gemm->zeroB})
+      if (scale)
+        inputs.push_back(scale);
   }
   if (!quants.empty()) {
     FailureOr<Value> scale = lookupGroupInput(op, quants.front().getScale());

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <map>
 #include <new>
 #include <string>
@@ -229,6 +230,17 @@ struct Engine::Impl {
   Status prepare();
   Status prepareGemm(size_t index, const fb::GemmStep &gemm);
   Status prepareCompute(size_t index, const fb::ComputeStep &step);
+  /// The GEMM of a fused linear step whose weight is quantized, as a
+  /// callback that writes x * w^T for `tokens` into an f32 [rows, N]
+  /// matrix: weight-only (float x, i8/i4 w, `scales` = scale_b [N, K/G]
+  /// and optionally zero_b) or W8A8 (i8 or fp8 x and w, `scales` = scale_a
+  /// [M, 1] or [], scale_b [N, 1] or []). Checks what prepareGemm checks.
+  using QuantizedProduct =
+      std::function<void(int64_t tokens, const cpu::MatrixView &product)>;
+  Status prepareQuantizedProduct(const Buf &x, const Buf &w,
+                                 const std::vector<Buf> &scales,
+                                 QuantizedProduct &product,
+                                 const std::function<Status(std::string)> &error);
   /// The steps of llm-fuse's groups; false in `handled` for other names.
   Status prepareFusedCompute(size_t index, const std::string &name,
                              const Params &params, const std::vector<Buf> &in,
@@ -1392,6 +1404,83 @@ Status readRopeParams(const Params &params, cpu::RopeParams &rp) {
 
 } // namespace
 
+Status Engine::Impl::prepareQuantizedProduct(
+    const Buf &x, const Buf &w, const std::vector<Buf> &scales,
+    QuantizedProduct &product,
+    const std::function<Status(std::string)> &error) {
+  cpu::QuantDType qx, qw;
+  DType tx;
+  const bool quantX = toQuantDType(x.dtype, qx);
+  if (!toQuantDType(w.dtype, qw) || w.shape.size() != 2 || w.tokenRows)
+    return error("the quantized weight must be an i8, i4 or fp8 [N, K] "
+                 "weight");
+  const int64_t n = w.shape[0], k = w.shape[1];
+  if (x.lastDim() != k)
+    return error("the input rows are not the weight's K");
+  for (const Buf &scale : scales)
+    if (scale.dtype != fb::DType::F32 && scale.dtype != fb::DType::I8)
+      return error("GEMM scales must be f32 (zero points i8)");
+  cpu::ThreadPool *threads = pool.get();
+  const int64_t tokensMax = maxTokens;
+  if (quantX) {
+    if (scales.size() != 2)
+      return error("a W8A8 GEMM takes scale_a and scale_b");
+    bool bothInt8 = qx == cpu::QuantDType::I8 && qw == cpu::QuantDType::I8;
+    if (!bothInt8 && !(isFp8(qx) && isFp8(qw)))
+      return error("W8A8 operands must both be i8 or both fp8");
+    if (bothInt8 && k > cpu::kMaxExactInt8Depth)
+      return error("K = " + std::to_string(k) +
+                   " is too deep for an exact int32 accumulation");
+    Buf scaleA = scales[0], scaleB = scales[1];
+    bool perTensorA = scaleA.elements(tokensMax) == 1 && !scaleA.tokenRows;
+    bool perTokenA = scaleA.lastDim() == 1 && scaleA.tokenRows == x.tokenRows &&
+                     scaleA.dim0(tokensMax) == x.dim0(tokensMax);
+    bool perTensorB = scaleB.elements(tokensMax) == 1 && !scaleB.tokenRows;
+    bool perChannelB = scaleB.shape.size() == 2 && scaleB.lastDim() == 1 &&
+                       !scaleB.tokenRows && scaleB.shape[0] == n;
+    if (scaleA.dtype != fb::DType::F32 || scaleB.dtype != fb::DType::F32 ||
+        (!perTensorA && !perTokenA) || (!perTensorB && !perChannelB))
+      return error("scale_a must be f32 [] or [M, 1] and scale_b f32 [] or "
+                   "[N, 1]");
+    product = [=](int64_t tokens, const cpu::MatrixView &out) {
+      const float *sa = reinterpret_cast<const float *>(scaleA.data);
+      const float *sb = reinterpret_cast<const float *>(scaleB.data);
+      cpu::gemmW8A8(cpu::quantMatrix(x.data, qx, x.matrixRows(tokens), k),
+                    cpu::quantMatrix(w.data, qw, n, k),
+                    perTensorA ? cpu::BlockScales::perTensor(sa)
+                               : cpu::BlockScales::perRow(sa),
+                    perTensorB ? cpu::BlockScales::perTensor(sb)
+                               : cpu::BlockScales::perRow(sb),
+                    1.0f, out, threads);
+    };
+    return Status::success();
+  }
+  if (!toCpuDType(x.dtype, tx))
+    return error("the input must be f32, f16, bf16, i8 or fp8");
+  if (scales.empty() || scales.size() > 2)
+    return error("a weight-only GEMM takes scale_b and optionally zero_b");
+  if (qw == cpu::QuantDType::I4 && k % 2 != 0)
+    return error("an i4 weight needs an even K");
+  Buf scaleB = scales[0];
+  std::optional<Buf> zeroB;
+  if (scales.size() == 2)
+    zeroB = scales[1];
+  if (zeroB && isFp8(qw))
+    return error("zero points are for integer weights");
+  if (std::string problem =
+          checkBlockScales(w, scaleB, zeroB ? &*zeroB : nullptr);
+      !problem.empty())
+    return error("scale_b: " + problem);
+  product = [=](int64_t tokens, const cpu::MatrixView &out) {
+    cpu::gemmWeightOnly(
+        cpu::constMatrix(x.data, tx, x.matrixRows(tokens), k),
+        cpu::quantMatrix(w.data, qw, n, k),
+        blockScalesAt(w, scaleB, zeroB ? &*zeroB : nullptr, tokens, tokensMax),
+        1.0f, out, threads);
+  };
+  return Status::success();
+}
+
 Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
                                          const Params &params,
                                          const std::vector<Buf> &in,
@@ -1565,7 +1654,15 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
       name == "linear_gated_activation" ||
       name == "linear_gated_activation_quantize") {
     bool withGemm = name.compare(0, 7, "linear_") == 0;
-    if (Status s = arity((withGemm ? 2 : 1) + (quantized ? 1 : 0), 1); !s)
+    // A quantized GEMM brings its scales (and zero points) after x and w.
+    cpu::QuantDType weightQuant;
+    bool quantizedGemm = withGemm && in.size() >= 2 &&
+                         toQuantDType(in[1].dtype, weightQuant);
+    size_t gemmScales =
+        quantizedGemm ? in.size() - 2 - (quantized ? 1 : 0) : 0;
+    if (Status s = arity((withGemm ? 2 : 1) + gemmScales + (quantized ? 1 : 0),
+                         1);
+        !s)
       return s;
     std::string activationName, approximation = "none";
     if (!params.string("activation", activationName))
@@ -1582,13 +1679,22 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
       return error("unknown activation '" + activationName + "' (" +
                    approximation + ")");
     Buf x = in[0], y = out[0];
-    DType tx, tw = DType::F32, ty = DType::F32;
-    if (Status s = floatDType(x, tx); !s)
-      return s;
+    DType tx = DType::F32, tw = DType::F32, ty = DType::F32;
     Buf w = withGemm ? in[1] : in[0];
-    if (withGemm)
-      if (Status s = floatDType(w, tw); !s)
+    QuantizedProduct quantizedProduct;
+    if (quantizedGemm) {
+      if (Status s = prepareQuantizedProduct(
+              x, w, std::vector<Buf>(in.begin() + 2, in.begin() + 2 + gemmScales),
+              quantizedProduct, error);
+          !s)
         return s;
+    } else {
+      if (Status s = floatDType(x, tx); !s)
+        return s;
+      if (withGemm)
+        if (Status s = floatDType(w, tw); !s)
+          return s;
+    }
     QuantOut q;
     if (quantized) {
       if (Status s = quantOut(y, in.back(), q); !s)
@@ -1605,6 +1711,21 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
     auto scratch = std::make_shared<std::vector<float>>();
     steps.push_back([=](int64_t tokens) {
       int64_t rows = x.matrixRows(tokens);
+      if (quantizedGemm) {
+        // The product in f32, then the gated rows as the float path has
+        // them after its GEMM.
+        scratch->resize(static_cast<size_t>(rows * 2 * cols));
+        quantizedProduct(tokens,
+                         cpu::matrix(scratch->data(), DType::F32, rows, 2 * cols));
+        auto packed =
+            cpu::constMatrix(scratch->data(), DType::F32, rows, 2 * cols);
+        if (quantized)
+          cpu::gatedActivationQuantized(packed, activation, q.view(tokens));
+        else
+          cpu::gatedActivation(packed, activation,
+                               cpu::matrix(y.data, ty, rows, cols));
+        return Status::success();
+      }
       auto xv = cpu::constMatrix(x.data, tx, rows, k);
       if (withGemm) {
         auto wv = cpu::constMatrix(w.data, tw, 2 * cols, k);

@@ -615,7 +615,8 @@ TEST_P(FusionQuantTest, FusedMatchesUnfused) {
   size_t unfusedSteps = unfused.artifact->plan(0)->steps()->size();
   EXPECT_LT(fusedSteps, unfusedSteps) << arch << " " << flags;
   std::vector<std::string> names = computeStepNames(*fused.artifact);
-  for (const char *kind : {"rope_kv_write", "cached_attention"})
+  for (const char *kind :
+       {"rope_kv_write", "cached_attention", "linear_gated_activation"})
     EXPECT_NE(std::find(names.begin(), names.end(), kind), names.end())
         << arch << " " << flags << ": no " << kind << " step";
   int64_t nearTies = 0;
