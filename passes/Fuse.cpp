@@ -593,14 +593,23 @@ void FusePass::fuseNorms(func::FuncOp function) {
     }
     ops.push_back(norm);
     Value normalized = norm.getResult();
-    if (quantize)
-      if (auto quant =
-              dyn_cast_or_null<llm::QuantizeOp>(getSingleUser(normalized));
+    SmallVector<Value> normYields = {normalized};
+    if (quantize) {
+      Operation *user = getSingleUser(normalized);
+      if (auto quant = dyn_cast_or_null<llm::QuantizeOp>(user);
           quant && !quant.getZeroPoint()) {
         ops.push_back(quant);
-        normalized = quant.getResult();
+        normYields = {quant.getResult()};
         kind += "_quantize";
+      } else if (auto dynamic =
+                     dyn_cast_or_null<llm::QuantizeDynamicOp>(user)) {
+        // W8A8's per-token activation quantization: the codes and the
+        // scales both leave the group.
+        ops.push_back(dynamic);
+        normYields = {dynamic.getResult(), dynamic.getScale()};
+        kind += "_quantize_dynamic";
       }
+    }
     // Sandwich norms (Gemma): the branch's own norm before the residual add
     // joins too, so the branch output is read once.
     if (kind == "add_rms_norm")
@@ -614,7 +623,7 @@ void FusePass::fuseNorms(func::FuncOp function) {
         }
     if (ops.size() < 2)
       continue;
-    yields.push_back(normalized);
+    yields.append(normYields);
     (void)buildGroup(kind, ops, yields);
   }
 }

@@ -760,7 +760,9 @@ static void setActivationParameters(Operation *step, Operation *activation,
 LogicalResult ForwardLowering::lowerFused(llm::FusedOp op) {
   StringRef kind = op.getKind().value_or("");
   if (kind == "add_rms_norm" || kind == "add_rms_norm_quantize" ||
-      kind == "rms_norm_quantize" || kind == "rms_norm_add_rms_norm")
+      kind == "rms_norm_quantize" || kind == "rms_norm_add_rms_norm" ||
+      kind == "add_rms_norm_quantize_dynamic" ||
+      kind == "rms_norm_quantize_dynamic")
     return lowerNormGroup(op);
   if (kind == "gated_activation" || kind == "gated_activation_quantize" ||
       kind == "linear_gated_activation" ||
@@ -802,12 +804,18 @@ LogicalResult ForwardLowering::lowerNormGroup(llm::FusedOp op) {
   SmallVector<llm::AddOp> adds = bodyOps<llm::AddOp>(op);
   SmallVector<llm::RMSNormOp> norms = bodyOps<llm::RMSNormOp>(op);
   SmallVector<llm::QuantizeOp> quants = bodyOps<llm::QuantizeOp>(op);
+  SmallVector<llm::QuantizeDynamicOp> dynamics =
+      bodyOps<llm::QuantizeDynamicOp>(op);
   bool sandwich = *op.getKind() == "rms_norm_add_rms_norm";
   if (norms.size() != (sandwich ? 2u : 1u) || adds.size() > 1 ||
-      quants.size() > 1 || (sandwich && (adds.empty() || !quants.empty())))
+      quants.size() + dynamics.size() > 1 ||
+      (sandwich && (adds.empty() || !quants.empty() || !dynamics.empty())))
     return op.emitError("a norm group holds one llm.rms_norm (two around "
                         "the add for rms_norm_add_rms_norm), at most one "
-                        "llm.add before it and one llm.quantize after it");
+                        "llm.add before it and one llm.quantize or "
+                        "llm.quantize_dynamic after it");
+  // The norm's results: the quantize_dynamic's codes and scales, or one.
+  unsigned normResults = dynamics.empty() ? 1u : 2u;
   SmallVector<Value> inputs;
   SmallVector<Value> bodyInputs;
   if (sandwich) {
@@ -847,8 +855,8 @@ LogicalResult ForwardLowering::lowerNormGroup(llm::FusedOp op) {
       return failure();
     outputs->insert(outputs->begin(), *sum);
   }
-  if (outputs->size() != (adds.empty() ? 1u : 2u) ||
-      (yield.getValues().size() == 2 &&
+  if (outputs->size() != (adds.empty() ? 0u : 1u) + normResults ||
+      (yield.getValues().size() == normResults + 1 &&
        yield.getValues()[0] != adds.front().getResult()))
     return op.emitError("a norm group yields ")
            << (adds.empty() ? "the norm" : "the sum and the norm, in order");

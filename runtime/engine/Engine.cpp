@@ -1490,6 +1490,8 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
                                             "rms_norm_add_rms_norm",
                                             "add_rms_norm_quantize",
                                             "rms_norm_quantize",
+                                            "add_rms_norm_quantize_dynamic",
+                                            "rms_norm_quantize_dynamic",
                                             "gated_activation",
                                             "gated_activation_quantize",
                                             "linear_gated_activation",
@@ -1591,6 +1593,60 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
           cpu::constMatrix(residual.data, tr, rows, cols), w.data, tw,
           static_cast<float>(epsilon), cpu::matrix(sum.data, ts, rows, cols),
           cpu::matrix(y.data, ty, rows, cols));
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "add_rms_norm_quantize_dynamic" ||
+      name == "rms_norm_quantize_dynamic") {
+    // (a, b, w -> sum, q, scale) or (x, w -> q, scale): the norm quantized
+    // per token as "quantize_dynamic" does it.
+    bool hasAdd = name == "add_rms_norm_quantize_dynamic";
+    if (Status s = arity(hasAdd ? 3 : 2, hasAdd ? 3 : 2); !s)
+      return s;
+    double epsilon;
+    if (!params.number("epsilon", epsilon))
+      return error("missing parameter 'epsilon'");
+    double offset = 0.0;
+    params.number("weight_offset", offset);
+    Buf a = in[0], b = hasAdd ? in[1] : in[0], w = in.back();
+    Buf sum = out[0];
+    Buf codes = out[out.size() - 2], scale = out.back();
+    DType ta, tb, tw, ts = DType::F32;
+    for (auto [buffer, type] :
+         {std::pair<const Buf *, DType *>{&a, &ta}, {&b, &tb}, {&w, &tw}})
+      if (Status s = floatDType(*buffer, *type); !s)
+        return s;
+    if (hasAdd)
+      if (Status s = floatDType(sum, ts); !s)
+        return s;
+    cpu::QuantDType tq;
+    if (!toQuantDType(codes.dtype, tq) || tq == cpu::QuantDType::I4)
+      return error("quantized output of " +
+                   std::string(loader::dtypeName(codes.dtype)) +
+                   "; the CPU kernels write i8 or fp8");
+    int64_t cols = a.lastDim();
+    if (w.elements(maxTokens) != cols || b.lastDim() != cols ||
+        codes.lastDim() != cols || (hasAdd && sum.lastDim() != cols))
+      return error("the operands and the weight disagree on the row size");
+    if (scale.dtype != fb::DType::F32 || scale.tokenRows != a.tokenRows ||
+        scale.lastDim() != 1 ||
+        scale.matrixRows(maxTokens) != a.matrixRows(maxTokens))
+      return error("the scale output must be f32 [M, 1]");
+    // The unfused norm stores its result in the sum's type (the add's) or
+    // the input's.
+    DType normDType = hasAdd ? ts : ta;
+    float eps = static_cast<float>(epsilon), off = static_cast<float>(offset);
+    steps.push_back([=](int64_t tokens) {
+      int64_t rows = a.matrixRows(tokens);
+      auto av = cpu::constMatrix(a.data, ta, rows, cols);
+      auto bv = cpu::constMatrix(b.data, tb, rows, cols);
+      auto sv = cpu::matrix(sum.data, ts, rows, cols);
+      cpu::addRmsNormQuantizeDynamic(
+          av, hasAdd ? &bv : nullptr, w.data, tw, eps, hasAdd ? &sv : nullptr,
+          normDType, codes.data, tq, reinterpret_cast<float *>(scale.data),
+          off);
       return Status::success();
     });
     return Status::success();

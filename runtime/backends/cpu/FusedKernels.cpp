@@ -206,6 +206,27 @@ void rmsNormAddRmsNorm(const ConstMatrixView &branch, const void *branchWeight,
   }
 }
 
+void addRmsNormQuantizeDynamic(const ConstMatrixView &a,
+                               const ConstMatrixView *b, const void *weight,
+                               DType weightDType, float epsilon,
+                               const MatrixView *sum, DType normDType,
+                               void *output, QuantDType outputDType,
+                               float *scales, float weightOffset) {
+  const int64_t cols = a.cols;
+  const size_t rowBytes =
+      outputDType == QuantDType::I4 ? (cols + 1) / 2 : static_cast<size_t>(cols);
+  addRmsNormRows(a, b, weight, weightDType, epsilon, sum, weightOffset,
+                 [&](int64_t r, float *row) {
+                   roundThrough(row, cols, normDType);
+                   // One row through the unfused kernel: the same amax,
+                   // scale and codes.
+                   quantizeDynamic(constMatrix(row, DType::F32, 1, cols),
+                                   static_cast<uint8_t *>(output) +
+                                       r * rowBytes,
+                                   outputDType, scales + r);
+                 });
+}
+
 void rmsNormQuantized(const ConstMatrixView &input, const void *weight,
                       DType weightDType, float epsilon,
                       const QuantizedMatrixView &output, float weightOffset) {
