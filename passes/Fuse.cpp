@@ -113,6 +113,7 @@ private:
   void fuseResidualEpilogues(func::FuncOp function);
   void fuseBiasEpilogues(func::FuncOp function);
   void fuseNorms(func::FuncOp function);
+  void fuseAttentionQuantization(func::FuncOp function);
   void fuseElementwiseChains(func::FuncOp function);
 
   FailureOr<llm::FusedOp>
@@ -517,15 +518,22 @@ void FusePass::fuseGatedActivations(func::FuncOp function) {
       ops.insert(ops.begin(), linear);
       kind = "linear_gated_activation";
     }
-    if (quantize)
-      if (auto quant = dyn_cast_or_null<llm::QuantizeOp>(
-              getSingleUser(product.getResult()));
+    SmallVector<Value> yields = {result};
+    if (quantize) {
+      Operation *user = getSingleUser(product.getResult());
+      if (auto quant = dyn_cast_or_null<llm::QuantizeOp>(user);
           quant && !quant.getZeroPoint()) {
         ops.push_back(quant);
-        result = quant.getResult();
+        yields = {quant.getResult()};
         kind += "_quantize";
+      } else if (auto dynamic =
+                     dyn_cast_or_null<llm::QuantizeDynamicOp>(user)) {
+        ops.push_back(dynamic);
+        yields = {dynamic.getResult(), dynamic.getScale()};
+        kind += "_quantize_dynamic";
       }
-    (void)buildGroup(kind, ops, {result});
+    }
+    (void)buildGroup(kind, ops, yields);
   }
 }
 
@@ -660,6 +668,31 @@ void FusePass::fuseElementwiseChains(func::FuncOp function) {
     (void)buildGroup("elementwise", chain, {chain.back()->getResult(0)});
 }
 
+//===----------------------------------------------------------------------===//
+// 7. Attention output + its per-token quantization (W8A8's O projection)
+//===----------------------------------------------------------------------===//
+
+void FusePass::fuseAttentionQuantization(func::FuncOp function) {
+  SmallVector<llm::CachedAttentionOp> attentions;
+  llvm::append_range(
+      attentions, function.getBody().front().getOps<llm::CachedAttentionOp>());
+  for (llm::CachedAttentionOp attention : attentions) {
+    // cached_attention -> reshape to [tokens, heads * head_dim] ->
+    // quantize_dynamic: the rows are the reshaped token rows.
+    auto reshape =
+        dyn_cast_or_null<llm::ReshapeOp>(getSingleUser(attention.getResult()));
+    if (!reshape || cast<RankedTensorType>(reshape.getType()).getRank() != 2)
+      continue;
+    auto dynamic =
+        dyn_cast_or_null<llm::QuantizeDynamicOp>(getSingleUser(reshape));
+    if (!dynamic)
+      continue;
+    (void)buildGroup("cached_attention_quantize_dynamic",
+                     {attention, reshape, dynamic},
+                     {dynamic.getResult(), dynamic.getScale()});
+  }
+}
+
 void FusePass::runOnOperation() {
   ModuleOp module = getOperation();
   module.walk(
@@ -679,6 +712,8 @@ void FusePass::runOnOperation() {
     }
     if (norms)
       fuseNorms(function);
+    if (quantize && ropeKVWrite)
+      fuseAttentionQuantization(function);
     if (elementwise)
       fuseElementwiseChains(function);
   }

@@ -104,6 +104,7 @@ private:
   LogicalResult lowerGatedGroup(llm::FusedOp op);
   LogicalResult lowerLinearResidual(llm::FusedOp op);
   LogicalResult lowerRopeKVWrite(llm::FusedOp op);
+  LogicalResult lowerAttentionQuantization(llm::FusedOp op);
   LogicalResult lowerElementwise(llm::FusedOp op);
   FailureOr<Value> lookupGroupInput(llm::FusedOp op, Value bodyValue);
   /// B, scale_a, scale_b and zero_b of the GEMM of `linear` in `op`'s body:
@@ -766,8 +767,12 @@ LogicalResult ForwardLowering::lowerFused(llm::FusedOp op) {
     return lowerNormGroup(op);
   if (kind == "gated_activation" || kind == "gated_activation_quantize" ||
       kind == "linear_gated_activation" ||
-      kind == "linear_gated_activation_quantize")
+      kind == "linear_gated_activation_quantize" ||
+      kind == "gated_activation_quantize_dynamic" ||
+      kind == "linear_gated_activation_quantize_dynamic")
     return lowerGatedGroup(op);
+  if (kind == "cached_attention_quantize_dynamic")
+    return lowerAttentionQuantization(op);
   if (kind == "linear_residual")
     return lowerLinearResidual(op);
   if (kind == "rope_kv_write")
@@ -874,6 +879,9 @@ LogicalResult ForwardLowering::lowerGatedGroup(llm::FusedOp op) {
   SmallVector<llm::SplitOp> splits = bodyOps<llm::SplitOp>(op);
   SmallVector<llm::LinearOp> linears = bodyOps<llm::LinearOp>(op);
   SmallVector<llm::QuantizeOp> quants = bodyOps<llm::QuantizeOp>(op);
+  if (!bodyOps<llm::QuantizeDynamicOp>(op).empty() &&
+      (!quants.empty() || bodyOps<llm::MulOp>(op).size() != 1))
+    return op.emitError("a gated-activation group quantizes its product once");
   Operation *activation = nullptr;
   for (Operation &inner : op.getBody().front())
     if (isa<llm::SiluOp, llm::GeluOp>(inner))
@@ -914,10 +922,22 @@ LogicalResult ForwardLowering::lowerGatedGroup(llm::FusedOp op) {
   FailureOr<SmallVector<Value>> outputs = createGroupResults(op);
   if (failed(outputs))
     return failure();
+  SmallVector<Value> stepOutputs;
+  for (Value output : *outputs)
+    stepOutputs.push_back(asMatrixView(loc, output));
   auto step =
-      plan::ComputeOp::create(builder, loc, *op.getKind(), inputs,
-                              ValueRange{asMatrixView(loc, outputs->front())});
+      plan::ComputeOp::create(builder, loc, *op.getKind(), inputs, stepOutputs);
   setActivationParameters(step, activation, builder);
+  if (!bodyOps<llm::QuantizeDynamicOp>(op).empty()) {
+    // The per-token scales are taken of act(gate) * up as the unfused mul
+    // stores it.
+    std::string spelled;
+    llvm::raw_string_ostream os(spelled);
+    cast<RankedTensorType>(bodyOps<llm::MulOp>(op).front().getType())
+        .getElementType()
+        .print(os);
+    step->setAttr("product_dtype", builder.getStringAttr(spelled));
+  }
   ++stepCount;
   return success();
 }
@@ -1035,6 +1055,32 @@ LogicalResult ForwardLowering::lowerRopeKVWrite(llm::FusedOp op) {
   if (!norms.empty())
     step->setAttr("epsilon", norms.front().getEpsilonAttr());
   return success();
+}
+
+/// cached_attention, the reshape of its heads into token rows and their
+/// quantize_dynamic: (query -> codes [tokens, heads * head_dim], scales
+/// [tokens, 1]) with the attention's parameters.
+LogicalResult ForwardLowering::lowerAttentionQuantization(llm::FusedOp op) {
+  SmallVector<llm::CachedAttentionOp> attentions =
+      bodyOps<llm::CachedAttentionOp>(op);
+  SmallVector<llm::QuantizeDynamicOp> dynamics =
+      bodyOps<llm::QuantizeDynamicOp>(op);
+  if (attentions.size() != 1 || dynamics.size() != 1 ||
+      op.getNumResults() != 2)
+    return op.emitError("a cached_attention_quantize_dynamic group holds one "
+                        "llm.cached_attention whose reshaped rows one "
+                        "llm.quantize_dynamic quantizes, and yields its codes "
+                        "and scales");
+  llm::CachedAttentionOp attention = attentions.front();
+  FailureOr<Value> query = lookupGroupInput(op, attention.getQuery());
+  FailureOr<SmallVector<Value>> outputs = createGroupResults(op);
+  if (failed(query) || failed(outputs))
+    return failure();
+  auto step = plan::ComputeOp::create(builder, op.getLoc(),
+                                      "cached_attention_quantize_dynamic",
+                                      ValueRange{*query}, *outputs);
+  ++stepCount;
+  return setParameters(attention, step);
 }
 
 /// The `elementwise` program: one instruction per body op,

@@ -1496,6 +1496,9 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
                                             "gated_activation_quantize",
                                             "linear_gated_activation",
                                             "linear_gated_activation_quantize",
+                                            "gated_activation_quantize_dynamic",
+                                            "linear_gated_activation_quantize_dynamic",
+                                            "cached_attention_quantize_dynamic",
                                             "linear_bias",
                                             "rope_kv_write",
                                             "cached_attention",
@@ -1708,8 +1711,35 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
 
   if (name == "gated_activation" || name == "gated_activation_quantize" ||
       name == "linear_gated_activation" ||
-      name == "linear_gated_activation_quantize") {
+      name == "linear_gated_activation_quantize" ||
+      name == "gated_activation_quantize_dynamic" ||
+      name == "linear_gated_activation_quantize_dynamic") {
     bool withGemm = name.compare(0, 7, "linear_") == 0;
+    // _quantize_dynamic: (codes, per-token scales) out, as "quantize_dynamic"
+    // of the product the unfused mul stores in `product_dtype`.
+    const bool dynamic = name.size() > 17 &&
+                         name.compare(name.size() - 17, 17,
+                                      "_quantize_dynamic") == 0;
+    DType productDType = DType::F32;
+    cpu::QuantDType dynamicDType = cpu::QuantDType::I8;
+    if (dynamic) {
+      std::string spelled;
+      if (!params.string("product_dtype", spelled))
+        return error("missing parameter 'product_dtype'");
+      if (spelled == "f32")
+        productDType = DType::F32;
+      else if (spelled == "bf16")
+        productDType = DType::BF16;
+      else if (spelled == "f16")
+        productDType = DType::F16;
+      else
+        return error("product_dtype '" + spelled + "' is not f32, f16 or bf16");
+      if (out.size() != 2 || !toQuantDType(out[0].dtype, dynamicDType) ||
+          dynamicDType == cpu::QuantDType::I4 ||
+          out[1].dtype != fb::DType::F32 || out[1].lastDim() != 1 ||
+          out[1].matrixRows(maxTokens) != out[0].matrixRows(maxTokens))
+        return error("expects i8 or fp8 codes and f32 [M, 1] scales out");
+    }
     // A quantized GEMM brings its scales (and zero points) after x and w.
     cpu::QuantDType weightQuant;
     bool quantizedGemm = withGemm && in.size() >= 2 &&
@@ -1717,7 +1747,7 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
     size_t gemmScales =
         quantizedGemm ? in.size() - 2 - (quantized ? 1 : 0) : 0;
     if (Status s = arity((withGemm ? 2 : 1) + gemmScales + (quantized ? 1 : 0),
-                         1);
+                         dynamic ? 2 : 1);
         !s)
       return s;
     std::string activationName, approximation = "none";
@@ -1755,9 +1785,26 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
     if (quantized) {
       if (Status s = quantOut(y, in.back(), q); !s)
         return s;
+    } else if (dynamic) {
+      // checked above
     } else if (Status s = floatDType(y, ty); !s) {
       return s;
     }
+    Buf dynamicScale = dynamic ? out[1] : Buf();
+    // Each product row rounded to product_dtype, then quantized per token.
+    auto quantizeRows = [=](const cpu::ConstMatrixView &packed,
+                            int64_t rows, int64_t cols) {
+      std::vector<float> product(static_cast<size_t>(rows * cols));
+      cpu::gatedActivation(packed, activation,
+                           cpu::matrix(product.data(), DType::F32, rows, cols));
+      std::vector<uint8_t> stored(static_cast<size_t>(rows * cols) *
+                                  cpu::dtypeBytes(productDType));
+      cpu::convertFromF32(product.data(), stored.data(), productDType,
+                          rows * cols);
+      cpu::quantizeDynamic(
+          cpu::constMatrix(stored.data(), productDType, rows, cols), y.data,
+          dynamicDType, reinterpret_cast<float *>(dynamicScale.data));
+    };
     int64_t cols = y.lastDim();
     int64_t k = x.lastDim();
     if (withGemm
@@ -1775,7 +1822,9 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
                          cpu::matrix(scratch->data(), DType::F32, rows, 2 * cols));
         auto packed =
             cpu::constMatrix(scratch->data(), DType::F32, rows, 2 * cols);
-        if (quantized)
+        if (dynamic)
+          quantizeRows(packed, rows, cols);
+        else if (quantized)
           cpu::gatedActivationQuantized(packed, activation, q.view(tokens));
         else
           cpu::gatedActivation(packed, activation,
@@ -1783,6 +1832,21 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
         return Status::success();
       }
       auto xv = cpu::constMatrix(x.data, tx, rows, k);
+      if (dynamic) {
+        if (!withGemm) {
+          quantizeRows(xv, rows, cols);
+          return Status::success();
+        }
+        scratch->resize(static_cast<size_t>(rows * 2 * cols));
+        cpu::linear(xv, cpu::constMatrix(w.data, tw, 2 * cols, k), nullptr,
+                    DType::F32,
+                    cpu::matrix(scratch->data(), DType::F32, rows, 2 * cols),
+                    threads);
+        quantizeRows(
+            cpu::constMatrix(scratch->data(), DType::F32, rows, 2 * cols), rows,
+            cols);
+        return Status::success();
+      }
       if (withGemm) {
         auto wv = cpu::constMatrix(w.data, tw, 2 * cols, k);
         if (quantized)
@@ -1905,6 +1969,62 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
       if (!st)
         return Status::error("rope_kv_write (layer " + std::to_string(layer) +
                              "): " + st.message());
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "cached_attention_quantize_dynamic") {
+    // cached_attention into a scratch of the query's type (where the unfused
+    // step stores it), then "quantize_dynamic" of its token rows.
+    if (Status s = arity(1, 2); !s)
+      return s;
+    if (!cache)
+      return error("no KV cache");
+    int64_t layer;
+    double scale;
+    if (!params.integer("layer", layer) || !params.number("scale", scale))
+      return error("missing parameter 'layer' or 'scale'");
+    cpu::AttentionParams ap;
+    ap.scale = static_cast<float>(scale);
+    params.integer("sliding_window", ap.slidingWindow);
+    double softcap = 0.0;
+    params.number("softcap", softcap);
+    ap.softcap = static_cast<float>(softcap);
+    Buf q = in[0], codes = out[0], scales = out[1];
+    DType tq;
+    cpu::QuantDType tc;
+    if (Status s = floatDType(q, tq); !s)
+      return s;
+    if (q.shape.size() != 3 || q.shape[2] != cache->config().headDim)
+      return error("the query must be [tokens, heads, head_dim] of the KV "
+                   "cache's head size");
+    const int64_t width = q.shape[1] * q.shape[2];
+    if (!toQuantDType(codes.dtype, tc) || tc == cpu::QuantDType::I4 ||
+        codes.lastDim() != width || scales.dtype != fb::DType::F32 ||
+        scales.lastDim() != 1 ||
+        scales.matrixRows(maxTokens) != codes.matrixRows(maxTokens))
+      return error("expects i8 or fp8 codes [tokens, heads * head_dim] and "
+                   "f32 [tokens, 1] scales out");
+    auto scratch = std::make_shared<std::vector<uint8_t>>();
+    steps.push_back([=](int64_t tokens) {
+      cpu::AttentionBatch batch;
+      batch.numSequences = static_cast<int64_t>(sequenceIds.size());
+      batch.queryStart = queryStart.data();
+      batch.sequenceIds = sequenceIds.data();
+      batch.positions = batchPositions.data();
+      int64_t t = q.dim0(tokens);
+      scratch->resize(static_cast<size_t>(t * width) * cpu::dtypeBytes(tq));
+      Status st = cpu::pagedAttention(
+          ap, cpu::heads(q.data, tq, t, q.shape[1], q.shape[2]), *cache, layer,
+          batch, cpu::heads(scratch->data(), tq, t, q.shape[1], q.shape[2]),
+          threads);
+      if (!st)
+        return Status::error("cached_attention_quantize_dynamic (layer " +
+                             std::to_string(layer) + "): " + st.message());
+      cpu::quantizeDynamic(cpu::constMatrix(scratch->data(), tq, t, width),
+                           codes.data, tc,
+                           reinterpret_cast<float *>(scales.data));
       return Status::success();
     });
     return Status::success();
