@@ -291,8 +291,8 @@ void FusePass::mergeHorizontally(func::FuncOp function) {
     int64_t scaleColumns = -1;
     Type dequantizedType;
     if (weight->dequantize) {
-      scaleColumns = cast<RankedTensorType>(weight->scale.getType())
-                         .getDimSize(1);
+      scaleColumns =
+          cast<RankedTensorType>(weight->scale.getType()).getDimSize(1);
       dequantizedType =
           cast<RankedTensorType>(weight->dequantize.getType()).getElementType();
     }
@@ -330,7 +330,8 @@ void FusePass::mergeHorizontally(func::FuncOp function) {
       outFeatures += linear.getType().getShape().back();
     }
     auto concatOf = [&](ArrayRef<llm::WeightOp> parts) -> llm::WeightOp {
-      auto type = cast<RankedTensorType>(llm::WeightOp(parts.front()).getType());
+      auto type =
+          cast<RankedTensorType>(llm::WeightOp(parts.front()).getType());
       SmallVector<int64_t> shape(type.getShape());
       shape.front() = outFeatures;
       return createConcatWeight(
@@ -370,15 +371,15 @@ void FusePass::mergeHorizontally(func::FuncOp function) {
       Value dequantized = llm::DequantizeOp::create(
           builder, loc, dequantizedType, weight, scale,
           zeroPoint ? zeroPoint.getResult() : Value());
-      packed = llm::LinearOp::create(builder, loc, packedType,
-                                     first.getInput(), dequantized, bias);
+      packed = llm::LinearOp::create(builder, loc, packedType, first.getInput(),
+                                     dequantized, bias);
     } else if (first.isQuantized()) {
-      packed = llm::LinearOp::create(builder, loc, packedType,
-                                     first.getInput(), weight, bias,
-                                     first.getInputScale(), scale);
+      packed =
+          llm::LinearOp::create(builder, loc, packedType, first.getInput(),
+                                weight, bias, first.getInputScale(), scale);
     } else {
-      packed = llm::LinearOp::create(builder, loc, packedType,
-                                     first.getInput(), weight, bias);
+      packed = llm::LinearOp::create(builder, loc, packedType, first.getInput(),
+                                     weight, bias);
     }
     SmallVector<Type> partTypes;
     for (auto &[linear, weight] : linears)

@@ -693,11 +693,10 @@ ForwardLowering::lookupGroupGemmOperands(llm::FusedOp op,
                                          llm::LinearOp linear) {
   GroupGemmOperands operands;
   auto weightArgument = dyn_cast<BlockArgument>(linear.getWeight());
-  auto dequantize =
-      weightArgument
-          ? op.getInputs()[weightArgument.getArgNumber()]
-                .getDefiningOp<llm::DequantizeOp>()
-          : llm::DequantizeOp();
+  auto dequantize = weightArgument
+                        ? op.getInputs()[weightArgument.getArgNumber()]
+                              .getDefiningOp<llm::DequantizeOp>()
+                        : llm::DequantizeOp();
   if (dequantize && fusedDequantizes.contains(dequantize)) {
     FailureOr<Value> b = lookup(op, dequantize.getInput());
     FailureOr<Value> scale = lookup(op, dequantize.getScale());
@@ -979,14 +978,13 @@ LogicalResult ForwardLowering::lowerLinearResidual(llm::FusedOp op) {
   buffers[op.getResult(0)] = *c;
   // Quantized linears keep their scales (W8A8) or their quantized weight,
   // scales and zero points (weight-only); the epilogue is the same.
-  plan::GemmOp::create(builder, op.getLoc(),
-                       plan::GemmBackendAttr::get(op.getContext(), backend),
-                       asMatrixView(op.getLoc(), *x), gemm->b,
-                       asMatrixView(op.getLoc(), *c), gemm->scaleA,
-                       gemm->scaleB, gemm->zeroB,
-                       /*transpose_b=*/builder.getUnitAttr(),
-                       builder.getF32FloatAttr(1.0f),
-                       builder.getF32FloatAttr(1.0f));
+  plan::GemmOp::create(
+      builder, op.getLoc(),
+      plan::GemmBackendAttr::get(op.getContext(), backend),
+      asMatrixView(op.getLoc(), *x), gemm->b, asMatrixView(op.getLoc(), *c),
+      gemm->scaleA, gemm->scaleB, gemm->zeroB,
+      /*transpose_b=*/builder.getUnitAttr(), builder.getF32FloatAttr(1.0f),
+      builder.getF32FloatAttr(1.0f));
   ++stepCount;
   return success();
 }
@@ -1065,8 +1063,7 @@ LogicalResult ForwardLowering::lowerAttentionQuantization(llm::FusedOp op) {
       bodyOps<llm::CachedAttentionOp>(op);
   SmallVector<llm::QuantizeDynamicOp> dynamics =
       bodyOps<llm::QuantizeDynamicOp>(op);
-  if (attentions.size() != 1 || dynamics.size() != 1 ||
-      op.getNumResults() != 2)
+  if (attentions.size() != 1 || dynamics.size() != 1 || op.getNumResults() != 2)
     return op.emitError("a cached_attention_quantize_dynamic group holds one "
                         "llm.cached_attention whose reshaped rows one "
                         "llm.quantize_dynamic quantizes, and yields its codes "

@@ -126,8 +126,8 @@ PlanStats computePlanStats(ModuleOp module) {
       int64_t perToken = 0;
       // A quantized cache (kv_cache_dtype) holds one byte per element and
       // an f32 scale per (token, KV head) vector of K and of V.
-      bool quantizedCache = static_cast<bool>(
-          op.getAttrOfType<StringAttr>("kv_cache_dtype"));
+      bool quantizedCache =
+          static_cast<bool>(op.getAttrOfType<StringAttr>("kv_cache_dtype"));
       auto cacheBytes = [&](int64_t heads, int64_t dim, int64_t bytes) {
         return quantizedCache ? 2 * heads * (dim + 4) : 2 * heads * dim * bytes;
       };

@@ -10,9 +10,9 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
-#include <optional>
 #include <map>
 #include <new>
+#include <optional>
 #include <string>
 
 namespace llmc::engine {
@@ -237,10 +237,11 @@ struct Engine::Impl {
   /// [M, 1] or [], scale_b [N, 1] or []). Checks what prepareGemm checks.
   using QuantizedProduct =
       std::function<void(int64_t tokens, const cpu::MatrixView &product)>;
-  Status prepareQuantizedProduct(const Buf &x, const Buf &w,
-                                 const std::vector<Buf> &scales,
-                                 QuantizedProduct &product,
-                                 const std::function<Status(std::string)> &error);
+  Status
+  prepareQuantizedProduct(const Buf &x, const Buf &w,
+                          const std::vector<Buf> &scales,
+                          QuantizedProduct &product,
+                          const std::function<Status(std::string)> &error);
   /// The steps of llm-fuse's groups; false in `handled` for other names.
   Status prepareFusedCompute(size_t index, const std::string &name,
                              const Params &params, const std::vector<Buf> &in,
@@ -1486,24 +1487,25 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
                                          const std::vector<Buf> &in,
                                          const std::vector<Buf> &out,
                                          bool &handled) {
-  static const char *const kFusedSteps[] = {"add_rms_norm",
-                                            "rms_norm_add_rms_norm",
-                                            "add_rms_norm_quantize",
-                                            "rms_norm_quantize",
-                                            "add_rms_norm_quantize_dynamic",
-                                            "rms_norm_quantize_dynamic",
-                                            "gated_activation",
-                                            "gated_activation_quantize",
-                                            "linear_gated_activation",
-                                            "linear_gated_activation_quantize",
-                                            "gated_activation_quantize_dynamic",
-                                            "linear_gated_activation_quantize_dynamic",
-                                            "cached_attention_quantize_dynamic",
-                                            "linear_bias",
-                                            "rope_kv_write",
-                                            "cached_attention",
-                                            "elementwise",
-                                            "split"};
+  static const char *const kFusedSteps[] = {
+      "add_rms_norm",
+      "rms_norm_add_rms_norm",
+      "add_rms_norm_quantize",
+      "rms_norm_quantize",
+      "add_rms_norm_quantize_dynamic",
+      "rms_norm_quantize_dynamic",
+      "gated_activation",
+      "gated_activation_quantize",
+      "linear_gated_activation",
+      "linear_gated_activation_quantize",
+      "gated_activation_quantize_dynamic",
+      "linear_gated_activation_quantize_dynamic",
+      "cached_attention_quantize_dynamic",
+      "linear_bias",
+      "rope_kv_write",
+      "cached_attention",
+      "elementwise",
+      "split"};
   handled = std::find(std::begin(kFusedSteps), std::end(kFusedSteps), name) !=
             std::end(kFusedSteps);
   if (!handled)
@@ -1717,9 +1719,9 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
     bool withGemm = name.compare(0, 7, "linear_") == 0;
     // _quantize_dynamic: (codes, per-token scales) out, as "quantize_dynamic"
     // of the product the unfused mul stores in `product_dtype`.
-    const bool dynamic = name.size() > 17 &&
-                         name.compare(name.size() - 17, 17,
-                                      "_quantize_dynamic") == 0;
+    const bool dynamic =
+        name.size() > 17 &&
+        name.compare(name.size() - 17, 17, "_quantize_dynamic") == 0;
     DType productDType = DType::F32;
     cpu::QuantDType dynamicDType = cpu::QuantDType::I8;
     if (dynamic) {
@@ -1742,10 +1744,9 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
     }
     // A quantized GEMM brings its scales (and zero points) after x and w.
     cpu::QuantDType weightQuant;
-    bool quantizedGemm = withGemm && in.size() >= 2 &&
-                         toQuantDType(in[1].dtype, weightQuant);
-    size_t gemmScales =
-        quantizedGemm ? in.size() - 2 - (quantized ? 1 : 0) : 0;
+    bool quantizedGemm =
+        withGemm && in.size() >= 2 && toQuantDType(in[1].dtype, weightQuant);
+    size_t gemmScales = quantizedGemm ? in.size() - 2 - (quantized ? 1 : 0) : 0;
     if (Status s = arity((withGemm ? 2 : 1) + gemmScales + (quantized ? 1 : 0),
                          dynamic ? 2 : 1);
         !s)
@@ -1770,7 +1771,8 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
     QuantizedProduct quantizedProduct;
     if (quantizedGemm) {
       if (Status s = prepareQuantizedProduct(
-              x, w, std::vector<Buf>(in.begin() + 2, in.begin() + 2 + gemmScales),
+              x, w,
+              std::vector<Buf>(in.begin() + 2, in.begin() + 2 + gemmScales),
               quantizedProduct, error);
           !s)
         return s;
@@ -1792,8 +1794,8 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
     }
     Buf dynamicScale = dynamic ? out[1] : Buf();
     // Each product row rounded to product_dtype, then quantized per token.
-    auto quantizeRows = [=](const cpu::ConstMatrixView &packed,
-                            int64_t rows, int64_t cols) {
+    auto quantizeRows = [=](const cpu::ConstMatrixView &packed, int64_t rows,
+                            int64_t cols) {
       std::vector<float> product(static_cast<size_t>(rows * cols));
       cpu::gatedActivation(packed, activation,
                            cpu::matrix(product.data(), DType::F32, rows, cols));
@@ -1818,8 +1820,8 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
         // The product in f32, then the gated rows as the float path has
         // them after its GEMM.
         scratch->resize(static_cast<size_t>(rows * 2 * cols));
-        quantizedProduct(tokens,
-                         cpu::matrix(scratch->data(), DType::F32, rows, 2 * cols));
+        quantizedProduct(
+            tokens, cpu::matrix(scratch->data(), DType::F32, rows, 2 * cols));
         auto packed =
             cpu::constMatrix(scratch->data(), DType::F32, rows, 2 * cols);
         if (dynamic)
@@ -1838,10 +1840,9 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
           return Status::success();
         }
         scratch->resize(static_cast<size_t>(rows * 2 * cols));
-        cpu::linear(xv, cpu::constMatrix(w.data, tw, 2 * cols, k), nullptr,
-                    DType::F32,
-                    cpu::matrix(scratch->data(), DType::F32, rows, 2 * cols),
-                    threads);
+        cpu::linear(
+            xv, cpu::constMatrix(w.data, tw, 2 * cols, k), nullptr, DType::F32,
+            cpu::matrix(scratch->data(), DType::F32, rows, 2 * cols), threads);
         quantizeRows(
             cpu::constMatrix(scratch->data(), DType::F32, rows, 2 * cols), rows,
             cols);

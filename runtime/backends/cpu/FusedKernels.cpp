@@ -144,9 +144,9 @@ void quantizeRow(const float *row, int64_t cols, float scale, QuantDType dtype,
     return;
   case QuantDType::I4:
     for (int64_t c = 0; c + 1 < cols; c += 2)
-      out[c / 2] = numeric::packInt4Pair(numeric::quantizeInt4(row[c], scale),
-                                         numeric::quantizeInt4(row[c + 1],
-                                                               scale));
+      out[c / 2] =
+          numeric::packInt4Pair(numeric::quantizeInt4(row[c], scale),
+                                numeric::quantizeInt4(row[c + 1], scale));
     if (cols % 2)
       out[cols / 2] =
           numeric::packInt4Pair(numeric::quantizeInt4(row[cols - 1], scale), 0);
@@ -213,8 +213,9 @@ void addRmsNormQuantizeDynamic(const ConstMatrixView &a,
                                void *output, QuantDType outputDType,
                                float *scales, float weightOffset) {
   const int64_t cols = a.cols;
-  const size_t rowBytes =
-      outputDType == QuantDType::I4 ? (cols + 1) / 2 : static_cast<size_t>(cols);
+  const size_t rowBytes = outputDType == QuantDType::I4
+                              ? (cols + 1) / 2
+                              : static_cast<size_t>(cols);
   addRmsNormRows(a, b, weight, weightDType, epsilon, sum, weightOffset,
                  [&](int64_t r, float *row) {
                    roundThrough(row, cols, normDType);

@@ -142,7 +142,8 @@ TEST_P(FusedKernelsTest, NormQuantizeEqualsNormThenQuantize) {
 TEST_P(FusedKernelsTest, NormQuantizeDynamicEqualsNormThenQuantizeDynamic) {
   DType t = GetParam();
   const int64_t rows = 4, cols = 40;
-  auto a = randomValues(rows * cols, t, 31), b = randomValues(rows * cols, t, 32);
+  auto a = randomValues(rows * cols, t, 31),
+       b = randomValues(rows * cols, t, 32);
   auto w = randomValues(cols, t, 33);
   // Row 2 of a + b (and of a alone) is zero.
   std::vector<uint8_t> zero(cols * cpu::dtypeBytes(t), 0);
@@ -162,8 +163,8 @@ TEST_P(FusedKernelsTest, NormQuantizeDynamicEqualsNormThenQuantizeDynamic) {
       std::vector<float> wantScales(rows);
       if (withAdd)
         cpu::add(a.data(), b.data(), t, wantSum.data(), t, rows * cols);
-      cpu::rmsNorm(cpu::constMatrix(wantSum.data(), t, rows, cols), w.data(),
-                   t, 1e-5f, cpu::matrix(norm.data(), t, rows, cols), 0.25f);
+      cpu::rmsNorm(cpu::constMatrix(wantSum.data(), t, rows, cols), w.data(), t,
+                   1e-5f, cpu::matrix(norm.data(), t, rows, cols), 0.25f);
       cpu::quantizeDynamic(cpu::constMatrix(norm.data(), t, rows, cols),
                            wantCodes.data(), q, wantScales.data());
       if (withAdd)

@@ -246,7 +246,8 @@ TEST_P(EngineGoldenTest, MatchesTransformers) {
   std::string artifactPath = ::testing::TempDir() + "/engine_test_" + arch +
                              "_" + std::to_string(::getpid()) + ".llmc";
   std::string command = std::string("\"") + LLMC_BIN + "\" compile \"" +
-                        modelDir + "\" --target=cpu --quant=f32 --max-tokens=32 -o \"" +
+                        modelDir +
+                        "\" --target=cpu --quant=f32 --max-tokens=32 -o \"" +
                         artifactPath + "\" 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
 
@@ -410,12 +411,11 @@ struct CompiledEngine {
                                           CompiledEngine &out) {
   std::string path = ::testing::TempDir() + "/engine_test_fusion_" + tag + "_" +
                      std::to_string(::getpid()) + ".llmc";
-  std::string command = std::string("\"") + LLMC_BIN + "\" compile " + model +
-                        " --target=cpu --max-tokens=32 " +
-                        (flags.find("--quant") == std::string::npos
-                             ? "--quant=f32 "
-                             : "") +
-                        flags + " -o \"" + path + "\" 2>&1";
+  std::string command =
+      std::string("\"") + LLMC_BIN + "\" compile " + model +
+      " --target=cpu --max-tokens=32 " +
+      (flags.find("--quant") == std::string::npos ? "--quant=f32 " : "") +
+      flags + " -o \"" + path + "\" 2>&1";
   if (std::system(command.c_str()) != 0)
     return ::testing::AssertionFailure() << command << " failed";
   runtime::Status status =
@@ -606,7 +606,8 @@ TEST_P(FusionQuantTest, FusedMatchesUnfused) {
   ASSERT_TRUE(loadGoldens(arch, goldens));
   std::string model =
       "\"" + std::string(LLMC_TINY_MODELS_DIR) + "/" + arch + "\"";
-  std::string tag = arch + "_" + std::to_string(std::hash<std::string>()(flags));
+  std::string tag =
+      arch + "_" + std::to_string(std::hash<std::string>()(flags));
   CompiledEngine fused, unfused;
   ASSERT_TRUE(compileAndLoad(model, flags, tag + "_fused", fused));
   ASSERT_TRUE(
@@ -619,22 +620,20 @@ TEST_P(FusionQuantTest, FusedMatchesUnfused) {
   // step (the `_quantize_dynamic` kinds).
   for (const char *kind :
        {"rope_kv_write", "cached_attention", "linear_gated_activation"})
-    EXPECT_TRUE(std::any_of(names.begin(), names.end(),
-                            [&](const std::string &name) {
-                              return name.rfind(kind, 0) == 0;
-                            }))
+    EXPECT_TRUE(std::any_of(
+        names.begin(), names.end(),
+        [&](const std::string &name) { return name.rfind(kind, 0) == 0; }))
         << arch << " " << flags << ": no " << kind << " step";
   if (flags == "--quant=fp8" || flags == "--quant=int8")
-    for (const char *kind : {"rms_norm_quantize_dynamic",
-                             "cached_attention_quantize_dynamic",
-                             "linear_gated_activation_quantize_dynamic"})
+    for (const char *kind :
+         {"rms_norm_quantize_dynamic", "cached_attention_quantize_dynamic",
+          "linear_gated_activation_quantize_dynamic"})
       EXPECT_NE(std::find(names.begin(), names.end(), kind), names.end())
           << arch << " " << flags << ": no " << kind << " step";
   int64_t nearTies = 0;
-  double worst =
-      compareFusedWithUnfused(fused, unfused, goldens.promptIds,
-                              goldens.batchSeqs, 1e-4, arch + " " + flags,
-                              nearTies);
+  double worst = compareFusedWithUnfused(fused, unfused, goldens.promptIds,
+                                         goldens.batchSeqs, 1e-4,
+                                         arch + " " + flags, nearTies);
   std::printf("[ fusion ] %s %s: %zu -> %zu steps, max |dlogit| fused vs "
               "unfused = %.3g (bound 1e-4), %lld near-tie rows not compared\n",
               arch.c_str(), flags.c_str(), unfusedSteps, fusedSteps, worst,
@@ -674,7 +673,8 @@ TEST(Engine, RejectsBadBatches) {
   std::string artifactPath = ::testing::TempDir() + "/engine_test_bad_" +
                              std::to_string(::getpid()) + ".llmc";
   std::string command = std::string("\"") + LLMC_BIN + "\" compile \"" +
-                        LLMC_TINY_MODELS_DIR + "/llama\" --target=cpu --quant=f32 " +
+                        LLMC_TINY_MODELS_DIR +
+                        "/llama\" --target=cpu --quant=f32 " +
                         "--max-tokens=8 -o \"" + artifactPath + "\" 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
   std::unique_ptr<loader::Artifact> artifact;

@@ -165,15 +165,16 @@ TEST(QuantizedEngine, QuantizedGemmsAccumulateWithBetaOne) {
     // buffer of its own as the lowering requires); else a fresh buffer.
     auto build = [&](bool accumulate, PlanArtifact &plan) {
       BufferSpec x = embed(plan, table, vocab, k);
-      BufferSpec c = plan.activation({kMaxTokens, k}, fb::DType::F32,
-                                     kMaxTokens * k * 4);
+      BufferSpec c =
+          plan.activation({kMaxTokens, k}, fb::DType::F32, kMaxTokens * k * 4);
       if (accumulate) {
         BufferSpec residualTable = plan.weight(
             "residual_embed.weight", fb::DType::F32, {vocab, k}, table);
         plan.compute("embedding", {residualTable, plan.tokenIds()}, {c});
       }
       if (weightOnly) {
-        BufferSpec w = plan.weight("w.weight", fb::DType::I4, {k, k}, int4Codes);
+        BufferSpec w =
+            plan.weight("w.weight", fb::DType::I4, {k, k}, int4Codes);
         BufferSpec ws = plan.weight("w.weight.scale", fb::DType::F32,
                                     {k, k / group}, int4Scales);
         BufferSpec wz = plan.weight("w.weight.zero_point", fb::DType::I8,
@@ -186,7 +187,8 @@ TEST(QuantizedEngine, QuantizedGemmsAccumulateWithBetaOne) {
         BufferSpec scale =
             plan.activation({kMaxTokens, 1}, fb::DType::F32, kMaxTokens * 4);
         plan.compute("quantize_dynamic", {x}, {q, scale});
-        BufferSpec w = plan.weight("w.weight", fb::DType::I8, {k, k}, int8Weight);
+        BufferSpec w =
+            plan.weight("w.weight", fb::DType::I8, {k, k}, int8Weight);
         BufferSpec ws =
             plan.weight("w.weight.scale", fb::DType::F32, {k, 1}, int8Scale);
         plan.gemm({q, w, c, scale, ws, std::nullopt, true, 1.0f,
