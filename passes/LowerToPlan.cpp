@@ -721,7 +721,12 @@ ForwardLowering::lookupGroupGemmOperands(llm::FusedOp op,
     FailureOr<Value> scaleB = lookupGroupInput(op, linear.getWeightScale());
     if (failed(scaleA) || failed(scaleB))
       return failure();
-    operands.scaleA = asMatrixView(op.getLoc(), *scaleA);
+    // [tokens, 1] per token or [] per tensor (a static scale stays a
+    // scalar).
+    auto scaleAType = cast<MemRefType>(scaleA->getType());
+    operands.scaleA = scaleAType.getRank() == 0
+                          ? *scaleA
+                          : asMatrixView(op.getLoc(), *scaleA);
     operands.scaleB = *scaleB;
   }
   return operands;
