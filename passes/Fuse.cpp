@@ -7,6 +7,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "passes/FusedWeights.h"
 #include "passes/Passes.h"
+#include "passes/WeightAnnotations.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SetVector.h"
@@ -29,6 +30,15 @@ Operation *getSingleUser(Value value) {
   if (!value.hasOneUse())
     return nullptr;
   return *value.getUsers().begin();
+}
+
+/// Whether `linear` multiplies by a float weight: the linear_bias kernel
+/// takes no scales yet, so a biased W8A8 or weight-only linear keeps its
+/// GEMM step and bias_add (linear_residual and linear_gated_activation take
+/// the GEMM's scales).
+bool hasFloatWeight(llm::LinearOp linear) {
+  return !linear.isQuantized() &&
+         !linear.getWeight().getDefiningOp<llm::DequantizeOp>();
 }
 
 /// Whether `op` is an elementwise op the `elementwise` kind may hold.
@@ -103,6 +113,7 @@ private:
   void fuseResidualEpilogues(func::FuncOp function);
   void fuseBiasEpilogues(func::FuncOp function);
   void fuseNorms(func::FuncOp function);
+  void fuseAttentionQuantization(func::FuncOp function);
   void fuseElementwiseChains(func::FuncOp function);
 
   FailureOr<llm::FusedOp>
@@ -212,74 +223,177 @@ FusePass::buildGroup(StringRef kind, ArrayRef<Operation *> ops,
 // 1. Horizontal merges
 //===----------------------------------------------------------------------===//
 
+/// How a linear reads its weight, for horizontal merging: a float weight,
+/// a W8A8 weight with [N, 1] scales, or a weight-only dequantize of an
+/// i8/i4 weight with [N, K/G] scales (and zero points).
+struct LinearWeight {
+  llm::WeightOp weight;
+  llm::WeightOp scale; // W8A8 and weight-only
+  llm::WeightOp zeroPoint;
+  llm::DequantizeOp dequantize; // weight-only
+};
+
+std::optional<LinearWeight> getMergeableWeight(llm::LinearOp linear) {
+  LinearWeight result;
+  Value weight = linear.getWeight();
+  if (auto dequantize = weight.getDefiningOp<llm::DequantizeOp>()) {
+    if (linear.isQuantized() || !weight.hasOneUse())
+      return std::nullopt;
+    result.dequantize = dequantize;
+    result.scale = dequantize.getScale().getDefiningOp<llm::WeightOp>();
+    if (Value zero = dequantize.getZeroPoint()) {
+      result.zeroPoint = zero.getDefiningOp<llm::WeightOp>();
+      if (!result.zeroPoint)
+        return std::nullopt;
+    }
+    // Scales and zero points concatenate along N only when they are
+    // [N, K/G] blocks.
+    if (!result.scale ||
+        cast<RankedTensorType>(result.scale.getType()).getRank() != 2)
+      return std::nullopt;
+    weight = dequantize.getInput();
+  } else if (linear.isQuantized()) {
+    // A per-tensor [] weight scale is one number per linear: the parts
+    // would need per-channel scales, so such linears stay apart.
+    result.scale = linear.getWeightScale().getDefiningOp<llm::WeightOp>();
+    if (!result.scale ||
+        cast<RankedTensorType>(result.scale.getType()).getRank() != 2)
+      return std::nullopt;
+  } else if (!isa<FloatType>(
+                 cast<RankedTensorType>(weight.getType()).getElementType())) {
+    return std::nullopt;
+  }
+  result.weight = weight.getDefiningOp<llm::WeightOp>();
+  if (!result.weight ||
+      cast<RankedTensorType>(result.weight.getType()).getRank() != 2)
+    return std::nullopt;
+  return result;
+}
+
 void FusePass::mergeHorizontally(func::FuncOp function) {
-  // Linears that may merge: same input, weight element type, in_features,
-  // bias-ness and result element type.
-  using Key = std::tuple<Value, Type, int64_t, int64_t, Type>;
-  llvm::MapVector<Key, SmallVector<llm::LinearOp>> candidates;
+  // Linears that may merge: same input (and, for W8A8, the same input scale
+  // value: the dynamic per-token one that CSE shares, or one static scale),
+  // weight storage type, in_features, bias-ness, result element type, and
+  // for weight-only the same scale blocks per row and zero-point-ness.
+  using Key = std::tuple<Value, Value, Type, int64_t, int64_t, Type, int64_t,
+                         int64_t, Type>;
+  llvm::MapVector<Key, SmallVector<std::pair<llm::LinearOp, LinearWeight>>>
+      candidates;
   // Only @forward's own ops: those already in a group stay as they are.
   for (auto linear : function.getBody().front().getOps<llm::LinearOp>()) {
-    auto weight = linear.getWeight().getDefiningOp<llm::WeightOp>();
-    auto weightType = cast<RankedTensorType>(linear.getWeight().getType());
-    if (!weight || weightType.getRank() != 2 ||
-        !isa<FloatType>(weightType.getElementType()))
+    std::optional<LinearWeight> weight = getMergeableWeight(linear);
+    if (!weight)
       continue;
     if (Value bias = linear.getBias();
         bias && !bias.getDefiningOp<llm::WeightOp>())
       continue;
-    candidates[{linear.getInput(), weightType.getElementType(),
-                weightType.getDimSize(1), linear.getBias() ? 1 : 0,
-                linear.getType().getElementType()}]
-        .push_back(linear);
+    auto weightType = cast<RankedTensorType>(weight->weight.getType());
+    int64_t scaleColumns = -1;
+    Type dequantizedType;
+    if (weight->dequantize) {
+      scaleColumns =
+          cast<RankedTensorType>(weight->scale.getType()).getDimSize(1);
+      dequantizedType =
+          cast<RankedTensorType>(weight->dequantize.getType()).getElementType();
+    }
+    candidates[{linear.getInput(), linear.getInputScale(),
+                weightType.getElementType(), weightType.getDimSize(1),
+                linear.getBias() ? 1 : 0, linear.getType().getElementType(),
+                scaleColumns, weight->zeroPoint ? 1 : 0, dequantizedType}]
+        .push_back({linear, *weight});
   }
   for (auto &[key, linears] : candidates) {
     llvm::StringSet<> distinct;
-    for (llm::LinearOp linear : linears)
-      distinct.insert(
-          linear.getWeight().getDefiningOp<llm::WeightOp>().getName());
+    for (auto &[linear, weight] : linears)
+      distinct.insert(weight.weight.getName());
     if (linears.size() < 2 || distinct.size() != linears.size())
       continue;
-    llm::LinearOp first = linears.front();
-    for (llm::LinearOp linear : linears)
+    llm::LinearOp first = linears.front().first;
+    for (auto &[linear, weight] : linears)
       if (linear->isBeforeInBlock(first))
         first = linear;
     OpBuilder builder(first);
     Location loc = first.getLoc();
-    SmallVector<llm::WeightOp> weights, biases;
+    SmallVector<llm::WeightOp> weights, scales, zeroPoints, biases;
+    SmallVector<llm::DequantizeOp> dequantizes;
     int64_t outFeatures = 0;
-    for (llm::LinearOp linear : linears) {
-      weights.push_back(linear.getWeight().getDefiningOp<llm::WeightOp>());
+    for (auto &[linear, weight] : linears) {
+      weights.push_back(weight.weight);
+      if (weight.scale)
+        scales.push_back(weight.scale);
+      if (weight.zeroPoint)
+        zeroPoints.push_back(weight.zeroPoint);
+      if (weight.dequantize)
+        dequantizes.push_back(weight.dequantize);
       if (linear.getBias())
         biases.push_back(linear.getBias().getDefiningOp<llm::WeightOp>());
       outFeatures += linear.getType().getShape().back();
     }
-    auto weightType = cast<RankedTensorType>(first.getWeight().getType());
-    Value weight = createConcatWeight(
-        builder, loc, weights,
-        RankedTensorType::get({outFeatures, weightType.getDimSize(1)},
-                              weightType.getElementType()));
+    auto concatOf = [&](ArrayRef<llm::WeightOp> parts) -> llm::WeightOp {
+      auto type =
+          cast<RankedTensorType>(llm::WeightOp(parts.front()).getType());
+      SmallVector<int64_t> shape(type.getShape());
+      shape.front() = outFeatures;
+      return createConcatWeight(
+          builder, loc, parts,
+          RankedTensorType::get(shape, type.getElementType()));
+    };
+    llm::WeightOp weight = concatOf(weights);
+    llm::WeightOp scale = scales.empty() ? nullptr : concatOf(scales);
+    llm::WeightOp zeroPoint =
+        zeroPoints.empty() ? nullptr : concatOf(zeroPoints);
+    // The artifact's Tensor.quant of the packed weight names the packed
+    // scales: the scheme is the parts' (they share storage type and
+    // blocks).
+    if (auto quant = weights.front()->getAttrOfType<DictionaryAttr>(
+            kWeightQuantAttrName)) {
+      NamedAttrList carried(quant);
+      if (scale)
+        carried.set("scale", builder.getStringAttr(scale.getName()));
+      if (zeroPoint)
+        carried.set("zero_point", builder.getStringAttr(zeroPoint.getName()));
+      weight->setAttr(kWeightQuantAttrName,
+                      carried.getDictionary(builder.getContext()));
+    }
     Value bias;
     if (!biases.empty())
-      bias = createConcatWeight(
-          builder, loc, biases,
-          RankedTensorType::get(
-              {outFeatures}, cast<RankedTensorType>(first.getBias().getType())
-                                 .getElementType()));
+      bias = concatOf(biases);
     SmallVector<int64_t> shape(first.getType().getShape());
     shape.back() = outFeatures;
     auto packedType =
         RankedTensorType::get(shape, first.getType().getElementType());
-    Value packed = llm::LinearOp::create(builder, loc, packedType,
-                                         first.getInput(), weight, bias);
+    Value packed;
+    if (!dequantizes.empty()) {
+      auto dequantizedType = RankedTensorType::get(
+          cast<RankedTensorType>(weight.getType()).getShape(),
+          cast<RankedTensorType>(dequantizes.front().getType())
+              .getElementType());
+      Value dequantized = llm::DequantizeOp::create(
+          builder, loc, dequantizedType, weight, scale,
+          zeroPoint ? zeroPoint.getResult() : Value());
+      packed = llm::LinearOp::create(builder, loc, packedType, first.getInput(),
+                                     dequantized, bias);
+    } else if (first.isQuantized()) {
+      packed =
+          llm::LinearOp::create(builder, loc, packedType, first.getInput(),
+                                weight, bias, first.getInputScale(), scale);
+    } else {
+      packed = llm::LinearOp::create(builder, loc, packedType, first.getInput(),
+                                     weight, bias);
+    }
     SmallVector<Type> partTypes;
-    for (llm::LinearOp linear : linears)
+    for (auto &[linear, weight] : linears)
       partTypes.push_back(linear.getType());
     auto split = llm::SplitOp::create(builder, loc, partTypes, packed);
-    for (auto [linear, part] : llvm::zip(linears, split.getResults())) {
-      linear.getResult().replaceAllUsesWith(part);
-      linear.erase();
+    for (auto [entry, part] : llvm::zip(linears, split.getResults())) {
+      entry.first.getResult().replaceAllUsesWith(part);
+      entry.first.erase();
     }
-    for (llm::WeightOp old : llvm::concat<llm::WeightOp>(weights, biases))
+    for (llm::DequantizeOp old : dequantizes)
+      if (old->use_empty())
+        old.erase();
+    for (llm::WeightOp old :
+         llvm::concat<llm::WeightOp>(weights, scales, zeroPoints, biases))
       if (old->use_empty())
         old.erase();
     numMergedLinears += linears.size();
@@ -346,12 +460,15 @@ void FusePass::fuseRopeKVWrite(func::FuncOp function) {
     Value batch = attention.getBatch();
     Location attentionLoc = attention.getLoc();
     IntegerAttr layer = attention.getLayerAttr();
+    // A quantized cache: the write stores codes and scales, the read
+    // dequantizes them.
+    TypeAttr kvCacheDType = attention.getKvCacheDtypeAttr();
     Value key = ropeK.getResult(), value = reshapeV.getResult();
     OpBuilder builder(attention);
     Value output = llm::CachedAttentionOp::create(
         builder, attentionLoc, attention.getType(), ropeQ.getResult(), batch,
         layer, attention.getScaleAttr(), attention.getSlidingWindowAttr(),
-        attention.getSoftcapAttr());
+        attention.getSoftcapAttr(), kvCacheDType);
     attention.getResult().replaceAllUsesWith(output);
     attention.erase();
     FailureOr<llm::FusedOp> group =
@@ -359,7 +476,8 @@ void FusePass::fuseRopeKVWrite(func::FuncOp function) {
                    [&](OpBuilder &bodyBuilder, IRMapping &mapping) {
                      llm::KVCacheWriteOp::create(
                          bodyBuilder, attentionLoc, mapping.lookup(key),
-                         mapping.lookup(value), mapping.lookup(batch), layer);
+                         mapping.lookup(value), mapping.lookup(batch), layer,
+                         kvCacheDType);
                    });
     assert(succeeded(group) && "rope_kv_write group refused");
     (void)group;
@@ -401,15 +519,22 @@ void FusePass::fuseGatedActivations(func::FuncOp function) {
       ops.insert(ops.begin(), linear);
       kind = "linear_gated_activation";
     }
-    if (quantize)
-      if (auto quant = dyn_cast_or_null<llm::QuantizeOp>(
-              getSingleUser(product.getResult()));
+    SmallVector<Value> yields = {result};
+    if (quantize) {
+      Operation *user = getSingleUser(product.getResult());
+      if (auto quant = dyn_cast_or_null<llm::QuantizeOp>(user);
           quant && !quant.getZeroPoint()) {
         ops.push_back(quant);
-        result = quant.getResult();
+        yields = {quant.getResult()};
         kind += "_quantize";
+      } else if (auto dynamic =
+                     dyn_cast_or_null<llm::QuantizeDynamicOp>(user)) {
+        ops.push_back(dynamic);
+        yields = {dynamic.getResult(), dynamic.getScale()};
+        kind += "_quantize_dynamic";
       }
-    (void)buildGroup(kind, ops, {result});
+    }
+    (void)buildGroup(kind, ops, yields);
   }
 }
 
@@ -449,7 +574,7 @@ void FusePass::fuseResidualEpilogues(func::FuncOp function) {
 void FusePass::fuseBiasEpilogues(func::FuncOp function) {
   SmallVector<llm::LinearOp> linears;
   function.walk([&](llm::LinearOp op) {
-    if (op.getBias() && op->getParentOp() == function)
+    if (op.getBias() && hasFloatWeight(op) && op->getParentOp() == function)
       linears.push_back(op);
   });
   for (llm::LinearOp linear : linears)
@@ -477,14 +602,23 @@ void FusePass::fuseNorms(func::FuncOp function) {
     }
     ops.push_back(norm);
     Value normalized = norm.getResult();
-    if (quantize)
-      if (auto quant =
-              dyn_cast_or_null<llm::QuantizeOp>(getSingleUser(normalized));
+    SmallVector<Value> normYields = {normalized};
+    if (quantize) {
+      Operation *user = getSingleUser(normalized);
+      if (auto quant = dyn_cast_or_null<llm::QuantizeOp>(user);
           quant && !quant.getZeroPoint()) {
         ops.push_back(quant);
-        normalized = quant.getResult();
+        normYields = {quant.getResult()};
         kind += "_quantize";
+      } else if (auto dynamic =
+                     dyn_cast_or_null<llm::QuantizeDynamicOp>(user)) {
+        // W8A8's per-token activation quantization: the codes and the
+        // scales both leave the group.
+        ops.push_back(dynamic);
+        normYields = {dynamic.getResult(), dynamic.getScale()};
+        kind += "_quantize_dynamic";
       }
+    }
     // Sandwich norms (Gemma): the branch's own norm before the residual add
     // joins too, so the branch output is read once.
     if (kind == "add_rms_norm")
@@ -498,7 +632,7 @@ void FusePass::fuseNorms(func::FuncOp function) {
         }
     if (ops.size() < 2)
       continue;
-    yields.push_back(normalized);
+    yields.append(normYields);
     (void)buildGroup(kind, ops, yields);
   }
 }
@@ -535,6 +669,31 @@ void FusePass::fuseElementwiseChains(func::FuncOp function) {
     (void)buildGroup("elementwise", chain, {chain.back()->getResult(0)});
 }
 
+//===----------------------------------------------------------------------===//
+// 7. Attention output + its per-token quantization (W8A8's O projection)
+//===----------------------------------------------------------------------===//
+
+void FusePass::fuseAttentionQuantization(func::FuncOp function) {
+  SmallVector<llm::CachedAttentionOp> attentions;
+  llvm::append_range(
+      attentions, function.getBody().front().getOps<llm::CachedAttentionOp>());
+  for (llm::CachedAttentionOp attention : attentions) {
+    // cached_attention -> reshape to [tokens, heads * head_dim] ->
+    // quantize_dynamic: the rows are the reshaped token rows.
+    auto reshape =
+        dyn_cast_or_null<llm::ReshapeOp>(getSingleUser(attention.getResult()));
+    if (!reshape || cast<RankedTensorType>(reshape.getType()).getRank() != 2)
+      continue;
+    auto dynamic =
+        dyn_cast_or_null<llm::QuantizeDynamicOp>(getSingleUser(reshape));
+    if (!dynamic)
+      continue;
+    (void)buildGroup("cached_attention_quantize_dynamic",
+                     {attention, reshape, dynamic},
+                     {dynamic.getResult(), dynamic.getScale()});
+  }
+}
+
 void FusePass::runOnOperation() {
   ModuleOp module = getOperation();
   module.walk(
@@ -554,6 +713,8 @@ void FusePass::runOnOperation() {
     }
     if (norms)
       fuseNorms(function);
+    if (quantize && ropeKVWrite)
+      fuseAttentionQuantization(function);
     if (elementwise)
       fuseElementwiseChains(function);
   }

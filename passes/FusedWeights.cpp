@@ -18,13 +18,22 @@ llvm::Error concatError(StringRef weight, const llvm::Twine &message) {
                                  "weight '" + weight + "': " + message);
 }
 
-std::optional<weights::DType> floatDType(Type type) {
+/// The store's type of a weight the IR holds as `type`: a float weight, a
+/// quantized one (f8E4M3FN, i8, i4 packed two per byte) or its scales and
+/// zero points.
+std::optional<weights::DType> storeDType(Type type) {
   if (type.isF32())
     return weights::DType::F32;
   if (type.isF16())
     return weights::DType::F16;
   if (type.isBF16())
     return weights::DType::BF16;
+  if (isa<Float8E4M3FNType>(type))
+    return weights::DType::F8E4M3;
+  if (type.isSignlessInteger(8))
+    return weights::DType::I8;
+  if (type.isSignlessInteger(4))
+    return weights::DType::I4;
   return std::nullopt;
 }
 
@@ -63,7 +72,7 @@ llvm::Error applyWeightConcats(ModuleOp module, weights::WeightStore &store) {
       return WalkResult::interrupt();
     }
     auto type = cast<RankedTensorType>(op.getType());
-    if (floatDType(type.getElementType()) != desc->dtype ||
+    if (storeDType(type.getElementType()) != desc->dtype ||
         ArrayRef<int64_t>(desc->shape) != type.getShape()) {
       result = concatError(name, "the concatenation is " +
                                      weights::getDTypeName(desc->dtype) + " " +

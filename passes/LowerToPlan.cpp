@@ -104,8 +104,17 @@ private:
   LogicalResult lowerGatedGroup(llm::FusedOp op);
   LogicalResult lowerLinearResidual(llm::FusedOp op);
   LogicalResult lowerRopeKVWrite(llm::FusedOp op);
+  LogicalResult lowerAttentionQuantization(llm::FusedOp op);
   LogicalResult lowerElementwise(llm::FusedOp op);
   FailureOr<Value> lookupGroupInput(llm::FusedOp op, Value bodyValue);
+  /// B, scale_a, scale_b and zero_b of the GEMM of `linear` in `op`'s body:
+  /// a float weight, a W8A8 weight with its linear's scales, or the weight
+  /// a weight-only dequantize outside the group reads, with its scales.
+  struct GroupGemmOperands {
+    Value b, scaleA, scaleB, zeroB;
+  };
+  FailureOr<GroupGemmOperands> lookupGroupGemmOperands(llm::FusedOp op,
+                                                       llm::LinearOp linear);
   FailureOr<SmallVector<Value>> createGroupResults(llm::FusedOp op);
   Value asMatrixView(Location loc, Value buffer);
   FailureOr<plan::ComputeOp> lowerToCompute(Operation *op, StringRef name,
@@ -141,9 +150,20 @@ bool isWeightOnlyDequantize(llm::DequantizeOp op) {
              .getElementType()
              .isSignlessInteger(8))
       return false;
-  return !op->use_empty() && llvm::all_of(op->getUses(), [&](OpOperand &use) {
+  auto readsAsWeight = [](OpOperand &use) {
     auto linear = dyn_cast<llm::LinearOp>(use.getOwner());
     return linear && use.getOperandNumber() == 1 && !linear.isQuantized();
+  };
+  return !op->use_empty() && llvm::all_of(op->getUses(), [&](OpOperand &use) {
+    // A fused group's GEMM dequantizes on the fly as well, when its body
+    // reads the weight only as linear weights.
+    if (auto group = dyn_cast<llm::FusedOp>(use.getOwner())) {
+      Value argument =
+          group.getBody().front().getArgument(use.getOperandNumber());
+      return !argument.use_empty() &&
+             llvm::all_of(argument.getUses(), readsAsWeight);
+    }
+    return readsAsWeight(use);
   });
 }
 
@@ -668,6 +688,50 @@ FailureOr<Value> ForwardLowering::lookupGroupInput(llm::FusedOp op,
   return lookup(op, op.getInputs()[argument.getArgNumber()]);
 }
 
+FailureOr<ForwardLowering::GroupGemmOperands>
+ForwardLowering::lookupGroupGemmOperands(llm::FusedOp op,
+                                         llm::LinearOp linear) {
+  GroupGemmOperands operands;
+  auto weightArgument = dyn_cast<BlockArgument>(linear.getWeight());
+  auto dequantize = weightArgument
+                        ? op.getInputs()[weightArgument.getArgNumber()]
+                              .getDefiningOp<llm::DequantizeOp>()
+                        : llm::DequantizeOp();
+  if (dequantize && fusedDequantizes.contains(dequantize)) {
+    FailureOr<Value> b = lookup(op, dequantize.getInput());
+    FailureOr<Value> scale = lookup(op, dequantize.getScale());
+    if (failed(b) || failed(scale))
+      return failure();
+    operands.b = *b;
+    operands.scaleB = *scale;
+    if (Value zero = dequantize.getZeroPoint()) {
+      FailureOr<Value> zeroBuffer = lookup(op, zero);
+      if (failed(zeroBuffer))
+        return failure();
+      operands.zeroB = *zeroBuffer;
+    }
+    return operands;
+  }
+  FailureOr<Value> b = lookupGroupInput(op, linear.getWeight());
+  if (failed(b))
+    return failure();
+  operands.b = *b;
+  if (linear.isQuantized()) {
+    FailureOr<Value> scaleA = lookupGroupInput(op, linear.getInputScale());
+    FailureOr<Value> scaleB = lookupGroupInput(op, linear.getWeightScale());
+    if (failed(scaleA) || failed(scaleB))
+      return failure();
+    // [tokens, 1] per token or [] per tensor (a static scale stays a
+    // scalar).
+    auto scaleAType = cast<MemRefType>(scaleA->getType());
+    operands.scaleA = scaleAType.getRank() == 0
+                          ? *scaleA
+                          : asMatrixView(op.getLoc(), *scaleA);
+    operands.scaleB = *scaleB;
+  }
+  return operands;
+}
+
 FailureOr<SmallVector<Value>>
 ForwardLowering::createGroupResults(llm::FusedOp op) {
   SmallVector<Value> outputs;
@@ -701,12 +765,18 @@ static void setActivationParameters(Operation *step, Operation *activation,
 LogicalResult ForwardLowering::lowerFused(llm::FusedOp op) {
   StringRef kind = op.getKind().value_or("");
   if (kind == "add_rms_norm" || kind == "add_rms_norm_quantize" ||
-      kind == "rms_norm_quantize" || kind == "rms_norm_add_rms_norm")
+      kind == "rms_norm_quantize" || kind == "rms_norm_add_rms_norm" ||
+      kind == "add_rms_norm_quantize_dynamic" ||
+      kind == "rms_norm_quantize_dynamic")
     return lowerNormGroup(op);
   if (kind == "gated_activation" || kind == "gated_activation_quantize" ||
       kind == "linear_gated_activation" ||
-      kind == "linear_gated_activation_quantize")
+      kind == "linear_gated_activation_quantize" ||
+      kind == "gated_activation_quantize_dynamic" ||
+      kind == "linear_gated_activation_quantize_dynamic")
     return lowerGatedGroup(op);
+  if (kind == "cached_attention_quantize_dynamic")
+    return lowerAttentionQuantization(op);
   if (kind == "linear_residual")
     return lowerLinearResidual(op);
   if (kind == "rope_kv_write")
@@ -743,12 +813,18 @@ LogicalResult ForwardLowering::lowerNormGroup(llm::FusedOp op) {
   SmallVector<llm::AddOp> adds = bodyOps<llm::AddOp>(op);
   SmallVector<llm::RMSNormOp> norms = bodyOps<llm::RMSNormOp>(op);
   SmallVector<llm::QuantizeOp> quants = bodyOps<llm::QuantizeOp>(op);
+  SmallVector<llm::QuantizeDynamicOp> dynamics =
+      bodyOps<llm::QuantizeDynamicOp>(op);
   bool sandwich = *op.getKind() == "rms_norm_add_rms_norm";
   if (norms.size() != (sandwich ? 2u : 1u) || adds.size() > 1 ||
-      quants.size() > 1 || (sandwich && (adds.empty() || !quants.empty())))
+      quants.size() + dynamics.size() > 1 ||
+      (sandwich && (adds.empty() || !quants.empty() || !dynamics.empty())))
     return op.emitError("a norm group holds one llm.rms_norm (two around "
                         "the add for rms_norm_add_rms_norm), at most one "
-                        "llm.add before it and one llm.quantize after it");
+                        "llm.add before it and one llm.quantize or "
+                        "llm.quantize_dynamic after it");
+  // The norm's results: the quantize_dynamic's codes and scales, or one.
+  unsigned normResults = dynamics.empty() ? 1u : 2u;
   SmallVector<Value> inputs;
   SmallVector<Value> bodyInputs;
   if (sandwich) {
@@ -788,8 +864,8 @@ LogicalResult ForwardLowering::lowerNormGroup(llm::FusedOp op) {
       return failure();
     outputs->insert(outputs->begin(), *sum);
   }
-  if (outputs->size() != (adds.empty() ? 1u : 2u) ||
-      (yield.getValues().size() == 2 &&
+  if (outputs->size() != (adds.empty() ? 0u : 1u) + normResults ||
+      (yield.getValues().size() == normResults + 1 &&
        yield.getValues()[0] != adds.front().getResult()))
     return op.emitError("a norm group yields ")
            << (adds.empty() ? "the norm" : "the sum and the norm, in order");
@@ -807,6 +883,9 @@ LogicalResult ForwardLowering::lowerGatedGroup(llm::FusedOp op) {
   SmallVector<llm::SplitOp> splits = bodyOps<llm::SplitOp>(op);
   SmallVector<llm::LinearOp> linears = bodyOps<llm::LinearOp>(op);
   SmallVector<llm::QuantizeOp> quants = bodyOps<llm::QuantizeOp>(op);
+  if (!bodyOps<llm::QuantizeDynamicOp>(op).empty() &&
+      (!quants.empty() || bodyOps<llm::MulOp>(op).size() != 1))
+    return op.emitError("a gated-activation group quantizes its product once");
   Operation *activation = nullptr;
   for (Operation &inner : op.getBody().front())
     if (isa<llm::SiluOp, llm::GeluOp>(inner))
@@ -827,10 +906,16 @@ LogicalResult ForwardLowering::lowerGatedGroup(llm::FusedOp op) {
     if (linears.front().getBias())
       return op.emitError("a linear_gated_activation group takes no bias");
     FailureOr<Value> x = lookupGroupInput(op, linears.front().getInput());
-    FailureOr<Value> w = lookupGroupInput(op, linears.front().getWeight());
-    if (failed(x) || failed(w))
+    FailureOr<GroupGemmOperands> gemm =
+        lookupGroupGemmOperands(op, linears.front());
+    if (failed(x) || failed(gemm))
       return failure();
-    inputs.append({asMatrixView(loc, *x), *w});
+    // A quantized GEMM's scales (W8A8: scale_a, scale_b; weight-only:
+    // scale_b, zero_b) follow x and w.
+    inputs.append({asMatrixView(loc, *x), gemm->b});
+    for (Value scale : {gemm->scaleA, gemm->scaleB, gemm->zeroB})
+      if (scale)
+        inputs.push_back(scale);
   }
   if (!quants.empty()) {
     FailureOr<Value> scale = lookupGroupInput(op, quants.front().getScale());
@@ -841,10 +926,22 @@ LogicalResult ForwardLowering::lowerGatedGroup(llm::FusedOp op) {
   FailureOr<SmallVector<Value>> outputs = createGroupResults(op);
   if (failed(outputs))
     return failure();
+  SmallVector<Value> stepOutputs;
+  for (Value output : *outputs)
+    stepOutputs.push_back(asMatrixView(loc, output));
   auto step =
-      plan::ComputeOp::create(builder, loc, *op.getKind(), inputs,
-                              ValueRange{asMatrixView(loc, outputs->front())});
+      plan::ComputeOp::create(builder, loc, *op.getKind(), inputs, stepOutputs);
   setActivationParameters(step, activation, builder);
+  if (!bodyOps<llm::QuantizeDynamicOp>(op).empty()) {
+    // The per-token scales are taken of act(gate) * up as the unfused mul
+    // stores it.
+    std::string spelled;
+    llvm::raw_string_ostream os(spelled);
+    cast<RankedTensorType>(bodyOps<llm::MulOp>(op).front().getType())
+        .getElementType()
+        .print(os);
+    step->setAttr("product_dtype", builder.getStringAttr(spelled));
+  }
   ++stepCount;
   return success();
 }
@@ -879,19 +976,20 @@ LogicalResult ForwardLowering::lowerLinearResidual(llm::FusedOp op) {
                         "is the GEMM's input or is not an activation of its "
                         "own");
   FailureOr<Value> x = lookupGroupInput(op, linear.getInput());
-  FailureOr<Value> w = lookupGroupInput(op, linear.getWeight());
+  FailureOr<GroupGemmOperands> gemm = lookupGroupGemmOperands(op, linear);
   FailureOr<Value> c = lookup(op, residual);
-  if (failed(x) || failed(w) || failed(c))
+  if (failed(x) || failed(gemm) || failed(c))
     return failure();
   buffers[op.getResult(0)] = *c;
-  plan::GemmOp::create(builder, op.getLoc(),
-                       plan::GemmBackendAttr::get(op.getContext(), backend),
-                       asMatrixView(op.getLoc(), *x), *w,
-                       asMatrixView(op.getLoc(), *c), /*scale_a=*/Value(),
-                       /*scale_b=*/Value(), /*zero_b=*/Value(),
-                       /*transpose_b=*/builder.getUnitAttr(),
-                       builder.getF32FloatAttr(1.0f),
-                       builder.getF32FloatAttr(1.0f));
+  // Quantized linears keep their scales (W8A8) or their quantized weight,
+  // scales and zero points (weight-only); the epilogue is the same.
+  plan::GemmOp::create(
+      builder, op.getLoc(),
+      plan::GemmBackendAttr::get(op.getContext(), backend),
+      asMatrixView(op.getLoc(), *x), gemm->b, asMatrixView(op.getLoc(), *c),
+      gemm->scaleA, gemm->scaleB, gemm->zeroB,
+      /*transpose_b=*/builder.getUnitAttr(), builder.getF32FloatAttr(1.0f),
+      builder.getF32FloatAttr(1.0f));
   ++stepCount;
   return success();
 }
@@ -945,6 +1043,13 @@ LogicalResult ForwardLowering::lowerRopeKVWrite(llm::FusedOp op) {
   if (!step->hasAttr("style"))
     step->setAttr("style", builder.getStringAttr("half"));
   step->setAttr("layer", writes.front().getLayerAttr());
+  if (std::optional<Type> cacheType = writes.front().getKvCacheDtype()) {
+    // As setParameters spells an element type ("f8E4M3FN", "i8").
+    std::string spelled;
+    llvm::raw_string_ostream os(spelled);
+    cacheType->print(os);
+    step->setAttr("kv_cache_dtype", builder.getStringAttr(spelled));
+  }
   step->setAttr("num_heads",
                 builder.getI64IntegerAttr(queryType.getDimSize(1)));
   step->setAttr("num_kv_heads",
@@ -953,6 +1058,31 @@ LogicalResult ForwardLowering::lowerRopeKVWrite(llm::FusedOp op) {
   if (!norms.empty())
     step->setAttr("epsilon", norms.front().getEpsilonAttr());
   return success();
+}
+
+/// cached_attention, the reshape of its heads into token rows and their
+/// quantize_dynamic: (query -> codes [tokens, heads * head_dim], scales
+/// [tokens, 1]) with the attention's parameters.
+LogicalResult ForwardLowering::lowerAttentionQuantization(llm::FusedOp op) {
+  SmallVector<llm::CachedAttentionOp> attentions =
+      bodyOps<llm::CachedAttentionOp>(op);
+  SmallVector<llm::QuantizeDynamicOp> dynamics =
+      bodyOps<llm::QuantizeDynamicOp>(op);
+  if (attentions.size() != 1 || dynamics.size() != 1 || op.getNumResults() != 2)
+    return op.emitError("a cached_attention_quantize_dynamic group holds one "
+                        "llm.cached_attention whose reshaped rows one "
+                        "llm.quantize_dynamic quantizes, and yields its codes "
+                        "and scales");
+  llm::CachedAttentionOp attention = attentions.front();
+  FailureOr<Value> query = lookupGroupInput(op, attention.getQuery());
+  FailureOr<SmallVector<Value>> outputs = createGroupResults(op);
+  if (failed(query) || failed(outputs))
+    return failure();
+  auto step = plan::ComputeOp::create(builder, op.getLoc(),
+                                      "cached_attention_quantize_dynamic",
+                                      ValueRange{*query}, *outputs);
+  ++stepCount;
+  return setParameters(attention, step);
 }
 
 /// The `elementwise` program: one instruction per body op,

@@ -168,28 +168,43 @@ def FusePass : Pass<"llm-fuse", "::mlir::ModuleOp"> {
        `k_proj`, `v_proj` -> `...qkv_proj.weight`; gate/up ->
        `...gate_up_proj.weight`) and carries `llm.concat = {parts = [...],
        axis = 0}`, which `applyWeightConcats` records in the WeightStore
-       (biases alike).
+       (biases alike). Quantized linears merge too: W8A8 linears that share
+       the input scale value (the per-token one CSE shares) with `[N, 1]`
+       weight scales (a per-tensor `[]` scale keeps its linear apart), and
+       weight-only linears whose `llm.dequantize`s have the same storage
+       type, `[N, K/G]` scale blocks and zero-point-ness; the quantized
+       weight, scales and zero points are concatenated alike and the packed
+       weight's `llm.quant` names the packed scales.
     2. `rope-kv-write`: an `llm.attention` whose q and k are `llm.rope`s
        (optionally of a per-head `llm.rms_norm`) of reshaped parts of one
        3-way `llm.split`, and whose v is the third part, becomes an
        `rope_kv_write` group (RoPE of q and k read in place from the packed
        rows, k and v written to the KV cache by `llm.kv_cache_write`)
-       followed by `llm.cached_attention` of its roped q.
+       followed by `llm.cached_attention` of its roped q. Both carry the
+       attention's `kv_cache_dtype`.
     3. `gated-activations`: `act(gate) * up` over the two halves of a 2-way
        `llm.split` (act is `llm.silu` or `llm.gelu`) becomes a
        `gated_activation` group, with the `llm.quantize` that follows
-       (`gated_activation_quantize`) when `quantize` is set.
+       (`gated_activation_quantize`) or the `llm.quantize_dynamic`
+       (`gated_activation_quantize_dynamic`) when `quantize` is set.
     4. `gemm-epilogues`: the packed GEMM feeding such a group joins it
-       (`linear_gated_activation`); an `llm.add` of a linear's result and a
-       residual that dies there becomes `linear_residual` (lowered to
-       `plan.gemm` with beta = 1 in the residual's buffer); a biased linear
-       becomes `linear_bias`.
+       (`linear_gated_activation`, W8A8 and weight-only GEMMs included); an
+       `llm.add` of a linear's result and a residual that dies there becomes
+       `linear_residual` (lowered to `plan.gemm` with beta = 1 in the
+       residual's buffer, with the GEMM's scales when it is quantized); a
+       biased float linear becomes `linear_bias`.
     5. `norms`: `llm.add` feeding `llm.rms_norm` becomes `add_rms_norm`
        (both the sum and the norm are results); an `llm.quantize` of the
        norm joins (`add_rms_norm_quantize`, or `rms_norm_quantize` without
-       the add) when `quantize` is set; an `llm.rms_norm` of the added
-       branch joins too (`rms_norm_add_rms_norm`, Gemma's sandwich norms).
-    6. `elementwise`: a chain of two or more elementwise ops of one shape,
+       the add) when `quantize` is set, as does an `llm.quantize_dynamic`
+       (`add_rms_norm_quantize_dynamic`, `rms_norm_quantize_dynamic`); an
+       `llm.rms_norm` of the added branch joins too
+       (`rms_norm_add_rms_norm`, Gemma's sandwich norms).
+    6. With `quantize` and `rope-kv-write`: `llm.cached_attention` whose
+       output, reshaped to token rows, only an `llm.quantize_dynamic` reads
+       becomes `cached_attention_quantize_dynamic` (W8A8's O projection
+       input).
+    7. `elementwise`: a chain of two or more elementwise ops of one shape,
        each used only by the next, becomes an `elementwise` group.
 
     Every pattern applies only where it keeps the semantics: single users
@@ -208,8 +223,8 @@ def FusePass : Pass<"llm-fuse", "::mlir::ModuleOp"> {
     Option<"norms", "norms", "bool", /*default=*/"true",
            "fuse a residual add with the RMSNorm that reads it">,
     Option<"quantize", "quantize", "bool", /*default=*/"true",
-           "pull an llm.quantize that follows a norm or a gated activation "
-           "into its group">,
+           "pull an llm.quantize or llm.quantize_dynamic that follows a norm, "
+           "a gated activation or cached attention into its group">,
     Option<"elementwise", "elementwise", "bool", /*default=*/"true",
            "group chains of elementwise ops">,
   ];

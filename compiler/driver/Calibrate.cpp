@@ -242,6 +242,9 @@ Status calibrate(const CompileOptions &options,
   reference.modelPath = options.modelPath;
   reference.target = lookupTarget("cpu");
   reference.quant = QuantMode::F32;
+  // The maxima are keyed by the weight each GEMM reads: llm-fuse's packed
+  // QKV and gate/up weights would hide the linears' own names.
+  reference.fuse = false;
   reference.outputPath = artifactPath.str().str();
   reference.maxTokens = kCalibrationContext;
   reference.maxSeqLen = kCalibrationContext;

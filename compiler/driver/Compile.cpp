@@ -224,16 +224,12 @@ QuantizationOptions quantizationOptions(const CompileOptions &options,
 /// quantized KV cache: those modes keep them unfused.
 FusePassOptions fuseOptions(const CompileOptions &options) {
   FusePassOptions fuse;
-  bool quantizedLinears =
-      options.quant == QuantMode::Fp8 || options.quant == QuantMode::Int8 ||
-      options.quant == QuantMode::W8A16 || options.quant == QuantMode::W4A16;
-  if (quantizedLinears) {
-    fuse.horizontal = false;
-    fuse.gemmEpilogues = false;
-    fuse.quantize = false;
-  }
-  if (quantizedLinears || options.kvCache != KVCacheMode::None)
-    fuse.ropeKVWrite = false;
+  // Every pattern handles quantized linears and a quantized KV cache: the
+  // horizontal merge concatenates quantized weights with their scales, the
+  // residual epilogue keeps the GEMM's scales, the bias and gated-activation
+  // epilogues leave quantized linears alone, and the fused KV write carries
+  // kv_cache_dtype.
+  (void)options;
   return fuse;
 }
 

@@ -124,23 +124,32 @@ PlanStats computePlanStats(ModuleOp module) {
       layer = kvLayer.getInt();
       auto compute = cast<plan::ComputeOp>(op);
       int64_t perToken = 0;
+      // A quantized cache (kv_cache_dtype) holds one byte per element and
+      // an f32 scale per (token, KV head) vector of K and of V.
+      bool quantizedCache =
+          static_cast<bool>(op.getAttrOfType<StringAttr>("kv_cache_dtype"));
+      auto cacheBytes = [&](int64_t heads, int64_t dim, int64_t bytes) {
+        return quantizedCache ? 2 * heads * (dim + 4) : 2 * heads * dim * bytes;
+      };
       if (stepName == "attention" && compute.getInputs().size() >= 2) {
         auto key = cast<MemRefType>(compute.getInputs()[1].getType());
-        perToken = 2 * key.getNumElements() / key.getShape().front() *
-                   elementBytes(key.getElementType());
+        if (key.getRank() == 3)
+          perToken = cacheBytes(key.getShape()[1], key.getShape()[2],
+                                elementBytes(key.getElementType()));
       } else if (stepName == "rope_kv_write") {
         auto heads = op.getAttrOfType<IntegerAttr>("num_kv_heads");
         auto dim = op.getAttrOfType<IntegerAttr>("head_dim");
         auto packed = cast<MemRefType>(compute.getInputs()[0].getType());
         if (heads && dim)
-          perToken = 2 * heads.getInt() * dim.getInt() *
-                     elementBytes(packed.getElementType());
+          perToken = cacheBytes(heads.getInt(), dim.getInt(),
+                                elementBytes(packed.getElementType()));
       }
       if (perToken) {
         kvBytesPerToken[layer] = perToken;
         stats.kvCacheBytes += perToken; // the write
       }
-      if (stepName == "attention" || stepName == "cached_attention")
+      if (stepName == "attention" || stepName == "cached_attention" ||
+          stepName == "cached_attention_quantize_dynamic")
         stats.kvCacheBytes += kvBytesPerToken.lookup(layer); // the read
     }
     if (layer == -2)

@@ -375,6 +375,17 @@ LogicalResult RopeOp::verify() {
 // llm.attention
 //===----------------------------------------------------------------------===//
 
+/// `kv_cache_dtype`, where an op has it, names a quantized KV cache.
+static LogicalResult verifyKVCacheDType(Operation *op,
+                                        std::optional<Type> cacheType) {
+  if (cacheType && !isa<Float8E4M3FNType>(*cacheType) &&
+      !cacheType->isSignlessInteger(8))
+    return op->emitOpError("kv_cache_dtype must be f8E4M3FN or i8 (a "
+                           "quantized KV cache), got ")
+           << *cacheType << "; omit it to cache the key's element type";
+  return success();
+}
+
 LogicalResult AttentionOp::verify() {
   RankedTensorType query = getQuery().getType();
   RankedTensorType key = getKey().getType();
@@ -429,12 +440,8 @@ LogicalResult AttentionOp::verify() {
       window && window.getInt() <= 0)
     return emitOpError("sliding_window must be positive, got ")
            << window.getInt();
-  if (std::optional<Type> cacheType = getKvCacheDtype();
-      cacheType && !isa<Float8E4M3FNType>(*cacheType) &&
-      !cacheType->isSignlessInteger(8))
-    return emitOpError("kv_cache_dtype must be f8E4M3FN or i8 (a quantized "
-                       "KV cache), got ")
-           << *cacheType << "; omit it to cache the key's element type";
+  if (failed(verifyKVCacheDType(*this, getKvCacheDtype())))
+    return failure();
   if (std::optional<APFloat> softcap = getSoftcap())
     return verifyPositive(*this, "softcap", softcap->convertToDouble());
   return success();
@@ -494,7 +501,7 @@ LogicalResult KVCacheWriteOp::verify() {
   if (getLayerAttr().getInt() < 0)
     return emitOpError("layer must be non-negative, got ")
            << getLayerAttr().getInt();
-  return success();
+  return verifyKVCacheDType(*this, getKvCacheDtype());
 }
 
 LogicalResult CachedAttentionOp::verify() {
@@ -515,6 +522,8 @@ LogicalResult CachedAttentionOp::verify() {
       window && window.getInt() <= 0)
     return emitOpError("sliding_window must be positive, got ")
            << window.getInt();
+  if (failed(verifyKVCacheDType(*this, getKvCacheDtype())))
+    return failure();
   if (std::optional<APFloat> softcap = getSoftcap())
     return verifyPositive(*this, "softcap", softcap->convertToDouble());
   return success();

@@ -570,14 +570,18 @@ def LLM_KVCacheWriteOp : LLM_Op<"kv_cache_write",
     Stores this step's `key` and `value` rows (`[tokens, kv_heads,
     head_dim]`) into layer `layer`'s KV cache at the slots `batch` gives:
     the first half of what `llm.attention` does. `llm.cached_attention`
-    then reads them.
+    then reads them. `kv_cache_dtype` (f8E4M3FN or i8) stores them quantized,
+    as on `llm.attention`.
 
     ```mlir
     llm.kv_cache_write %k, %v, %batch {layer = 0 : i64} : tensor<?x2x16xbf16>, tensor<?x2x16xbf16>
+    llm.kv_cache_write %k, %v, %batch {layer = 1 : i64, kv_cache_dtype = f8E4M3FN}
+        : tensor<?x2x16xbf16>, tensor<?x2x16xbf16>
     ```
   }];
   let arguments = (ins LLM_FloatTensor:$key, LLM_FloatTensor:$value,
-                       LLM_BatchType:$batch, I64Attr:$layer);
+                       LLM_BatchType:$batch, I64Attr:$layer,
+                       OptionalAttr<TypeAttr>:$kv_cache_dtype);
   let assemblyFormat = [{
     $key `,` $value `,` $batch attr-dict `:` type($key) `,` type($value)
   }];
@@ -593,6 +597,8 @@ def LLM_CachedAttentionOp : LLM_Op<"cached_attention",
     `llm.kv_cache_write` of the same `layer` stored this step's rows. `scale`,
     `sliding_window` and `softcap` mean what they mean on `llm.attention`;
     the KV head count is the cache's, so only the query is an operand.
+    `kv_cache_dtype` says how the `llm.kv_cache_write` stored the rows (it
+    must be the write's).
 
     ```mlir
     %o = llm.cached_attention %q, %batch {layer = 0 : i64, scale = 0.25 : f64}
@@ -605,7 +611,8 @@ def LLM_CachedAttentionOp : LLM_Op<"cached_attention",
     I64Attr:$layer,
     F64Attr:$scale,
     OptionalAttr<I64Attr>:$sliding_window,
-    OptionalAttr<F64Attr>:$softcap);
+    OptionalAttr<F64Attr>:$softcap,
+    OptionalAttr<TypeAttr>:$kv_cache_dtype);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = [{
     $query `,` $batch attr-dict `:` type($query) `->` type($result)
@@ -634,13 +641,21 @@ def LLM_FusedOp : LLM_Op<"fused", [IsolatedFromAbove,
       and its normalization in one sweep; `add_rms_norm_quantize` (a, b, w,
       scale -> sum, quantized norm) and `rms_norm_quantize` (x, w, scale ->
       quantized norm) when an `llm.quantize` follows the norm;
+      `add_rms_norm_quantize_dynamic` (a, b, w -> sum, codes, scales) and
+      `rms_norm_quantize_dynamic` (x, w -> codes, scales) when an
+      `llm.quantize_dynamic` does;
       `rms_norm_add_rms_norm` (branch, branch weight, residual, w -> sum,
       norm) when the added branch is itself normalized (Gemma's sandwich).
     - `gated_activation` (packed -> act(gate) * up): `llm.split` of packed
       `[gate | up]` rows, `llm.silu` or `llm.gelu` of the gate, `llm.mul`;
-      `gated_activation_quantize` adds an `llm.quantize` (scale input).
+      `gated_activation_quantize` adds an `llm.quantize` (scale input),
+      `gated_activation_quantize_dynamic` an `llm.quantize_dynamic` (-> codes,
+      scales).
     - `linear_gated_activation` (x, w [, bias] -> act(gate) * up): the merged
-      gate/up `llm.linear` with the gated activation as its epilogue.
+      gate/up `llm.linear` with the gated activation as its epilogue; the
+      linear may be W8A8 (its scales are inputs) or read a weight-only
+      `llm.dequantize` outside the group; `_quantize` and
+      `_quantize_dynamic` as for `gated_activation`.
     - `linear_residual` (x, w, residual -> residual + x * w^T): the residual
       add as a GEMM epilogue (beta = 1); `linear_bias` (x, w, bias -> y): a
       biased `llm.linear` as one GEMM with a bias epilogue.
@@ -648,6 +663,9 @@ def LLM_FusedOp : LLM_Op<"fused", [IsolatedFromAbove,
       `llm.split` of the packed rows, reshapes to heads, optional per-head
       RMSNorm (Qwen3), `llm.rope` of q and k, and `llm.kv_cache_write` of k
       and v; the roped q goes to `llm.cached_attention`.
+    - `cached_attention_quantize_dynamic` (q, batch -> codes, scales):
+      `llm.cached_attention`, the reshape of its heads into token rows and
+      their `llm.quantize_dynamic`.
     - `elementwise` (any inputs -> one result): a chain of elementwise ops
       (`add`, `mul`, `silu`, `gelu`, `scale`, `arith.extf`/`truncf`) of one
       shape, each used only by the next.

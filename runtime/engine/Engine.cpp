@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <new>
+#include <optional>
 #include <string>
 
 namespace llmc::engine {
@@ -229,6 +230,18 @@ struct Engine::Impl {
   Status prepare();
   Status prepareGemm(size_t index, const fb::GemmStep &gemm);
   Status prepareCompute(size_t index, const fb::ComputeStep &step);
+  /// The GEMM of a fused linear step whose weight is quantized, as a
+  /// callback that writes x * w^T for `tokens` into an f32 [rows, N]
+  /// matrix: weight-only (float x, i8/i4 w, `scales` = scale_b [N, K/G]
+  /// and optionally zero_b) or W8A8 (i8 or fp8 x and w, `scales` = scale_a
+  /// [M, 1] or [], scale_b [N, 1] or []). Checks what prepareGemm checks.
+  using QuantizedProduct =
+      std::function<void(int64_t tokens, const cpu::MatrixView &product)>;
+  Status
+  prepareQuantizedProduct(const Buf &x, const Buf &w,
+                          const std::vector<Buf> &scales,
+                          QuantizedProduct &product,
+                          const std::function<Status(std::string)> &error);
   /// The steps of llm-fuse's groups; false in `handled` for other names.
   Status prepareFusedCompute(size_t index, const std::string &name,
                              const Params &params, const std::vector<Buf> &in,
@@ -438,12 +451,32 @@ Status Engine::create(const loader::Artifact &artifact,
   // size from the attention steps' key buffers.
   int64_t numLayers = 0, kvHeads = -1, headDim = -1;
   std::string kvCacheDType; // the steps' `kv_cache_dtype`, "" when absent
+  // attention, rope_kv_write and cached_attention all name the cache's type.
+  auto noteKVCacheDType = [&](const Params &params) {
+    std::string stepKVDType;
+    if (!params.string("kv_cache_dtype", stepKVDType))
+      return true;
+    if (!kvCacheDType.empty() && kvCacheDType != stepKVDType)
+      return false;
+    kvCacheDType = stepKVDType;
+    return true;
+  };
+  auto disagree = [&]() {
+    return impl.fail("the KV-cache steps disagree on kv_cache_dtype; the KV "
+                     "cache has one type");
+  };
   if (plan.steps())
     for (const fb::Step *step : *plan.steps()) {
       const fb::ComputeStep *compute = step->op_as_ComputeStep();
       if (compute && compute->name() &&
+          compute->name()->str() == "cached_attention" &&
+          !noteKVCacheDType(Params{compute->params()}))
+        return disagree();
+      if (compute && compute->name() &&
           compute->name()->str() == "rope_kv_write") {
         Params params{compute->params()};
+        if (!noteKVCacheDType(params))
+          return disagree();
         int64_t layer = 0, h = 0, d = 0;
         if (!params.integer("layer", layer) || layer < 0 ||
             !params.integer("num_kv_heads", h) ||
@@ -460,14 +493,8 @@ Status Engine::create(const loader::Artifact &artifact,
       if (!compute || !compute->name() || compute->name()->str() != "attention")
         continue;
       Params params{compute->params()};
-      std::string stepKVDType;
-      if (params.string("kv_cache_dtype", stepKVDType)) {
-        if (!kvCacheDType.empty() && kvCacheDType != stepKVDType)
-          return impl.fail("attention steps disagree on kv_cache_dtype ('" +
-                           kvCacheDType + "', '" + stepKVDType +
-                           "'); the KV cache has one type");
-        kvCacheDType = stepKVDType;
-      }
+      if (!noteKVCacheDType(params))
+        return disagree();
       int64_t layer = 0;
       if (!params.integer("layer", layer) || layer < 0)
         continue; // reported when the step is prepared
@@ -705,10 +732,21 @@ Status Engine::Impl::prepareGemm(size_t index, const fb::GemmStep &gemm) {
     return Status::success();
   }
 
-  if (gemm.beta() != 0.0f)
-    return error("beta != 0 (an accumulating epilogue) is for float GEMMs, "
-                 "not " +
-                 types);
+  // beta != 0 (the residual-add epilogue): the quantized GEMM computes into
+  // an f32 scratch and the product is added to C.
+  const float beta = gemm.beta();
+  auto scratch = std::make_shared<std::vector<float>>();
+  auto productOf = [=](int64_t m) {
+    if (beta == 0.0f)
+      return cpu::matrix(c.data, tc, m, n);
+    scratch->resize(static_cast<size_t>(m * n));
+    return cpu::matrix(scratch->data(), DType::F32, m, n);
+  };
+  auto accumulate = [=](int64_t m) {
+    if (beta != 0.0f)
+      cpu::accumulateProduct(scratch->data(), beta,
+                             cpu::matrix(c.data, tc, m, n));
+  };
 
   if (!(quantA && quantB) && !(floatA && quantB))
     return error("unsupported operand types " + types +
@@ -764,7 +802,8 @@ Status Engine::Impl::prepareGemm(size_t index, const fb::GemmStep &gemm) {
                                : cpu::BlockScales::perRow(sa),
                     perTensorB ? cpu::BlockScales::perTensor(sb)
                                : cpu::BlockScales::perRow(sb),
-                    alpha, cpu::matrix(c.data, tc, m, n), threads);
+                    alpha, productOf(m), threads);
+      accumulate(m);
       return Status::success();
     });
     return Status::success();
@@ -789,7 +828,8 @@ Status Engine::Impl::prepareGemm(size_t index, const fb::GemmStep &gemm) {
                         cpu::quantMatrix(b.data, qb, n, k),
                         blockScalesAt(b, scaleB, hasZeroB ? &zeroB : nullptr,
                                       tokens, maxTokens),
-                        alpha, cpu::matrix(c.data, tc, m, n), threads);
+                        alpha, productOf(m), threads);
+    accumulate(m);
     return Status::success();
   });
   return Status::success();
@@ -1365,24 +1405,107 @@ Status readRopeParams(const Params &params, cpu::RopeParams &rp) {
 
 } // namespace
 
+Status Engine::Impl::prepareQuantizedProduct(
+    const Buf &x, const Buf &w, const std::vector<Buf> &scales,
+    QuantizedProduct &product,
+    const std::function<Status(std::string)> &error) {
+  cpu::QuantDType qx, qw;
+  DType tx;
+  const bool quantX = toQuantDType(x.dtype, qx);
+  if (!toQuantDType(w.dtype, qw) || w.shape.size() != 2 || w.tokenRows)
+    return error("the quantized weight must be an i8, i4 or fp8 [N, K] "
+                 "weight");
+  const int64_t n = w.shape[0], k = w.shape[1];
+  if (x.lastDim() != k)
+    return error("the input rows are not the weight's K");
+  for (const Buf &scale : scales)
+    if (scale.dtype != fb::DType::F32 && scale.dtype != fb::DType::I8)
+      return error("GEMM scales must be f32 (zero points i8)");
+  cpu::ThreadPool *threads = pool.get();
+  const int64_t tokensMax = maxTokens;
+  if (quantX) {
+    if (scales.size() != 2)
+      return error("a W8A8 GEMM takes scale_a and scale_b");
+    bool bothInt8 = qx == cpu::QuantDType::I8 && qw == cpu::QuantDType::I8;
+    if (!bothInt8 && !(isFp8(qx) && isFp8(qw)))
+      return error("W8A8 operands must both be i8 or both fp8");
+    if (bothInt8 && k > cpu::kMaxExactInt8Depth)
+      return error("K = " + std::to_string(k) +
+                   " is too deep for an exact int32 accumulation");
+    Buf scaleA = scales[0], scaleB = scales[1];
+    bool perTensorA = scaleA.elements(tokensMax) == 1 && !scaleA.tokenRows;
+    bool perTokenA = scaleA.lastDim() == 1 && scaleA.tokenRows == x.tokenRows &&
+                     scaleA.dim0(tokensMax) == x.dim0(tokensMax);
+    bool perTensorB = scaleB.elements(tokensMax) == 1 && !scaleB.tokenRows;
+    bool perChannelB = scaleB.shape.size() == 2 && scaleB.lastDim() == 1 &&
+                       !scaleB.tokenRows && scaleB.shape[0] == n;
+    if (scaleA.dtype != fb::DType::F32 || scaleB.dtype != fb::DType::F32 ||
+        (!perTensorA && !perTokenA) || (!perTensorB && !perChannelB))
+      return error("scale_a must be f32 [] or [M, 1] and scale_b f32 [] or "
+                   "[N, 1]");
+    product = [=](int64_t tokens, const cpu::MatrixView &out) {
+      const float *sa = reinterpret_cast<const float *>(scaleA.data);
+      const float *sb = reinterpret_cast<const float *>(scaleB.data);
+      cpu::gemmW8A8(cpu::quantMatrix(x.data, qx, x.matrixRows(tokens), k),
+                    cpu::quantMatrix(w.data, qw, n, k),
+                    perTensorA ? cpu::BlockScales::perTensor(sa)
+                               : cpu::BlockScales::perRow(sa),
+                    perTensorB ? cpu::BlockScales::perTensor(sb)
+                               : cpu::BlockScales::perRow(sb),
+                    1.0f, out, threads);
+    };
+    return Status::success();
+  }
+  if (!toCpuDType(x.dtype, tx))
+    return error("the input must be f32, f16, bf16, i8 or fp8");
+  if (scales.empty() || scales.size() > 2)
+    return error("a weight-only GEMM takes scale_b and optionally zero_b");
+  if (qw == cpu::QuantDType::I4 && k % 2 != 0)
+    return error("an i4 weight needs an even K");
+  Buf scaleB = scales[0];
+  std::optional<Buf> zeroB;
+  if (scales.size() == 2)
+    zeroB = scales[1];
+  if (zeroB && isFp8(qw))
+    return error("zero points are for integer weights");
+  if (std::string problem =
+          checkBlockScales(w, scaleB, zeroB ? &*zeroB : nullptr);
+      !problem.empty())
+    return error("scale_b: " + problem);
+  product = [=](int64_t tokens, const cpu::MatrixView &out) {
+    cpu::gemmWeightOnly(
+        cpu::constMatrix(x.data, tx, x.matrixRows(tokens), k),
+        cpu::quantMatrix(w.data, qw, n, k),
+        blockScalesAt(w, scaleB, zeroB ? &*zeroB : nullptr, tokens, tokensMax),
+        1.0f, out, threads);
+  };
+  return Status::success();
+}
+
 Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
                                          const Params &params,
                                          const std::vector<Buf> &in,
                                          const std::vector<Buf> &out,
                                          bool &handled) {
-  static const char *const kFusedSteps[] = {"add_rms_norm",
-                                            "rms_norm_add_rms_norm",
-                                            "add_rms_norm_quantize",
-                                            "rms_norm_quantize",
-                                            "gated_activation",
-                                            "gated_activation_quantize",
-                                            "linear_gated_activation",
-                                            "linear_gated_activation_quantize",
-                                            "linear_bias",
-                                            "rope_kv_write",
-                                            "cached_attention",
-                                            "elementwise",
-                                            "split"};
+  static const char *const kFusedSteps[] = {
+      "add_rms_norm",
+      "rms_norm_add_rms_norm",
+      "add_rms_norm_quantize",
+      "rms_norm_quantize",
+      "add_rms_norm_quantize_dynamic",
+      "rms_norm_quantize_dynamic",
+      "gated_activation",
+      "gated_activation_quantize",
+      "linear_gated_activation",
+      "linear_gated_activation_quantize",
+      "gated_activation_quantize_dynamic",
+      "linear_gated_activation_quantize_dynamic",
+      "cached_attention_quantize_dynamic",
+      "linear_bias",
+      "rope_kv_write",
+      "cached_attention",
+      "elementwise",
+      "split"};
   handled = std::find(std::begin(kFusedSteps), std::end(kFusedSteps), name) !=
             std::end(kFusedSteps);
   if (!handled)
@@ -1480,6 +1603,60 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
     return Status::success();
   }
 
+  if (name == "add_rms_norm_quantize_dynamic" ||
+      name == "rms_norm_quantize_dynamic") {
+    // (a, b, w -> sum, q, scale) or (x, w -> q, scale): the norm quantized
+    // per token as "quantize_dynamic" does it.
+    bool hasAdd = name == "add_rms_norm_quantize_dynamic";
+    if (Status s = arity(hasAdd ? 3 : 2, hasAdd ? 3 : 2); !s)
+      return s;
+    double epsilon;
+    if (!params.number("epsilon", epsilon))
+      return error("missing parameter 'epsilon'");
+    double offset = 0.0;
+    params.number("weight_offset", offset);
+    Buf a = in[0], b = hasAdd ? in[1] : in[0], w = in.back();
+    Buf sum = out[0];
+    Buf codes = out[out.size() - 2], scale = out.back();
+    DType ta, tb, tw, ts = DType::F32;
+    for (auto [buffer, type] :
+         {std::pair<const Buf *, DType *>{&a, &ta}, {&b, &tb}, {&w, &tw}})
+      if (Status s = floatDType(*buffer, *type); !s)
+        return s;
+    if (hasAdd)
+      if (Status s = floatDType(sum, ts); !s)
+        return s;
+    cpu::QuantDType tq;
+    if (!toQuantDType(codes.dtype, tq) || tq == cpu::QuantDType::I4)
+      return error("quantized output of " +
+                   std::string(loader::dtypeName(codes.dtype)) +
+                   "; the CPU kernels write i8 or fp8");
+    int64_t cols = a.lastDim();
+    if (w.elements(maxTokens) != cols || b.lastDim() != cols ||
+        codes.lastDim() != cols || (hasAdd && sum.lastDim() != cols))
+      return error("the operands and the weight disagree on the row size");
+    if (scale.dtype != fb::DType::F32 || scale.tokenRows != a.tokenRows ||
+        scale.lastDim() != 1 ||
+        scale.matrixRows(maxTokens) != a.matrixRows(maxTokens))
+      return error("the scale output must be f32 [M, 1]");
+    // The unfused norm stores its result in the sum's type (the add's) or
+    // the input's.
+    DType normDType = hasAdd ? ts : ta;
+    float eps = static_cast<float>(epsilon), off = static_cast<float>(offset);
+    steps.push_back([=](int64_t tokens) {
+      int64_t rows = a.matrixRows(tokens);
+      auto av = cpu::constMatrix(a.data, ta, rows, cols);
+      auto bv = cpu::constMatrix(b.data, tb, rows, cols);
+      auto sv = cpu::matrix(sum.data, ts, rows, cols);
+      cpu::addRmsNormQuantizeDynamic(
+          av, hasAdd ? &bv : nullptr, w.data, tw, eps, hasAdd ? &sv : nullptr,
+          normDType, codes.data, tq, reinterpret_cast<float *>(scale.data),
+          off);
+      return Status::success();
+    });
+    return Status::success();
+  }
+
   if (name == "add_rms_norm" || name == "add_rms_norm_quantize" ||
       name == "rms_norm_quantize") {
     bool hasAdd = name != "rms_norm_quantize";
@@ -1536,9 +1713,43 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
 
   if (name == "gated_activation" || name == "gated_activation_quantize" ||
       name == "linear_gated_activation" ||
-      name == "linear_gated_activation_quantize") {
+      name == "linear_gated_activation_quantize" ||
+      name == "gated_activation_quantize_dynamic" ||
+      name == "linear_gated_activation_quantize_dynamic") {
     bool withGemm = name.compare(0, 7, "linear_") == 0;
-    if (Status s = arity((withGemm ? 2 : 1) + (quantized ? 1 : 0), 1); !s)
+    // _quantize_dynamic: (codes, per-token scales) out, as "quantize_dynamic"
+    // of the product the unfused mul stores in `product_dtype`.
+    const bool dynamic =
+        name.size() > 17 &&
+        name.compare(name.size() - 17, 17, "_quantize_dynamic") == 0;
+    DType productDType = DType::F32;
+    cpu::QuantDType dynamicDType = cpu::QuantDType::I8;
+    if (dynamic) {
+      std::string spelled;
+      if (!params.string("product_dtype", spelled))
+        return error("missing parameter 'product_dtype'");
+      if (spelled == "f32")
+        productDType = DType::F32;
+      else if (spelled == "bf16")
+        productDType = DType::BF16;
+      else if (spelled == "f16")
+        productDType = DType::F16;
+      else
+        return error("product_dtype '" + spelled + "' is not f32, f16 or bf16");
+      if (out.size() != 2 || !toQuantDType(out[0].dtype, dynamicDType) ||
+          dynamicDType == cpu::QuantDType::I4 ||
+          out[1].dtype != fb::DType::F32 || out[1].lastDim() != 1 ||
+          out[1].matrixRows(maxTokens) != out[0].matrixRows(maxTokens))
+        return error("expects i8 or fp8 codes and f32 [M, 1] scales out");
+    }
+    // A quantized GEMM brings its scales (and zero points) after x and w.
+    cpu::QuantDType weightQuant;
+    bool quantizedGemm =
+        withGemm && in.size() >= 2 && toQuantDType(in[1].dtype, weightQuant);
+    size_t gemmScales = quantizedGemm ? in.size() - 2 - (quantized ? 1 : 0) : 0;
+    if (Status s = arity((withGemm ? 2 : 1) + gemmScales + (quantized ? 1 : 0),
+                         dynamic ? 2 : 1);
+        !s)
       return s;
     std::string activationName, approximation = "none";
     if (!params.string("activation", activationName))
@@ -1555,20 +1766,47 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
       return error("unknown activation '" + activationName + "' (" +
                    approximation + ")");
     Buf x = in[0], y = out[0];
-    DType tx, tw = DType::F32, ty = DType::F32;
-    if (Status s = floatDType(x, tx); !s)
-      return s;
+    DType tx = DType::F32, tw = DType::F32, ty = DType::F32;
     Buf w = withGemm ? in[1] : in[0];
-    if (withGemm)
-      if (Status s = floatDType(w, tw); !s)
+    QuantizedProduct quantizedProduct;
+    if (quantizedGemm) {
+      if (Status s = prepareQuantizedProduct(
+              x, w,
+              std::vector<Buf>(in.begin() + 2, in.begin() + 2 + gemmScales),
+              quantizedProduct, error);
+          !s)
         return s;
+    } else {
+      if (Status s = floatDType(x, tx); !s)
+        return s;
+      if (withGemm)
+        if (Status s = floatDType(w, tw); !s)
+          return s;
+    }
     QuantOut q;
     if (quantized) {
       if (Status s = quantOut(y, in.back(), q); !s)
         return s;
+    } else if (dynamic) {
+      // checked above
     } else if (Status s = floatDType(y, ty); !s) {
       return s;
     }
+    Buf dynamicScale = dynamic ? out[1] : Buf();
+    // Each product row rounded to product_dtype, then quantized per token.
+    auto quantizeRows = [=](const cpu::ConstMatrixView &packed, int64_t rows,
+                            int64_t cols) {
+      std::vector<float> product(static_cast<size_t>(rows * cols));
+      cpu::gatedActivation(packed, activation,
+                           cpu::matrix(product.data(), DType::F32, rows, cols));
+      std::vector<uint8_t> stored(static_cast<size_t>(rows * cols) *
+                                  cpu::dtypeBytes(productDType));
+      cpu::convertFromF32(product.data(), stored.data(), productDType,
+                          rows * cols);
+      cpu::quantizeDynamic(
+          cpu::constMatrix(stored.data(), productDType, rows, cols), y.data,
+          dynamicDType, reinterpret_cast<float *>(dynamicScale.data));
+    };
     int64_t cols = y.lastDim();
     int64_t k = x.lastDim();
     if (withGemm
@@ -1578,7 +1816,38 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
     auto scratch = std::make_shared<std::vector<float>>();
     steps.push_back([=](int64_t tokens) {
       int64_t rows = x.matrixRows(tokens);
+      if (quantizedGemm) {
+        // The product in f32, then the gated rows as the float path has
+        // them after its GEMM.
+        scratch->resize(static_cast<size_t>(rows * 2 * cols));
+        quantizedProduct(
+            tokens, cpu::matrix(scratch->data(), DType::F32, rows, 2 * cols));
+        auto packed =
+            cpu::constMatrix(scratch->data(), DType::F32, rows, 2 * cols);
+        if (dynamic)
+          quantizeRows(packed, rows, cols);
+        else if (quantized)
+          cpu::gatedActivationQuantized(packed, activation, q.view(tokens));
+        else
+          cpu::gatedActivation(packed, activation,
+                               cpu::matrix(y.data, ty, rows, cols));
+        return Status::success();
+      }
       auto xv = cpu::constMatrix(x.data, tx, rows, k);
+      if (dynamic) {
+        if (!withGemm) {
+          quantizeRows(xv, rows, cols);
+          return Status::success();
+        }
+        scratch->resize(static_cast<size_t>(rows * 2 * cols));
+        cpu::linear(
+            xv, cpu::constMatrix(w.data, tw, 2 * cols, k), nullptr, DType::F32,
+            cpu::matrix(scratch->data(), DType::F32, rows, 2 * cols), threads);
+        quantizeRows(
+            cpu::constMatrix(scratch->data(), DType::F32, rows, 2 * cols), rows,
+            cols);
+        return Status::success();
+      }
       if (withGemm) {
         auto wv = cpu::constMatrix(w.data, tw, 2 * cols, k);
         if (quantized)
@@ -1701,6 +1970,62 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
       if (!st)
         return Status::error("rope_kv_write (layer " + std::to_string(layer) +
                              "): " + st.message());
+      return Status::success();
+    });
+    return Status::success();
+  }
+
+  if (name == "cached_attention_quantize_dynamic") {
+    // cached_attention into a scratch of the query's type (where the unfused
+    // step stores it), then "quantize_dynamic" of its token rows.
+    if (Status s = arity(1, 2); !s)
+      return s;
+    if (!cache)
+      return error("no KV cache");
+    int64_t layer;
+    double scale;
+    if (!params.integer("layer", layer) || !params.number("scale", scale))
+      return error("missing parameter 'layer' or 'scale'");
+    cpu::AttentionParams ap;
+    ap.scale = static_cast<float>(scale);
+    params.integer("sliding_window", ap.slidingWindow);
+    double softcap = 0.0;
+    params.number("softcap", softcap);
+    ap.softcap = static_cast<float>(softcap);
+    Buf q = in[0], codes = out[0], scales = out[1];
+    DType tq;
+    cpu::QuantDType tc;
+    if (Status s = floatDType(q, tq); !s)
+      return s;
+    if (q.shape.size() != 3 || q.shape[2] != cache->config().headDim)
+      return error("the query must be [tokens, heads, head_dim] of the KV "
+                   "cache's head size");
+    const int64_t width = q.shape[1] * q.shape[2];
+    if (!toQuantDType(codes.dtype, tc) || tc == cpu::QuantDType::I4 ||
+        codes.lastDim() != width || scales.dtype != fb::DType::F32 ||
+        scales.lastDim() != 1 ||
+        scales.matrixRows(maxTokens) != codes.matrixRows(maxTokens))
+      return error("expects i8 or fp8 codes [tokens, heads * head_dim] and "
+                   "f32 [tokens, 1] scales out");
+    auto scratch = std::make_shared<std::vector<uint8_t>>();
+    steps.push_back([=](int64_t tokens) {
+      cpu::AttentionBatch batch;
+      batch.numSequences = static_cast<int64_t>(sequenceIds.size());
+      batch.queryStart = queryStart.data();
+      batch.sequenceIds = sequenceIds.data();
+      batch.positions = batchPositions.data();
+      int64_t t = q.dim0(tokens);
+      scratch->resize(static_cast<size_t>(t * width) * cpu::dtypeBytes(tq));
+      Status st = cpu::pagedAttention(
+          ap, cpu::heads(q.data, tq, t, q.shape[1], q.shape[2]), *cache, layer,
+          batch, cpu::heads(scratch->data(), tq, t, q.shape[1], q.shape[2]),
+          threads);
+      if (!st)
+        return Status::error("cached_attention_quantize_dynamic (layer " +
+                             std::to_string(layer) + "): " + st.message());
+      cpu::quantizeDynamic(cpu::constMatrix(scratch->data(), tq, t, width),
+                           codes.data, tc,
+                           reinterpret_cast<float *>(scales.data));
       return Status::success();
     });
     return Status::success();

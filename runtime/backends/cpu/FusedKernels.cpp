@@ -144,9 +144,9 @@ void quantizeRow(const float *row, int64_t cols, float scale, QuantDType dtype,
     return;
   case QuantDType::I4:
     for (int64_t c = 0; c + 1 < cols; c += 2)
-      out[c / 2] = numeric::packInt4Pair(numeric::quantizeInt4(row[c], scale),
-                                         numeric::quantizeInt4(row[c + 1],
-                                                               scale));
+      out[c / 2] =
+          numeric::packInt4Pair(numeric::quantizeInt4(row[c], scale),
+                                numeric::quantizeInt4(row[c + 1], scale));
     if (cols % 2)
       out[cols / 2] =
           numeric::packInt4Pair(numeric::quantizeInt4(row[cols - 1], scale), 0);
@@ -204,6 +204,28 @@ void rmsNormAddRmsNorm(const ConstMatrixView &branch, const void *branchWeight,
     normalizeRow(row.data(), cols, gain.data(), epsilon);
     convertFromF32(row.data(), rowOf(output, r), output.dtype, cols);
   }
+}
+
+void addRmsNormQuantizeDynamic(const ConstMatrixView &a,
+                               const ConstMatrixView *b, const void *weight,
+                               DType weightDType, float epsilon,
+                               const MatrixView *sum, DType normDType,
+                               void *output, QuantDType outputDType,
+                               float *scales, float weightOffset) {
+  const int64_t cols = a.cols;
+  const size_t rowBytes = outputDType == QuantDType::I4
+                              ? (cols + 1) / 2
+                              : static_cast<size_t>(cols);
+  addRmsNormRows(a, b, weight, weightDType, epsilon, sum, weightOffset,
+                 [&](int64_t r, float *row) {
+                   roundThrough(row, cols, normDType);
+                   // One row through the unfused kernel: the same amax,
+                   // scale and codes.
+                   quantizeDynamic(constMatrix(row, DType::F32, 1, cols),
+                                   static_cast<uint8_t *>(output) +
+                                       r * rowBytes,
+                                   outputDType, scales + r);
+                 });
 }
 
 void rmsNormQuantized(const ConstMatrixView &input, const void *weight,
@@ -283,6 +305,20 @@ void linearAccumulate(const ConstMatrixView &input,
         row[c] *= alpha;
     }
     convertFromF32(row, rowOf(output, r), output.dtype, output.cols);
+  }
+}
+
+void accumulateProduct(const float *product, float beta,
+                       const MatrixView &output) {
+  std::vector<float> row(static_cast<size_t>(output.cols));
+  for (int64_t r = 0; r < output.rows; ++r) {
+    const float *products = product + r * output.cols;
+    convertToF32(rowOf(output, r), output.dtype, row.data(), output.cols);
+    // The same f32 sum the unfused add computes from the stored product
+    // (in f32; one rounding fewer in f16/bf16).
+    for (int64_t c = 0; c < output.cols; ++c)
+      row[c] = products[c] + beta * row[c];
+    convertFromF32(row.data(), rowOf(output, r), output.dtype, output.cols);
   }
 }
 

@@ -62,6 +62,17 @@ void rmsNormAddRmsNorm(const ConstMatrixView &branch, const void *branchWeight,
                        float branchEpsilon, const ConstMatrixView &residual,
                        const void *weight, DType weightDType, float epsilon,
                        const MatrixView &sum, const MatrixView &output);
+/// rms_norm of a + b (`b` and `sum` null: of a alone), then
+/// "quantize_dynamic" of the normalized rows: each row is rounded to
+/// `normDType` (where the unfused rms_norm stores it) and quantized with its
+/// own scale amax / qmax (1 when amax == 0), written to `scales`; codes and
+/// scales are bitwise the unfused quantizeDynamic's.
+void addRmsNormQuantizeDynamic(const ConstMatrixView &a,
+                               const ConstMatrixView *b, const void *weight,
+                               DType weightDType, float epsilon,
+                               const MatrixView *sum, DType normDType,
+                               void *output, QuantDType outputDType,
+                               float *scales, float weightOffset = 0.0f);
 /// rmsNorm(input) quantized.
 void rmsNormQuantized(const ConstMatrixView &input, const void *weight,
                       DType weightDType, float epsilon,
@@ -106,6 +117,12 @@ void linearAccumulate(const ConstMatrixView &input,
                       const ConstMatrixView &weight, float alpha, float beta,
                       const MatrixView &output, std::vector<float> &scratch,
                       ThreadPool *pool);
+
+/// `output` = product + beta * output, in f32 and rounded once per element:
+/// the accumulating epilogue of a GEMM (W8A8 or weight-only) that computed
+/// alpha * A * B^T into the f32 [output.rows, output.cols] `product`.
+void accumulateProduct(const float *product, float beta,
+                       const MatrixView &output);
 
 //===----------------------------------------------------------------------===//
 // rope_kv_write

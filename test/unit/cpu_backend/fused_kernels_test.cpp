@@ -136,6 +136,67 @@ TEST_P(FusedKernelsTest, NormQuantizeEqualsNormThenQuantize) {
   }
 }
 
+// rms_norm(_add)_quantize_dynamic: the sum, the codes and the per-token
+// scales are bitwise what add, rmsNorm (stored in its type) and
+// quantizeDynamic give, for i8 and fp8 codes; a zero row gets scale 1.
+TEST_P(FusedKernelsTest, NormQuantizeDynamicEqualsNormThenQuantizeDynamic) {
+  DType t = GetParam();
+  const int64_t rows = 4, cols = 40;
+  auto a = randomValues(rows * cols, t, 31),
+       b = randomValues(rows * cols, t, 32);
+  auto w = randomValues(cols, t, 33);
+  // Row 2 of a + b (and of a alone) is zero.
+  std::vector<uint8_t> zero(cols * cpu::dtypeBytes(t), 0);
+  std::memcpy(a.data() + 2 * zero.size(), zero.data(), zero.size());
+  std::memcpy(b.data() + 2 * zero.size(), zero.data(), zero.size());
+  for (cpu::QuantDType q : {cpu::QuantDType::I8, cpu::QuantDType::F8E4M3FN})
+    for (bool withAdd : {true, false}) {
+      std::vector<uint8_t> sum(a.size()), codes(rows * cols);
+      std::vector<float> scales(rows, -1.0f);
+      auto av = cpu::constMatrix(a.data(), t, rows, cols);
+      auto bv = cpu::constMatrix(b.data(), t, rows, cols);
+      auto sv = cpu::matrix(sum.data(), t, rows, cols);
+      cpu::addRmsNormQuantizeDynamic(av, withAdd ? &bv : nullptr, w.data(), t,
+                                     1e-5f, withAdd ? &sv : nullptr, t,
+                                     codes.data(), q, scales.data(), 0.25f);
+      std::vector<uint8_t> wantSum = a, norm(a.size()), wantCodes(rows * cols);
+      std::vector<float> wantScales(rows);
+      if (withAdd)
+        cpu::add(a.data(), b.data(), t, wantSum.data(), t, rows * cols);
+      cpu::rmsNorm(cpu::constMatrix(wantSum.data(), t, rows, cols), w.data(), t,
+                   1e-5f, cpu::matrix(norm.data(), t, rows, cols), 0.25f);
+      cpu::quantizeDynamic(cpu::constMatrix(norm.data(), t, rows, cols),
+                           wantCodes.data(), q, wantScales.data());
+      if (withAdd)
+        EXPECT_EQ(sum, wantSum);
+      EXPECT_EQ(codes, wantCodes) << (withAdd ? "add " : "") << int(q);
+      EXPECT_EQ(scales, wantScales) << (withAdd ? "add " : "") << int(q);
+      EXPECT_EQ(scales[2], 1.0f);
+      EXPECT_NE(scales[0], 1.0f);
+    }
+}
+
+// accumulateProduct (beta epilogue of quantized GEMMs): product + beta * C
+// in f32, rounded once to C's type.
+TEST_P(FusedKernelsTest, AccumulateProductAddsInF32) {
+  DType t = GetParam();
+  const int64_t rows = 3, cols = 17;
+  auto residual = randomValues(rows * cols, t, 41);
+  auto productStored = randomValues(rows * cols, DType::F32, 42);
+  std::vector<float> product = toF32(productStored, DType::F32);
+  for (float beta : {1.0f, 0.5f}) {
+    std::vector<uint8_t> got = residual;
+    cpu::accumulateProduct(product.data(), beta,
+                           cpu::matrix(got.data(), t, rows, cols));
+    std::vector<float> residualF = toF32(residual, t), want(rows * cols);
+    for (size_t i = 0; i < want.size(); ++i)
+      want[i] = product[i] + beta * residualF[i];
+    std::vector<uint8_t> wantStored(residual.size());
+    cpu::convertFromF32(want.data(), wantStored.data(), t, rows * cols);
+    EXPECT_EQ(got, wantStored) << "beta " << beta;
+  }
+}
+
 // gated_activation: silu(gate) stored, times up, stored: what silu then mul
 // give; GELU (tanh) likewise.
 TEST_P(FusedKernelsTest, GatedActivationEqualsActivationThenMul) {

@@ -119,6 +119,7 @@ public:
     std::optional<BufferSpec> scaleA, scaleB, zeroB;
     bool transposeB = true;
     float alpha = 1.0f;
+    float beta = 0.0f; // C = alpha * A * B^T + beta * C
   };
   void gemm(const GemmOperands &operands) {
     Step step;
@@ -200,7 +201,7 @@ private:
         auto sb = optionalBuffer(fbb, g.scaleB);
         auto zb = optionalBuffer(fbb, g.zeroB);
         auto op = fb::CreateGemmStep(fbb, fb::GemmBackend::Cpu, a, b, c, sa, sb,
-                                     g.transposeB, g.alpha, 0.0f, zb);
+                                     g.transposeB, g.alpha, g.beta, zb);
         steps.push_back(fb::CreateStep(fbb, fb::StepOp::GemmStep, op.Union()));
         continue;
       }

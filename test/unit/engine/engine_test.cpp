@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -245,7 +246,8 @@ TEST_P(EngineGoldenTest, MatchesTransformers) {
   std::string artifactPath = ::testing::TempDir() + "/engine_test_" + arch +
                              "_" + std::to_string(::getpid()) + ".llmc";
   std::string command = std::string("\"") + LLMC_BIN + "\" compile \"" +
-                        modelDir + "\" --target=cpu --quant=f32 --max-tokens=32 -o \"" +
+                        modelDir +
+                        "\" --target=cpu --quant=f32 --max-tokens=32 -o \"" +
                         artifactPath + "\" 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
 
@@ -409,12 +411,11 @@ struct CompiledEngine {
                                           CompiledEngine &out) {
   std::string path = ::testing::TempDir() + "/engine_test_fusion_" + tag + "_" +
                      std::to_string(::getpid()) + ".llmc";
-  std::string command = std::string("\"") + LLMC_BIN + "\" compile " + model +
-                        " --target=cpu --max-tokens=32 " +
-                        (flags.find("--quant") == std::string::npos
-                             ? "--quant=f32 "
-                             : "") +
-                        flags + " -o \"" + path + "\" 2>&1";
+  std::string command =
+      std::string("\"") + LLMC_BIN + "\" compile " + model +
+      " --target=cpu --max-tokens=32 " +
+      (flags.find("--quant") == std::string::npos ? "--quant=f32 " : "") +
+      flags + " -o \"" + path + "\" 2>&1";
   if (std::system(command.c_str()) != 0)
     return ::testing::AssertionFailure() << command << " failed";
   runtime::Status status =
@@ -588,6 +589,90 @@ TEST(Fusion, EveryKindRunsOnTheEngine) {
   EXPECT_EQ(worst, 0.0);
 }
 
+// Quantized modes fuse too (merged W8A8 and weight-only GEMMs with their
+// concatenated scales, quantized residual epilogues, the fused KV write into
+// a quantized cache) and still compute what the unfused plan computes. The
+// activations are f32 and every fused kernel rounds where the unfused steps
+// store, so the logits agree to f32 accumulation-order noise (observed 0;
+// the bound is 1e-4).
+class FusionQuantTest
+    : public ::testing::TestWithParam<std::tuple<const char *, const char *>> {
+};
+
+TEST_P(FusionQuantTest, FusedMatchesUnfused) {
+  auto [archName, flagsName] = GetParam();
+  std::string arch = archName, flags = flagsName;
+  ModelGoldens goldens;
+  ASSERT_TRUE(loadGoldens(arch, goldens));
+  std::string model =
+      "\"" + std::string(LLMC_TINY_MODELS_DIR) + "/" + arch + "\"";
+  std::string tag =
+      arch + "_" + std::to_string(std::hash<std::string>()(flags));
+  // Static activation scales: calibrate on a short text.
+  if (size_t at = flags.find("@CALIB"); at != std::string::npos) {
+    std::string calib = ::testing::TempDir() + "/engine_test_fusion_calib_" +
+                        std::to_string(::getpid()) + ".txt";
+    std::ofstream(calib) << "The quick brown fox jumps over the lazy dog. "
+                            "Fusion must not change what the model computes.";
+    flags.replace(at, 6, "\"" + calib + "\"");
+  }
+  CompiledEngine fused, unfused;
+  ASSERT_TRUE(compileAndLoad(model, flags, tag + "_fused", fused));
+  ASSERT_TRUE(
+      compileAndLoad(model, flags + " --no-fuse", tag + "_unfused", unfused));
+  size_t fusedSteps = fused.artifact->plan(0)->steps()->size();
+  size_t unfusedSteps = unfused.artifact->plan(0)->steps()->size();
+  EXPECT_LT(fusedSteps, unfusedSteps) << arch << " " << flags;
+  std::vector<std::string> names = computeStepNames(*fused.artifact);
+  // W8A8 quantizes the attention output and the gated product in the same
+  // step (the `_quantize_dynamic` kinds). Static scales are per linear: Q/K/V
+  // and gate/up quantize their input apart and do not merge (only the
+  // epilogues form).
+  bool staticScales = flags.find("--calib") != std::string::npos;
+  for (const char *kind :
+       staticScales
+           ? std::vector<const char *>{}
+           : std::vector<const char *>{"rope_kv_write", "cached_attention",
+                                       "linear_gated_activation"})
+    EXPECT_TRUE(std::any_of(
+        names.begin(), names.end(),
+        [&](const std::string &name) { return name.rfind(kind, 0) == 0; }))
+        << arch << " " << flags << ": no " << kind << " step";
+  if (flags == "--quant=fp8" || flags == "--quant=int8")
+    for (const char *kind :
+         {"rms_norm_quantize_dynamic", "cached_attention_quantize_dynamic",
+          "linear_gated_activation_quantize_dynamic"})
+      EXPECT_NE(std::find(names.begin(), names.end(), kind), names.end())
+          << arch << " " << flags << ": no " << kind << " step";
+  int64_t nearTies = 0;
+  double worst = compareFusedWithUnfused(fused, unfused, goldens.promptIds,
+                                         goldens.batchSeqs, 1e-4,
+                                         arch + " " + flags, nearTies);
+  std::printf("[ fusion ] %s %s: %zu -> %zu steps, max |dlogit| fused vs "
+              "unfused = %.3g (bound 1e-4), %lld near-tie rows not compared\n",
+              arch.c_str(), flags.c_str(), unfusedSteps, fusedSteps, worst,
+              static_cast<long long>(nearTies));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    TinyModels, FusionQuantTest,
+    ::testing::Combine(::testing::Values("llama", "qwen2"),
+                       ::testing::Values("--quant=fp8", "--quant=int8",
+                                         "--quant=w8a16", "--quant=w4a16",
+                                         "--quant=w4a16 --group-size=16 --asym",
+                                         "--quant=w8a16 --group-size=32",
+                                         "--quant=int8 --calib=@CALIB",
+                                         "--quant=fp8 --calib=@CALIB",
+                                         "--quant=f32 --kv-cache=fp8",
+                                         "--quant=f32 --kv-cache=int8")),
+    [](const auto &info) {
+      std::string flags = std::get<1>(info.param);
+      std::string name = std::string(std::get<0>(info.param)) + "_";
+      for (char c : flags.substr(2))
+        name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      return name;
+    });
+
 INSTANTIATE_TEST_SUITE_P(
     TinyModels, FusionTest,
     ::testing::Combine(::testing::Values("llama", "qwen3", "qwen2", "mistral",
@@ -606,7 +691,8 @@ TEST(Engine, RejectsBadBatches) {
   std::string artifactPath = ::testing::TempDir() + "/engine_test_bad_" +
                              std::to_string(::getpid()) + ".llmc";
   std::string command = std::string("\"") + LLMC_BIN + "\" compile \"" +
-                        LLMC_TINY_MODELS_DIR + "/llama\" --target=cpu --quant=f32 " +
+                        LLMC_TINY_MODELS_DIR +
+                        "/llama\" --target=cpu --quant=f32 " +
                         "--max-tokens=8 -o \"" + artifactPath + "\" 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
   std::unique_ptr<loader::Artifact> artifact;

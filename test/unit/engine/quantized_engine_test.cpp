@@ -141,6 +141,78 @@ TEST(QuantizedEngine, Int8GemmWithDynamicPerTokenScales) {
   }
 }
 
+// The residual-add epilogue of fused linear_residual groups on quantized
+// GEMMs: beta = 1 accumulates the W8A8 (int8, per-token scale_a) or
+// weight-only (int4 groups with zero points) product into C, which holds
+// the residual. Expected: the same GEMM with beta = 0 (its own plan) plus
+// the residual, added in f32 as the unfused add does: bitwise equal.
+TEST(QuantizedEngine, QuantizedGemmsAccumulateWithBetaOne) {
+  const int64_t vocab = 6, k = 64, group = 16;
+  auto table = makeTable(vocab, k, 7);
+  auto int8Weight = randomInt8(k * k, 8);
+  std::vector<float> int8Scale(k);
+  for (int64_t j = 0; j < k; ++j)
+    int8Scale[j] = 0.01f + 0.002f * j;
+  auto wf = makeTable(k, k, 9);
+  std::vector<uint8_t> int4Codes(k * k / 2);
+  std::vector<float> int4Scales(k * k / group);
+  std::vector<int8_t> int4Zeros(int4Scales.size());
+  numeric::quantizeWeightGroupwise(wf.data(), k, k, group,
+                                   numeric::IntFormat::Int4, int4Codes.data(),
+                                   int4Scales.data(), int4Zeros.data());
+  for (bool weightOnly : {false, true}) {
+    // accumulate: C is a second embedding of the tokens (the residual, a
+    // buffer of its own as the lowering requires); else a fresh buffer.
+    auto build = [&](bool accumulate, PlanArtifact &plan) {
+      BufferSpec x = embed(plan, table, vocab, k);
+      BufferSpec c =
+          plan.activation({kMaxTokens, k}, fb::DType::F32, kMaxTokens * k * 4);
+      if (accumulate) {
+        BufferSpec residualTable = plan.weight(
+            "residual_embed.weight", fb::DType::F32, {vocab, k}, table);
+        plan.compute("embedding", {residualTable, plan.tokenIds()}, {c});
+      }
+      if (weightOnly) {
+        BufferSpec w =
+            plan.weight("w.weight", fb::DType::I4, {k, k}, int4Codes);
+        BufferSpec ws = plan.weight("w.weight.scale", fb::DType::F32,
+                                    {k, k / group}, int4Scales);
+        BufferSpec wz = plan.weight("w.weight.zero_point", fb::DType::I8,
+                                    {k, k / group}, int4Zeros);
+        plan.gemm({x, w, c, std::nullopt, ws, wz, true, 1.0f,
+                   accumulate ? 1.0f : 0.0f});
+      } else {
+        BufferSpec q =
+            plan.activation({kMaxTokens, k}, fb::DType::I8, kMaxTokens * k);
+        BufferSpec scale =
+            plan.activation({kMaxTokens, 1}, fb::DType::F32, kMaxTokens * 4);
+        plan.compute("quantize_dynamic", {x}, {q, scale});
+        BufferSpec w =
+            plan.weight("w.weight", fb::DType::I8, {k, k}, int8Weight);
+        BufferSpec ws =
+            plan.weight("w.weight.scale", fb::DType::F32, {k, 1}, int8Scale);
+        plan.gemm({q, w, c, scale, ws, std::nullopt, true, 1.0f,
+                   accumulate ? 1.0f : 0.0f});
+      }
+      plan.setLogits(c);
+    };
+    PlanArtifact productPlan(kMaxTokens), accumulatePlan(kMaxTokens);
+    build(false, productPlan);
+    build(true, accumulatePlan);
+    std::vector<float> product, sum;
+    ASSERT_TRUE(run(productPlan, product));
+    ASSERT_TRUE(run(accumulatePlan, sum));
+    ASSERT_EQ(sum.size(), kTokens.size() * k);
+    for (size_t t = 0; t < kTokens.size(); ++t)
+      for (int64_t j = 0; j < k; ++j) {
+        float residual = table[kTokens[t] * k + j];
+        ASSERT_NE(product[t * k + j], 0.0f);
+        ASSERT_EQ(sum[t * k + j], residual + product[t * k + j])
+            << (weightOnly ? "weight-only " : "int8 ") << t << "," << j;
+      }
+  }
+}
+
 // --quant=fp8 with a static (calibrated) activation scale: "quantize" with
 // the `<W>.input_scale` weight ([]) to f8E4M3FN, then an fp8 gemm with
 // per-tensor scales; f32 accumulation of exact products.
