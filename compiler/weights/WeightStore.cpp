@@ -437,7 +437,10 @@ void QuantState::searchClipping(uint64_t firstRow, uint64_t count,
           int32_t q = quantizeInteger(values[k], scale, zero, qmin, qmax);
           double d = static_cast<double>(values[k]) -
                      static_cast<double>(q - zero) * static_cast<double>(scale);
-          error += d * d;
+          // Weighted by x^2 (llama.cpp's make_qx_quants): the large weights
+          // matter most, and plain MSE clipped them too eagerly.
+          double weight = static_cast<double>(values[k]) * values[k];
+          error += weight * d * d;
         }
         if (i == 0 || error < bestError) {
           bestError = error;

@@ -46,8 +46,9 @@ struct QuantScheme {
   /// Integer per-channel or group schemes: choose each block's range among
   /// kClipCandidates fractions r_i = 1 - 0.5 * i / (kClipCandidates - 1) of
   /// its maximum (asymmetric: both ends scaled by r_i), keeping the one with
-  /// the smallest squared error sum_k (x_k - (q_k - zero) * scale)^2 (in
-  /// double; ties: the larger r). r_0 = 1 is the plain scheme, so the error
+  /// the smallest weighted squared error sum_k x_k^2 (x_k - (q_k - zero) *
+  /// scale)^2 (in double; ties: the larger r), as llama.cpp's
+  /// make_qx_quants weighs it. r_0 = 1 is the plain scheme, so that error
   /// never grows. Outlier-dominated blocks gain resolution for the rest.
   bool searchClipping = false;
   static constexpr int kClipCandidates = 20;

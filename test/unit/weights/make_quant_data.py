@@ -15,7 +15,7 @@ quantization contract in docs/quantization.md:
 Clipping search (`<case>_clip`, QuantScheme::searchClipping): per block, for
 r_i = 1 - 0.5 * i / 19 (i = 0..19, float32), the range above with amax (or
 lo and hi) multiplied by r_i; the block keeps the first candidate with the
-smallest float64 sum of (x - (q - zero) * scale)^2.
+smallest float64 sum of x^2 * (x - (q - zero) * scale)^2.
 SmoothQuant: s_j = amax_x_j^alpha / amax_w_j^(1 - alpha), clipped to
 [1e-5, 1e5], 1 where either maximum is 0.
 
@@ -99,7 +99,8 @@ def quantize(w, kind, granularity, group=0, symmetric=True, clip=False):
             zz = z[idx].astype(np.float64) if z is not None else 0.0
             d = w.astype(np.float64) - (q - zz) * s[idx].astype(np.float64)
             err = np.zeros(n, np.float64)
-            np.add.at(err, idx.ravel(), (d * d).ravel())
+            x2 = w.astype(np.float64) ** 2
+            np.add.at(err, idx.ravel(), (x2 * d * d).ravel())
             if best is None:
                 best = err
                 continue

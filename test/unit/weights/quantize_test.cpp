@@ -165,8 +165,8 @@ TEST_F(QuantizeTest, Int8PerChannelClipSearch) {
 }
 
 // The search never does worse than max scaling: on every group of `w`, the
-// squared reconstruction error with the searched scales is at most the
-// error of the plain ones, and below it on some group.
+// x^2-weighted squared reconstruction error with the searched scales is at
+// most the error of the plain ones, and below it on some group.
 TEST_F(QuantizeTest, ClipSearchLowersError) {
   WeightStore plain;
   auto checkpoint =
@@ -198,7 +198,7 @@ TEST_F(QuantizeTest, ClipSearchLowersError) {
       int code = (q[i / 2] >> (4 * (i % 2))) & 0xF;
       code = code >= 8 ? code - 16 : code;
       double d = w[i] - double(code) * scales[i / 32];
-      errors[i / 32] += d * d;
+      errors[i / 32] += double(w[i]) * w[i] * d * d;
     }
     return errors;
   };
