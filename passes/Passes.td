@@ -42,6 +42,21 @@ def SmoothPass : Pass<"llm-smooth", "::mlir::ModuleOp"> {
     non-weight norm scale) are skipped with a remark saying why; norms
     feeding a linear that `keep-fp` keeps in high precision (the LM head)
     are skipped silently.
+
+    With `linear-pairs`, the inputs of linears fed by another linear through
+    a per-channel linear map are smoothed too, the producer's output row j
+    (and bias j) divided by s_j instead of a norm's channel:
+    - down_proj reading `llm.mul(act(gate), up)`: up_proj's rows;
+    - o_proj reading `llm.reshape(llm.attention(q, k, llm.reshape(v)))`:
+      v_proj's rows (attention is linear in V per head). With GQA the V
+      channel d of KV head g feeds the outputs d of query heads g * r ..
+      g * r + r - 1 (r = query heads per KV head): it gets one factor from
+      the largest activation and weight column of all of them, and o_proj's
+      columns are scaled by their KV channel's factor.
+    The record is `llm.smooth` on the producer weight (with `rows`, and
+    `head_dim` / `query_heads_per_kv_head` for GQA) and `llm.smoothed_by`
+    naming it on the consumer. These run before the norms, so a norm sees
+    up_proj/v_proj with their rows divided.
   }];
   let options = [
     Option<"alpha", "alpha", "double", /*default=*/"0.5",
@@ -56,10 +71,16 @@ def SmoothPass : Pass<"llm-smooth", "::mlir::ModuleOp"> {
            /*default=*/"\"lm_head,embed_tokens\"",
            "llm-quantize's keep-fp: norms feeding a linear these match are "
            "not smoothed (a float linear gains nothing from it)">,
+    Option<"norms", "norms", "bool", /*default=*/"true",
+           "smooth the linears that read RMSNorm/LayerNorm outputs">,
+    Option<"linearPairs", "linear-pairs", "bool", /*default=*/"true",
+           "smooth down_proj (from up_proj) and o_proj (from v_proj)">,
   ];
   let statistics = [
     Statistic<"numSmoothed", "smoothed-norms", "norms smoothed">,
     Statistic<"numSkipped", "skipped-norms", "norms left alone">,
+    Statistic<"numSmoothedPairs", "smoothed-linear-pairs",
+              "linear outputs smoothed into the next linear">,
   ];
 }
 
@@ -134,6 +155,11 @@ def QuantizePass : Pass<"llm-quantize", "::mlir::ModuleOp"> {
     Option<"staticFallback", "static-fallback", "bool", /*default=*/"false",
            "with activations=static, quantize the input of a linear that "
            "has no calibration entry dynamically instead of failing">,
+    Option<"clipSearch", "clip-search", "bool", /*default=*/"true",
+           "weight-only integer weights (w8a16, w4a16): choose each "
+           "block's range among 20 clipping ratios in [0.5, 1] by squared "
+           "error (`clip_search` in llm.quant; WeightStore's "
+           "QuantScheme::searchClipping)">,
   ];
   let statistics = [
     Statistic<"numQuantized", "quantized-linears", "linears quantized">,

@@ -11,7 +11,9 @@ std::optional<double> QuantizationOptions::getSmoothAlpha() const {
     return std::nullopt;
   if (smoothAlpha)
     return *smoothAlpha >= 0.0 ? smoothAlpha : std::nullopt;
-  if (scheme == "int8")
+  // Both W8A8 schemes: their per-token or per-tensor activation scales
+  // suffer from outlier channels (SmolLM2's down_proj input most of all).
+  if (scheme == "int8" || scheme == "fp8")
     return 0.5;
   return std::nullopt;
 }
@@ -23,6 +25,9 @@ void addQuantizationPasses(mlir::OpPassManager &pm,
     smooth.alpha = *alpha;
     smooth.calibFile = options.calibFile;
     smooth.keepFp = options.keepFp;
+    smooth.norms = options.smoothNorms;
+    smooth.linearPairs =
+        options.smoothLinearPairs.value_or(options.scheme != "fp8");
     pm.addPass(createSmoothPass(smooth));
   }
   QuantizePassOptions quantize;
@@ -35,6 +40,7 @@ void addQuantizationPasses(mlir::OpPassManager &pm,
   quantize.kvCache = options.kvCache;
   quantize.calibFile = options.calibFile;
   quantize.staticFallback = options.staticFallback;
+  quantize.clipSearch = options.clipSearch;
   pm.addPass(createQuantizePass(quantize));
 }
 

@@ -37,9 +37,17 @@ struct QuantizationOptions {
   std::string calibFile;
   /// Static activations: linears without a calibration entry go dynamic.
   bool staticFallback = false;
-  /// SmoothQuant's alpha; unset: 0.5 for int8 with a calibration file (the
-  /// design's INT8 recipe), off otherwise. Smoothing needs `calibFile`.
+  /// Integer weight scales by a clipping search (llm-quantize clip-search).
+  bool clipSearch = true;
+  /// SmoothQuant's alpha; unset: 0.5 for int8 and fp8 with a calibration
+  /// file, off otherwise (negative: off). Smoothing needs `calibFile`.
   std::optional<double> smoothAlpha;
+  /// What llm-smooth smooths: the linears after norms (Q/K/V, gate/up), and
+  /// down_proj/o_proj from up_proj/v_proj (unset: for int8, not fp8 --
+  /// FP8's error is relative, so moving range between activations and
+  /// weights does not help it; on SmolLM2 it doubled fp8's KL divergence).
+  bool smoothNorms = true;
+  std::optional<bool> smoothLinearPairs;
 
   /// Whether the pipeline runs llm-smooth, and with which alpha.
   std::optional<double> getSmoothAlpha() const;

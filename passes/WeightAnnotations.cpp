@@ -49,7 +49,46 @@ llvm::Expected<weights::QuantScheme> parseScheme(llm::WeightOp op,
     scheme.groupSize = groupSize.getInt();
   if (auto symmetric = quant.getAs<BoolAttr>("symmetric"))
     scheme.symmetric = symmetric.getValue();
+  scheme.searchClipping = quant.contains("clip_search");
   return scheme;
+}
+
+/// Records the smoothing that `smooth` (llm.smooth on weight `name`) asks
+/// for: of a norm, or with `rows` of a linear's output rows.
+llvm::Error applySmoothing(StringRef name, DictionaryAttr smooth,
+                           weights::WeightStore &store) {
+  auto alpha = smooth.getAs<FloatAttr>("alpha");
+  auto minFactor = smooth.getAs<FloatAttr>("min_factor");
+  auto maxima = smooth.getAs<DenseFPElementsAttr>("activation_absmax");
+  auto linears = smooth.getAs<ArrayAttr>("linears");
+  if (!alpha || !maxima || !linears)
+    return annotationError(name, "llm.smooth needs alpha, "
+                                 "activation_absmax and linears");
+  std::vector<float> absMax;
+  for (APFloat value : maxima.getValues<APFloat>())
+    absMax.push_back(value.convertToFloat());
+  std::vector<std::string> linearNames;
+  for (Attribute linear : linears) {
+    auto linearName = dyn_cast<StringAttr>(linear);
+    if (!linearName)
+      return annotationError(name, "llm.smooth linears must be strings");
+    linearNames.push_back(linearName.getValue().str());
+  }
+  StringRef bias;
+  if (auto biasName = smooth.getAs<StringAttr>("bias"))
+    bias = biasName.getValue();
+  double min = minFactor ? minFactor.getValueAsDouble() : 1e-5;
+  if (!smooth.contains("rows"))
+    return store.smooth(name, bias, linearNames, absMax,
+                        alpha.getValueAsDouble(), min);
+  int64_t headDim = 0, queryHeadsPerKVHead = 1;
+  if (auto attr = smooth.getAs<IntegerAttr>("head_dim"))
+    headDim = attr.getInt();
+  if (auto attr = smooth.getAs<IntegerAttr>("query_heads_per_kv_head"))
+    queryHeadsPerKVHead = attr.getInt();
+  return store.smoothLinearPair(name, bias, linearNames, absMax,
+                                alpha.getValueAsDouble(), min, headDim,
+                                queryHeadsPerKVHead);
 }
 
 } // namespace
@@ -65,32 +104,17 @@ llvm::Error applyWeightAnnotations(ModuleOp module,
       it->second = op;
   });
 
-  // 1. SmoothQuant groups, before any quantization of their weights.
-  for (auto &[name, op] : byName) {
-    auto smooth = op->getAttrOfType<DictionaryAttr>(kWeightSmoothAttrName);
-    if (!smooth)
-      continue;
-    auto alpha = smooth.getAs<FloatAttr>("alpha");
-    auto minFactor = smooth.getAs<FloatAttr>("min_factor");
-    auto maxima = smooth.getAs<DenseFPElementsAttr>("activation_absmax");
-    auto linears = smooth.getAs<ArrayAttr>("linears");
-    if (!alpha || !maxima || !linears)
-      return annotationError(name, "llm.smooth needs alpha, "
-                                   "activation_absmax and linears");
-    std::vector<float> absMax;
-    for (APFloat value : maxima.getValues<APFloat>())
-      absMax.push_back(value.convertToFloat());
-    std::vector<std::string> linearNames;
-    for (Attribute linear : linears)
-      linearNames.push_back(cast<StringAttr>(linear).getValue().str());
-    StringRef bias;
-    if (auto biasName = smooth.getAs<StringAttr>("bias"))
-      bias = biasName.getValue();
-    if (llvm::Error error = store.smooth(
-            name, bias, linearNames, absMax, alpha.getValueAsDouble(),
-            minFactor ? minFactor.getValueAsDouble() : 1e-5))
-      return error;
-  }
+  // 1. SmoothQuant groups, before any quantization of their weights; the
+  // linear pairs before the norms, whose factors are computed from
+  // up_proj/v_proj with their rows already divided (as llm-smooth intends).
+  for (bool rows : {true, false})
+    for (auto &[name, op] : byName) {
+      auto smooth = op->getAttrOfType<DictionaryAttr>(kWeightSmoothAttrName);
+      if (!smooth || smooth.contains("rows") != rows)
+        continue;
+      if (llvm::Error error = applySmoothing(name, smooth, store))
+        return error;
+    }
 
   // 2. Quantization of the weights themselves.
   for (auto &[name, op] : byName) {

@@ -26,7 +26,8 @@ class WeightStore;
 /// On a quantized weight (whose type is now i8, i4 or f8E4M3FN):
 ///   {scheme = "int8_per_channel", granularity = "tensor" | "channel" |
 ///    "group", group_size = 128 : i64, symmetric = true,
-///    scale = "<W>.scale", zero_point = "<W>.zero_point" (asymmetric only)}
+///    scale = "<W>.scale", zero_point = "<W>.zero_point" (asymmetric only),
+///    clip_search (unit: QuantScheme::searchClipping)?}
 inline constexpr llvm::StringLiteral kWeightQuantAttrName = "llm.quant";
 /// On `llm.weight @<W>.scale` / `@<W>.zero_point`: {of = "<W>", kind =
 /// "scale" | "zero_point"}: computed with <W>'s quantization.
@@ -37,9 +38,12 @@ inline constexpr llvm::StringLiteral kWeightActivationScaleAttrName =
     "llm.activation_scale";
 /// On a smoothed norm weight: {alpha = <f64>, min_factor = <f64>,
 ///   activation_absmax = dense<...> : tensor<Kxf32>, linears = ["<W>", ...],
-///   bias = "<norm bias>"?}.
+///   bias = "<norm bias>"?}; on a linear weight whose output rows are
+///   divided (llm-smooth's linear pairs) the same plus `rows` (unit) and,
+///   through GQA attention, head_dim and query_heads_per_kv_head (i64).
 inline constexpr llvm::StringLiteral kWeightSmoothAttrName = "llm.smooth";
-/// On each linear weight a smoothing rescales: the norm weight's name.
+/// On each linear weight a smoothing rescales: the norm (or producing linear)
+/// weight's name.
 inline constexpr llvm::StringLiteral kWeightSmoothedByAttrName =
     "llm.smoothed_by";
 

@@ -228,23 +228,23 @@ Status parseQuantizationOptions(const RawCompileArguments &raw,
     return Status::usageError("--act-scales=static needs calibration data: "
                               "pass --calib FILE.txt (or --calib-cache FILE "
                               "written by an earlier --calib run)");
-  const bool smoothing = mode == QuantMode::Int8 && !raw.noSmooth;
+  // SmoothQuant (norms, and down_proj/o_proj from up_proj/v_proj) for both
+  // W8A8 modes when calibrated: their activation scales suffer from outlier
+  // channels.
+  const bool smoothing = weightAndActivation && !raw.noSmooth;
   if (calibrated &&
       !(options.activationScales == ActivationScales::Static || smoothing))
     return Status::usageError(
-        "--calib is used for --quant=fp8 static scales and --quant=int8 "
+        "--calib is used for --quant=fp8 static scales and W8A8 "
         "SmoothQuant; --quant=" +
-        modeName + (mode == QuantMode::Int8 ? " with --no-smooth" : "") +
+        modeName + (weightAndActivation ? " with --no-smooth" : "") +
         " has no use for it");
-  if (smoothing && !calibrated)
-    // SmoothQuant needs activation maxima; without them int8 runs unsmoothed.
-    options.smooth = false;
-  else
-    options.smooth = smoothing;
-  if ((raw.smoothAlpha || raw.noSmooth) && mode != QuantMode::Int8)
+  // SmoothQuant needs activation maxima; without them W8A8 runs unsmoothed.
+  options.smooth = smoothing && calibrated;
+  if ((raw.smoothAlpha || raw.noSmooth) && !weightAndActivation)
     return Status::usageError(
         std::string(raw.noSmooth ? "--no-smooth" : "--smooth-alpha") +
-        " applies to --quant=int8 (SmoothQuant), not "
+        " applies to --quant=int8 and fp8 (SmoothQuant), not "
         "--quant=" +
         modeName);
   if (raw.smoothAlpha) {
@@ -334,15 +334,16 @@ std::string compileUsage() {
          "chip has it, else int8)\n"
          "  --calib=FILE    a text run through the model to record "
          "activation maxima (fp8 static\n"
-         "                  scales, int8 SmoothQuant)\n"
+         "                  scales, int8/fp8 SmoothQuant)\n"
          "  --calib-cache=FILE\n"
          "                  stores those maxima; reused when the model and "
          "text match\n"
          "  --act-scales=S  fp8 activation scales: static (default with "
          "--calib) or dynamic (per token)\n"
          "  --smooth-alpha=A\n"
-         "                  SmoothQuant migration strength for int8 (default "
-         "0.5); --no-smooth: none\n"
+         "                  SmoothQuant migration strength for int8/fp8 "
+         "with --calib (default\n"
+         "                  0.5); --no-smooth: none\n"
          "  --group-size=N  w8a16/w4a16 elements per scale (default 128); "
          "--asym: with zero points\n"
          "  --keep-fp=NAMES weights (comma-separated name parts) kept in "

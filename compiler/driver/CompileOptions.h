@@ -96,8 +96,8 @@ struct CompileOptions {
   /// maxima; `--calib-cache`: where those maxima are stored and reused.
   std::string calibrationTextPath;
   std::string calibrationCachePath;
-  /// SmoothQuant's migration strength for --quant=int8; `smooth` false with
-  /// --no-smooth.
+  /// SmoothQuant's migration strength for --quant=int8 and fp8 when
+  /// calibrated; `smooth` false with --no-smooth or without calibration.
   bool smooth = true;
   double smoothAlpha = 0.5;
   /// Weight-only modes: elements per scale along a row, and zero points.

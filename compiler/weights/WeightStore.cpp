@@ -32,7 +32,8 @@ enum class TransformKind {
   AddConstant,
   Quantize,
   ScaleColumns,
-  DivideVector
+  DivideVector,
+  DivideRows
 };
 
 struct QuantState;
@@ -47,7 +48,7 @@ struct Transform {
   float constant = 0.0f;
   /// Quantize: the scheme, the input snapshot and the cached scales.
   std::shared_ptr<QuantState> quant;
-  /// ScaleColumns / DivideVector: the factors' group.
+  /// ScaleColumns / DivideVector / DivideRows: the factors' group.
   std::shared_ptr<WeightStore::SmoothGroup> smooth;
 };
 
@@ -258,7 +259,12 @@ struct WeightStore::Node {
 /// from snapshots of those linears the first time a member is read.
 struct WeightStore::SmoothGroup {
   std::vector<Node> linears;
+  /// Per factor: the calibrated max |x_j| of the activation it divides.
   std::vector<float> activationAbsMax;
+  /// The factor of each column of the linears; empty: column j has factor j.
+  /// Several columns share a factor when one V channel feeds the attention
+  /// outputs of several query heads (GQA).
+  std::vector<uint32_t> columnFactor;
   float alpha = 0.5f;
   float minFactor = 1e-5f;
   // `materialize` is const and may one day run on several threads: the
@@ -347,6 +353,14 @@ struct QuantState {
   void computeScales(DType dtype, llvm::ArrayRef<uint8_t> bytes);
   /// computeScales from the snapshot, for a scale entry read first.
   void ensureScales();
+  /// Sets block b's scale (and zero point) for the range [lo, hi] of its
+  /// values narrowed by `ratio`.
+  void setBlockRange(int64_t b, float lo, float hi, float ratio);
+  /// QuantScheme::searchClipping over the blocks of rows [firstRow,
+  /// firstRow + count), whose values are `x` and ranges `lo`/`hi`.
+  void searchClipping(uint64_t firstRow, uint64_t count, const float *x,
+                      const std::vector<float> &lo,
+                      const std::vector<float> &hi);
   /// Quantizes rows [firstRow, firstRow + count) into the whole output.
   void quantizeRows(uint64_t firstRow, uint64_t count, const float *x,
                     uint8_t *out) const;
@@ -368,27 +382,78 @@ void QuantState::computeScales(DType dtype, llvm::ArrayRef<uint8_t> bytes) {
                         hi[b] = std::max(hi[b], v);
                       }
                   });
-  float qmax = getQuantMax(scheme.dtype);
   scales.assign(blocks, 1.0f);
   if (!scheme.symmetric)
     zeroPoints.assign(blocks, 0);
-  for (int64_t b = 0; b < blocks; ++b) {
-    if (scheme.symmetric) {
-      float amax = std::max(-lo[b], hi[b]);
-      if (amax > 0.0f)
-        scales[b] = amax / qmax;
-      continue;
-    }
-    int32_t qmin = getQuantMin(scheme.dtype);
-    float scale = (hi[b] - lo[b]) / (qmax - static_cast<float>(qmin));
-    if (!(scale > 0.0f))
-      scale = 1.0f;
-    scales[b] = scale;
-    zeroPoints[b] = static_cast<int8_t>(
-        roundHalfEvenSaturate(static_cast<float>(qmin) - lo[b] / scale, qmin,
-                              static_cast<int32_t>(qmax)));
-  }
+  for (int64_t b = 0; b < blocks; ++b)
+    setBlockRange(b, lo[b], hi[b], 1.0f);
+  if (scheme.searchClipping && scheme.dtype != DType::F8E4M3 &&
+      scheme.granularity != QuantGranularity::PerTensor)
+    forEachRowChunk(dtype, bytes, rows, columns,
+                    [&](uint64_t firstRow, uint64_t count, const float *x) {
+                      searchClipping(firstRow, count, x, lo, hi);
+                    });
   computed = true;
+}
+
+void QuantState::setBlockRange(int64_t b, float lo, float hi, float ratio) {
+  float qmax = getQuantMax(scheme.dtype);
+  if (scheme.symmetric) {
+    float amax = std::max(-lo, hi) * ratio;
+    scales[b] = amax > 0.0f ? amax / qmax : 1.0f;
+    return;
+  }
+  int32_t qmin = getQuantMin(scheme.dtype);
+  lo *= ratio;
+  hi *= ratio;
+  float scale = (hi - lo) / (qmax - static_cast<float>(qmin));
+  if (!(scale > 0.0f))
+    scale = 1.0f;
+  scales[b] = scale;
+  zeroPoints[b] = static_cast<int8_t>(roundHalfEvenSaturate(
+      static_cast<float>(qmin) - lo / scale, qmin, static_cast<int32_t>(qmax)));
+}
+
+void QuantState::searchClipping(uint64_t firstRow, uint64_t count,
+                                const float *x, const std::vector<float> &lo,
+                                const std::vector<float> &hi) {
+  int32_t qmin = getQuantMin(scheme.dtype);
+  auto qmax = static_cast<int32_t>(getQuantMax(scheme.dtype));
+  int64_t blockColumns = getBlockColumns();
+  for (uint64_t r = 0; r < count; ++r)
+    for (int64_t first = 0; first < columns; first += blockColumns) {
+      int64_t b = getBlock(firstRow + r, first);
+      const float *values = x + r * columns + first;
+      double bestError = 0.0;
+      float bestScale = 1.0f;
+      int8_t bestZero = 0;
+      for (int i = 0; i < QuantScheme::kClipCandidates; ++i) {
+        float ratio =
+            1.0f - 0.5f * static_cast<float>(i) /
+                       static_cast<float>(QuantScheme::kClipCandidates - 1);
+        setBlockRange(b, lo[b], hi[b], ratio);
+        float scale = scales[b];
+        int32_t zero = zeroPoints.empty() ? 0 : zeroPoints[b];
+        double error = 0.0;
+        for (int64_t k = 0; k < blockColumns; ++k) {
+          int32_t q = quantizeInteger(values[k], scale, zero, qmin, qmax);
+          double d = static_cast<double>(values[k]) -
+                     static_cast<double>(q - zero) * static_cast<double>(scale);
+          // Weighted by x^2 (llama.cpp's make_qx_quants): the large weights
+          // matter most, and plain MSE clipped them too eagerly.
+          double weight = static_cast<double>(values[k]) * values[k];
+          error += weight * d * d;
+        }
+        if (i == 0 || error < bestError) {
+          bestError = error;
+          bestScale = scale;
+          bestZero = static_cast<int8_t>(zero);
+        }
+      }
+      scales[b] = bestScale;
+      if (!zeroPoints.empty())
+        zeroPoints[b] = bestZero;
+    }
 }
 
 void materializeNode(const WeightStore::Node &node,
@@ -506,18 +571,22 @@ void applyQuantize(const Value &in, const Transform &t, uint8_t *out) {
 
 void applyScaleColumns(const Value &in, const Transform &t, uint8_t *out) {
   const std::vector<float> &factors = t.smooth->getFactors();
-  uint64_t columns = factors.size();
+  const std::vector<uint32_t> &columnFactor = t.smooth->columnFactor;
+  uint64_t columns =
+      columnFactor.empty() ? factors.size() : columnFactor.size();
   uint64_t elementBytes = getDTypeInfo(in.desc.dtype).blockBytes;
   std::vector<float> scaled;
-  forEachRowChunk(in.desc.dtype, in.bytes, in.desc.getNumElements() / columns,
-                  columns,
-                  [&](uint64_t firstRow, uint64_t count, const float *x) {
-                    scaled.assign(x, x + count * columns);
-                    for (uint64_t i = 0; i < scaled.size(); ++i)
-                      scaled[i] *= factors[i % columns];
-                    encodeFloatsAt(in.desc.dtype, scaled.data(), scaled.size(),
-                                   out + firstRow * columns * elementBytes);
-                  });
+  forEachRowChunk(
+      in.desc.dtype, in.bytes, in.desc.getNumElements() / columns, columns,
+      [&](uint64_t firstRow, uint64_t count, const float *x) {
+        scaled.assign(x, x + count * columns);
+        for (uint64_t i = 0; i < scaled.size(); ++i)
+          scaled[i] *=
+              factors[columnFactor.empty() ? i % columns
+                                           : columnFactor[i % columns]];
+        encodeFloatsAt(in.desc.dtype, scaled.data(), scaled.size(),
+                       out + firstRow * columns * elementBytes);
+      });
 }
 
 void applyDivideVector(const Value &in, const Transform &t, uint8_t *out) {
@@ -526,6 +595,25 @@ void applyDivideVector(const Value &in, const Transform &t, uint8_t *out) {
   for (uint64_t i = 0; i < x.size(); ++i)
     x[i] /= factors[i];
   encodeFloats(in.desc.dtype, x, out);
+}
+
+/// Row j of a 2-D weight divided by factor j: the producer side of a
+/// smoothing between two linears.
+void applyDivideRows(const Value &in, const Transform &t, uint8_t *out) {
+  const std::vector<float> &factors = t.smooth->getFactors();
+  uint64_t rows = factors.size();
+  uint64_t columns = in.desc.getNumElements() / rows;
+  uint64_t elementBytes = getDTypeInfo(in.desc.dtype).blockBytes;
+  std::vector<float> divided;
+  forEachRowChunk(in.desc.dtype, in.bytes, rows, columns,
+                  [&](uint64_t firstRow, uint64_t count, const float *x) {
+                    divided.assign(x, x + count * columns);
+                    for (uint64_t i = 0; i < divided.size(); ++i)
+                      divided[i] /= factors[firstRow + i / columns];
+                    encodeFloatsAt(in.desc.dtype, divided.data(),
+                                   divided.size(),
+                                   out + firstRow * columns * elementBytes);
+                  });
 }
 
 void materializeDerived(const WeightStore::Node &node, uint8_t *out) {
@@ -564,21 +652,24 @@ const std::vector<float> &WeightStore::SmoothGroup::getFactors() const {
   std::lock_guard<std::mutex> lock(mutex);
   if (computed)
     return factors;
-  size_t columns = activationAbsMax.size();
-  std::vector<float> weightAbsMax(columns, 0.0f);
+  size_t numFactors = activationAbsMax.size();
+  size_t columns = columnFactor.empty() ? numFactors : columnFactor.size();
+  std::vector<float> weightAbsMax(numFactors, 0.0f);
   for (const Node &linear : linears) {
     std::vector<uint8_t> bytes(linear.desc.getBytes());
     materializeNode(linear, bytes);
     forEachRowChunk(
         linear.desc.dtype, bytes, linear.desc.getNumElements() / columns,
         columns, [&](uint64_t, uint64_t count, const float *w) {
-          for (uint64_t i = 0; i < count * columns; ++i)
-            weightAbsMax[i % columns] =
-                std::max(weightAbsMax[i % columns], std::fabs(w[i]));
+          for (uint64_t i = 0; i < count * columns; ++i) {
+            size_t j =
+                columnFactor.empty() ? i % columns : columnFactor[i % columns];
+            weightAbsMax[j] = std::max(weightAbsMax[j], std::fabs(w[i]));
+          }
         });
   }
-  factors.assign(columns, 1.0f);
-  for (size_t j = 0; j < columns; ++j) {
+  factors.assign(numFactors, 1.0f);
+  for (size_t j = 0; j < numFactors; ++j) {
     float x = activationAbsMax[j], w = weightAbsMax[j];
     if (!(x > 0.0f) || !(w > 0.0f))
       continue;
@@ -609,6 +700,8 @@ void applyTransform(const Value &in, const Transform &t, uint8_t *out) {
     return applyScaleColumns(in, t, out);
   case TransformKind::DivideVector:
     return applyDivideVector(in, t, out);
+  case TransformKind::DivideRows:
+    return applyDivideRows(in, t, out);
   }
 }
 
@@ -632,6 +725,7 @@ WeightDesc describeAfter(const WeightDesc &in, const Transform &t) {
   case TransformKind::AddConstant:
   case TransformKind::ScaleColumns:
   case TransformKind::DivideVector:
+  case TransformKind::DivideRows:
     break;
   }
   return out;
@@ -1059,6 +1153,8 @@ std::string QuantScheme::getName() const {
   }
   if (!symmetric)
     name += "_asym";
+  // The scheme's name is what the runtime reads; how the scales were
+  // chosen (searchClipping) does not change what they mean.
   return name;
 }
 
@@ -1221,6 +1317,115 @@ llvm::Error WeightStore::smooth(llvm::StringRef normWeight,
     node->transforms.push_back(t);
   }
   smoothGroups[normWeight] = group;
+  return llvm::Error::success();
+}
+
+/// Checks that weight `name` is an F32, F16 or BF16 tensor of `shape`.
+static bool isFloatOfShape(const WeightDesc &desc,
+                           llvm::ArrayRef<int64_t> shape) {
+  return llvm::ArrayRef<int64_t>(desc.shape) == shape &&
+         (desc.dtype == DType::F32 || desc.dtype == DType::F16 ||
+          desc.dtype == DType::BF16);
+}
+
+llvm::Error WeightStore::smoothLinearPair(
+    llvm::StringRef producerWeight, llvm::StringRef producerBias,
+    llvm::ArrayRef<std::string> consumerWeights,
+    llvm::ArrayRef<float> activationAbsMax, float alpha, float minFactor,
+    int64_t headDim, int64_t queryHeadsPerKVHead) {
+  auto fail = [&](const llvm::Twine &why) {
+    return makeError("cannot smooth the output of linear weight '" +
+                     producerWeight + "': " + why);
+  };
+  if (!(alpha >= 0.0f && alpha <= 1.0f))
+    return fail("alpha must be in [0, 1], got " +
+                llvm::Twine(std::to_string(alpha)));
+  if (!(minFactor > 0.0f && minFactor < 1.0f))
+    return fail("the smallest factor must be in (0, 1)");
+  if (smoothGroups.count(producerWeight))
+    return fail("it is already smoothed");
+  if (consumerWeights.empty())
+    return fail("it feeds no linear weights");
+  if (queryHeadsPerKVHead < 1 || (queryHeadsPerKVHead > 1 && headDim < 1))
+    return fail("a head grouping needs a head size and at least one query "
+                "head per KV head");
+  llvm::Expected<Node *> producer = findWeight(producerWeight, "smooth");
+  if (!producer)
+    return producer.takeError();
+  const WeightDesc &producerDesc = (*producer)->desc;
+  if (producerDesc.shape.size() != 2 ||
+      !isFloatOfShape(producerDesc, producerDesc.shape))
+    return fail("it is " + getDTypeName(producerDesc.dtype) + " " +
+                formatShape(producerDesc.shape) +
+                ", expected an F32, F16 or BF16 matrix");
+  int64_t rows = producerDesc.shape[0];
+  int64_t columns = rows * queryHeadsPerKVHead;
+  if (queryHeadsPerKVHead > 1 && rows % headDim != 0)
+    return fail("its " + llvm::Twine(rows) + " rows are not whole heads of " +
+                llvm::Twine(headDim));
+  if (static_cast<int64_t>(activationAbsMax.size()) != columns)
+    return fail("expected " + llvm::Twine(columns) +
+                " activation maxima (the consumers' input channels), got " +
+                llvm::Twine(activationAbsMax.size()));
+  Node *bias = nullptr;
+  if (!producerBias.empty()) {
+    llvm::Expected<Node *> node = findWeight(producerBias, "smooth");
+    if (!node)
+      return node.takeError();
+    if (!isFloatOfShape((*node)->desc, {rows}))
+      return fail("bias '" + producerBias + "' is " +
+                  getDTypeName((*node)->desc.dtype) + " " +
+                  formatShape((*node)->desc.shape) +
+                  ", expected an F32, F16 or BF16 [" + llvm::Twine(rows) +
+                  "] vector");
+    bias = *node;
+  }
+  auto group = std::make_shared<SmoothGroup>();
+  group->alpha = alpha;
+  group->minFactor = minFactor;
+  group->activationAbsMax.assign(rows, 0.0f);
+  if (queryHeadsPerKVHead > 1)
+    group->columnFactor.resize(columns);
+  for (int64_t c = 0; c < columns; ++c) {
+    // Column c = h * headDim + d reads KV head h / queryHeadsPerKVHead.
+    int64_t j =
+        queryHeadsPerKVHead > 1
+            ? c / (headDim * queryHeadsPerKVHead) * headDim + c % headDim
+            : c;
+    if (queryHeadsPerKVHead > 1)
+      group->columnFactor[c] = static_cast<uint32_t>(j);
+    group->activationAbsMax[j] =
+        std::max(group->activationAbsMax[j], activationAbsMax[c]);
+  }
+  llvm::SmallVector<Node *> consumers;
+  for (const std::string &name : consumerWeights) {
+    llvm::Expected<Node *> node = findWeight(name, "smooth");
+    if (!node)
+      return node.takeError();
+    const WeightDesc &desc = (*node)->desc;
+    if (desc.shape.size() != 2 ||
+        !isFloatOfShape(desc, {desc.shape[0], columns}))
+      return fail("linear weight '" + name + "' is " +
+                  getDTypeName(desc.dtype) + " " + formatShape(desc.shape) +
+                  ", expected F32, F16 or BF16 [N, " + llvm::Twine(columns) +
+                  "]");
+    group->linears.push_back(**node);
+    consumers.push_back(*node);
+  }
+  Transform divideRows{TransformKind::DivideRows};
+  divideRows.smooth = group;
+  (*producer)->transforms.push_back(divideRows);
+  if (bias) {
+    Transform divide{TransformKind::DivideVector};
+    divide.smooth = group;
+    bias->transforms.push_back(divide);
+  }
+  for (Node *node : consumers) {
+    Transform t{TransformKind::ScaleColumns};
+    t.smooth = group;
+    node->transforms.push_back(t);
+  }
+  smoothGroups[producerWeight] = group;
   return llvm::Error::success();
 }
 

@@ -43,6 +43,15 @@ struct QuantScheme {
   /// Asymmetric (I8/I4 only): min/max mapped onto the full integer range
   /// with an i8 zero point per block.
   bool symmetric = true;
+  /// Integer per-channel or group schemes: choose each block's range among
+  /// kClipCandidates fractions r_i = 1 - 0.5 * i / (kClipCandidates - 1) of
+  /// its maximum (asymmetric: both ends scaled by r_i), keeping the one with
+  /// the smallest weighted squared error sum_k x_k^2 (x_k - (q_k - zero) *
+  /// scale)^2 (in double; ties: the larger r), as llama.cpp's
+  /// make_qx_quants weighs it. r_0 = 1 is the plain scheme, so that error
+  /// never grows. Outlier-dominated blocks gain resolution for the rest.
+  bool searchClipping = false;
+  static constexpr int kClipCandidates = 20;
 
   /// The scales' shape for an [N, K] weight: [], [N, 1] or [N, K / group].
   llvm::SmallVector<int64_t, 2> getScaleShape(int64_t rows,
@@ -123,7 +132,8 @@ public:
   /// q = saturate(round_half_even(x / scale)), FP8 by the satfinite
   /// conversion of x / scale; asymmetric (integers only) scale = (max(hi,
   /// 0) - min(lo, 0)) / (qmax - qmin), zero = saturate(round(qmin - lo /
-  /// scale)), q = saturate(round(x / scale) + zero). I4 packs two values a
+  /// scale)), q = saturate(round(x / scale) + zero); `searchClipping` may
+  /// narrow the range first (see QuantScheme). I4 packs two values a
   /// byte, the even column in the low nibble. The scales are computed once,
   /// with whichever of the weight and its scale entries is read first.
   llvm::Error quantize(llvm::StringRef name, const QuantScheme &scheme);
@@ -145,7 +155,28 @@ public:
                      llvm::ArrayRef<std::string> linearWeights,
                      llvm::ArrayRef<float> activationAbsMax, float alpha,
                      float minFactor = 1e-5f);
-  /// The factors s of the smoothing recorded on `normWeight`.
+  /// SmoothQuant between two linears whose connection is linear per channel
+  /// in the producer's output: down_proj reading act(gate) * up (producer
+  /// up_proj), o_proj reading attention over V (producer v_proj). The
+  /// producer [R, K] (and its bias [R]) has row j divided by s_j and every
+  /// consumer [N, C] has column c multiplied by s_{f(c)}, so the float
+  /// network is unchanged. f is the identity (C = R) unless
+  /// `queryHeadsPerKVHead` > 1: then C = R * queryHeadsPerKVHead and column
+  /// c = h * headDim + d (query head h) reads V channel (h /
+  /// queryHeadsPerKVHead) * headDim + d. `activationAbsMax` holds the
+  /// calibrated maxima of the C consumer input channels; s_j is computed as
+  /// in `smooth` from the largest of them and of the consumers' columns that
+  /// map to j. Later calls name the group by `producerWeight`
+  /// (getSmoothingFactors, addActivationScale).
+  llvm::Error smoothLinearPair(llvm::StringRef producerWeight,
+                               llvm::StringRef producerBias,
+                               llvm::ArrayRef<std::string> consumerWeights,
+                               llvm::ArrayRef<float> activationAbsMax,
+                               float alpha, float minFactor = 1e-5f,
+                               int64_t headDim = 0,
+                               int64_t queryHeadsPerKVHead = 1);
+  /// The factors s of the smoothing recorded on `normWeight` (or on the
+  /// producer weight given to smoothLinearPair).
   llvm::Expected<std::vector<float>>
   getSmoothingFactors(llvm::StringRef normWeight) const;
 

@@ -6,7 +6,9 @@ llmc's own full-precision artifact and llama.cpp's quantizations of the same mod
         --work DIR [--text FILE] [--baselines FILE.json] [--check]
 
 For each mode the GGUF is compiled for the CPU (`llmc compile --target=cpu --quant=MODE`,
-fp8 with static scales and int8 with SmoothQuant calibrated on --calib-text) and
+fp8 with static scales and SmoothQuant of the norms, int8 with SmoothQuant of the norms
+and of down_proj/o_proj, both calibrated on --calib-text; w8a16/w4a16 with the
+clipping search) and
 evaluated with `llmc-runtime eval --perplexity TEXT --ctx 512 --reference f32.llmc`
 (PPL ratio, mean KL divergence, same top-1 against the f32 artifact). The llama.cpp
 rows come from test/e2e/make_quant_baselines.py (llama.cpp's own Q8_0 and Q4_K_M
@@ -36,7 +38,10 @@ CALIB_TEXT = "/usr/share/common-licenses/Apache-2.0"
 # name -> extra `llmc compile` arguments
 MODES = [
     ("fp8", ["--quant=fp8", "--calib={calib}", "--calib-cache={work}/calib.json"]),
+    ("fp8 static unsmoothed", ["--quant=fp8", "--calib={calib}", "--calib-cache={work}/calib.json", "--no-smooth"]),
     ("fp8 dynamic", ["--quant=fp8"]),
+    ("fp8 dynamic SmoothQuant", ["--quant=fp8", "--act-scales=dynamic", "--calib={calib}",
+                                 "--calib-cache={work}/calib.json"]),
     ("int8 SmoothQuant", ["--quant=int8", "--calib={calib}", "--calib-cache={work}/calib.json"]),
     ("int8 unsmoothed", ["--quant=int8"]),
     ("w8a16", ["--quant=w8a16"]),

@@ -302,9 +302,9 @@ TEST(CompileOptionsTest, KVCacheModes) {
   EXPECT_EQ(parse({"m", "--target=h100", "--kv-cache=auto", "-o", "x"})
                 .options.kvCache,
             KVCacheMode::Fp8);
-  EXPECT_EQ(parse({"m", "--target=t4", "--kv-cache=auto", "-o", "x"})
-                .options.kvCache,
-            KVCacheMode::Int8);
+  EXPECT_EQ(
+      parse({"m", "--target=t4", "--kv-cache=auto", "-o", "x"}).options.kvCache,
+      KVCacheMode::Int8);
   EXPECT_EQ(parse({"m", "--target=cpu", "--kv-cache=auto", "-o", "x"})
                 .options.kvCache,
             KVCacheMode::Int8);
@@ -320,28 +320,48 @@ TEST(CompileOptionsTest, KVCacheModes) {
             "unknown --kv-cache 'fp4'; expected none, fp8, int8 or auto");
 }
 
-// Calibration: fp8 turns static with --calib (or a cache), int8 smooths
-// only with it; asking for what cannot be computed is refused.
+// Calibration: fp8 turns static with --calib (or a cache); int8 and fp8
+// smooth only with it; asking for what cannot be computed is refused.
 TEST(CompileOptionsTest, CalibrationAndActivationScales) {
   using llmc::ActivationScales;
   Parsed fp8 = parse({"m", "--target=h100", "-o", "x"});
   EXPECT_EQ(fp8.options.activationScales, ActivationScales::Dynamic);
-  Parsed calibrated =
-      parse({"m", "--target=h100", "--calib=t.txt", "-o", "x"});
+  Parsed calibrated = parse({"m", "--target=h100", "--calib=t.txt", "-o", "x"});
   ASSERT_TRUE(calibrated.status.ok()) << calibrated.status.message;
   EXPECT_EQ(calibrated.options.activationScales, ActivationScales::Static);
   EXPECT_EQ(calibrated.options.calibrationTextPath, "t.txt");
+  EXPECT_TRUE(calibrated.options.smooth); // fp8 smooths when calibrated
+  EXPECT_FALSE(fp8.options.smooth);
+  // Dynamic fp8 uses the maxima for smoothing only.
   Parsed cached = parse({"m", "--target=h100", "--calib-cache", "c.json",
                          "--act-scales=dynamic", "-o", "x"});
-  ASSERT_FALSE(cached.status.ok()); // dynamic fp8 has no use for maxima
+  ASSERT_TRUE(cached.status.ok()) << cached.status.message;
+  EXPECT_TRUE(cached.options.smooth);
+  EXPECT_EQ(cached.options.activationScales, ActivationScales::Dynamic);
+  Parsed cachedUnsmoothed =
+      parse({"m", "--target=h100", "--calib-cache", "c.json",
+             "--act-scales=dynamic", "--no-smooth", "-o", "x"});
+  EXPECT_EQ(cachedUnsmoothed.status.message,
+            "--calib is used for --quant=fp8 static scales and W8A8 "
+            "SmoothQuant; --quant=fp8 with --no-smooth has no use for it");
+  Parsed fp8Alpha = parse(
+      {"m", "--target=h100", "--calib=t.txt", "--smooth-alpha=0.3", "-o", "x"});
+  ASSERT_TRUE(fp8Alpha.status.ok()) << fp8Alpha.status.message;
+  EXPECT_TRUE(fp8Alpha.options.smooth);
+  EXPECT_DOUBLE_EQ(fp8Alpha.options.smoothAlpha, 0.3);
+  Parsed fp8NoSmooth =
+      parse({"m", "--target=h100", "--calib=t.txt", "--no-smooth", "-o", "x"});
+  ASSERT_TRUE(fp8NoSmooth.status.ok()) << fp8NoSmooth.status.message;
+  EXPECT_FALSE(fp8NoSmooth.options.smooth);
+  EXPECT_EQ(fp8NoSmooth.options.activationScales, ActivationScales::Static);
   Parsed staticNoData =
       parse({"m", "--target=h100", "--act-scales=static", "-o", "x"});
   EXPECT_EQ(staticNoData.status.message,
             "--act-scales=static needs calibration data: pass --calib "
             "FILE.txt (or --calib-cache FILE written by an earlier --calib "
             "run)");
-  Parsed int8 = parse({"m", "--target=t4", "--calib=t.txt",
-                       "--smooth-alpha=0.8", "-o", "x"});
+  Parsed int8 = parse(
+      {"m", "--target=t4", "--calib=t.txt", "--smooth-alpha=0.8", "-o", "x"});
   ASSERT_TRUE(int8.status.ok()) << int8.status.message;
   EXPECT_TRUE(int8.options.smooth);
   EXPECT_DOUBLE_EQ(int8.options.smoothAlpha, 0.8);
@@ -349,16 +369,20 @@ TEST(CompileOptionsTest, CalibrationAndActivationScales) {
   Parsed noSmooth =
       parse({"m", "--target=t4", "--calib=t.txt", "--no-smooth", "-o", "x"});
   EXPECT_EQ(noSmooth.status.message,
-            "--calib is used for --quant=fp8 static scales and --quant=int8 "
+            "--calib is used for --quant=fp8 static scales and W8A8 "
             "SmoothQuant; --quant=int8 with --no-smooth has no use for it");
-  EXPECT_EQ(parse({"m", "--target=t4", "--calib=t", "--smooth-alpha=1.5",
-                   "-o", "x"})
-                .status.message,
-            "--smooth-alpha must be a number in [0, 1], got '1.5'");
+  EXPECT_EQ(
+      parse({"m", "--target=t4", "--calib=t", "--smooth-alpha=1.5", "-o", "x"})
+          .status.message,
+      "--smooth-alpha must be a number in [0, 1], got '1.5'");
   EXPECT_EQ(parse({"m", "--target=h100", "--smooth-alpha=0.5", "-o", "x"})
                 .status.message,
-            "--smooth-alpha applies to --quant=int8 (SmoothQuant), not "
-            "--quant=fp8");
+            "--smooth-alpha needs calibration data: pass --calib FILE.txt");
+  EXPECT_EQ(
+      parse({"m", "--target=h100", "--quant=w8a16", "--no-smooth", "-o", "x"})
+          .status.message,
+      "--no-smooth applies to --quant=int8 and fp8 (SmoothQuant), not "
+      "--quant=w8a16");
   EXPECT_EQ(
       parse({"m", "--target=h100", "--act-scales=static", "--quant=int8",
              "--calib=t", "-o", "x"})
@@ -374,32 +398,32 @@ TEST(CompileOptionsTest, WeightOnlyAndKeepFullPrecision) {
   ASSERT_TRUE(w4.status.ok()) << w4.status.message;
   EXPECT_EQ(w4.options.groupSize, 64);
   EXPECT_TRUE(w4.options.asymmetric);
-  EXPECT_EQ(parse({"m", "--target=t4", "--group-size=64", "-o", "x"})
-                .status.message,
-            "--group-size applies to the weight-only modes w8a16 and w4a16, "
-            "not --quant=int8");
+  EXPECT_EQ(
+      parse({"m", "--target=t4", "--group-size=64", "-o", "x"}).status.message,
+      "--group-size applies to the weight-only modes w8a16 and w4a16, "
+      "not --quant=int8");
   EXPECT_EQ(parse({"m", "--target=t4", "--quant=w4a16", "--group-size=33",
                    "--emit=mlir", "-o", "x"})
                 .status.message,
             "--group-size must be even (INT4 packs two values per byte), got "
             "33");
-  Parsed keep = parse({"m", "--target=h100", "--keep-fp=lm_head,layers.0.",
-                       "-o", "x"});
+  Parsed keep =
+      parse({"m", "--target=h100", "--keep-fp=lm_head,layers.0.", "-o", "x"});
   ASSERT_TRUE(keep.status.ok()) << keep.status.message;
   EXPECT_EQ(keep.options.keepFullPrecision,
             (std::vector<std::string>{"lm_head", "layers.0."}));
   Parsed none = parse({"m", "--target=h100", "--keep-fp=none", "-o", "x"});
   EXPECT_TRUE(none.options.keepFullPrecisionGiven);
   EXPECT_TRUE(none.options.keepFullPrecision.empty());
-  EXPECT_EQ(parse({"m", "--target=h100", "--keep-fp=a,,b", "-o", "x"})
-                .status.message,
-            "--keep-fp has an empty name in 'a,,b'; pass comma-separated "
-            "weight names");
-  EXPECT_EQ(parse({"m", "--target=h100", "--quant=bf16", "--keep-fp=a", "-o",
-                   "x"})
-                .status.message,
-            "--keep-fp applies to quantized modes; --quant=bf16 quantizes "
-            "nothing");
+  EXPECT_EQ(
+      parse({"m", "--target=h100", "--keep-fp=a,,b", "-o", "x"}).status.message,
+      "--keep-fp has an empty name in 'a,,b'; pass comma-separated "
+      "weight names");
+  EXPECT_EQ(
+      parse({"m", "--target=h100", "--quant=bf16", "--keep-fp=a", "-o", "x"})
+          .status.message,
+      "--keep-fp applies to quantized modes; --quant=bf16 quantizes "
+      "nothing");
 }
 
 // compileModel: a model path that does not exist is a failure (exit 1) naming

@@ -131,11 +131,18 @@ TEST_P(ImportQuantizeTest, PlanTensorsMaterialize) {
   // Norm weights before the divisions, for the exactness check below.
   // Smoothed norms and the linears they feed.
   std::map<std::string, std::vector<std::string>> smoothedNorms;
+  // Linear pairs (down_proj from up_proj, o_proj from v_proj): the producer
+  // and its smoothing record.
+  std::map<std::string, mlir::DictionaryAttr> smoothedPairs;
   module.walk([&](llm::WeightOp op) {
     auto smooth =
         op->getAttrOfType<mlir::DictionaryAttr>(kWeightSmoothAttrName);
     if (!smooth)
       return;
+    if (smooth.contains("rows")) {
+      smoothedPairs[op.getName().str()] = smooth;
+      return;
+    }
     std::vector<std::string> &linears = smoothedNorms[op.getName().str()];
     for (mlir::Attribute name : smooth.getAs<mlir::ArrayAttr>("linears"))
       linears.push_back(llvm::cast<mlir::StringAttr>(name).getValue().str());
@@ -204,6 +211,13 @@ TEST_P(ImportQuantizeTest, PlanTensorsMaterialize) {
       for (const std::string &linear : linears) {
         std::vector<float> w = materializeF32(*fresh->weights, linear);
         std::vector<float> ws = materializeF32(store, linear);
+        // A pair producer's rows are divided as well: undo that here.
+        std::vector<float> rowFactors;
+        if (smoothedPairs.count(linear)) {
+          auto pairFactors = store.getSmoothingFactors(linear);
+          ASSERT_TRUE(!!pairFactors);
+          rowFactors = *pairFactors;
+        }
         ASSERT_EQ(w.size(), ws.size());
         EXPECT_NE(w, ws) << linear;
         size_t k = x.size();
@@ -214,8 +228,43 @@ TEST_P(ImportQuantizeTest, PlanTensorsMaterialize) {
             after += double(ws[n * k + j]) * (x[j] * smoothed[j]);
             magnitude += std::fabs(double(w[n * k + j]) * x[j] * original[j]);
           }
+          if (!rowFactors.empty())
+            after *= rowFactors[n];
           EXPECT_NEAR(after, before, 1e-6 * (1.0 + magnitude))
               << linear << " row " << n;
+        }
+      }
+    }
+  }
+  // The consumers' columns are multiplied by their V (or up) channel's
+  // factor: c = h * head_dim + d reads channel (h / r) * head_dim + d.
+  if (!quantizes && c.calibrated) {
+    auto fresh = frontends::importModel(
+        context, std::string(LLMC_TINY_MODELS_DIR) + "/" + c.model,
+        importOptions);
+    ASSERT_TRUE(!!fresh);
+    EXPECT_FALSE(smoothedPairs.empty());
+    for (auto &[producer, smooth] : smoothedPairs) {
+      auto factors = store.getSmoothingFactors(producer);
+      ASSERT_TRUE(!!factors);
+      int64_t headDim = 0, r = 1;
+      if (auto attr = smooth.getAs<mlir::IntegerAttr>("head_dim"))
+        headDim = attr.getInt();
+      if (auto attr =
+              smooth.getAs<mlir::IntegerAttr>("query_heads_per_kv_head"))
+        r = attr.getInt();
+      for (mlir::Attribute name : smooth.getAs<mlir::ArrayAttr>("linears")) {
+        std::string consumer =
+            llvm::cast<mlir::StringAttr>(name).getValue().str();
+        std::vector<float> w = materializeF32(*fresh->weights, consumer);
+        std::vector<float> ws = materializeF32(store, consumer);
+        ASSERT_EQ(w.size(), ws.size());
+        size_t columns = factors->size() * r;
+        for (size_t i = 0; i < w.size(); ++i) {
+          size_t col = i % columns;
+          size_t j =
+              r == 1 ? col : col / (headDim * r) * headDim + col % headDim;
+          ASSERT_EQ(ws[i], w[i] * (*factors)[j]) << consumer << " " << i;
         }
       }
     }

@@ -153,16 +153,18 @@ TEST_F(QuantizationPipelineTest, Int8WeightsMatchNumpy) {
 }
 
 // --quant=w4a16 asymmetric: packed int4, group scales and zero points equal
-// numpy's; the GEMM step reads them as scale_b / zero_b.
+// numpy's (with its clipping search, the weight-only default); the GEMM step
+// reads them as scale_b / zero_b.
 TEST_F(QuantizationPipelineTest, W4A16AsymmetricMatchesNumpy) {
   QuantizationOptions options;
   options.scheme = "w4a16";
   options.symmetric = false;
   artifact::PlanTranslation plan = compile(options);
-  EXPECT_EQ(materialize("w"), readBytes("int4_group128_asym.bin"));
-  EXPECT_EQ(materialize("w.scale"), readBytes("int4_group128_asym.scale.f32"));
+  EXPECT_EQ(materialize("w"), readBytes("int4_group128_asym_clip.bin"));
+  EXPECT_EQ(materialize("w.scale"),
+            readBytes("int4_group128_asym_clip.scale.f32"));
   EXPECT_EQ(materialize("w.zero_point"),
-            readBytes("int4_group128_asym.zero.bin"));
+            readBytes("int4_group128_asym_clip.zero.bin"));
   const artifact::TensorSpec *w = findTensor(plan, "w");
   ASSERT_TRUE(w && w->quant);
   EXPECT_EQ(w->quant->scheme, "int4_group128_asym");
@@ -177,6 +179,19 @@ TEST_F(QuantizationPipelineTest, W4A16AsymmetricMatchesNumpy) {
       EXPECT_EQ(gemm->b.dtype, artifact::DType::I4);
     }
   EXPECT_TRUE(sawGemm);
+}
+
+// clipSearch=false: the plain max-range scales of numpy's quantize().
+TEST_F(QuantizationPipelineTest, W4A16WithoutClipSearchMatchesNumpy) {
+  QuantizationOptions options;
+  options.scheme = "w4a16";
+  options.symmetric = false;
+  options.clipSearch = false;
+  compile(options);
+  EXPECT_EQ(materialize("w"), readBytes("int4_group128_asym.bin"));
+  EXPECT_EQ(materialize("w.scale"), readBytes("int4_group128_asym.scale.f32"));
+  EXPECT_EQ(materialize("w.zero_point"),
+            readBytes("int4_group128_asym.zero.bin"));
 }
 
 // The W4A16 plan written as an artifact and read back by the runtime's
@@ -231,7 +246,7 @@ TEST_F(QuantizationPipelineTest, W4A16ArtifactRoundTrip) {
   EXPECT_EQ(loaded->tensor(scaleIndex).name, "w.scale");
   EXPECT_EQ(loaded->tensor(zeroIndex).name, "w.zero_point");
   std::vector<uint8_t> stored(w.data, w.data + w.bytes);
-  EXPECT_EQ(stored, readBytes("int4_group128_asym.bin"));
+  EXPECT_EQ(stored, readBytes("int4_group128_asym_clip.bin"));
   bool sawZeroB = false;
   for (const auto *rank : *loaded->root().plans())
     for (const auto *step : *rank->steps())
@@ -369,7 +384,8 @@ TEST(CalibrationTest, WriteThenLoad) {
   EXPECT_TRUE(b->channelAbsMax.empty());
 }
 
-// SmoothQuant is the INT8 default only with a calibration file.
+// SmoothQuant is the INT8 and FP8 default only with a calibration file;
+// weight-only schemes do not smooth unless asked.
 TEST(QuantizationOptionsTest, SmoothDefaults) {
   QuantizationOptions options;
   EXPECT_EQ(options.getSmoothAlpha(), std::nullopt);
@@ -379,6 +395,8 @@ TEST(QuantizationOptionsTest, SmoothDefaults) {
   EXPECT_EQ(options.getSmoothAlpha(), std::nullopt);
   options.scheme = "fp8";
   options.smoothAlpha.reset();
+  EXPECT_EQ(options.getSmoothAlpha(), 0.5);
+  options.scheme = "w8a16";
   EXPECT_EQ(options.getSmoothAlpha(), std::nullopt);
 }
 

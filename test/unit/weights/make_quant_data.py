@@ -12,6 +12,10 @@ quantization contract in docs/quantization.md:
               zero = clip(rint(qmin - lo / scale), qmin, qmax),
               q = clip(rint(x / scale) + zero, qmin, qmax)
   int4: two values a byte, the even column in the low nibble.
+Clipping search (`<case>_clip`, QuantScheme::searchClipping): per block, for
+r_i = 1 - 0.5 * i / 19 (i = 0..19, float32), the range above with amax (or
+lo and hi) multiplied by r_i; the block keeps the first candidate with the
+smallest float64 sum of x^2 * (x - (q - zero) * scale)^2.
 SmoothQuant: s_j = amax_x_j^alpha / amax_w_j^(1 - alpha), clipped to
 [1e-5, 1e5], 1 where either maximum is 0.
 
@@ -58,7 +62,26 @@ def blocks(rows, cols, granularity, group):
     return idx, rows * g, (rows, g)
 
 
-def quantize(w, kind, granularity, group=0, symmetric=True):
+def block_range(lo, hi, qmin, qmax, symmetric, ratio=f32(1)):
+    """Scales (and zero points) of blocks with value ranges [lo, hi] x ratio."""
+    if symmetric:
+        amax = (np.maximum(-lo, hi) * ratio).astype(f32)
+        return np.where(amax > 0, amax / f32(qmax), f32(1)).astype(f32), None
+    lo = (lo * ratio).astype(f32)
+    hi = (hi * ratio).astype(f32)
+    scale = ((hi - lo) / f32(qmax - qmin)).astype(f32)
+    scale = np.where(scale > 0, scale, f32(1)).astype(f32)
+    zero = np.clip(np.rint(f32(qmin) - lo / scale), qmin, qmax).astype(np.int8)
+    return scale, zero
+
+
+def integer_codes(w, scale, zero, idx, qmin, qmax):
+    x = (w / scale[idx]).astype(f32)
+    z = zero[idx].astype(f32) if zero is not None else f32(0)
+    return np.clip(np.rint(x) + z, qmin, qmax).astype(np.int8)
+
+
+def quantize(w, kind, granularity, group=0, symmetric=True, clip=False):
     rows, cols = w.shape
     idx, n, shape = blocks(rows, cols, granularity, group)
     lo = np.zeros(n, f32)
@@ -66,14 +89,26 @@ def quantize(w, kind, granularity, group=0, symmetric=True):
     np.minimum.at(lo, idx.ravel(), w.ravel())
     np.maximum.at(hi, idx.ravel(), w.ravel())
     qmin, qmax = {"int8": (-128, 127), "int4": (-8, 7), "fp8": (None, 448)}[kind]
-    zero = None
-    if symmetric:
-        amax = np.maximum(-lo, hi)
-        scale = np.where(amax > 0, amax / f32(qmax), f32(1)).astype(f32)
-    else:
-        scale = ((hi - lo) / f32(qmax - qmin)).astype(f32)
-        scale = np.where(scale > 0, scale, f32(1)).astype(f32)
-        zero = np.clip(np.rint(f32(qmin) - lo / scale), qmin, qmax).astype(np.int8)
+    scale, zero = block_range(lo, hi, qmin, qmax, symmetric)
+    if clip:
+        best = None
+        for i in range(20):
+            ratio = f32(1) - f32(0.5) * f32(i) / f32(19)
+            s, z = block_range(lo, hi, qmin, qmax, symmetric, ratio)
+            q = integer_codes(w, s, z, idx, qmin, qmax).astype(np.float64)
+            zz = z[idx].astype(np.float64) if z is not None else 0.0
+            d = w.astype(np.float64) - (q - zz) * s[idx].astype(np.float64)
+            err = np.zeros(n, np.float64)
+            x2 = w.astype(np.float64) ** 2
+            np.add.at(err, idx.ravel(), (x2 * d * d).ravel())
+            if best is None:
+                best = err
+                continue
+            better = err < best
+            best = np.where(better, err, best)
+            scale = np.where(better, s, scale).astype(f32)
+            if z is not None:
+                zero = np.where(better, z, zero).astype(np.int8)
     x = (w / scale[idx]).astype(f32)
     if kind == "fp8":
         q = np.clip(x, -448, 448).astype(ml_dtypes.float8_e4m3fn).view(np.uint8)
@@ -112,6 +147,9 @@ def main():
     write("int8_group64_asym", *quantize(w, "int8", "group", 64, False))
     write("int4_group128_asym", *quantize(w, "int4", "group", 128, False))
     write("int4_group64", *quantize(w, "int4", "group", 64))
+    write("int4_group64_clip", *quantize(w, "int4", "group", 64, clip=True))
+    write("int4_group128_asym_clip", *quantize(w, "int4", "group", 128, False, clip=True))
+    write("int8_per_channel_clip", *quantize(w, "int8", "channel", clip=True))
 
     alpha = f32(0.5)
     wmax = np.maximum(np.abs(up).max(0), np.abs(gate).max(0)).astype(f32)

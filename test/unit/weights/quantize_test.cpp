@@ -61,7 +61,8 @@ protected:
   /// Quantizes `w` with `scheme`, reading the weight first or the scales
   /// first, and compares bytes, scales and zero points with the goldens.
   void checkScheme(const QuantScheme &scheme, bool scalesFirst) {
-    std::string name = scheme.getName();
+    std::string name =
+        scheme.getName() + (scheme.searchClipping ? "_clip" : "");
     ASSERT_FALSE(!!store.quantize("w", scheme));
     ASSERT_FALSE(!!store.addQuantScales("w.scale", "w"));
     if (!scheme.symmetric)
@@ -136,6 +137,80 @@ TEST_F(QuantizeTest, Int4Group128AsymmetricPacking) {
 // Symmetric INT4 groups of 64.
 TEST_F(QuantizeTest, Int4Group64Symmetric) {
   checkScheme(scheme(DType::I4, QuantGranularity::Group, 64), false);
+}
+
+/// `base` with the clipping search on.
+QuantScheme clipped(QuantScheme base) {
+  base.searchClipping = true;
+  return base;
+}
+
+// The clipping search picks numpy's ratio per block (goldens computed by
+// make_quant_data.py's own search): symmetric INT4 groups of 64, read
+// weight first and scales first.
+TEST_F(QuantizeTest, Int4Group64ClipSearch) {
+  checkScheme(clipped(scheme(DType::I4, QuantGranularity::Group, 64)), false);
+}
+TEST_F(QuantizeTest, Int4Group64ClipSearchScalesFirst) {
+  checkScheme(clipped(scheme(DType::I4, QuantGranularity::Group, 64)), true);
+}
+
+// Asymmetric INT4 (both ends clipped) and INT8 per channel.
+TEST_F(QuantizeTest, ClipSearchAsymmetricAndPerChannel) {
+  checkScheme(clipped(scheme(DType::I4, QuantGranularity::Group, 128, false)),
+              false);
+}
+TEST_F(QuantizeTest, Int8PerChannelClipSearch) {
+  checkScheme(clipped(scheme(DType::I8, QuantGranularity::PerChannel)), false);
+}
+
+// The search never does worse than max scaling: on every group of `w`, the
+// x^2-weighted squared reconstruction error with the searched scales is at
+// most the error of the plain ones, and below it on some group.
+TEST_F(QuantizeTest, ClipSearchLowersError) {
+  WeightStore plain;
+  auto checkpoint =
+      SafetensorsCheckpoint::open(dataPath("quant/quant.safetensors"));
+  ASSERT_TRUE(!!checkpoint);
+  ASSERT_FALSE(!!plain.addSource(std::move(*checkpoint)));
+  plain.addAllSourceTensors();
+  std::vector<uint8_t> sourceBytes(6 * 256 * 4);
+  ASSERT_FALSE(!!plain.materialize("w", sourceBytes));
+  std::vector<float> w(6 * 256);
+  std::memcpy(w.data(), sourceBytes.data(), sourceBytes.size());
+  auto groupErrors = [&](WeightStore &target, bool search) {
+    QuantScheme s = scheme(DType::I4, QuantGranularity::Group, 32);
+    s.searchClipping = search;
+    EXPECT_FALSE(!!target.quantize("w", s));
+    EXPECT_FALSE(!!target.addQuantScales("w.scale", "w"));
+    auto bytesOf = [&](llvm::StringRef name) {
+      auto desc = target.describe(name);
+      std::vector<uint8_t> bytes(desc ? desc->getBytes() : 0);
+      EXPECT_FALSE(!!target.materialize(name, bytes));
+      return bytes;
+    };
+    std::vector<uint8_t> q = bytesOf("w");
+    std::vector<uint8_t> scaleBytes = bytesOf("w.scale");
+    std::vector<float> scales(scaleBytes.size() / 4);
+    std::memcpy(scales.data(), scaleBytes.data(), scaleBytes.size());
+    std::vector<double> errors(scales.size(), 0.0);
+    for (size_t i = 0; i < w.size(); ++i) {
+      int code = (q[i / 2] >> (4 * (i % 2))) & 0xF;
+      code = code >= 8 ? code - 16 : code;
+      double d = w[i] - double(code) * scales[i / 32];
+      errors[i / 32] += double(w[i]) * w[i] * d * d;
+    }
+    return errors;
+  };
+  std::vector<double> before = groupErrors(plain, false);
+  std::vector<double> after = groupErrors(store, true);
+  ASSERT_EQ(before.size(), 48u);
+  bool lower = false;
+  for (size_t g = 0; g < before.size(); ++g) {
+    EXPECT_LE(after[g], before[g] * (1 + 1e-12)) << g;
+    lower = lower || after[g] < before[g] * 0.99;
+  }
+  EXPECT_TRUE(lower);
 }
 
 // The packing order on its own: element 2i is the low nibble of byte i, and
@@ -344,6 +419,125 @@ TEST_F(QuantizeTest, SmoothRejectsMismatchedChannels) {
   EXPECT_THAT(llvm::toString(store.smooth("norm", "", {"up"}, act, 0.5f)),
               HasSubstr("cannot smooth norm weight 'norm': 'norm' is F32 "
                         "[256], expected an F32, F16 or BF16 [128] vector"));
+}
+
+/// s_j = max|x_j|^alpha / max|W_j|^(1 - alpha) over the columns c with
+/// factor j (c / (headDim * r) * headDim + c % headDim, or c when r == 1),
+/// in double: an independent reading of smoothLinearPair's formula.
+std::vector<double> expectedPairFactors(const std::vector<float> &act,
+                                        const std::vector<float> &consumer,
+                                        size_t rows, int64_t headDim, int64_t r,
+                                        double alpha) {
+  size_t columns = act.size();
+  std::vector<double> xMax(rows, 0.0), wMax(rows, 0.0);
+  for (size_t c = 0; c < columns; ++c) {
+    size_t j = r == 1 ? c : c / (headDim * r) * headDim + c % headDim;
+    xMax[j] = std::max(xMax[j], double(act[c]));
+    for (size_t n = 0; n < consumer.size() / columns; ++n)
+      wMax[j] = std::max(wMax[j], std::fabs(double(consumer[n * columns + c])));
+  }
+  std::vector<double> factors(rows, 1.0);
+  for (size_t j = 0; j < rows; ++j)
+    if (xMax[j] > 0 && wMax[j] > 0)
+      factors[j] = std::clamp(
+          std::pow(xMax[j], alpha) / std::pow(wMax[j], 1.0 - alpha), 1e-5, 1e5);
+  return factors;
+}
+
+// down_proj(act(gate) * up(x)) is the same after smoothing up_proj's rows
+// into down_proj's columns, the factors follow the SmoothQuant formula, and
+// a static scale of down_proj's input is max_j(absmax_j / s_j) / qmax.
+TEST_F(QuantizeTest, SmoothLinearPairKeepsFloatOutput) {
+  // up: the transposed `up` [256, 4]; down: `w` [6, 256].
+  ASSERT_FALSE(!!store.transpose("up"));
+  std::vector<float> up = materializeF32("up");
+  std::vector<float> down = materializeF32("w");
+  std::vector<float> act = readGolden("quant/act_absmax");
+  ASSERT_FALSE(!!store.smoothLinearPair("up", "", {"w"}, act, 0.5f));
+  ASSERT_FALSE(!!store.addActivationScale("w.input_scale", 1.0f, 448.0f, "up"));
+  auto factors = store.getSmoothingFactors("up");
+  ASSERT_TRUE(!!factors);
+  std::vector<double> expected = expectedPairFactors(act, down, 256, 0, 1, 0.5);
+  ASSERT_EQ(factors->size(), 256u);
+  double smoothedMax = 0;
+  for (size_t j = 0; j < 256; ++j) {
+    EXPECT_NEAR((*factors)[j], expected[j], 1e-5 * expected[j]) << j;
+    smoothedMax = std::max(smoothedMax, act[j] / double((*factors)[j]));
+  }
+  EXPECT_NEAR(materializeF32("w.input_scale")[0], smoothedMax / 448.0,
+              1e-6 * smoothedMax);
+  std::vector<float> smoothedUp = materializeF32("up");
+  std::vector<float> smoothedDown = materializeF32("w");
+  auto forward = [](const std::vector<float> &upWeight,
+                    const std::vector<float> &downWeight) {
+    std::vector<double> y(6, 0.0);
+    for (size_t j = 0; j < 256; ++j) {
+      double h = 0;
+      for (size_t k = 0; k < 4; ++k)
+        h += double(upWeight[j * 4 + k]) * std::cos(1.3 * k + 0.1);
+      double gate = std::sin(0.37 * j) * (1 + j % 7); // act(gate), outliers
+      for (size_t n = 0; n < 6; ++n)
+        y[n] += double(downWeight[n * 256 + j]) * gate * h;
+    }
+    return y;
+  };
+  std::vector<double> before = forward(up, down);
+  std::vector<double> after = forward(smoothedUp, smoothedDown);
+  for (size_t n = 0; n < before.size(); ++n)
+    EXPECT_NEAR(after[n], before[n], 1e-5 * (1.0 + std::fabs(before[n])));
+  EXPECT_NE(smoothedDown, down);
+}
+
+// With GQA (4 KV heads of 32, 2 query heads each), o_proj's column of query
+// head h, dim d gets the factor of V channel (h / 2) * 32 + d, so attention
+// outputs computed from the smoothed V and o_proj are unchanged.
+TEST_F(QuantizeTest, SmoothLinearPairGroupedQueryAttention) {
+  // v_proj: rows [0, 128) of the transposed `up` ([128, 4]); o_proj: `w`
+  // [6, 256] (8 query heads x 32).
+  ASSERT_FALSE(!!store.transpose("up"));
+  ASSERT_FALSE(!!store.slice("up", 0, 0, 128));
+  std::vector<float> v = materializeF32("up");
+  std::vector<float> o = materializeF32("w");
+  std::vector<float> act = readGolden("quant/act_absmax");
+  ASSERT_FALSE(!!store.smoothLinearPair("up", "", {"w"}, act, 0.5f, 1e-5f,
+                                        /*headDim=*/32,
+                                        /*queryHeadsPerKVHead=*/2));
+  auto factors = store.getSmoothingFactors("up");
+  ASSERT_TRUE(!!factors);
+  std::vector<double> expected = expectedPairFactors(act, o, 128, 32, 2, 0.5);
+  ASSERT_EQ(factors->size(), 128u);
+  for (size_t j = 0; j < 128; ++j)
+    EXPECT_NEAR((*factors)[j], expected[j], 1e-5 * expected[j]) << j;
+  std::vector<float> smoothedV = materializeF32("up");
+  std::vector<float> smoothedO = materializeF32("w");
+  // Two tokens; query head h weighs them p_h and 1 - p_h.
+  auto forward = [](const std::vector<float> &vWeight,
+                    const std::vector<float> &oWeight) {
+    std::vector<double> values[2] = {std::vector<double>(128),
+                                     std::vector<double>(128)};
+    for (size_t t = 0; t < 2; ++t)
+      for (size_t j = 0; j < 128; ++j)
+        for (size_t k = 0; k < 4; ++k)
+          values[t][j] += double(vWeight[j * 4 + k]) * std::cos(1.3 * k + t);
+    std::vector<double> y(6, 0.0);
+    for (size_t c = 0; c < 256; ++c) {
+      size_t h = c / 32, j = h / 2 * 32 + c % 32;
+      double p = 0.1 + 0.1 * h;
+      double attended = p * values[0][j] + (1 - p) * values[1][j];
+      for (size_t n = 0; n < 6; ++n)
+        y[n] += double(oWeight[n * 256 + c]) * attended;
+    }
+    return y;
+  };
+  std::vector<double> before = forward(v, o);
+  std::vector<double> after = forward(smoothedV, smoothedO);
+  for (size_t n = 0; n < before.size(); ++n)
+    EXPECT_NEAR(after[n], before[n], 1e-5 * (1.0 + std::fabs(before[n])));
+  EXPECT_NE(smoothedO, o);
+  // The head grouping must match the shapes.
+  EXPECT_THAT(llvm::toString(store.smoothLinearPair("gate", "", {"w"}, act,
+                                                    0.5f, 1e-5f, 32, 2)),
+              HasSubstr("rows are not whole heads of 32"));
 }
 
 } // namespace
