@@ -37,7 +37,7 @@
 // their [N, K/G] scales and zero points concatenate and one dequantize
 // feeds the packed linear; epilogues keep the dequantize outside.
 // W4-LABEL: func.func @forward
-// W4: %[[W:.+]] = llm.weight @model.layers.0.self_attn.qkv_proj.weight {{.+}}llm.quant = {granularity = "group", group_size = 32 : i64, scale = "model.layers.0.self_attn.qkv_proj.weight.scale", scheme = "int4_group32_asym", symmetric = false, zero_point = "model.layers.0.self_attn.qkv_proj.weight.zero_point"}} : tensor<128x64xi4>
+// W4: %[[W:.+]] = llm.weight @model.layers.0.self_attn.qkv_proj.weight {{.+}}llm.quant = {clip_search, granularity = "group", group_size = 32 : i64, scale = "model.layers.0.self_attn.qkv_proj.weight.scale", scheme = "int4_group32_asym", symmetric = false, zero_point = "model.layers.0.self_attn.qkv_proj.weight.zero_point"}} : tensor<128x64xi4>
 // W4-NEXT: %[[S:.+]] = llm.weight @model.layers.0.self_attn.qkv_proj.weight.scale {{.+}} : tensor<128x2xf32>
 // W4-NEXT: %[[Z:.+]] = llm.weight @model.layers.0.self_attn.qkv_proj.weight.zero_point {llm.concat = {axis = 0 : i64, parts = ["model.layers.0.self_attn.q_proj.weight.zero_point", "model.layers.0.self_attn.k_proj.weight.zero_point", "model.layers.0.self_attn.v_proj.weight.zero_point"]}} : tensor<128x2xi8>
 // W4-NEXT: %[[D:.+]] = llm.dequantize %[[W]], %[[S]], %[[Z]] : tensor<128x64xi4>, tensor<128x2xf32>, tensor<128x2xi8> -> tensor<128x64xbf16>
