@@ -183,6 +183,24 @@ struct Params {
   }
 };
 
+/// The KV-cache layer and attention parameters as the `attention`,
+/// `cached_attention` and `cached_attention_quantize_dynamic` steps spell
+/// them; empty when complete, else what is missing.
+std::string readAttentionParams(const Params &params, int64_t &layer,
+                                cpu::AttentionParams &ap) {
+  double scale;
+  if (!params.integer("layer", layer))
+    return "missing parameter 'layer'";
+  if (!params.number("scale", scale))
+    return "missing parameter 'scale'";
+  ap.scale = static_cast<float>(scale);
+  params.integer("sliding_window", ap.slidingWindow);
+  double softcap = 0.0;
+  params.number("softcap", softcap);
+  ap.softcap = static_cast<float>(softcap);
+  return "";
+}
+
 using StepFn = std::function<Status(int64_t tokens)>;
 
 } // namespace
@@ -1009,17 +1027,10 @@ Status Engine::Impl::prepareCompute(size_t index, const fb::ComputeStep &step) {
     if (!cache)
       return error("no KV cache");
     int64_t layer;
-    if (!params.integer("layer", layer))
-      return missing("layer");
-    double scale;
-    if (!params.number("scale", scale))
-      return missing("scale");
     cpu::AttentionParams ap;
-    ap.scale = static_cast<float>(scale);
-    params.integer("sliding_window", ap.slidingWindow);
-    double softcap = 0.0;
-    params.number("softcap", softcap);
-    ap.softcap = static_cast<float>(softcap);
+    if (std::string problem = readAttentionParams(params, layer, ap);
+        !problem.empty())
+      return error(problem);
     Buf q = in[0], k = in[1], v = in[2], o = out[0];
     DType tq, tk, tv, to;
     for (auto [b, t] : {std::pair<const Buf *, DType *>{&q, &tq},
@@ -1983,15 +1994,10 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
     if (!cache)
       return error("no KV cache");
     int64_t layer;
-    double scale;
-    if (!params.integer("layer", layer) || !params.number("scale", scale))
-      return error("missing parameter 'layer' or 'scale'");
     cpu::AttentionParams ap;
-    ap.scale = static_cast<float>(scale);
-    params.integer("sliding_window", ap.slidingWindow);
-    double softcap = 0.0;
-    params.number("softcap", softcap);
-    ap.softcap = static_cast<float>(softcap);
+    if (std::string problem = readAttentionParams(params, layer, ap);
+        !problem.empty())
+      return error(problem);
     Buf q = in[0], codes = out[0], scales = out[1];
     DType tq;
     cpu::QuantDType tc;
@@ -2037,15 +2043,10 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
     if (!cache)
       return error("no KV cache");
     int64_t layer;
-    double scale;
-    if (!params.integer("layer", layer) || !params.number("scale", scale))
-      return error("missing parameter 'layer' or 'scale'");
     cpu::AttentionParams ap;
-    ap.scale = static_cast<float>(scale);
-    params.integer("sliding_window", ap.slidingWindow);
-    double softcap = 0.0;
-    params.number("softcap", softcap);
-    ap.softcap = static_cast<float>(softcap);
+    if (std::string problem = readAttentionParams(params, layer, ap);
+        !problem.empty())
+      return error(problem);
     Buf q = in[0], o = out[0];
     DType tq, to;
     if (Status s = floatDType(q, tq); !s)
