@@ -69,9 +69,9 @@ FailureOr<plan::ArenaOp> getOrCreateArena(ModuleOp module, StringRef name,
 class ForwardLowering {
 public:
   ForwardLowering(func::FuncOp forward, plan::RankOp rankOp, int64_t maxTokens,
-                  plan::GemmBackend backend)
+                  plan::GemmBackend backend, int64_t sm)
       : forward(forward), rankOp(rankOp), maxTokens(maxTokens),
-        backend(backend),
+        backend(backend), sm(sm),
         builder(OpBuilder::atBlockEnd(&rankOp.getBody().front())) {}
 
   LogicalResult run();
@@ -93,6 +93,8 @@ private:
   LogicalResult lowerOp(Operation *op);
   LogicalResult lowerWeight(llm::WeightOp op);
   LogicalResult lowerReshape(llm::ReshapeOp op);
+  plan::GemmBackendAttr gemmBackend(Value a, Value b, Value scaleA,
+                                    Value scaleB);
   LogicalResult lowerLinear(llm::LinearOp op);
   FailureOr<Value> lookupMatrix(Operation *user, Value tensor);
   LogicalResult lowerMatmul(llm::MatmulOp op);
@@ -124,6 +126,7 @@ private:
   plan::RankOp rankOp;
   int64_t maxTokens;
   plan::GemmBackend backend;
+  int64_t sm;
   OpBuilder builder;
   /// The buffer each tensor value of @forward lives in.
   DenseMap<Value, Value> buffers;
@@ -427,6 +430,38 @@ FailureOr<Value> ForwardLowering::lookupMatrix(Operation *user, Value tensor) {
   return createView(user->getLoc(), *buffer, asMatrix(type));
 }
 
+/// Who runs one GEMM on a GPU: cuBLASLt where it supports the mode, else a
+/// kernel llmc generates. cuBLASLt's INT8 and FP8 GEMMs take scalar scales,
+/// plus per-row/per-column FP8 scales ("outer vector" scaling) from Hopper
+/// on (Ada refuses them); it has no float x INT8/INT4 (weight-only) GEMM.
+plan::GemmBackendAttr ForwardLowering::gemmBackend(Value a, Value b,
+                                                   Value scaleA,
+                                                   Value scaleB) {
+  MLIRContext *context = a.getContext();
+  auto attr = [&](plan::GemmBackend chosen) {
+    return plan::GemmBackendAttr::get(context, chosen);
+  };
+  if (backend != plan::GemmBackend::CublasLt)
+    return attr(backend);
+  auto quantized = [](Value value) {
+    Type element = cast<MemRefType>(value.getType()).getElementType();
+    return isa<IntegerType, Float8E4M3FNType, Float8E5M2Type>(element);
+  };
+  if (!quantized(b))
+    return attr(plan::GemmBackend::CublasLt);
+  if (!quantized(a))
+    return attr(plan::GemmBackend::Generated);
+  auto scalar = [](Value scale) {
+    return !scale || cast<MemRefType>(scale.getType()).getNumElements() == 1;
+  };
+  if (scalar(scaleA) && scalar(scaleB))
+    return attr(plan::GemmBackend::CublasLt);
+  bool fp8 = isa<Float8E4M3FNType, Float8E5M2Type>(
+      cast<MemRefType>(b.getType()).getElementType());
+  return attr(fp8 && sm >= 90 ? plan::GemmBackend::CublasLt
+                              : plan::GemmBackend::Generated);
+}
+
 LogicalResult ForwardLowering::lowerLinear(llm::LinearOp op) {
   // Weight-only: B is the quantized weight the dequantize reads, with its
   // scales and zero points.
@@ -473,8 +508,8 @@ LogicalResult ForwardLowering::lowerLinear(llm::LinearOp op) {
   }
   // nn.Linear's weight is [out_features, in_features]: B is [N, K].
   plan::GemmOp::create(builder, op.getLoc(),
-                       plan::GemmBackendAttr::get(op.getContext(), backend), *a,
-                       *b, c, scaleA, scaleB, zeroB,
+                       gemmBackend(*a, *b, scaleA, scaleB), *a, *b, c, scaleA,
+                       scaleB, zeroB,
                        /*transpose_b=*/builder.getUnitAttr(),
                        builder.getF32FloatAttr(1.0f),
                        builder.getF32FloatAttr(0.0f));
@@ -514,8 +549,8 @@ LogicalResult ForwardLowering::lowerMatmul(llm::MatmulOp op) {
   buffers[op.getResult()] = *output;
   plan::GemmOp::create(
       builder, op.getLoc(),
-      plan::GemmBackendAttr::get(op.getContext(), backend), (*operands)[0],
-      (*operands)[1], *output, Value(), Value(), Value(),
+      gemmBackend((*operands)[0], (*operands)[1], Value(), Value()),
+      (*operands)[0], (*operands)[1], *output, Value(), Value(), Value(),
       op.getTransposeRhs() ? builder.getUnitAttr() : UnitAttr(),
       builder.getF32FloatAttr(1.0f), builder.getF32FloatAttr(0.0f));
   ++stepCount;
@@ -985,7 +1020,7 @@ LogicalResult ForwardLowering::lowerLinearResidual(llm::FusedOp op) {
   // scales and zero points (weight-only); the epilogue is the same.
   plan::GemmOp::create(
       builder, op.getLoc(),
-      plan::GemmBackendAttr::get(op.getContext(), backend),
+      gemmBackend(*x, gemm->b, gemm->scaleA, gemm->scaleB),
       asMatrixView(op.getLoc(), *x), gemm->b, asMatrixView(op.getLoc(), *c),
       gemm->scaleA, gemm->scaleB, gemm->zeroB,
       /*transpose_b=*/builder.getUnitAttr(), builder.getF32FloatAttr(1.0f),
@@ -1220,7 +1255,7 @@ struct LowerToPlanPass : llmc::impl::LowerToPlanPassBase<LowerToPlanPass> {
                                        builder.getI64IntegerAttr(rank));
     rankOp.getBody().emplaceBlock();
 
-    ForwardLowering lowering(forward, rankOp, maxTokens, backend);
+    ForwardLowering lowering(forward, rankOp, maxTokens, backend, sm);
     if (failed(lowering.run()))
       return signalPassFailure();
     forward.erase();

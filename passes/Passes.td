@@ -363,6 +363,11 @@ def LowerToPlanPass : Pass<"llm-lower-to-plan", "::mlir::ModuleOp"> {
                           "cuBLASLt"),
                clEnumValN(::llmc::plan::GemmBackend::Generated, "generated",
                           "GEMM kernels llmc generates"))}]>,
+    Option<"sm", "sm", "int64_t", /*default=*/"0",
+           "with backend=cublaslt: the GPU's compute capability (90 for "
+           "sm_90a); GEMMs cuBLASLt cannot run on it (weight-only, per-row "
+           "INT8 scales, per-row FP8 scales before Hopper) get "
+           "backend=generated">,
   ];
   let statistics = [
     Statistic<"numSteps", "steps", "steps in the lowered plan">,

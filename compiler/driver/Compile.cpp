@@ -37,6 +37,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <map>
 
 namespace llmc {
@@ -242,6 +243,9 @@ Status lowerToPlan(mlir::ModuleOp module, const CompileOptions &options,
   lowering.rank = 0;
   lowering.backend = options.target->isGpu() ? plan::GemmBackend::CublasLt
                                              : plan::GemmBackend::Cpu;
+  // "90a" -> 90: what cuBLASLt supports depends on the chip.
+  lowering.sm = options.target->isGpu() ? std::atoi(options.target->sm.c_str())
+                                        : 0;
   pipeline.addPass(createLowerToPlanPass(lowering));
   pipeline.addPass(createPlanMemoryPass());
   pipeline.addPass(createPlanVerifyMemoryPass());

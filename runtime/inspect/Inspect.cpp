@@ -152,12 +152,36 @@ std::string jsonScalarText(const nlohmann::ordered_json &value) {
   return value.dump();
 }
 
+const char *gemmBackendName(fb::GemmBackend backend) {
+  switch (backend) {
+  case fb::GemmBackend::CublasLt:
+    return "cublaslt";
+  case fb::GemmBackend::Generated:
+    return "generated";
+  case fb::GemmBackend::Cpu:
+    return "cpu";
+  }
+  return "unknown";
+}
+
 struct StepCounts {
   size_t launch = 0, gemm = 0, collective = 0, host = 0, compute = 0,
          unknown = 0, total = 0;
   /// Compute steps per name, in order of first appearance.
   std::vector<std::pair<std::string, size_t>> computeNames;
+  /// GEMM steps per backend (cpu, cublaslt, generated).
+  std::vector<std::pair<std::string, size_t>> gemmBackends;
 };
+
+void countName(std::vector<std::pair<std::string, size_t>> &counts,
+               const std::string &name) {
+  for (auto &entry : counts)
+    if (entry.first == name) {
+      ++entry.second;
+      return;
+    }
+  counts.emplace_back(name, 1);
+}
 
 StepCounts countSteps(const fb::RankPlan &plan) {
   StepCounts counts;
@@ -170,6 +194,8 @@ StepCounts countSteps(const fb::RankPlan &plan) {
         break;
       case fb::StepOp::GemmStep:
         ++counts.gemm;
+        countName(counts.gemmBackends,
+                  gemmBackendName(step->op_as_GemmStep()->backend()));
         break;
       case fb::StepOp::CollectiveStep:
         ++counts.collective;
@@ -179,14 +205,8 @@ StepCounts countSteps(const fb::RankPlan &plan) {
         break;
       case fb::StepOp::ComputeStep: {
         ++counts.compute;
-        std::string name = str(step->op_as_ComputeStep()->name());
-        auto it = std::find_if(
-            counts.computeNames.begin(), counts.computeNames.end(),
-            [&](const auto &entry) { return entry.first == name; });
-        if (it == counts.computeNames.end())
-          counts.computeNames.emplace_back(name, 1);
-        else
-          ++it->second;
+        countName(counts.computeNames,
+                  str(step->op_as_ComputeStep()->name()));
         break;
       }
       default:
@@ -462,6 +482,13 @@ std::string formatArtifactText(const Artifact &artifact) {
       for (size_t i = 0; i < counts.computeNames.size(); ++i)
         os << (i ? ", " : " ") << counts.computeNames[i].first << " x"
            << counts.computeNames[i].second;
+      os << "\n";
+    }
+    if (!counts.gemmBackends.empty()) {
+      os << "    gemm:";
+      for (size_t i = 0; i < counts.gemmBackends.size(); ++i)
+        os << (i ? ", " : " ") << counts.gemmBackends[i].first << " x"
+           << counts.gemmBackends[i].second;
       os << "\n";
     }
     for (const auto *list : {plan->inputs(), plan->outputs()})
