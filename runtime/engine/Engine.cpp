@@ -225,6 +225,16 @@ struct Engine::Impl {
   std::vector<int32_t> batchPositions;
   int64_t batchTokens = 0;
 
+  /// The current call's batch as the attention kernels take it.
+  cpu::AttentionBatch attentionBatch() const {
+    cpu::AttentionBatch batch;
+    batch.numSequences = static_cast<int64_t>(sequenceIds.size());
+    batch.queryStart = queryStart.data();
+    batch.sequenceIds = sequenceIds.data();
+    batch.positions = batchPositions.data();
+    return batch;
+  }
+
   Status fail(const std::string &message) const {
     return Status::error(artifact->name() + ": " + message);
   }
@@ -1061,11 +1071,7 @@ Status Engine::Impl::prepareCompute(size_t index, const fb::ComputeStep &step) {
           return Status::error("attention (layer " + std::to_string(layer) +
                                "): " + st.message());
       }
-      cpu::AttentionBatch batch;
-      batch.numSequences = static_cast<int64_t>(sequenceIds.size());
-      batch.queryStart = queryStart.data();
-      batch.sequenceIds = sequenceIds.data();
-      batch.positions = batchPositions.data();
+      cpu::AttentionBatch batch = attentionBatch();
       int64_t t = q.dim0(tokens);
       Status st = cpu::pagedAttention(
           ap, cpu::heads(q.data, tq, t, q.shape[1], q.shape[2]), *cache, layer,
@@ -1969,11 +1975,7 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
       cpu::QKNorm withWeights = norm;
       withWeights.queryWeight = queryNorm.data;
       withWeights.keyWeight = keyNorm.data;
-      cpu::AttentionBatch batch;
-      batch.numSequences = static_cast<int64_t>(sequenceIds.size());
-      batch.queryStart = queryStart.data();
-      batch.sequenceIds = sequenceIds.data();
-      batch.positions = batchPositions.data();
+      cpu::AttentionBatch batch = attentionBatch();
       Status st = cpu::ropeKVWrite(
           packed, reinterpret_cast<const int32_t *>(pos.data), *frequencies,
           style, withWeights, *cache, layer, batch,
@@ -2015,11 +2017,7 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
                    "f32 [tokens, 1] scales out");
     auto scratch = std::make_shared<std::vector<uint8_t>>();
     steps.push_back([=](int64_t tokens) {
-      cpu::AttentionBatch batch;
-      batch.numSequences = static_cast<int64_t>(sequenceIds.size());
-      batch.queryStart = queryStart.data();
-      batch.sequenceIds = sequenceIds.data();
-      batch.positions = batchPositions.data();
+      cpu::AttentionBatch batch = attentionBatch();
       int64_t t = q.dim0(tokens);
       scratch->resize(static_cast<size_t>(t * width) * cpu::dtypeBytes(tq));
       Status st = cpu::pagedAttention(
@@ -2058,11 +2056,7 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
       return error("query and output must be [tokens, heads, head_dim] of "
                    "the KV cache's head size");
     steps.push_back([=](int64_t tokens) {
-      cpu::AttentionBatch batch;
-      batch.numSequences = static_cast<int64_t>(sequenceIds.size());
-      batch.queryStart = queryStart.data();
-      batch.sequenceIds = sequenceIds.data();
-      batch.positions = batchPositions.data();
+      cpu::AttentionBatch batch = attentionBatch();
       int64_t t = q.dim0(tokens);
       Status st = cpu::pagedAttention(
           ap, cpu::heads(q.data, tq, t, q.shape[1], q.shape[2]), *cache, layer,
