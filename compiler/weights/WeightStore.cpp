@@ -1251,23 +1251,72 @@ llvm::Error WeightStore::addQuantZeroPoints(llvm::StringRef name,
   return addQuantDerived(weights, name, of, /*zeroPoints=*/true);
 }
 
-llvm::Error WeightStore::smooth(llvm::StringRef normWeight,
-                                llvm::StringRef normBias,
-                                llvm::ArrayRef<std::string> linearWeights,
-                                llvm::ArrayRef<float> activationAbsMax,
-                                float alpha, float minFactor) {
+/// Checks that weight `name` is an F32, F16 or BF16 tensor of `shape`.
+static bool isFloatOfShape(const WeightDesc &desc,
+                           llvm::ArrayRef<int64_t> shape) {
+  return llvm::ArrayRef<int64_t>(desc.shape) == shape &&
+         (desc.dtype == DType::F32 || desc.dtype == DType::F16 ||
+          desc.dtype == DType::BF16);
+}
+
+llvm::Error WeightStore::checkSmoothRequest(const llvm::Twine &what,
+                                            llvm::StringRef anchor,
+                                            size_t consumers, float alpha,
+                                            float minFactor) {
   auto fail = [&](const llvm::Twine &why) {
-    return makeError("cannot smooth norm weight '" + normWeight + "': " + why);
+    return makeError(what + ": " + why);
   };
   if (!(alpha >= 0.0f && alpha <= 1.0f))
     return fail("alpha must be in [0, 1], got " +
                 llvm::Twine(std::to_string(alpha)));
   if (!(minFactor > 0.0f && minFactor < 1.0f))
     return fail("the smallest factor must be in (0, 1)");
-  if (smoothGroups.count(normWeight))
+  if (smoothGroups.count(anchor))
     return fail("it is already smoothed");
-  if (linearWeights.empty())
+  if (consumers == 0)
     return fail("it feeds no linear weights");
+  return llvm::Error::success();
+}
+
+llvm::Error WeightStore::scaleConsumerColumns(
+    const llvm::Twine &what, llvm::ArrayRef<std::string> names, int64_t columns,
+    const std::shared_ptr<SmoothGroup> &group) {
+  llvm::SmallVector<Node *> consumers;
+  for (const std::string &name : names) {
+    llvm::Expected<Node *> node = findWeight(name, "smooth");
+    if (!node)
+      return node.takeError();
+    const WeightDesc &desc = (*node)->desc;
+    if (desc.shape.size() != 2 ||
+        !isFloatOfShape(desc, {desc.shape[0], columns}))
+      return makeError(
+          what + ": linear weight '" + name + "' is " +
+          getDTypeName(desc.dtype) + " " + formatShape(desc.shape) +
+          ", expected F32, F16 or BF16 [N, " + llvm::Twine(columns) + "]");
+    group->linears.push_back(**node);
+    consumers.push_back(*node);
+  }
+  for (Node *node : consumers) {
+    Transform t{TransformKind::ScaleColumns};
+    t.smooth = group;
+    node->transforms.push_back(t);
+  }
+  return llvm::Error::success();
+}
+
+llvm::Error WeightStore::smooth(llvm::StringRef normWeight,
+                                llvm::StringRef normBias,
+                                llvm::ArrayRef<std::string> linearWeights,
+                                llvm::ArrayRef<float> activationAbsMax,
+                                float alpha, float minFactor) {
+  const std::string what =
+      ("cannot smooth norm weight '" + normWeight + "'").str();
+  auto fail = [&](const llvm::Twine &why) {
+    return makeError(what + ": " + why);
+  };
+  if (llvm::Error error = checkSmoothRequest(
+          what, normWeight, linearWeights.size(), alpha, minFactor))
+    return error;
   int64_t channels = static_cast<int64_t>(activationAbsMax.size());
   llvm::SmallVector<Node *> members;
   for (llvm::StringRef name : {normWeight, normBias}) {
@@ -1277,9 +1326,7 @@ llvm::Error WeightStore::smooth(llvm::StringRef normWeight,
     if (!node)
       return node.takeError();
     const WeightDesc &desc = (*node)->desc;
-    if (desc.shape.size() != 1 || desc.shape[0] != channels ||
-        (desc.dtype != DType::F32 && desc.dtype != DType::F16 &&
-         desc.dtype != DType::BF16))
+    if (!isFloatOfShape(desc, {channels}))
       return fail("'" + name + "' is " + getDTypeName(desc.dtype) + " " +
                   formatShape(desc.shape) + ", expected an F32, F16 or BF16 [" +
                   llvm::Twine(channels) + "] vector");
@@ -1290,29 +1337,11 @@ llvm::Error WeightStore::smooth(llvm::StringRef normWeight,
                                  activationAbsMax.end());
   group->alpha = alpha;
   group->minFactor = minFactor;
-  llvm::SmallVector<Node *> linears;
-  for (const std::string &name : linearWeights) {
-    llvm::Expected<Node *> node = findWeight(name, "smooth");
-    if (!node)
-      return node.takeError();
-    const WeightDesc &desc = (*node)->desc;
-    if (desc.shape.size() != 2 || desc.shape[1] != channels ||
-        (desc.dtype != DType::F32 && desc.dtype != DType::F16 &&
-         desc.dtype != DType::BF16))
-      return fail("linear weight '" + name + "' is " +
-                  getDTypeName(desc.dtype) + " " + formatShape(desc.shape) +
-                  ", expected F32, F16 or BF16 [N, " + llvm::Twine(channels) +
-                  "]");
-    group->linears.push_back(**node);
-    linears.push_back(*node);
-  }
+  if (llvm::Error error =
+          scaleConsumerColumns(what, linearWeights, channels, group))
+    return error;
   for (Node *node : members) {
     Transform t{TransformKind::DivideVector};
-    t.smooth = group;
-    node->transforms.push_back(t);
-  }
-  for (Node *node : linears) {
-    Transform t{TransformKind::ScaleColumns};
     t.smooth = group;
     node->transforms.push_back(t);
   }
@@ -1320,32 +1349,20 @@ llvm::Error WeightStore::smooth(llvm::StringRef normWeight,
   return llvm::Error::success();
 }
 
-/// Checks that weight `name` is an F32, F16 or BF16 tensor of `shape`.
-static bool isFloatOfShape(const WeightDesc &desc,
-                           llvm::ArrayRef<int64_t> shape) {
-  return llvm::ArrayRef<int64_t>(desc.shape) == shape &&
-         (desc.dtype == DType::F32 || desc.dtype == DType::F16 ||
-          desc.dtype == DType::BF16);
-}
-
 llvm::Error WeightStore::smoothLinearPair(
     llvm::StringRef producerWeight, llvm::StringRef producerBias,
     llvm::ArrayRef<std::string> consumerWeights,
     llvm::ArrayRef<float> activationAbsMax, float alpha, float minFactor,
     int64_t headDim, int64_t queryHeadsPerKVHead) {
+  const std::string what =
+      ("cannot smooth the output of linear weight '" + producerWeight + "'")
+          .str();
   auto fail = [&](const llvm::Twine &why) {
-    return makeError("cannot smooth the output of linear weight '" +
-                     producerWeight + "': " + why);
+    return makeError(what + ": " + why);
   };
-  if (!(alpha >= 0.0f && alpha <= 1.0f))
-    return fail("alpha must be in [0, 1], got " +
-                llvm::Twine(std::to_string(alpha)));
-  if (!(minFactor > 0.0f && minFactor < 1.0f))
-    return fail("the smallest factor must be in (0, 1)");
-  if (smoothGroups.count(producerWeight))
-    return fail("it is already smoothed");
-  if (consumerWeights.empty())
-    return fail("it feeds no linear weights");
+  if (llvm::Error error = checkSmoothRequest(
+          what, producerWeight, consumerWeights.size(), alpha, minFactor))
+    return error;
   if (queryHeadsPerKVHead < 1 || (queryHeadsPerKVHead > 1 && headDim < 1))
     return fail("a head grouping needs a head size and at least one query "
                 "head per KV head");
@@ -1397,21 +1414,9 @@ llvm::Error WeightStore::smoothLinearPair(
     group->activationAbsMax[j] =
         std::max(group->activationAbsMax[j], activationAbsMax[c]);
   }
-  llvm::SmallVector<Node *> consumers;
-  for (const std::string &name : consumerWeights) {
-    llvm::Expected<Node *> node = findWeight(name, "smooth");
-    if (!node)
-      return node.takeError();
-    const WeightDesc &desc = (*node)->desc;
-    if (desc.shape.size() != 2 ||
-        !isFloatOfShape(desc, {desc.shape[0], columns}))
-      return fail("linear weight '" + name + "' is " +
-                  getDTypeName(desc.dtype) + " " + formatShape(desc.shape) +
-                  ", expected F32, F16 or BF16 [N, " + llvm::Twine(columns) +
-                  "]");
-    group->linears.push_back(**node);
-    consumers.push_back(*node);
-  }
+  if (llvm::Error error =
+          scaleConsumerColumns(what, consumerWeights, columns, group))
+    return error;
   Transform divideRows{TransformKind::DivideRows};
   divideRows.smooth = group;
   (*producer)->transforms.push_back(divideRows);
@@ -1419,11 +1424,6 @@ llvm::Error WeightStore::smoothLinearPair(
     Transform divide{TransformKind::DivideVector};
     divide.smooth = group;
     bias->transforms.push_back(divide);
-  }
-  for (Node *node : consumers) {
-    Transform t{TransformKind::ScaleColumns};
-    t.smooth = group;
-    node->transforms.push_back(t);
   }
   smoothGroups[producerWeight] = group;
   return llvm::Error::success();

@@ -215,6 +215,16 @@ private:
   llvm::Error addSourceTensor(const TensorView &tensor);
   llvm::Expected<Node *> findWeight(llvm::StringRef name,
                                     llvm::StringRef action);
+  /// What smooth and smoothLinearPair share: the request is checked (error
+  /// messages start with `what`), then every consumer must be a float
+  /// [N, columns] weight; each joins `group` and gets its columns scaled.
+  llvm::Error checkSmoothRequest(const llvm::Twine &what,
+                                 llvm::StringRef anchor, size_t consumers,
+                                 float alpha, float minFactor);
+  llvm::Error scaleConsumerColumns(const llvm::Twine &what,
+                                   llvm::ArrayRef<std::string> names,
+                                   int64_t columns,
+                                   const std::shared_ptr<SmoothGroup> &group);
 
   std::vector<std::unique_ptr<SafetensorsCheckpoint>> checkpoints;
   std::vector<std::unique_ptr<GgufFile>> ggufFiles;

@@ -38,25 +38,6 @@ void roundThrough(float *values, int64_t count, DType dtype) {
   }
 }
 
-/// rmsNorm's arithmetic on one f32 row, in place (same summation order as
-/// Kernels.cpp, so the results are bitwise equal).
-void normalizeRow(float *row, int64_t cols, const float *gain, float epsilon) {
-  float partial[8] = {};
-  int64_t c = 0;
-  for (; c + 8 <= cols; c += 8)
-    for (int l = 0; l < 8; ++l)
-      partial[l] += row[c + l] * row[c + l];
-  float sumSquares = 0.0f;
-  for (; c < cols; ++c)
-    sumSquares += row[c] * row[c];
-  for (float p : partial)
-    sumSquares += p;
-  float inverseRms =
-      1.0f / std::sqrt(sumSquares / static_cast<float>(cols) + epsilon);
-  for (int64_t i = 0; i < cols; ++i)
-    row[i] = row[i] * inverseRms * gain[i];
-}
-
 std::vector<float> gainOf(const void *weight, DType weightDType, int64_t cols,
                           float weightOffset) {
   std::vector<float> gain(static_cast<size_t>(cols));
@@ -91,7 +72,7 @@ void addRmsNormRows(const ConstMatrixView &a, const ConstMatrixView *b,
       convertFromF32(row.data(), rowOf(*sum, r), sum->dtype, cols);
       roundThrough(row.data(), cols, sum->dtype);
     }
-    normalizeRow(row.data(), cols, gain.data(), epsilon);
+    rmsNormalizeRow(row.data(), cols, gain.data(), epsilon);
     store(r, row.data());
   }
 }
@@ -194,14 +175,14 @@ void rmsNormAddRmsNorm(const ConstMatrixView &branch, const void *branchWeight,
   std::vector<float> row(static_cast<size_t>(cols)), other(row.size());
   for (int64_t r = 0; r < branch.rows; ++r) {
     convertToF32(rowOf(branch, r), branch.dtype, row.data(), cols);
-    normalizeRow(row.data(), cols, branchGain.data(), branchEpsilon);
+    rmsNormalizeRow(row.data(), cols, branchGain.data(), branchEpsilon);
     roundThrough(row.data(), cols, branch.dtype);
     convertToF32(rowOf(residual, r), residual.dtype, other.data(), cols);
     for (int64_t c = 0; c < cols; ++c)
       row[c] = other[c] + row[c];
     convertFromF32(row.data(), rowOf(sum, r), sum.dtype, cols);
     roundThrough(row.data(), cols, sum.dtype);
-    normalizeRow(row.data(), cols, gain.data(), epsilon);
+    rmsNormalizeRow(row.data(), cols, gain.data(), epsilon);
     convertFromF32(row.data(), rowOf(output, r), output.dtype, cols);
   }
 }

@@ -188,6 +188,25 @@ Status embedding(const ConstMatrixView &table, const int32_t *ids,
 // llm.rms_norm, llm.layer_norm
 //===----------------------------------------------------------------------===//
 
+void rmsNormalizeRow(float *row, int64_t cols, const float *gain,
+                     float epsilon) {
+  // Eight partial sums: vectorizable without reassociation flags.
+  float partial[8] = {};
+  int64_t c = 0;
+  for (; c + 8 <= cols; c += 8)
+    for (int l = 0; l < 8; ++l)
+      partial[l] += row[c + l] * row[c + l];
+  float sumSquares = 0.0f;
+  for (; c < cols; ++c)
+    sumSquares += row[c] * row[c];
+  for (float p : partial)
+    sumSquares += p;
+  float inverseRms =
+      1.0f / std::sqrt(sumSquares / static_cast<float>(cols) + epsilon);
+  for (int64_t i = 0; i < cols; ++i)
+    row[i] = row[i] * inverseRms * gain[i];
+}
+
 void rmsNorm(const ConstMatrixView &input, const void *weight,
              DType weightDType, float epsilon, const MatrixView &output,
              float weightOffset) {
@@ -202,21 +221,7 @@ void rmsNorm(const ConstMatrixView &input, const void *weight,
     convertToF32(static_cast<const uint8_t *>(input.data) +
                      r * input.rowStride * inBytes,
                  input.dtype, row.data(), cols);
-    // Eight partial sums: vectorizable without reassociation flags.
-    float partial[8] = {};
-    int64_t c = 0;
-    for (; c + 8 <= cols; c += 8)
-      for (int l = 0; l < 8; ++l)
-        partial[l] += row[c + l] * row[c + l];
-    float sumSquares = 0.0f;
-    for (; c < cols; ++c)
-      sumSquares += row[c] * row[c];
-    for (float p : partial)
-      sumSquares += p;
-    float inverseRms =
-        1.0f / std::sqrt(sumSquares / static_cast<float>(cols) + epsilon);
-    for (int64_t i = 0; i < cols; ++i)
-      row[i] = row[i] * inverseRms * gain[i];
+    rmsNormalizeRow(row.data(), cols, gain.data(), epsilon);
     convertFromF32(row.data(),
                    static_cast<uint8_t *>(output.data) +
                        r * output.rowStride * outBytes,

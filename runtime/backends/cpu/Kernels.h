@@ -102,6 +102,11 @@ Status embedding(const ConstMatrixView &table, const int32_t *ids,
 // llm.rms_norm, llm.layer_norm
 //===----------------------------------------------------------------------===//
 
+/// RMSNorm of one f32 row in place with f32 gains: the arithmetic every
+/// norm kernel shares, fused or not (so their results agree bitwise).
+void rmsNormalizeRow(float *row, int64_t cols, const float *gain,
+                     float epsilon);
+
 /// output = input / sqrt(mean(input^2) + epsilon) * (weight + weightOffset),
 /// per row, with the mean of squares in f32. weightOffset is 1 for Gemma's
 /// `(1 + weight)` convention when the weight is stored unshifted.
