@@ -34,7 +34,7 @@ namespace llmc::artifact {
 /// The format version this build writes and reads (see artifact.fbs for the
 /// compatibility rules).
 constexpr uint16_t kFormatMajor = 1;
-constexpr uint16_t kFormatMinor = 0;
+constexpr uint16_t kFormatMinor = 1;
 
 constexpr char kMagic[8] = {'\x89', 'L', 'L', 'M', 'C', '\r', '\n', '\x1a'};
 constexpr size_t kMagicBytes = 8;
