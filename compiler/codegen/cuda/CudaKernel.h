@@ -39,6 +39,17 @@ std::string describeGridRule(GridRule rule);
 
 struct KernelEntry;
 
+/// A runtime value a kernel takes after its buffers and token arguments,
+/// in the order of artifact.fbs's `LaunchArg`.
+enum class ExtraArgument {
+  /// `const LlmcDeviceBatch *` (runtime/include/llmc/device_batch.h).
+  Batch,
+  /// `long long`: the decoder layer of the step (its `layer` attribute).
+  Layer,
+  /// `void *`: `scratchBytes` of device scratch.
+  Scratch,
+};
+
 /// The grid of a launch of `entry` over `tokens` tokens.
 std::array<int64_t, 3> launchGrid(const KernelEntry &entry, int64_t tokens);
 
@@ -64,10 +75,23 @@ struct KernelEntry {
   std::vector<int64_t> tokenArguments;
   /// The C parameter list, so a launcher can check what it passes.
   std::string parameters;
-  /// When the runtime picks this entry among the kernel's entries
-  /// ("always", "T <= 4", ...).
-  std::string when = "always";
+  /// The runtime launches, in order, every entry of a step's kernel whose
+  /// token range holds T: minTokens <= T and (maxTokens == 0 or T <=
+  /// maxTokens). Alternatives (a GEMV for T <= 4, tiles above) have disjoint
+  /// ranges; stages (attention partials, then their combine) share one.
+  int64_t minTokens = 0;
+  int64_t maxTokens = 0;
+  /// Runtime values passed after the token arguments (artifact.fbs
+  /// `LaunchArg`): the forward call's LlmcDeviceBatch, the step's layer,
+  /// device scratch.
+  std::vector<ExtraArgument> extraArguments;
+  /// Scratch the `Scratch` argument needs at max-tokens (shared by every
+  /// launch; the entries of one step may pass data through it).
+  int64_t scratchBytes = 0;
 };
+
+/// "always", "T <= 4", "T > 4", "5 <= T <= 64".
+std::string describeTokenRange(const KernelEntry &entry);
 
 struct CudaKernel {
   /// The template family: "rms_norm", "rope", "gemm_int8", ...

@@ -45,7 +45,7 @@ std::string formatKernelManifest(const PlanKernels &kernels,
       os << "kernel " << entry.name << " kind=" << kernel.kind
          << " block=" << entry.blockThreads << " "
          << describeGridRule(entry.grid) << " extent=" << entry.gridExtent
-         << " when=\"" << entry.when << "\" uses=" << kernel.uses
+         << " when=\"" << describeTokenRange(entry) << "\" uses=" << kernel.uses
          << " token_args=["
          << llvm::join(
                 llvm::map_range(entry.tokenArguments,

@@ -35,6 +35,18 @@ std::string describeGridRule(GridRule rule) {
   return "?";
 }
 
+std::string describeTokenRange(const KernelEntry &entry) {
+  std::string bound = entry.maxTokens > 0
+                          ? "T <= " + std::to_string(entry.maxTokens)
+                          : std::string();
+  if (entry.minTokens <= 1)
+    return bound.empty() ? "always" : bound;
+  std::string lower = "T > " + std::to_string(entry.minTokens - 1);
+  if (bound.empty())
+    return lower;
+  return std::to_string(entry.minTokens) + " <= " + bound;
+}
+
 static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 std::array<int64_t, 3> launchGrid(const KernelEntry &entry, int64_t tokens) {
@@ -135,6 +147,9 @@ int64_t rowBlockThreads(int64_t columns) {
 }
 
 constexpr int64_t kFlatBlockThreads = 256;
+/// Generated GEMMs run as one warp per output column up to this many tokens
+/// (decode), as tiles above.
+constexpr int64_t kGemvMaxTokens = 4;
 
 /// Step operands with their memref types.
 struct StepBuffers {
@@ -793,7 +808,8 @@ FailureOr<InstanceOrSkip> instantiateGemm(plan::GemmOp gemm,
     instance.arguments.push_back(gemm.getScaleB());
   instance.arguments.push_back(gemm.getC());
   auto addEntry = [&](GridRule grid, int64_t threads, llvm::StringRef body,
-                      llvm::StringRef suffix, llvm::StringRef when) {
+                      llvm::StringRef suffix, int64_t minTokens,
+                      int64_t maxTokens) {
     instance.code +=
         entryDefinition(instance.entries.size(), threads, parameters, body);
     KernelEntry entry;
@@ -802,7 +818,8 @@ FailureOr<InstanceOrSkip> instantiateGemm(plan::GemmOp gemm,
     entry.gridExtent = n;
     entry.tokenArguments = {1};
     entry.parameters = parameters;
-    entry.when = when.str();
+    entry.minTokens = minTokens;
+    entry.maxTokens = maxTokens;
     instance.entries.push_back(entry);
     instance.suffixes.push_back(suffix.str());
   };
@@ -811,18 +828,18 @@ FailureOr<InstanceOrSkip> instantiateGemm(plan::GemmOp gemm,
     addEntry(GridRule::Int8GemmTiles, 256,
              "  llmc_kernels::gemmInt8Tiles<" + *out + ", " + shape + ", " +
                  flags + ">(" + arguments + ");\n",
-             "", "T > 4");
+             "", kGemvMaxTokens + 1, 0);
     addEntry(GridRule::Int8GemvColumns, 128,
              "  llmc_kernels::gemvInt8Rows<" + *out + ", " + shape + ", 128, " +
                  flags + ">(" + arguments + ");\n",
-             "_gemv", "T <= 4");
+             "_gemv", 0, kGemvMaxTokens);
   } else {
     instance.kind = "gemm_fp8";
     instance.headers.push_back("GemmFp8.cuh");
     addEntry(GridRule::Fp8GemmTiles, 128,
              "  llmc_kernels::gemmFp8Tiles<" + *out + ", " + shape + ", " +
                  flags + ">(" + arguments + ");\n",
-             "", "always");
+             "", 0, 0);
   }
   return InstanceOrSkip(instance);
 }

@@ -344,10 +344,13 @@ TEST_F(ArtifactTest, RefusesOtherFormatMajor) {
 TEST_F(ArtifactTest, MinorMismatchBetweenHeaderAndMetadataIsCorrupt) {
   std::string bytes = readFile(writeSample("mixed.safetensors"));
   auto *data = reinterpret_cast<uint8_t *>(bytes.data());
-  data[14] = 1;
+  data[14] = artifact::kFormatMinor + 1;
   artifact::storeHeaderChecksum(data, artifact::xxhash64(data, 56));
-  EXPECT_EQ(openError(bytes), "model.llmc: corrupt metadata: format 1.0 in "
-                              "the metadata but 1.1 in the header");
+  EXPECT_EQ(openError(bytes),
+            "model.llmc: corrupt metadata: format 1." +
+                std::to_string(artifact::kFormatMinor) +
+                " in the metadata but 1." +
+                std::to_string(artifact::kFormatMinor + 1) + " in the header");
 }
 
 // Truncation anywhere gives a "truncated" or "not an llmc artifact" error;
