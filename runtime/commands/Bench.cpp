@@ -3,6 +3,10 @@
 #include "runtime/commands/Bench.h"
 
 #include "runtime/commands/Common.h"
+#include "runtime/backends/cuda/DeviceCheck.h"
+#if LLMC_HAVE_CUDA_BACKEND
+#include "runtime/backends/cuda/CudaEngine.h"
+#endif
 #include "runtime/engine/Engine.h"
 #include "runtime/kv_cache/KVCache.h"
 #include "runtime/loader/Artifact.h"
@@ -32,13 +36,18 @@ struct BenchOptions {
   int64_t repetitions = 5;
   int threads = 0;
   uint64_t seed = 1234;
+  std::string device = "cpu";
+  /// Also measure the GPU's device-to-device copy bandwidth and print the
+  /// batch-1 decode roofline it implies (cuda only).
+  bool bandwidth = false;
 };
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
 const char *kUsage = "usage: %s bench ARTIFACT [-p N] [-n N] [-r N] "
-                     "[--threads N] [--seed S]\n";
+                     "[--threads N] [--seed S] [--device cpu|cuda[:N]] "
+                     "[--bandwidth]\n";
 
 std::optional<std::string> parseBenchOptions(int argc, const char *const *argv,
                                              BenchOptions &options) {
@@ -52,8 +61,12 @@ std::optional<std::string> parseBenchOptions(int argc, const char *const *argv,
       options.artifactPath = arg;
       continue;
     }
+    if (arg == "--bandwidth") {
+      options.bandwidth = true;
+      continue;
+    }
     bool known = arg == "-p" || arg == "-n" || arg == "-r" ||
-                 arg == "--threads" || arg == "--seed";
+                 arg == "--threads" || arg == "--seed" || arg == "--device";
     if (!known)
       return "unknown option '" + arg + "'";
     const char *text = args.value();
@@ -68,7 +81,11 @@ std::optional<std::string> parseBenchOptions(int argc, const char *const *argv,
       ok = detail::parseNumber(arg, text, options.repetitions, error);
     else if (arg == "--threads")
       ok = detail::parseNumber(arg, text, options.threads, error);
-    else
+    else if (arg == "--device") {
+      cuda::DeviceSpec device;
+      ok = cuda::parseDeviceSpec(text, device, error);
+      options.device = text;
+    } else
       ok = detail::parseNumber(arg, text, options.seed, error);
     if (!ok)
       return error;
@@ -83,6 +100,8 @@ std::optional<std::string> parseBenchOptions(int argc, const char *const *argv,
     return std::string("-r must be positive");
   if (options.threads < 0)
     return std::string("--threads must be >= 0");
+  if (options.bandwidth && options.device.rfind("cuda", 0) != 0)
+    return std::string("--bandwidth measures a GPU; use --device=cuda");
   return std::nullopt;
 }
 
@@ -157,6 +176,80 @@ Status runOnce(engine::Engine &engine, const std::vector<int32_t> &prompt,
   return Status::success();
 }
 
+/// Bytes a batch-1 decode step reads: every weight once (the embedding
+/// table only by rows, so it is left out unless it is also the LM head),
+/// plus the KV cache of `contextTokens` positions.
+Status decodeBytesPerToken(const loader::Artifact &artifact,
+                           int64_t contextTokens, uint64_t &weightBytes,
+                           uint64_t &kvBytes) {
+  weightBytes = 0;
+  const bool tied = artifact.config().tie_word_embeddings();
+  for (size_t i = 0; i < artifact.tensorCount(); ++i) {
+    loader::TensorRef tensor = artifact.tensor(i);
+    if (!tied && tensor.name.find("embed_tokens") != std::string_view::npos)
+      continue;
+    weightBytes += artifact.tensorBytes(i);
+  }
+  kv::KVCacheConfig kv;
+  engine::EngineOptions options;
+  options.maxSequences = 1;
+  if (Status s = engine::planKVCacheConfig(artifact, options, kv); !s.ok())
+    return s;
+  kvBytes = 0;
+  if (kv.numLayers > 0) {
+    const int64_t bytesPerElement =
+        kv.quantization != kv::KVQuantization::None
+            ? 1
+            : (kv.dtype == cpu::DType::F32 ? 4 : 2);
+    kvBytes = static_cast<uint64_t>(2 * kv.numLayers * kv.numKVHeads *
+                                    kv.headDim * bytesPerElement) *
+              contextTokens;
+  }
+  return Status::success();
+}
+
+Status printDecodeRoofline(const loader::Artifact &artifact,
+                           const BenchOptions &options,
+                           double measuredDecodeRate) {
+#if LLMC_HAVE_CUDA_BACKEND
+  cuda::DeviceSpec device;
+  std::string error;
+  if (!cuda::parseDeviceSpec(options.device, device, error))
+    return Status::error(error);
+  double bytesPerSecond = 0;
+  std::string name;
+  if (Status s = cuda::measureCopyBandwidth(device.index, 1ull << 30, 20,
+                                            bytesPerSecond, name);
+      !s.ok())
+    return s;
+  uint64_t weightBytes = 0, kvBytes = 0;
+  // The mean context of the timed decode steps.
+  const int64_t context = options.promptTokens + options.generateTokens / 2;
+  if (Status s = decodeBytesPerToken(artifact, context, weightBytes, kvBytes);
+      !s.ok())
+    return s;
+  const double roofline =
+      bytesPerSecond / static_cast<double>(weightBytes + kvBytes);
+  std::printf("%s (cuda:%d): device-to-device copy %.1f GB/s (read + "
+              "write)\n",
+              name.c_str(), device.index, bytesPerSecond / 1e9);
+  std::printf("decode roofline at batch 1: %.1f tokens/s (%.3f GB weights + "
+              "%.3f GB KV at context %lld per token); measured tg%lld %.1f "
+              "tokens/s = %.0f%% of it\n",
+              roofline, weightBytes / 1e9, kvBytes / 1e9,
+              static_cast<long long>(context),
+              static_cast<long long>(options.generateTokens),
+              measuredDecodeRate, 100.0 * measuredDecodeRate / roofline);
+  return Status::success();
+#else
+  (void)artifact;
+  (void)options;
+  (void)measuredDecodeRate;
+  return Status::error("--bandwidth: this llmc-runtime was built without the "
+                       "CUDA backend");
+#endif
+}
+
 } // namespace
 
 int runBenchCommand(int argc, const char *const *argv,
@@ -177,13 +270,13 @@ int runBenchCommand(int argc, const char *const *argv,
   engine::EngineOptions engineOptions;
   engineOptions.threads = options.threads;
   engineOptions.maxSequences = 1;
+  engineOptions.device = options.device;
   std::unique_ptr<engine::Engine> engine;
   if (Status status = engine::Engine::create(*artifact, engineOptions, engine);
       !status.ok())
     return fail(programName, status);
 
-  const kv::KVCacheConfig &kv = engine->kvCache().config();
-  const int64_t capacity = kv.numBlocks * kv.blockTokens;
+  const int64_t capacity = engine->kvCapacityTokens();
   if (options.promptTokens + options.generateTokens > capacity) {
     std::cerr << programName << " bench: error: -p " << options.promptTokens
               << " + -n " << options.generateTokens << " = "
@@ -210,8 +303,12 @@ int runBenchCommand(int argc, const char *const *argv,
       options.threads > 0
           ? options.threads
           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::cerr << programName << ": " << artifact->describeTarget()
-            << " artifact on the cpu backend, " << threads << " threads\n";
+  if (options.device == "cpu")
+    std::cerr << programName << ": " << artifact->describeTarget()
+              << " artifact on the cpu backend, " << threads << " threads\n";
+  else
+    std::cerr << programName << ": " << artifact->describeTarget()
+              << " artifact on " << engine->deviceDescription() << "\n";
 
   // One untimed warm-up: a prefill chunk and a decode step.
   {
@@ -259,6 +356,13 @@ int runBenchCommand(int argc, const char *const *argv,
   std::printf("(%lld repetitions, mean ± sample sd; weights %llu bytes)\n",
               static_cast<long long>(options.repetitions),
               static_cast<unsigned long long>(artifact->totalTensorBytes()));
+  if (options.bandwidth) {
+    engine.reset(); // its memory is not needed for the copy test
+    if (Status status = printDecodeRoofline(*artifact, options,
+                                            summarize(decodeRates).mean);
+        !status.ok())
+      return fail(programName, status);
+  }
   std::fflush(stdout);
   return 0;
 }

@@ -3,6 +3,7 @@
 #include "runtime/commands/Eval.h"
 
 #include "runtime/commands/Common.h"
+#include "runtime/backends/cuda/DeviceCheck.h"
 #include "runtime/engine/Engine.h"
 #include "runtime/kv_cache/KVCache.h"
 #include "runtime/loader/Artifact.h"
@@ -36,6 +37,9 @@ struct EvalOptions {
   /// A full-precision artifact of the same model to compare against, as
   /// llama-perplexity's --kl-divergence does.
   std::string referencePath;
+  /// The engine's device (the reference always runs on the CPU, the
+  /// backend every other is compared against).
+  std::string device = "cpu";
 };
 
 constexpr int kExitFailure = 1;
@@ -44,7 +48,7 @@ constexpr int64_t kDefaultCtx = 512;
 
 const char *kUsage = "usage: %s eval ARTIFACT --perplexity FILE [--ctx N] "
                      "[--threads N] [--dump-logits OUT.npy] "
-                     "[--reference FULL.llmc]\n";
+                     "[--reference FULL.llmc] [--device cpu|cuda[:N]]\n";
 
 std::optional<std::string> parseEvalOptions(int argc, const char *const *argv,
                                             EvalOptions &options) {
@@ -60,7 +64,7 @@ std::optional<std::string> parseEvalOptions(int argc, const char *const *argv,
       continue;
     }
     if (arg != "--perplexity" && arg != "--ctx" && arg != "--threads" &&
-        arg != "--dump-logits" && arg != "--reference")
+        arg != "--dump-logits" && arg != "--reference" && arg != "--device")
       return "unknown option '" + arg + "'";
     const char *text = args.value();
     if (!text)
@@ -72,6 +76,12 @@ std::optional<std::string> parseEvalOptions(int argc, const char *const *argv,
       options.dumpLogitsPath = text;
     else if (arg == "--reference")
       options.referencePath = text;
+    else if (arg == "--device") {
+      cuda::DeviceSpec device;
+      if (!cuda::parseDeviceSpec(text, device, error))
+        return error;
+      options.device = text;
+    }
     else if (arg == "--ctx") {
       ok = detail::parseNumber(arg, text, options.ctx, error);
       ctxGiven = true;
@@ -117,8 +127,7 @@ void writeNpyHeader(std::ostream &out, int64_t rows, int64_t cols) {
 
 /// Positions one sequence of the engine's KV cache holds.
 int64_t kvCapacity(const engine::Engine &engine) {
-  const kv::KVCacheConfig &kv = engine.kvCache().config();
-  return kv.numBlocks * kv.blockTokens;
+  return engine.kvCapacityTokens();
 }
 
 /// log(sum_v exp(row[v])), computed stably in double.
@@ -203,9 +212,14 @@ int runEvalCommand(int argc, const char *const *argv, const char *programName) {
   engineOptions.threads = options.threads;
   engineOptions.maxSequences = 1;
   std::unique_ptr<engine::Engine> engine;
-  if (Status status = engine::Engine::create(*artifact, engineOptions, engine);
-      !status.ok())
-    return fail(programName, status.message());
+  {
+    engine::EngineOptions deviceOptions = engineOptions;
+    deviceOptions.device = options.device;
+    if (Status status =
+            engine::Engine::create(*artifact, deviceOptions, engine);
+        !status.ok())
+      return fail(programName, status.message());
+  }
   const int64_t vocab = engine->vocabSize();
   int64_t capacity = kvCapacity(*engine);
 

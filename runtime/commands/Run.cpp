@@ -4,6 +4,8 @@
 
 #include "runtime/commands/Common.h"
 
+#include "runtime/backends/cuda/DeviceCheck.h"
+
 #include "runtime/engine/Engine.h"
 #include "runtime/loader/Artifact.h"
 #include "runtime/sampler/Sampler.h"
@@ -34,6 +36,7 @@ struct RunOptions {
   int64_t maxNewTokens = 128;
   sampler::SamplingParams sampling;
   int threads = 0;
+  std::string device = "cpu";
 };
 
 constexpr int kExitFailure = 1;
@@ -42,7 +45,7 @@ constexpr int kExitUsage = 2;
 const char *kUsage =
     "usage: %s run ARTIFACT --prompt TEXT [--chat] [--max-tokens N]\n"
     "         [--temperature T] [--top-k K] [--top-p P] [--repeat-penalty R]\n"
-    "         [--seed S] [--threads N] [--device cpu]\n";
+    "         [--seed S] [--threads N] [--device cpu|cuda[:N]]\n";
 
 /// Fills `options` from the arguments; on a usage error returns the message.
 std::optional<std::string> parseRunOptions(int argc, const char *const *argv,
@@ -85,10 +88,10 @@ std::optional<std::string> parseRunOptions(int argc, const char *const *argv,
     else if (arg == "--threads")
       ok = detail::parseNumber("--threads", text, options.threads, error);
     else if (arg == "--device") {
-      if (std::strcmp(text, "cpu") != 0)
-        return std::string("--device ") + text +
-               " is not available: this runtime has the cpu backend only "
-               "(the CUDA backend is not implemented yet)";
+      cuda::DeviceSpec device;
+      if (!cuda::parseDeviceSpec(text, device, error))
+        return error;
+      options.device = text;
     } else
       return "unknown option '" + arg + "'";
     if (!ok)
@@ -141,12 +144,14 @@ int runRunCommand(int argc, const char *const *argv, const char *programName) {
   engine::EngineOptions engineOptions;
   engineOptions.threads = options.threads;
   engineOptions.maxSequences = 1;
+  engineOptions.device = options.device;
   std::unique_ptr<engine::Engine> engine;
   if (Status status = engine::Engine::create(*artifact, engineOptions, engine);
       !status.ok())
     return fail(programName, status);
   std::cerr << programName << ": " << artifact->describeTarget()
-            << " artifact on the cpu backend\n";
+            << " artifact on the " << engine->deviceDescription()
+            << " backend\n";
 
   sampler::Sampler sampler;
   if (Status status = sampler::Sampler::create(options.sampling, sampler);

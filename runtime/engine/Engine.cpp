@@ -3,6 +3,10 @@
 #include "runtime/engine/Engine.h"
 
 #include "runtime/backends/cpu/FusedKernels.h"
+#include "runtime/backends/cuda/DeviceCheck.h"
+#if LLMC_HAVE_CUDA_BACKEND
+#include "runtime/backends/cuda/CudaEngine.h"
+#endif
 #include "runtime/backends/cpu/Kernels.h"
 #include "runtime/kv_cache/KVCache.h"
 
@@ -374,10 +378,160 @@ cpu::BlockScales blockScalesAt(const Buf &data, const Buf &scale,
 }
 } // namespace
 
+Status planKVCacheConfig(const loader::Artifact &artifact,
+                         const EngineOptions &options, kv::KVCacheConfig &out) {
+  out = kv::KVCacheConfig();
+  out.numLayers = 0;
+  const fb::RankPlan *planPointer = artifact.plan(0);
+  if (!planPointer)
+    return Status::error("the artifact has no plan for rank 0");
+  const fb::RankPlan &plan = *planPointer;
+  // The KV cache: one layer per distinct attention `layer`, heads and head
+  // size from the attention steps' key buffers.
+  int64_t numLayers = 0, kvHeads = -1, headDim = -1;
+  std::string kvCacheDType; // the steps' `kv_cache_dtype`, "" when absent
+  // attention, rope_kv_write and cached_attention all name the cache's type.
+  auto noteKVCacheDType = [&](const Params &params) {
+    std::string stepKVDType;
+    if (!params.string("kv_cache_dtype", stepKVDType))
+      return true;
+    if (!kvCacheDType.empty() && kvCacheDType != stepKVDType)
+      return false;
+    kvCacheDType = stepKVDType;
+    return true;
+  };
+  auto fail = [](const std::string &message) {
+    return Status::error(message);
+  };
+  auto disagree = [&]() {
+    return fail("the KV-cache steps disagree on kv_cache_dtype; the KV "
+                     "cache has one type");
+  };
+  if (plan.steps())
+    for (const fb::Step *step : *plan.steps()) {
+      const fb::ComputeStep *compute = step->op_as_ComputeStep();
+      if (compute && compute->name() &&
+          compute->name()->str() == "cached_attention" &&
+          !noteKVCacheDType(Params{compute->params()}))
+        return disagree();
+      if (compute && compute->name() &&
+          compute->name()->str() == "rope_kv_write") {
+        Params params{compute->params()};
+        if (!noteKVCacheDType(params))
+          return disagree();
+        int64_t layer = 0, h = 0, d = 0;
+        if (!params.integer("layer", layer) || layer < 0 ||
+            !params.integer("num_kv_heads", h) ||
+            !params.integer("head_dim", d))
+          continue; // reported when the step is prepared
+        if ((kvHeads >= 0 && kvHeads != h) || (headDim >= 0 && headDim != d))
+          return fail("attention steps disagree on the KV heads or "
+                           "head size; the KV cache needs one shape");
+        numLayers = std::max(numLayers, layer + 1);
+        kvHeads = h;
+        headDim = d;
+        continue;
+      }
+      if (!compute || !compute->name() || compute->name()->str() != "attention")
+        continue;
+      Params params{compute->params()};
+      if (!noteKVCacheDType(params))
+        return disagree();
+      int64_t layer = 0;
+      if (!params.integer("layer", layer) || layer < 0)
+        continue; // reported when the step is prepared
+      numLayers = std::max(numLayers, layer + 1);
+      if (compute->inputs() && compute->inputs()->size() >= 2) {
+        const fb::Buffer *key = compute->inputs()->Get(1);
+        if (key && key->shape() && key->shape()->size() == 3) {
+          int64_t h = key->shape()->Get(1), d = key->shape()->Get(2);
+          if ((kvHeads >= 0 && kvHeads != h) || (headDim >= 0 && headDim != d))
+            return fail("attention steps disagree on the KV heads or "
+                             "head size; the KV cache needs one shape");
+          kvHeads = h;
+          headDim = d;
+        }
+      }
+    }
+  if (numLayers > 0) {
+    if (kvHeads <= 0 || headDim <= 0)
+      return fail("cannot size the KV cache: the attention steps' key "
+                       "buffers are not [tokens, kv_heads, head_dim]");
+    const fb::ModelConfig &config = artifact.config();
+    kv::KVCacheConfig kvConfig;
+    kvConfig.numLayers = numLayers;
+    kvConfig.numKVHeads = kvHeads;
+    kvConfig.headDim = headDim;
+    kvConfig.blockTokens =
+        config.kv_block_tokens() > 0 ? config.kv_block_tokens() : 16;
+    // A quantized cache (contract item 6) is named by the attention steps'
+    // `kv_cache_dtype`, and the config must say the same.
+    const std::string configKVDType(loader::dtypeName(config.kv_cache_dtype()));
+    if (kvCacheDType == "i8" || kvCacheDType == "f8E4M3FN") {
+      bool int8 = kvCacheDType == "i8";
+      fb::DType expected = int8 ? fb::DType::I8 : fb::DType::F8E4M3;
+      if (config.kv_cache_dtype() != expected)
+        return fail("the attention steps' kv_cache_dtype is '" +
+                         kvCacheDType + "' but ModelConfig.kv_cache_dtype is " +
+                         configKVDType + "; they must agree");
+      kvConfig.quantization =
+          int8 ? kv::KVQuantization::Int8 : kv::KVQuantization::Fp8E4M3;
+      kvConfig.dtype = DType::F32; // unused when quantized
+    } else if (!kvCacheDType.empty()) {
+      return fail("unsupported kv_cache_dtype '" + kvCacheDType +
+                       "' on the attention steps (the CPU engine's quantized "
+                       "KV caches are i8 and f8E4M3FN)");
+    } else if (config.kv_cache_dtype() == fb::DType::I8 ||
+               config.kv_cache_dtype() == fb::DType::F8E4M3) {
+      kvConfig.quantization = config.kv_cache_dtype() == fb::DType::I8
+                                  ? kv::KVQuantization::Int8
+                                  : kv::KVQuantization::Fp8E4M3;
+    } else if (!toCpuDType(config.kv_cache_dtype(), kvConfig.dtype)) {
+      return fail("KV-cache dtype " + configKVDType +
+                       " is not supported by the CPU engine (f32, f16, bf16, "
+                       "i8, f8E4M3FN)");
+    }
+    int64_t sequences = options.maxSequences > 0
+                            ? options.maxSequences
+                            : std::max<int64_t>(1, config.max_batch());
+    int64_t seqLen = options.maxSeqLen > 0 ? options.maxSeqLen
+                     : config.max_seq_len() > 0
+                         ? config.max_seq_len()
+                         : config.max_position_embeddings();
+    if (seqLen <= 0)
+      return fail("cannot size the KV cache: no maximum sequence length "
+                       "(pass EngineOptions::maxSeqLen)");
+    kvConfig.numBlocks = sequences * ((seqLen + kvConfig.blockTokens - 1) /
+                                      kvConfig.blockTokens);
+    out = kvConfig;
+  }
+
+  return Status::success();
+}
+
 Status Engine::create(const loader::Artifact &artifact,
                       const EngineOptions &options,
                       std::unique_ptr<Engine> &out) {
   std::unique_ptr<Engine> engine(new Engine());
+  if (options.device != "cpu") {
+    cuda::DeviceSpec device;
+    std::string problem;
+    if (!cuda::parseDeviceSpec(options.device, device, problem))
+      return Status::error(problem);
+#if LLMC_HAVE_CUDA_BACKEND
+    if (Status s = cuda::createCudaBackend(artifact, options, device.index,
+                                           engine->backend_);
+        !s)
+      return s;
+    out = std::move(engine);
+    return Status::success();
+#else
+    return Status::error("--device=" + options.device +
+                         ": this llmc-runtime was built without the CUDA "
+                         "backend (no CUDA headers at build time); use "
+                         "--device=cpu");
+#endif
+  }
   Impl &impl = *engine->impl_;
   impl.artifact = &artifact;
   impl.options = options;
@@ -475,123 +629,13 @@ Status Engine::create(const loader::Artifact &artifact,
                      std::string(loader::dtypeName(impl.logits.dtype)) +
                      "; the engine reads f32, f16 or bf16");
 
-  // The KV cache: one layer per distinct attention `layer`, heads and head
-  // size from the attention steps' key buffers.
-  int64_t numLayers = 0, kvHeads = -1, headDim = -1;
-  std::string kvCacheDType; // the steps' `kv_cache_dtype`, "" when absent
-  // attention, rope_kv_write and cached_attention all name the cache's type.
-  auto noteKVCacheDType = [&](const Params &params) {
-    std::string stepKVDType;
-    if (!params.string("kv_cache_dtype", stepKVDType))
-      return true;
-    if (!kvCacheDType.empty() && kvCacheDType != stepKVDType)
-      return false;
-    kvCacheDType = stepKVDType;
-    return true;
-  };
-  auto disagree = [&]() {
-    return impl.fail("the KV-cache steps disagree on kv_cache_dtype; the KV "
-                     "cache has one type");
-  };
-  if (plan.steps())
-    for (const fb::Step *step : *plan.steps()) {
-      const fb::ComputeStep *compute = step->op_as_ComputeStep();
-      if (compute && compute->name() &&
-          compute->name()->str() == "cached_attention" &&
-          !noteKVCacheDType(Params{compute->params()}))
-        return disagree();
-      if (compute && compute->name() &&
-          compute->name()->str() == "rope_kv_write") {
-        Params params{compute->params()};
-        if (!noteKVCacheDType(params))
-          return disagree();
-        int64_t layer = 0, h = 0, d = 0;
-        if (!params.integer("layer", layer) || layer < 0 ||
-            !params.integer("num_kv_heads", h) ||
-            !params.integer("head_dim", d))
-          continue; // reported when the step is prepared
-        if ((kvHeads >= 0 && kvHeads != h) || (headDim >= 0 && headDim != d))
-          return impl.fail("attention steps disagree on the KV heads or "
-                           "head size; the KV cache needs one shape");
-        numLayers = std::max(numLayers, layer + 1);
-        kvHeads = h;
-        headDim = d;
-        continue;
-      }
-      if (!compute || !compute->name() || compute->name()->str() != "attention")
-        continue;
-      Params params{compute->params()};
-      if (!noteKVCacheDType(params))
-        return disagree();
-      int64_t layer = 0;
-      if (!params.integer("layer", layer) || layer < 0)
-        continue; // reported when the step is prepared
-      numLayers = std::max(numLayers, layer + 1);
-      if (compute->inputs() && compute->inputs()->size() >= 2) {
-        const fb::Buffer *key = compute->inputs()->Get(1);
-        if (key && key->shape() && key->shape()->size() == 3) {
-          int64_t h = key->shape()->Get(1), d = key->shape()->Get(2);
-          if ((kvHeads >= 0 && kvHeads != h) || (headDim >= 0 && headDim != d))
-            return impl.fail("attention steps disagree on the KV heads or "
-                             "head size; the KV cache needs one shape");
-          kvHeads = h;
-          headDim = d;
-        }
-      }
-    }
-  if (numLayers > 0) {
-    if (kvHeads <= 0 || headDim <= 0)
-      return impl.fail("cannot size the KV cache: the attention steps' key "
-                       "buffers are not [tokens, kv_heads, head_dim]");
-    const fb::ModelConfig &config = artifact.config();
-    kv::KVCacheConfig kvConfig;
-    kvConfig.numLayers = numLayers;
-    kvConfig.numKVHeads = kvHeads;
-    kvConfig.headDim = headDim;
-    kvConfig.blockTokens =
-        config.kv_block_tokens() > 0 ? config.kv_block_tokens() : 16;
-    // A quantized cache (contract item 6) is named by the attention steps'
-    // `kv_cache_dtype`, and the config must say the same.
-    const std::string configKVDType(loader::dtypeName(config.kv_cache_dtype()));
-    if (kvCacheDType == "i8" || kvCacheDType == "f8E4M3FN") {
-      bool int8 = kvCacheDType == "i8";
-      fb::DType expected = int8 ? fb::DType::I8 : fb::DType::F8E4M3;
-      if (config.kv_cache_dtype() != expected)
-        return impl.fail("the attention steps' kv_cache_dtype is '" +
-                         kvCacheDType + "' but ModelConfig.kv_cache_dtype is " +
-                         configKVDType + "; they must agree");
-      kvConfig.quantization =
-          int8 ? kv::KVQuantization::Int8 : kv::KVQuantization::Fp8E4M3;
-      kvConfig.dtype = DType::F32; // unused when quantized
-    } else if (!kvCacheDType.empty()) {
-      return impl.fail("unsupported kv_cache_dtype '" + kvCacheDType +
-                       "' on the attention steps (the CPU engine's quantized "
-                       "KV caches are i8 and f8E4M3FN)");
-    } else if (config.kv_cache_dtype() == fb::DType::I8 ||
-               config.kv_cache_dtype() == fb::DType::F8E4M3) {
-      kvConfig.quantization = config.kv_cache_dtype() == fb::DType::I8
-                                  ? kv::KVQuantization::Int8
-                                  : kv::KVQuantization::Fp8E4M3;
-    } else if (!toCpuDType(config.kv_cache_dtype(), kvConfig.dtype)) {
-      return impl.fail("KV-cache dtype " + configKVDType +
-                       " is not supported by the CPU engine (f32, f16, bf16, "
-                       "i8, f8E4M3FN)");
-    }
-    int64_t sequences = options.maxSequences > 0
-                            ? options.maxSequences
-                            : std::max<int64_t>(1, config.max_batch());
-    int64_t seqLen = options.maxSeqLen > 0 ? options.maxSeqLen
-                     : config.max_seq_len() > 0
-                         ? config.max_seq_len()
-                         : config.max_position_embeddings();
-    if (seqLen <= 0)
-      return impl.fail("cannot size the KV cache: no maximum sequence length "
-                       "(pass EngineOptions::maxSeqLen)");
-    kvConfig.numBlocks = sequences * ((seqLen + kvConfig.blockTokens - 1) /
-                                      kvConfig.blockTokens);
+  // The KV cache (planKVCacheConfig: the layout every backend shares).
+  kv::KVCacheConfig kvConfig;
+  if (Status s = planKVCacheConfig(artifact, options, kvConfig); !s)
+    return impl.fail(s.message());
+  if (kvConfig.numLayers > 0)
     if (Status s = kv::PagedKVCache::create(kvConfig, impl.cache); !s)
       return impl.fail("KV cache: " + s.message());
-  }
 
   impl.pool = std::make_unique<cpu::ThreadPool>(options.threads);
   if (Status s = impl.prepare(); !s)
@@ -2141,37 +2185,65 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
 Engine::Engine() : impl_(std::make_unique<Impl>()) {}
 Engine::~Engine() = default;
 
-int64_t Engine::maxTokens() const { return impl_->maxTokens; }
-int64_t Engine::vocabSize() const { return impl_->vocab; }
+int64_t Engine::maxTokens() const {
+  return backend_ ? backend_->maxTokens() : impl_->maxTokens;
+}
+int64_t Engine::vocabSize() const {
+  return backend_ ? backend_->vocabSize() : impl_->vocab;
+}
 const kv::PagedKVCache &Engine::kvCache() const { return *impl_->cache; }
+int64_t Engine::kvCapacityTokens() const {
+  if (backend_)
+    return backend_->kvCapacityTokens();
+  if (!impl_->cache)
+    return 0;
+  const kv::KVCacheConfig &config = impl_->cache->config();
+  return config.numBlocks * config.blockTokens;
+}
+std::string Engine::deviceDescription() const {
+  return backend_ ? backend_->description() : "cpu";
+}
 
 void Engine::freeSequence(int64_t sequenceId) {
+  if (backend_) {
+    backend_->freeSequence(sequenceId);
+    return;
+  }
   if (impl_->cache)
     impl_->cache->freeSequence(sequenceId);
 }
 
-Status Engine::forward(const ForwardBatch &batch, std::vector<float> &logits) {
-  Impl &impl = *impl_;
+std::string checkForwardBatch(const ForwardBatch &batch, int64_t maxTokens) {
   int64_t n = static_cast<int64_t>(batch.tokenIds.size());
-  if (n <= 0 || n > impl.maxTokens)
-    return impl.fail("a forward call carries 1.." +
-                     std::to_string(impl.maxTokens) + " tokens, got " +
-                     std::to_string(n));
+  if (n <= 0 || n > maxTokens)
+    return "a forward call carries 1.." + std::to_string(maxTokens) +
+           " tokens, got " + std::to_string(n);
   if (static_cast<int64_t>(batch.positions.size()) != n)
-    return impl.fail("forward: " + std::to_string(n) + " token ids but " +
-                     std::to_string(batch.positions.size()) + " positions");
+    return "forward: " + std::to_string(n) + " token ids but " +
+           std::to_string(batch.positions.size()) + " positions";
   int64_t total = 0;
   for (const SequenceSpan &span : batch.sequences) {
     if (span.numTokens < 0)
-      return impl.fail("forward: a sequence with a negative token count");
+      return "forward: a sequence with a negative token count";
     total += span.numTokens;
   }
   if (total != n)
-    return impl.fail("forward: the sequences hold " + std::to_string(total) +
-                     " tokens, the batch " + std::to_string(n));
+    return "forward: the sequences hold " + std::to_string(total) +
+           " tokens, the batch " + std::to_string(n);
   for (int32_t p : batch.positions)
     if (p < 0)
-      return impl.fail("forward: negative position " + std::to_string(p));
+      return "forward: negative position " + std::to_string(p);
+  return "";
+}
+
+Status Engine::forward(const ForwardBatch &batch, std::vector<float> &logits) {
+  Impl &impl = *impl_;
+  if (backend_)
+    return backend_->forward(batch, logits);
+  int64_t n = static_cast<int64_t>(batch.tokenIds.size());
+  if (std::string problem = checkForwardBatch(batch, impl.maxTokens);
+      !problem.empty())
+    return impl.fail(problem);
 
   // The batch the attention steps read, and room in the KV cache.
   impl.queryStart.assign(1, 0);
