@@ -19,9 +19,13 @@ std::string describeDriverLoadFailure(bool opened, const std::string &library,
                                       const std::string &initErrorName) {
   const std::string prefix = "--device=cuda: ";
   if (!opened)
+    // dlopen's own text adds nothing unless the file exists but is broken.
     return prefix + "no NVIDIA driver (libcuda.so.1 not found); use " +
            "--device=cpu" +
-           (dlopenError.empty() ? "" : " [dlopen: " + dlopenError + "]");
+           (dlopenError.empty() ||
+                    dlopenError.find("No such file") != std::string::npos
+                ? ""
+                : " (dlopen: " + dlopenError + ")");
   if (initResult == kCudaErrorStubLibrary)
     return prefix + library +
            " is the CUDA toolkit's stub library (cuInit returned "

@@ -125,6 +125,9 @@ struct PreparedGemm {
   std::string what; // "step 7 (gemm 16x4096x4096 BF16)"
 };
 
+std::string stepName(const fb::Step &step);
+Status checkPlan(const loader::Artifact &artifact);
+
 class CudaBackend : public engine::EngineBackend {
 public:
   ~CudaBackend() override;
@@ -532,14 +535,9 @@ Status CudaBackend::create(const loader::Artifact &artifact,
   // The driver first: without one nothing else can be said.
   if (Status s = CudaDriver::load(cu_); !s)
     return s;
+  if (Status s = checkPlan(artifact); !s)
+    return s;
   plan_ = artifact.plan(0);
-  if (!plan_)
-    return fail("the artifact has no plan for rank 0");
-  if (artifact.targetSm().empty())
-    return fail("--device=cuda runs GPU-target artifacts; this one targets " +
-                artifact.describeTarget() +
-                "; recompile with llmc compile --target=<your GPU> (e.g. "
-                "h100) or use --device=cpu");
   maxTokens_ = plan_->max_tokens();
   if (maxTokens_ <= 0)
     return fail("the plan's max_tokens is 0");
@@ -674,6 +672,106 @@ std::string stepName(const fb::Step &step) {
   }
 }
 
+/// The static part of checkPlanRunsOnCuda for one launch; "" or the fault.
+std::string checkLaunch(const fb::Artifact &root, const fb::LaunchStep &launch) {
+  const size_t kernels = root.kernels() ? root.kernels()->size() : 0;
+  if (launch.kernel() >= kernels)
+    return "launches kernel " + std::to_string(launch.kernel()) + " of " +
+           std::to_string(kernels);
+  std::vector<uint32_t> grid, scale;
+  if (launch.grid())
+    grid.assign(launch.grid()->begin(), launch.grid()->end());
+  if (launch.grid_token_scale())
+    scale.assign(launch.grid_token_scale()->begin(),
+                 launch.grid_token_scale()->end());
+  if (std::string problem = checkGridRule(grid, scale); !problem.empty())
+    return "kernel " + std::to_string(launch.kernel()) + ": " + problem;
+  uint64_t threads = 1;
+  if (!launch.block() || launch.block()->size() != 3)
+    return "kernel " + std::to_string(launch.kernel()) +
+           ": the block is not 3 dimensions";
+  for (uint32_t d : *launch.block())
+    threads *= d;
+  if (threads == 0 || threads > 1024)
+    return "kernel " + std::to_string(launch.kernel()) + ": a block of " +
+           std::to_string(threads) + " threads (CUDA allows 1..1024)";
+  if (launch.extra_args())
+    for (auto extra : *launch.extra_args())
+      if (static_cast<uint8_t>(extra) > static_cast<uint8_t>(fb::LaunchArg::MAX))
+        return "kernel " + std::to_string(launch.kernel()) +
+               ": an extra argument this runtime does not know (" +
+               std::to_string(static_cast<int>(extra)) +
+               "); update llmc-runtime";
+  return "";
+}
+
+Status checkPlan(const loader::Artifact &artifact) {
+  auto fail = [&](const std::string &message) {
+    return Status::error(artifact.name() + ": " + message);
+  };
+  if (artifact.targetSm().empty())
+    return fail("--device=cuda runs GPU-target artifacts; this one targets " +
+                artifact.describeTarget() +
+                "; recompile with llmc compile --target=<your GPU> (e.g. "
+                "h100) or use --device=cpu");
+  const fb::RankPlan *plan = artifact.plan(0);
+  if (!plan)
+    return fail("the artifact has no plan for rank 0");
+  if (!plan->steps())
+    return Status::success();
+  for (size_t i = 0; i < plan->steps()->size(); ++i) {
+    const fb::Step *step = plan->steps()->Get(i);
+    const std::string name = stepName(*step);
+    auto stepError = [&](const std::string &message) {
+      return fail("step " + std::to_string(i) + " (" + name + ") " + message);
+    };
+    if (step->launches() && step->launches()->size() > 0) {
+      for (const fb::LaunchStep *launch : *step->launches())
+        if (std::string problem = checkLaunch(artifact.root(), *launch);
+            !problem.empty())
+          return stepError(problem);
+      continue;
+    }
+    switch (step->op_type()) {
+    case fb::StepOp::LaunchStep:
+      if (std::string problem =
+              checkLaunch(artifact.root(), *step->op_as_LaunchStep());
+          !problem.empty())
+        return stepError(problem);
+      break;
+    case fb::StepOp::GemmStep: {
+      const fb::GemmStep *gemm = step->op_as_GemmStep();
+      if (gemm->backend() != fb::GemmBackend::CublasLt)
+        return stepError(std::string("has no CUDA kernel in this artifact "
+                                     "(a ") +
+                         fb::EnumNameGemmBackend(gemm->backend()) +
+                         " GEMM without launches)");
+      break;
+    }
+    case fb::StepOp::HostStep:
+      // The engine itself copies the token ids and positions in before the
+      // first step and the logits out after the last.
+      if (name != "copy_tokens_in" && name != "copy_logits_out")
+        return stepError("is a host routine the CUDA backend does not know");
+      break;
+    case fb::StepOp::CollectiveStep: {
+      const fb::CollectiveStep *c = step->op_as_CollectiveStep();
+      if (c->group() && c->group()->size() > 1)
+        return stepError("is a collective across ranks; the CUDA backend "
+                         "runs one rank");
+      break;
+    }
+    case fb::StepOp::ComputeStep:
+      return stepError("has no CUDA kernel in this artifact");
+    default:
+      return stepError("has a kind this runtime does not know (" +
+                       std::to_string(static_cast<int>(step->op_type())) +
+                       "); update llmc-runtime");
+    }
+  }
+  return Status::success();
+}
+
 Status CudaBackend::prepareSteps() {
   if (!plan_->steps())
     return Status::success();
@@ -699,36 +797,18 @@ Status CudaBackend::prepareSteps() {
           return s;
       continue;
     }
+    // checkPlan has refused every step this backend cannot run.
     switch (step->op_type()) {
     case fb::StepOp::LaunchStep:
       if (Status s = prepareLaunch(i, name, *step->op_as_LaunchStep()); !s)
         return s;
       break;
-    case fb::StepOp::GemmStep: {
-      const fb::GemmStep *gemm = step->op_as_GemmStep();
-      if (gemm->backend() != fb::GemmBackend::CublasLt)
-        return stepError(i, name,
-                         std::string("has no CUDA kernel in this artifact "
-                                     "(its GEMM backend is ") +
-                             fb::EnumNameGemmBackend(gemm->backend()) +
-                             "); recompile for a GPU target");
-      if (Status s = prepareGemm(i, *gemm); !s)
+    case fb::StepOp::GemmStep:
+      if (Status s = prepareGemm(i, *step->op_as_GemmStep()); !s)
         return s;
       break;
-    }
-    case fb::StepOp::HostStep:
-      // The engine itself copies the token ids and positions in before the
-      // first step and the logits out after the last.
-      if (name == "copy_tokens_in" || name == "copy_logits_out")
-        break;
-      return stepError(i, name,
-                       "the CUDA backend has no host routine of this name");
     case fb::StepOp::CollectiveStep: {
       const fb::CollectiveStep *c = step->op_as_CollectiveStep();
-      if (c->group() && c->group()->size() > 1)
-        return stepError(i, name,
-                         "collectives across ranks are not supported yet by "
-                         "the CUDA backend");
       if (c->output()) {
         DeviceBuffer in, out;
         if (Status s = resolve(c->buffer(), in); !s)
@@ -745,13 +825,8 @@ Status CudaBackend::prepareSteps() {
       }
       break;
     }
-    case fb::StepOp::ComputeStep:
-      return stepError(i, name, "has no CUDA kernel in this artifact");
-    default:
-      return stepError(i, name,
-                       "a step kind this runtime does not know (" +
-                           std::to_string(static_cast<int>(step->op_type())) +
-                           "); update llmc-runtime");
+    default: // host steps the engine's own copies perform
+      break;
     }
   }
   return Status::success();
@@ -1270,6 +1345,10 @@ Status CudaBackend::forward(const ForwardBatch &batch,
 }
 
 } // namespace
+
+Status checkPlanRunsOnCuda(const loader::Artifact &artifact) {
+  return checkPlan(artifact);
+}
 
 Status createCudaBackend(const loader::Artifact &artifact,
                          const engine::EngineOptions &options, int deviceIndex,

@@ -35,6 +35,15 @@ Status createCudaBackend(const loader::Artifact &artifact,
                          const engine::EngineOptions &options, int deviceIndex,
                          std::unique_ptr<engine::EngineBackend> &out);
 
+/// What can be said of rank 0's plan before touching a GPU (the backend
+/// checks it right after loading the driver): a GPU target, and every step
+/// something the CUDA backend runs: launches (kernel index in range, a sane
+/// grid rule and block, known extra arguments), a cuBLASLt GEMM, a host
+/// routine it knows or a single-rank collective. Errors name the step:
+/// "model.llmc: step 12 (cached_attention) has no CUDA kernel in this
+/// artifact".
+Status checkPlanRunsOnCuda(const loader::Artifact &artifact);
+
 /// Bytes of one KV head's tile in a block, as PagedKVCache lays it out
 /// (llmc/device_batch.h): codes then block_tokens f32 scales when quantized.
 int64_t kvTileBytes(const kv::KVCacheConfig &config);
