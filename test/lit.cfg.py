@@ -30,3 +30,17 @@ config.substitutions.append(
 if getattr(config, "llmc_have_cuda", False):
     config.available_features.add("cuda")
     config.substitutions.append(("%ptxas", os.path.join(config.cuda_bin_dir, "ptxas")))
+
+# An NVIDIA driver on this machine (libcuda.so.1 loads): tests of the
+# no-driver messages are UNSUPPORTED there, GPU runs are ctest -L gpu.
+try:
+    import ctypes
+
+    ctypes.CDLL("libcuda.so.1")
+    config.available_features.add("cuda-driver")
+except OSError:
+    pass
+if getattr(config, "llmc_have_cuda", False):
+    config.substitutions.append(
+        ("%cuda_stubs", os.path.join(os.path.dirname(config.cuda_bin_dir), "lib64", "stubs"))
+    )
