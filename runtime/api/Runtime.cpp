@@ -282,11 +282,6 @@ llmc_status llmc_engine_create(llmc_artifact *artifact,
     llmc_engine_options_init(&opts);
     if (options)
       opts = *options;
-    if (opts.device && std::strcmp(opts.device, "cpu") != 0)
-      return fail(h, LLMC_ERROR_UNSUPPORTED,
-                  std::string("device '") + opts.device +
-                      "' is not available: this runtime has the cpu backend "
-                      "only (the CUDA backend is not implemented yet)");
     if (opts.threads < 0 || opts.max_sequences < 0)
       return fail(h, LLMC_ERROR_INVALID_ARGUMENT,
                   "llmc_engine_create: threads and max_sequences must be >= 0");
@@ -296,10 +291,16 @@ llmc_status llmc_engine_create(llmc_artifact *artifact,
     engineOptions.threads = opts.threads;
     engineOptions.maxSequences =
         opts.max_sequences > 0 ? opts.max_sequences : 1;
+    engineOptions.device = opts.device ? opts.device : "cpu";
     if (Status status = engine::Engine::create(*state->artifact->artifact,
                                                engineOptions, state->engine);
         !status.ok())
-      return fail(h, LLMC_ERROR_RUNTIME, status.message());
+      // "--device=...: ..." is a device this machine or build lacks.
+      return fail(h,
+                  status.message().rfind("--device=", 0) == 0
+                      ? LLMC_ERROR_UNSUPPORTED
+                      : LLMC_ERROR_RUNTIME,
+                  status.message());
     for (int64_t s = engineOptions.maxSequences - 1; s >= 0; --s)
       state->freeSequences.push_back(s);
     auto handle = std::make_unique<llmc_engine>();

@@ -710,10 +710,11 @@ Status checkPlan(const loader::Artifact &artifact) {
     return Status::error(artifact.name() + ": " + message);
   };
   if (artifact.targetSm().empty())
-    return fail("--device=cuda runs GPU-target artifacts; this one targets " +
-                artifact.describeTarget() +
-                "; recompile with llmc compile --target=<your GPU> (e.g. "
-                "h100) or use --device=cpu");
+    return Status::error("--device=cuda: " + artifact.name() +
+                         " targets " + artifact.describeTarget() +
+                         "; the CUDA backend runs GPU-target artifacts: "
+                         "recompile with llmc compile --target=<your GPU> "
+                         "(e.g. h100) or use --device=cpu");
   const fb::RankPlan *plan = artifact.plan(0);
   if (!plan)
     return fail("the artifact has no plan for rank 0");

@@ -71,7 +71,8 @@ typedef struct llmc_engine llmc_engine;
 typedef struct llmc_request llmc_request;
 
 typedef struct llmc_engine_options {
-  /** Backend name; NULL or "cpu". Default "cpu". */
+  /** Backend: NULL or "cpu" (default), "cuda" or "cuda:N" (the CUDA
+   *  backend, docs/runtime-cuda.md). */
   const char *device;
   /** Kernel threads, the caller included; 0 (default): one per hardware
    *  thread. Must be >= 0. */

@@ -139,7 +139,8 @@ TEST(CudaPlanCheck, RefusesCpuArtifacts) {
   ASSERT_TRUE(plan.open(artifact, "cpu.llmc").ok());
   runtime::Status s = checkPlanRunsOnCuda(*artifact);
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("this one targets cpu"), std::string::npos);
+  EXPECT_EQ(s.message().rfind("--device=cuda: cpu.llmc targets cpu", 0), 0u)
+      << s.message();
   EXPECT_NE(s.message().find("--device=cpu"), std::string::npos);
 }
 
