@@ -113,8 +113,10 @@ public:
   /// A compute step (what the CPU runs) with the launches a GPU runs.
   void compute(const std::string &name, std::vector<CudaBufferSpec> inputs,
                std::vector<CudaBufferSpec> outputs,
-               std::vector<CudaLaunchSpec> launches = {}) {
+               std::vector<CudaLaunchSpec> launches = {},
+               std::vector<std::pair<std::string, int64_t>> intParams = {}) {
     Step step;
+    step.intParams = std::move(intParams);
     step.kind = Step::Compute;
     step.name = name;
     step.inputs = std::move(inputs);
@@ -162,6 +164,7 @@ private:
     std::vector<CudaBufferSpec> inputs, outputs;
     GemmOperands gemm;
     std::vector<CudaLaunchSpec> launches;
+    std::vector<std::pair<std::string, int64_t>> intParams;
   };
   /// Where each blob goes: section index and offset.
   struct Layout {
@@ -294,8 +297,12 @@ private:
         inputs.push_back(buffer(fbb, b));
       for (const CudaBufferSpec &b : step.outputs)
         outputs.push_back(buffer(fbb, b));
+      std::vector<flatbuffers::Offset<fb::Param>> params;
+      for (const auto &[key, value] : step.intParams)
+        params.push_back(fb::CreateParamDirect(
+            fbb, key.c_str(), flatbuffers::Optional<int64_t>(value)));
       auto op = fb::CreateComputeStepDirect(fbb, step.name.c_str(), &inputs,
-                                            &outputs);
+                                            &outputs, &params);
       steps.push_back(fb::CreateStep(fbb, fb::StepOp::ComputeStep, op.Union(),
                                      launchVector));
     }

@@ -1,0 +1,477 @@
+//===- cuda_gpu_test.cpp - the CUDA backend on a GPU against the CPU ------===//
+//
+// Label `gpu`. Every test skips itself, saying why, on a machine without a
+// usable NVIDIA driver or device. The references are the CPU backend on the
+// same plan (the project's reference implementation, runtime/backends/cpu)
+// and, for the launch ABI, the host formula the test kernel documents.
+//
+// Tolerances: f32 GEMMs 1e-4 relative (cuBLASLt reorders the K sum; f32
+// compute, no TF32); bf16 outputs 1 bf16 ulp (2^-8 relative) plus
+// reordering; INT8 GEMMs are exact integer sums, so 1e-6; FP8 products are
+// exact in the f32 accumulator, bf16 output again.
+//
+//===----------------------------------------------------------------------===//
+
+#include "../unit/cuda_backend/CudaPlanArtifact.h"
+
+#include "runtime/backends/cuda/CudaDriver.h"
+#include "runtime/backends/cuda/CudaEngine.h"
+#include "runtime/backends/cuda/DeviceCheck.h"
+#include "runtime/engine/Engine.h"
+#include "runtime/support/Float8.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+// Generated at build time by nvcc from LaunchAbiKernel.cu.
+#include "test/gpu/LaunchAbiFatbin.inc"
+#include "test/gpu/LaunchAbiPtx.inc"
+} // namespace
+
+namespace llmc::cuda {
+namespace {
+
+namespace fb = ::llmc::artifact;
+using test::CudaBufferSpec;
+using test::CudaLaunchSpec;
+using test::CudaPlanArtifact;
+
+/// The first GPU's compute capability, or a reason to skip.
+struct Gpu {
+  bool present = false;
+  std::string skipReason;
+  int major = 0, minor = 0;
+  std::string name;
+  int sm() const { return major * 10 + minor; }
+};
+
+Gpu findGpu() {
+  Gpu gpu;
+  const CudaDriver *cu = nullptr;
+  if (runtime::Status s = CudaDriver::load(cu); !s.ok()) {
+    gpu.skipReason = s.message();
+    return gpu;
+  }
+  int count = 0;
+  if (cu->cuDeviceGetCount(&count) != CUDA_SUCCESS || count == 0) {
+    gpu.skipReason = "the driver reports no CUDA device";
+    return gpu;
+  }
+  CUdevice device = 0;
+  char name[256] = {0};
+  cu->cuDeviceGet(&device, 0);
+  cu->cuDeviceGetName(name, sizeof(name), device);
+  cu->cuDeviceGetAttribute(&gpu.major,
+                           CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device);
+  cu->cuDeviceGetAttribute(&gpu.minor,
+                           CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device);
+  gpu.name = name;
+  gpu.present = true;
+  return gpu;
+}
+
+#define REQUIRE_GPU(gpu)                                                       \
+  const Gpu gpu = findGpu();                                                   \
+  if (!gpu.present)                                                            \
+  GTEST_SKIP() << "no CUDA device: " << gpu.skipReason
+
+std::string smText(const Gpu &gpu) {
+  return std::to_string(gpu.sm()) + (gpu.major >= 9 ? "a" : "");
+}
+
+std::unique_ptr<engine::Engine> createEngine(const loader::Artifact &artifact,
+                                             const std::string &device) {
+  engine::EngineOptions options;
+  options.threads = 1;
+  options.maxSequences = 2;
+  options.device = device;
+  std::unique_ptr<engine::Engine> engine;
+  runtime::Status s = engine::Engine::create(artifact, options, engine);
+  EXPECT_TRUE(s.ok()) << device << ": " << s.message();
+  return engine;
+}
+
+engine::ForwardBatch oneSequence(int64_t tokens, int32_t firstPosition) {
+  engine::ForwardBatch batch;
+  for (int64_t t = 0; t < tokens; ++t) {
+    batch.tokenIds.push_back(static_cast<int32_t>(t));
+    batch.positions.push_back(firstPosition + static_cast<int32_t>(t));
+  }
+  batch.sequences = {{0, tokens}};
+  return batch;
+}
+
+void expectClose(const std::vector<float> &actual,
+                 const std::vector<float> &expected, double relative,
+                 const std::string &what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  for (size_t i = 0; i < actual.size(); ++i)
+    ASSERT_NEAR(actual[i], expected[i],
+                relative * std::max(1.0, std::fabs(double(expected[i]))))
+        << what << " element " << i;
+}
+
+/// A one-GEMM plan, x [T, K] (loaded data) x W [N, K]^T -> logits [T, N].
+struct GemmCase {
+  fb::DType a = fb::DType::F32, b = fb::DType::F32, c = fb::DType::F32;
+  bool scales = false, perRowScaleA = false;
+  float beta = 0;
+  int64_t k = 64, n = 48;
+};
+
+size_t bytesOf(fb::DType type) {
+  return type == fb::DType::F32 ? 4
+         : type == fb::DType::F16 || type == fb::DType::BF16 ? 2
+                                                              : 1;
+}
+
+std::vector<uint8_t> randomElements(fb::DType type, size_t count,
+                                    std::mt19937 &rng) {
+  std::vector<uint8_t> bytes(count * bytesOf(type));
+  std::uniform_real_distribution<float> real(-1.0f, 1.0f);
+  for (size_t i = 0; i < count; ++i) {
+    float v = real(rng);
+    switch (type) {
+    case fb::DType::F32:
+      std::memcpy(&bytes[4 * i], &v, 4);
+      break;
+    case fb::DType::BF16: {
+      uint32_t bits;
+      std::memcpy(&bits, &v, 4);
+      uint16_t half = static_cast<uint16_t>(bits >> 16); // exact enough: data
+      std::memcpy(&bytes[2 * i], &half, 2);
+      break;
+    }
+    case fb::DType::I8:
+      bytes[i] = static_cast<uint8_t>(static_cast<int8_t>(std::lround(v * 127)));
+      break;
+    case fb::DType::F8E4M3: {
+      // Any code but NaN (0x7f / 0xff).
+      uint8_t code = static_cast<uint8_t>(rng() & 0xff);
+      bytes[i] = (code & 0x7f) == 0x7f ? 0x38 : code;
+      break;
+    }
+    default:
+      ADD_FAILURE() << "no generator for this type";
+    }
+  }
+  return bytes;
+}
+
+std::unique_ptr<loader::Artifact> buildGemm(const GemmCase &g, bool gpu,
+                                            const Gpu &device) {
+  constexpr uint32_t kMaxTokens = 8;
+  CudaPlanArtifact plan(kMaxTokens, gpu,
+                        targetForComputeCapability(device.major, device.minor),
+                        smText(device));
+  plan.tokenIds();
+  std::mt19937 rng(42);
+  CudaBufferSpec x = plan.buffer(0, {kMaxTokens, g.k}, g.a,
+                                 kMaxTokens * g.k * bytesOf(g.a), true);
+  CudaBufferSpec w =
+      plan.buffer(1, {g.n, g.k}, g.b, g.n * g.k * bytesOf(g.b), false);
+  CudaBufferSpec logits = plan.buffer(0, {kMaxTokens, g.n}, g.c,
+                                      kMaxTokens * g.n * bytesOf(g.c), true);
+  std::vector<uint8_t> xs = randomElements(g.a, kMaxTokens * g.k, rng);
+  std::vector<uint8_t> ws = randomElements(g.b, g.n * g.k, rng);
+  plan.load("x", x, xs.data(), xs.size());
+  plan.load("w", w, ws.data(), ws.size());
+  if (g.beta != 0) {
+    std::vector<uint8_t> cs = randomElements(g.c, kMaxTokens * g.n, rng);
+    plan.load("c", logits, cs.data(), cs.size());
+  }
+  CudaPlanArtifact::GemmOperands operands{x, w, logits};
+  operands.beta = g.beta;
+  operands.alpha = 0.75f;
+  if (g.scales) {
+    CudaBufferSpec sa =
+        g.perRowScaleA
+            ? plan.buffer(0, {kMaxTokens, 1}, fb::DType::F32, 4 * kMaxTokens,
+                          true)
+            : plan.buffer(1, {}, fb::DType::F32, 4, false);
+    CudaBufferSpec sb = plan.buffer(1, {g.n, 1}, fb::DType::F32, 4 * g.n,
+                                    false);
+    if (!g.perRowScaleA)
+      sb = plan.buffer(1, {}, fb::DType::F32, 4, false);
+    std::vector<float> saValues(g.perRowScaleA ? kMaxTokens : 1),
+        sbValues(g.perRowScaleA ? g.n : 1);
+    for (float &v : saValues)
+      v = 0.01f + 0.001f * float(rng() % 100);
+    for (float &v : sbValues)
+      v = 0.02f + 0.001f * float(rng() % 100);
+    plan.load("scale_a", sa, saValues.data(), 4 * saValues.size());
+    plan.load("scale_b", sb, sbValues.data(), 4 * sbValues.size());
+    operands.scaleA = sa;
+    operands.scaleB = sb;
+  }
+  plan.gemm(operands);
+  plan.setLogits(logits);
+  std::unique_ptr<loader::Artifact> artifact;
+  runtime::Status s = plan.open(artifact, gpu ? "gpu.llmc" : "cpu.llmc");
+  EXPECT_TRUE(s.ok()) << s.message();
+  return artifact;
+}
+
+/// Runs the GEMM plan on both backends: a prefill of 5 tokens (eager) then
+/// two decode calls of 1 (the second replays the captured graph).
+void compareGemm(const GemmCase &g, double relative, const std::string &what) {
+  REQUIRE_GPU(gpu);
+  auto gpuArtifact = buildGemm(g, true, gpu);
+  auto cpuArtifact = buildGemm(g, false, gpu);
+  ASSERT_TRUE(gpuArtifact && cpuArtifact);
+  auto cuda = createEngine(*gpuArtifact, "cuda");
+  auto cpu = createEngine(*cpuArtifact, "cpu");
+  ASSERT_TRUE(cuda && cpu);
+  for (auto [tokens, position] : {std::pair{5, 0}, {1, 5}, {1, 6}}) {
+    engine::ForwardBatch batch = oneSequence(tokens, position);
+    std::vector<float> gpuLogits, cpuLogits;
+    runtime::Status s = cuda->forward(batch, gpuLogits);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_TRUE(cpu->forward(batch, cpuLogits).ok());
+    expectClose(gpuLogits, cpuLogits, relative,
+                what + " at T=" + std::to_string(tokens));
+  }
+}
+
+// cuBLASLt f32 GEMMs (alpha 0.75) equal the CPU backend's.
+TEST(CudaGpu, GemmF32MatchesCpu) {
+  compareGemm({}, 1e-4, "f32");
+}
+
+// bf16 with the residual epilogue (beta = 1 accumulates into C per call).
+TEST(CudaGpu, GemmBf16WithBetaMatchesCpu) {
+  GemmCase g;
+  g.a = g.b = g.c = fb::DType::BF16;
+  g.beta = 1.0f;
+  compareGemm(g, 2e-2, "bf16 beta=1");
+}
+
+// FP8 E4M3 with tensor scales (scale pointers), Ada and later.
+TEST(CudaGpu, GemmFp8MatchesCpu) {
+  REQUIRE_GPU(gpu);
+  if (gpu.sm() < 89)
+    GTEST_SKIP() << gpu.name << " (sm_" << gpu.sm() << ") has no FP8";
+  GemmCase g;
+  g.a = g.b = fb::DType::F8E4M3;
+  g.c = fb::DType::BF16;
+  g.scales = true;
+  compareGemm(g, 1e-2, "fp8");
+}
+
+// INT8 through cuBLASLt's i32 product and the runtime's epilogue kernel,
+// per-tensor and per-row x per-column scales, f32 and bf16 outputs.
+TEST(CudaGpu, GemmInt8MatchesCpu) {
+  GemmCase g;
+  g.a = g.b = fb::DType::I8;
+  g.scales = true;
+  compareGemm(g, 1e-5, "int8 per tensor");
+  g.perRowScaleA = true;
+  g.c = fb::DType::BF16;
+  g.beta = 1.0f;
+  compareGemm(g, 1e-2, "int8 per row, bf16, beta=1");
+}
+
+/// A plan whose one step is the LaunchAbiKernel over [T, 32] token rows,
+/// in a `rope_kv_write` step so that the plan has a KV cache of 4 layers.
+std::unique_ptr<loader::Artifact> buildLaunchPlan(const Gpu &gpu, bool ptxOnly,
+                                                  std::vector<float> &xValues) {
+  constexpr uint32_t kMaxTokens = 8;
+  constexpr int64_t kColumns = 32;
+  CudaPlanArtifact plan(kMaxTokens, true,
+                        ptxOnly ? "t4" : targetForComputeCapability(
+                                             gpu.major, gpu.minor),
+                        ptxOnly ? "75" : smText(gpu));
+  plan.tokenIds();
+  CudaBufferSpec x = plan.buffer(0, {kMaxTokens, kColumns}, fb::DType::F32,
+                                 4 * kMaxTokens * kColumns, true);
+  CudaBufferSpec y = plan.buffer(0, {kMaxTokens, kColumns}, fb::DType::F32,
+                                 4 * kMaxTokens * kColumns, true);
+  xValues.resize(kMaxTokens * kColumns);
+  for (size_t i = 0; i < xValues.size(); ++i)
+    xValues[i] = 0.25f * float(i % 17);
+  plan.load("x", x, xValues.data(), 4 * xValues.size());
+  std::vector<uint8_t> fatbin(kLaunchAbiFatbin,
+                              kLaunchAbiFatbin + sizeof(kLaunchAbiFatbin));
+  std::vector<uint8_t> ptx(kLaunchAbiPtx,
+                           kLaunchAbiPtx + sizeof(kLaunchAbiPtx));
+  uint32_t module = ptxOnly ? plan.kernelModule({}, ptx, {"llmcTestLaunchAbi"})
+                            : plan.kernelModule(fatbin, ptx,
+                                                {"llmcTestLaunchAbi"});
+  CudaLaunchSpec launch;
+  launch.kernel = plan.kernel("llmcTestLaunchAbi", module);
+  launch.grid = {kMaxTokens, 1, 1};
+  launch.block = {kColumns, 1, 1};
+  launch.args = {x, y};
+  launch.gridTokenScale = {1, 1, 0, 0, 0, 0};
+  launch.tokenArgs = {1};
+  launch.extraArgs = {fb::LaunchArg::Batch, fb::LaunchArg::Layer,
+                      fb::LaunchArg::Scratch};
+  launch.layer = 3;
+  launch.scratchBytes = 4 * kMaxTokens * kColumns;
+  plan.compute("rope_kv_write", {x}, {y}, {launch},
+               {{"layer", 3}, {"num_heads", 1}, {"num_kv_heads", 1},
+                {"head_dim", 8}});
+  plan.setLogits(y);
+  std::unique_ptr<loader::Artifact> artifact;
+  runtime::Status s = plan.open(artifact, "launch.llmc");
+  EXPECT_TRUE(s.ok()) << s.message();
+  return artifact;
+}
+
+/// What the kernel must write for token row r of a call.
+float expectedAbi(const std::vector<float> &x, int64_t row, int64_t column,
+                  int32_t position, int sequence, int firstBlock,
+                  bool rowsMatch) {
+  return 2.0f * x[row * 32 + column] + float(position) + 100.0f * sequence +
+         1000.0f * 3 + 10000.0f * float(firstBlock + 1) +
+         (rowsMatch ? 100000.0f : 0.0f);
+}
+
+void checkLaunchAbi(bool ptxOnly) {
+  REQUIRE_GPU(gpu);
+  std::vector<float> x;
+  auto artifact = buildLaunchPlan(gpu, ptxOnly, x);
+  ASSERT_TRUE(artifact);
+  auto cuda = createEngine(*artifact, "cuda");
+  ASSERT_TRUE(cuda);
+  // Two sequences: 0 holds positions 5, 6 (blocks 0 and 1 of 4 tokens), 1
+  // holds position 0 (block 2).
+  engine::ForwardBatch batch;
+  batch.tokenIds = {1, 2, 3};
+  batch.positions = {5, 6, 0};
+  batch.sequences = {{10, 2}, {11, 1}};
+  std::vector<float> logits;
+  runtime::Status s = cuda->forward(batch, logits);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(logits.size(), 3u * 32);
+  for (int64_t r = 0; r < 3; ++r)
+    for (int64_t c = 0; c < 32; ++c)
+      ASSERT_EQ(logits[r * 32 + c],
+                expectedAbi(x, r, c, batch.positions[r], r < 2 ? 0 : 1,
+                            r < 2 ? 0 : 2, true))
+          << "row " << r << " column " << c;
+  // Decode: T = 1 is captured once and replayed; the replay must see the
+  // new position and block table.
+  for (int32_t position : {7, 8, 9}) {
+    engine::ForwardBatch decode;
+    decode.tokenIds = {4};
+    decode.positions = {position};
+    decode.sequences = {{11, 1}};
+    s = cuda->forward(decode, logits);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_EQ(logits.size(), 32u);
+    for (int64_t c = 0; c < 32; ++c)
+      ASSERT_EQ(logits[c], expectedAbi(x, 0, c, position, 0, 2, true))
+          << "decode at position " << position;
+  }
+}
+
+// A generated kernel from the artifact's cubin gets the 1.1 ABI: buffers,
+// T, the batch (positions, sequences, block tables), the layer, scratch.
+TEST(CudaGpu, LaunchAbiFromCubin) { checkLaunchAbi(false); }
+
+// The same from PTX, JIT-compiled for this (newer) GPU.
+TEST(CudaGpu, LaunchAbiFromPtxJit) { checkLaunchAbi(true); }
+
+/// `llmc compile` of the tiny Llama for this GPU's target, or "" with a
+/// reason.
+std::string compileTiny(const Gpu &gpu, const std::string &quant,
+                        std::string &reason) {
+  std::string target = targetForComputeCapability(gpu.major, gpu.minor);
+  if (target.empty()) {
+    reason = "no llmc target for sm_" + std::to_string(gpu.sm());
+    return "";
+  }
+  std::string out = ::testing::TempDir() + "tiny-" + target + "-" + quant +
+                    ".llmc";
+  std::string command = std::string(LLMC_BIN) + " compile " +
+                        LLMC_TINY_MODELS_DIR + "/llama --target=" +
+                        (target == "cpu" ? "cpu" : target) +
+                        " --quant=" + quant + " --max-tokens=16 -o " + out +
+                        " 2>&1";
+  if (std::system(command.c_str()) != 0) {
+    reason = "failed: " + command;
+    return "";
+  }
+  return out;
+}
+
+/// Prefill 6 tokens, then 4 greedy decode steps, on both backends.
+void compareTinyModel(const std::string &quant, double relative) {
+  REQUIRE_GPU(gpu);
+  std::string reason;
+  std::string gpuPath = compileTiny(gpu, quant, reason);
+  ASSERT_FALSE(gpuPath.empty()) << reason;
+  std::unique_ptr<loader::Artifact> gpuArtifact, cpuArtifact;
+  ASSERT_TRUE(loader::Artifact::open(gpuPath, {}, gpuArtifact).ok());
+  if (runtime::Status s = checkPlanRunsOnCuda(*gpuArtifact); !s.ok()) {
+    if (s.message().find("has no CUDA kernel") != std::string::npos)
+      GTEST_SKIP() << "the compiler does not emit this step's kernels yet: "
+                   << s.message();
+    FAIL() << s.message();
+  }
+  std::string cpuPath = ::testing::TempDir() + "tiny-cpu-" + quant + ".llmc";
+  std::string command = std::string(LLMC_BIN) + " compile " +
+                        LLMC_TINY_MODELS_DIR + "/llama --target=cpu --quant=" +
+                        quant + " --max-tokens=16 -o " + cpuPath;
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  ASSERT_TRUE(loader::Artifact::open(cpuPath, {}, cpuArtifact).ok());
+  auto cuda = createEngine(*gpuArtifact, "cuda");
+  auto cpu = createEngine(*cpuArtifact, "cpu");
+  ASSERT_TRUE(cuda && cpu);
+  engine::ForwardBatch batch = oneSequence(6, 0);
+  std::vector<float> gpuLogits, cpuLogits;
+  for (int step = 0; step < 5; ++step) {
+    runtime::Status s = cuda->forward(batch, gpuLogits);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_TRUE(cpu->forward(batch, cpuLogits).ok());
+    expectClose(gpuLogits, cpuLogits, relative,
+                quant + " step " + std::to_string(step));
+    const int64_t vocab = cuda->vocabSize();
+    const float *gpuLast = gpuLogits.data() + gpuLogits.size() - vocab;
+    const float *cpuLast = cpuLogits.data() + cpuLogits.size() - vocab;
+    int32_t gpuNext = int32_t(std::max_element(gpuLast, gpuLast + vocab) -
+                              gpuLast);
+    int32_t cpuNext = int32_t(std::max_element(cpuLast, cpuLast + vocab) -
+                              cpuLast);
+    EXPECT_EQ(gpuNext, cpuNext) << quant << " greedy token " << step;
+    int32_t position = batch.positions.back() + 1;
+    batch = oneSequence(1, position);
+    batch.tokenIds = {cpuNext};
+  }
+}
+
+// The tiny Llama, CUDA vs CPU logits and greedy tokens.
+TEST(CudaGpu, TinyModelF32MatchesCpu) { compareTinyModel("f32", 1e-3); }
+TEST(CudaGpu, TinyModelBf16MatchesCpu) { compareTinyModel("bf16", 3e-2); }
+TEST(CudaGpu, TinyModelFp8MatchesCpu) {
+  REQUIRE_GPU(gpu);
+  if (gpu.sm() < 89)
+    GTEST_SKIP() << gpu.name << " has no FP8";
+  compareTinyModel("fp8", 5e-2);
+}
+TEST(CudaGpu, TinyModelInt8MatchesCpu) { compareTinyModel("int8", 5e-2); }
+
+// Device-to-device bandwidth (what bench --bandwidth reports) is positive
+// and below 100 TB/s.
+TEST(CudaGpu, CopyBandwidthIsPlausible) {
+  REQUIRE_GPU(gpu);
+  double bytesPerSecond = 0;
+  std::string name;
+  runtime::Status s = measureCopyBandwidth(0, 64ull << 20, 5, bytesPerSecond,
+                                           name);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_GT(bytesPerSecond, 1e9);
+  EXPECT_LT(bytesPerSecond, 1e14);
+  EXPECT_EQ(name, gpu.name);
+}
+
+} // namespace
+} // namespace llmc::cuda
