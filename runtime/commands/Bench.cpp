@@ -2,8 +2,8 @@
 
 #include "runtime/commands/Bench.h"
 
-#include "runtime/commands/Common.h"
 #include "runtime/backends/cuda/DeviceCheck.h"
+#include "runtime/commands/Common.h"
 #if LLMC_HAVE_CUDA_BACKEND
 #include "runtime/backends/cuda/CudaEngine.h"
 #endif
@@ -197,10 +197,9 @@ Status decodeBytesPerToken(const loader::Artifact &artifact,
     return s;
   kvBytes = 0;
   if (kv.numLayers > 0) {
-    const int64_t bytesPerElement =
-        kv.quantization != kv::KVQuantization::None
-            ? 1
-            : (kv.dtype == cpu::DType::F32 ? 4 : 2);
+    const int64_t bytesPerElement = kv.quantization != kv::KVQuantization::None
+                                        ? 1
+                                        : (kv.dtype == cpu::DType::F32 ? 4 : 2);
     kvBytes = static_cast<uint64_t>(2 * kv.numLayers * kv.numKVHeads *
                                     kv.headDim * bytesPerElement) *
               contextTokens;

@@ -2,8 +2,8 @@
 
 #include "runtime/commands/Eval.h"
 
-#include "runtime/commands/Common.h"
 #include "runtime/backends/cuda/DeviceCheck.h"
+#include "runtime/commands/Common.h"
 #include "runtime/engine/Engine.h"
 #include "runtime/kv_cache/KVCache.h"
 #include "runtime/loader/Artifact.h"
@@ -81,8 +81,7 @@ std::optional<std::string> parseEvalOptions(int argc, const char *const *argv,
       if (!cuda::parseDeviceSpec(text, device, error))
         return error;
       options.device = text;
-    }
-    else if (arg == "--ctx") {
+    } else if (arg == "--ctx") {
       ok = detail::parseNumber(arg, text, options.ctx, error);
       ctxGiven = true;
     } else
@@ -240,8 +239,8 @@ int runEvalCommand(int argc, const char *const *argv, const char *programName) {
       return fail(programName,
                   "reference '" + options.referencePath + "' has " +
                       std::to_string(reference->vocabSize()) +
-                      " logits per token, '" + options.artifactPath +
-                      "' has " + std::to_string(vocab) +
+                      " logits per token, '" + options.artifactPath + "' has " +
+                      std::to_string(vocab) +
                       "; compare artifacts of the same model");
     std::unique_ptr<tokenizer::Tokenizer> referenceTokenizer;
     std::vector<int32_t> referenceIds;
@@ -351,7 +350,7 @@ int runEvalCommand(int argc, const char *const *argv, const char *programName) {
         }
         klDivergence.add(std::max(kl, 0.0));
         sameTop1.add(argmax(row, vocab) == argmax(referenceRow, vocab) ? 1.0
-                                                                      : 0.0);
+                                                                       : 0.0);
       }
     }
     engine->freeSequence(0);

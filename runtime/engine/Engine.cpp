@@ -400,12 +400,10 @@ Status planKVCacheConfig(const loader::Artifact &artifact,
     kvCacheDType = stepKVDType;
     return true;
   };
-  auto fail = [](const std::string &message) {
-    return Status::error(message);
-  };
+  auto fail = [](const std::string &message) { return Status::error(message); };
   auto disagree = [&]() {
     return fail("the KV-cache steps disagree on kv_cache_dtype; the KV "
-                     "cache has one type");
+                "cache has one type");
   };
   if (plan.steps())
     for (const fb::Step *step : *plan.steps()) {
@@ -426,7 +424,7 @@ Status planKVCacheConfig(const loader::Artifact &artifact,
           continue; // reported when the step is prepared
         if ((kvHeads >= 0 && kvHeads != h) || (headDim >= 0 && headDim != d))
           return fail("attention steps disagree on the KV heads or "
-                           "head size; the KV cache needs one shape");
+                      "head size; the KV cache needs one shape");
         numLayers = std::max(numLayers, layer + 1);
         kvHeads = h;
         headDim = d;
@@ -447,7 +445,7 @@ Status planKVCacheConfig(const loader::Artifact &artifact,
           int64_t h = key->shape()->Get(1), d = key->shape()->Get(2);
           if ((kvHeads >= 0 && kvHeads != h) || (headDim >= 0 && headDim != d))
             return fail("attention steps disagree on the KV heads or "
-                             "head size; the KV cache needs one shape");
+                        "head size; the KV cache needs one shape");
           kvHeads = h;
           headDim = d;
         }
@@ -456,7 +454,7 @@ Status planKVCacheConfig(const loader::Artifact &artifact,
   if (numLayers > 0) {
     if (kvHeads <= 0 || headDim <= 0)
       return fail("cannot size the KV cache: the attention steps' key "
-                       "buffers are not [tokens, kv_heads, head_dim]");
+                  "buffers are not [tokens, kv_heads, head_dim]");
     const fb::ModelConfig &config = artifact.config();
     kv::KVCacheConfig kvConfig;
     kvConfig.numLayers = numLayers;
@@ -471,16 +469,16 @@ Status planKVCacheConfig(const loader::Artifact &artifact,
       bool int8 = kvCacheDType == "i8";
       fb::DType expected = int8 ? fb::DType::I8 : fb::DType::F8E4M3;
       if (config.kv_cache_dtype() != expected)
-        return fail("the attention steps' kv_cache_dtype is '" +
-                         kvCacheDType + "' but ModelConfig.kv_cache_dtype is " +
-                         configKVDType + "; they must agree");
+        return fail("the attention steps' kv_cache_dtype is '" + kvCacheDType +
+                    "' but ModelConfig.kv_cache_dtype is " + configKVDType +
+                    "; they must agree");
       kvConfig.quantization =
           int8 ? kv::KVQuantization::Int8 : kv::KVQuantization::Fp8E4M3;
       kvConfig.dtype = DType::F32; // unused when quantized
     } else if (!kvCacheDType.empty()) {
       return fail("unsupported kv_cache_dtype '" + kvCacheDType +
-                       "' on the attention steps (the CPU engine's quantized "
-                       "KV caches are i8 and f8E4M3FN)");
+                  "' on the attention steps (the CPU engine's quantized "
+                  "KV caches are i8 and f8E4M3FN)");
     } else if (config.kv_cache_dtype() == fb::DType::I8 ||
                config.kv_cache_dtype() == fb::DType::F8E4M3) {
       kvConfig.quantization = config.kv_cache_dtype() == fb::DType::I8
@@ -488,8 +486,8 @@ Status planKVCacheConfig(const loader::Artifact &artifact,
                                   : kv::KVQuantization::Fp8E4M3;
     } else if (!toCpuDType(config.kv_cache_dtype(), kvConfig.dtype)) {
       return fail("KV-cache dtype " + configKVDType +
-                       " is not supported by the CPU engine (f32, f16, bf16, "
-                       "i8, f8E4M3FN)");
+                  " is not supported by the CPU engine (f32, f16, bf16, "
+                  "i8, f8E4M3FN)");
     }
     int64_t sequences = options.maxSequences > 0
                             ? options.maxSequences
@@ -500,7 +498,7 @@ Status planKVCacheConfig(const loader::Artifact &artifact,
                          : config.max_position_embeddings();
     if (seqLen <= 0)
       return fail("cannot size the KV cache: no maximum sequence length "
-                       "(pass EngineOptions::maxSeqLen)");
+                  "(pass EngineOptions::maxSeqLen)");
     kvConfig.numBlocks = sequences * ((seqLen + kvConfig.blockTokens - 1) /
                                       kvConfig.blockTokens);
     out = kvConfig;

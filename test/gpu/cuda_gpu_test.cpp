@@ -68,10 +68,10 @@ Gpu findGpu() {
   char name[256] = {0};
   cu->cuDeviceGet(&device, 0);
   cu->cuDeviceGetName(name, sizeof(name), device);
-  cu->cuDeviceGetAttribute(&gpu.major,
-                           CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device);
-  cu->cuDeviceGetAttribute(&gpu.minor,
-                           CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device);
+  cu->cuDeviceGetAttribute(
+      &gpu.major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device);
+  cu->cuDeviceGetAttribute(
+      &gpu.minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device);
   gpu.name = name;
   gpu.present = true;
   return gpu;
@@ -127,9 +127,9 @@ struct GemmCase {
 };
 
 size_t bytesOf(fb::DType type) {
-  return type == fb::DType::F32 ? 4
+  return type == fb::DType::F32                              ? 4
          : type == fb::DType::F16 || type == fb::DType::BF16 ? 2
-                                                              : 1;
+                                                             : 1;
 }
 
 std::vector<uint8_t> randomElements(fb::DType type, size_t count,
@@ -150,7 +150,8 @@ std::vector<uint8_t> randomElements(fb::DType type, size_t count,
       break;
     }
     case fb::DType::I8:
-      bytes[i] = static_cast<uint8_t>(static_cast<int8_t>(std::lround(v * 127)));
+      bytes[i] =
+          static_cast<uint8_t>(static_cast<int8_t>(std::lround(v * 127)));
       break;
     case fb::DType::F8E4M3: {
       // Any code but NaN (0x7f / 0xff).
@@ -191,13 +192,12 @@ std::unique_ptr<loader::Artifact> buildGemm(const GemmCase &g, bool gpu,
   operands.beta = g.beta;
   operands.alpha = 0.75f;
   if (g.scales) {
-    CudaBufferSpec sa =
-        g.perRowScaleA
-            ? plan.buffer(0, {kMaxTokens, 1}, fb::DType::F32, 4 * kMaxTokens,
-                          true)
-            : plan.buffer(1, {}, fb::DType::F32, 4, false);
-    CudaBufferSpec sb = plan.buffer(1, {g.n, 1}, fb::DType::F32, 4 * g.n,
-                                    false);
+    CudaBufferSpec sa = g.perRowScaleA
+                            ? plan.buffer(0, {kMaxTokens, 1}, fb::DType::F32,
+                                          4 * kMaxTokens, true)
+                            : plan.buffer(1, {}, fb::DType::F32, 4, false);
+    CudaBufferSpec sb =
+        plan.buffer(1, {g.n, 1}, fb::DType::F32, 4 * g.n, false);
     if (!g.perRowScaleA)
       sb = plan.buffer(1, {}, fb::DType::F32, 4, false);
     std::vector<float> saValues(g.perRowScaleA ? kMaxTokens : 1),
@@ -241,9 +241,7 @@ void compareGemm(const GemmCase &g, double relative, const std::string &what) {
 }
 
 // cuBLASLt f32 GEMMs (alpha 0.75) equal the CPU backend's.
-TEST(CudaGpu, GemmF32MatchesCpu) {
-  compareGemm({}, 1e-4, "f32");
-}
+TEST(CudaGpu, GemmF32MatchesCpu) { compareGemm({}, 1e-4, "f32"); }
 
 // bf16 with the residual epilogue (beta = 1 accumulates into C per call).
 TEST(CudaGpu, GemmBf16WithBetaMatchesCpu) {
@@ -284,10 +282,10 @@ std::unique_ptr<loader::Artifact> buildLaunchPlan(const Gpu &gpu, bool ptxOnly,
                                                   std::vector<float> &xValues) {
   constexpr uint32_t kMaxTokens = 8;
   constexpr int64_t kColumns = 32;
-  CudaPlanArtifact plan(kMaxTokens, true,
-                        ptxOnly ? "t4" : targetForComputeCapability(
-                                             gpu.major, gpu.minor),
-                        ptxOnly ? "75" : smText(gpu));
+  CudaPlanArtifact plan(
+      kMaxTokens, true,
+      ptxOnly ? "t4" : targetForComputeCapability(gpu.major, gpu.minor),
+      ptxOnly ? "75" : smText(gpu));
   plan.tokenIds();
   CudaBufferSpec x = plan.buffer(0, {kMaxTokens, kColumns}, fb::DType::F32,
                                  4 * kMaxTokens * kColumns, true);
@@ -301,9 +299,9 @@ std::unique_ptr<loader::Artifact> buildLaunchPlan(const Gpu &gpu, bool ptxOnly,
                               kLaunchAbiFatbin + sizeof(kLaunchAbiFatbin));
   std::vector<uint8_t> ptx(kLaunchAbiPtx,
                            kLaunchAbiPtx + sizeof(kLaunchAbiPtx));
-  uint32_t module = ptxOnly ? plan.kernelModule({}, ptx, {"llmcTestLaunchAbi"})
-                            : plan.kernelModule(fatbin, ptx,
-                                                {"llmcTestLaunchAbi"});
+  uint32_t module = ptxOnly
+                        ? plan.kernelModule({}, ptx, {"llmcTestLaunchAbi"})
+                        : plan.kernelModule(fatbin, ptx, {"llmcTestLaunchAbi"});
   CudaLaunchSpec launch;
   launch.kernel = plan.kernel("llmcTestLaunchAbi", module);
   launch.grid = {kMaxTokens, 1, 1};
@@ -315,9 +313,9 @@ std::unique_ptr<loader::Artifact> buildLaunchPlan(const Gpu &gpu, bool ptxOnly,
                       fb::LaunchArg::Scratch};
   launch.layer = 3;
   launch.scratchBytes = 4 * kMaxTokens * kColumns;
-  plan.compute("rope_kv_write", {x}, {y}, {launch},
-               {{"layer", 3}, {"num_heads", 1}, {"num_kv_heads", 1},
-                {"head_dim", 8}});
+  plan.compute(
+      "rope_kv_write", {x}, {y}, {launch},
+      {{"layer", 3}, {"num_heads", 1}, {"num_kv_heads", 1}, {"head_dim", 8}});
   plan.setLogits(y);
   std::unique_ptr<loader::Artifact> artifact;
   runtime::Status s = plan.open(artifact, "launch.llmc");
@@ -389,13 +387,12 @@ std::string compileTiny(const Gpu &gpu, const std::string &quant,
     reason = "no llmc target for sm_" + std::to_string(gpu.sm());
     return "";
   }
-  std::string out = ::testing::TempDir() + "tiny-" + target + "-" + quant +
-                    ".llmc";
-  std::string command = std::string(LLMC_BIN) + " compile " +
-                        LLMC_TINY_MODELS_DIR + "/llama --target=" +
-                        (target == "cpu" ? "cpu" : target) +
-                        " --quant=" + quant + " --max-tokens=16 -o " + out +
-                        " 2>&1";
+  std::string out =
+      ::testing::TempDir() + "tiny-" + target + "-" + quant + ".llmc";
+  std::string command =
+      std::string(LLMC_BIN) + " compile " + LLMC_TINY_MODELS_DIR +
+      "/llama --target=" + (target == "cpu" ? "cpu" : target) +
+      " --quant=" + quant + " --max-tokens=16 -o " + out + " 2>&1";
   if (std::system(command.c_str()) != 0) {
     reason = "failed: " + command;
     return "";
@@ -418,9 +415,9 @@ void compareTinyModel(const std::string &quant, double relative) {
     FAIL() << s.message();
   }
   std::string cpuPath = ::testing::TempDir() + "tiny-cpu-" + quant + ".llmc";
-  std::string command = std::string(LLMC_BIN) + " compile " +
-                        LLMC_TINY_MODELS_DIR + "/llama --target=cpu --quant=" +
-                        quant + " --max-tokens=16 -o " + cpuPath;
+  std::string command =
+      std::string(LLMC_BIN) + " compile " + LLMC_TINY_MODELS_DIR +
+      "/llama --target=cpu --quant=" + quant + " --max-tokens=16 -o " + cpuPath;
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
   ASSERT_TRUE(loader::Artifact::open(cpuPath, {}, cpuArtifact).ok());
   auto cuda = createEngine(*gpuArtifact, "cuda");
@@ -437,10 +434,10 @@ void compareTinyModel(const std::string &quant, double relative) {
     const int64_t vocab = cuda->vocabSize();
     const float *gpuLast = gpuLogits.data() + gpuLogits.size() - vocab;
     const float *cpuLast = cpuLogits.data() + cpuLogits.size() - vocab;
-    int32_t gpuNext = int32_t(std::max_element(gpuLast, gpuLast + vocab) -
-                              gpuLast);
-    int32_t cpuNext = int32_t(std::max_element(cpuLast, cpuLast + vocab) -
-                              cpuLast);
+    int32_t gpuNext =
+        int32_t(std::max_element(gpuLast, gpuLast + vocab) - gpuLast);
+    int32_t cpuNext =
+        int32_t(std::max_element(cpuLast, cpuLast + vocab) - cpuLast);
     EXPECT_EQ(gpuNext, cpuNext) << quant << " greedy token " << step;
     int32_t position = batch.positions.back() + 1;
     batch = oneSequence(1, position);
@@ -465,8 +462,8 @@ TEST(CudaGpu, CopyBandwidthIsPlausible) {
   REQUIRE_GPU(gpu);
   double bytesPerSecond = 0;
   std::string name;
-  runtime::Status s = measureCopyBandwidth(0, 64ull << 20, 5, bytesPerSecond,
-                                           name);
+  runtime::Status s =
+      measureCopyBandwidth(0, 64ull << 20, 5, bytesPerSecond, name);
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_GT(bytesPerSecond, 1e9);
   EXPECT_LT(bytesPerSecond, 1e14);

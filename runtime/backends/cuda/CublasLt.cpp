@@ -15,9 +15,9 @@ Status CublasLt::check(cublasStatus_t status, const char *call) const {
   std::string name(call);
   if (size_t paren = name.find('('); paren != std::string::npos)
     name.resize(paren);
-  std::string text = cublasLtGetStatusName ? cublasLtGetStatusName(status)
-                                           : "cuBLAS status " +
-                                                 std::to_string(int(status));
+  std::string text = cublasLtGetStatusName
+                         ? cublasLtGetStatusName(status)
+                         : "cuBLAS status " + std::to_string(int(status));
   if (cublasLtGetStatusString)
     text += std::string(" (") + cublasLtGetStatusString(status) + ")";
   return Status::error(name + " failed: " + text);
@@ -50,8 +50,8 @@ Status loadOnce(CublasLt &lt) {
 #define LLMC_RESOLVE(name)                                                     \
   lt.name = reinterpret_cast<decltype(lt.name)>(dlsym(handle, #name));         \
   if (!lt.name)                                                                \
-    return Status::error("--device=cuda: " + lt.libraryName + " lacks " #name  \
-                         "; llmc needs cuBLASLt 12 or newer");
+    return Status::error("--device=cuda: " + lt.libraryName +                  \
+                         " lacks " #name "; llmc needs cuBLASLt 12 or newer");
   LLMC_CUBLASLT_FUNCTIONS(LLMC_RESOLVE)
 #undef LLMC_RESOLVE
   lt.version = lt.cublasLtGetVersion();

@@ -103,9 +103,9 @@ Status loadOnce(CudaDriver &driver) {
     if (driver.cuGetErrorName &&
         driver.cuGetErrorName(init, &name) != CUDA_SUCCESS)
       name = nullptr;
-    return Status::error(describeDriverLoadFailure(
-        true, driver.libraryName, "", static_cast<int>(init),
-        name ? name : ""));
+    return Status::error(describeDriverLoadFailure(true, driver.libraryName, "",
+                                                   static_cast<int>(init),
+                                                   name ? name : ""));
   }
 
 #define LLMC_RESOLVE(name)                                                     \
@@ -117,8 +117,7 @@ Status loadOnce(CudaDriver &driver) {
   LLMC_CUDA_DRIVER_FUNCTIONS(LLMC_RESOLVE)
 #undef LLMC_RESOLVE
 
-  if (Status s = LLMC_CU(driver, cuDriverGetVersion(&driver.driverVersion));
-      !s)
+  if (Status s = LLMC_CU(driver, cuDriverGetVersion(&driver.driverVersion)); !s)
     return s;
   return Status::success();
 }

@@ -341,16 +341,16 @@ Status CudaBackend::openDevice(int deviceIndex) {
       !s)
     return s;
   gpu_.name = name;
-  if (Status s = LLMC_CU(
-          *cu_, cuDeviceGetAttribute(
-                    &gpu_.major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
-                    device_));
+  if (Status s = LLMC_CU(*cu_, cuDeviceGetAttribute(
+                                   &gpu_.major,
+                                   CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+                                   device_));
       !s)
     return s;
-  if (Status s = LLMC_CU(
-          *cu_, cuDeviceGetAttribute(
-                    &gpu_.minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
-                    device_));
+  if (Status s = LLMC_CU(*cu_, cuDeviceGetAttribute(
+                                   &gpu_.minor,
+                                   CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+                                   device_));
       !s)
     return s;
   if (Status s = LLMC_CU(*cu_, cuDevicePrimaryCtxRetain(&context_, device_));
@@ -389,8 +389,8 @@ Status CudaBackend::loadModules() {
   for (size_t i = 0; i < moduleCount; ++i) {
     const uint8_t *cubin = nullptr, *ptx = nullptr;
     uint64_t cubinBytes = 0, ptxBytes = 0;
-    if (Status s = artifact_->kernelModuleBlobs(i, cubin, cubinBytes, ptx,
-                                                ptxBytes);
+    if (Status s =
+            artifact_->kernelModuleBlobs(i, cubin, cubinBytes, ptx, ptxBytes);
         !s)
       return s;
     // The driver reads PTX as a NUL-terminated string.
@@ -430,13 +430,12 @@ Status CudaBackend::function(uint32_t kernelIndex, CUfunction &out) {
   if (!functions_[kernelIndex]) {
     const fb::Kernel *kernel = root.kernels()->Get(kernelIndex);
     if (kernel->module_index() >= modules_.size() || !kernel->entry())
-      return fail("kernel " + std::to_string(kernelIndex) +
-                  " names module " + std::to_string(kernel->module_index()) +
-                  " of " + std::to_string(modules_.size()) +
-                  " or has no entry");
-    CUresult result = cu_->cuModuleGetFunction(
-        &functions_[kernelIndex], modules_[kernel->module_index()],
-        kernel->entry()->c_str());
+      return fail("kernel " + std::to_string(kernelIndex) + " names module " +
+                  std::to_string(kernel->module_index()) + " of " +
+                  std::to_string(modules_.size()) + " or has no entry");
+    CUresult result = cu_->cuModuleGetFunction(&functions_[kernelIndex],
+                                               modules_[kernel->module_index()],
+                                               kernel->entry()->c_str());
     if (result != CUDA_SUCCESS)
       return fail("kernel '" + kernel->entry()->str() + "' (module " +
                   std::to_string(kernel->module_index()) +
@@ -468,8 +467,8 @@ Status CudaBackend::setUpKVCacheAndBatch(const engine::EngineOptions &options) {
                 pointer);
             !s)
           return s;
-        if (Status s = LLMC_CU(
-                *cu_, cuMemsetD8Async(pointer, 0, layerBytes, stream_));
+        if (Status s =
+                LLMC_CU(*cu_, cuMemsetD8Async(pointer, 0, layerBytes, stream_));
             !s)
           return s;
         side->push_back(pointer);
@@ -490,8 +489,8 @@ Status CudaBackend::setUpKVCacheAndBatch(const engine::EngineOptions &options) {
   queryStartOffset_ = offset;
   offset = align(offset + 4 * (maxSequences_ + 1));
   blockTablesOffset_ = offset;
-  offset = align(offset + 4 * maxSequences_ * std::max<int64_t>(
-                                                  blockTableStride_, 1));
+  offset = align(offset +
+                 4 * maxSequences_ * std::max<int64_t>(blockTableStride_, 1));
   uploadBytes_ = offset;
   tokenIdsOffset_ = offset;
   offset = align(offset + 4 * maxTokens_);
@@ -511,7 +510,8 @@ Status CudaBackend::setUpKVCacheAndBatch(const engine::EngineOptions &options) {
   std::memcpy(staging_ + valuePointersOffset, valueCache.data(),
               8 * valueCache.size());
   LlmcDeviceBatch batch{};
-  batch.positions = reinterpret_cast<const int *>(batchArea_ + positionsOffset_);
+  batch.positions =
+      reinterpret_cast<const int *>(batchArea_ + positionsOffset_);
   batch.token_sequence =
       reinterpret_cast<const int *>(batchArea_ + tokenSequenceOffset_);
   batch.query_start =
@@ -566,8 +566,8 @@ Status CudaBackend::create(const loader::Artifact &artifact,
         CUdeviceptr pointer = 0;
         if (Status s = allocateDevice(arena->bytes(), what, pointer); !s)
           return s;
-        if (Status s = LLMC_CU(*cu_, cuMemsetD8Async(pointer, 0,
-                                                     arena->bytes(), stream_));
+        if (Status s = LLMC_CU(
+                *cu_, cuMemsetD8Async(pointer, 0, arena->bytes(), stream_));
             !s)
           return s;
         arenas_.push_back(pointer);
@@ -592,9 +592,9 @@ Status CudaBackend::create(const loader::Artifact &artifact,
                     "' does not fit its arena");
       if (Status s = LLMC_CU(*cu_, cuStreamSynchronize(stream_)); !s)
         return s;
-      if (Status s =
-              LLMC_CU(*cu_, cuMemcpyHtoD(arenas_[load->arena()] + load->offset(),
-                                         tensor.data, tensor.bytes));
+      if (Status s = LLMC_CU(
+              *cu_, cuMemcpyHtoD(arenas_[load->arena()] + load->offset(),
+                                 tensor.data, tensor.bytes));
           !s)
         return fail("uploading tensor '" + std::string(tensor.name) +
                     "': " + s.message());
@@ -639,8 +639,8 @@ Status CudaBackend::create(const loader::Artifact &artifact,
                 std::string(loader::dtypeName(logits_.dtype)) +
                 "; the engine reads f32, f16 or bf16");
   vocab_ = logits_.lastDim();
-  if (Status s = allocatePinned(logits_.bytes(maxTokens_), "the logits",
-                                logitsHost_);
+  if (Status s =
+          allocatePinned(logits_.bytes(maxTokens_), "the logits", logitsHost_);
       !s)
     return s;
 
@@ -673,7 +673,8 @@ std::string stepName(const fb::Step &step) {
 }
 
 /// The static part of checkPlanRunsOnCuda for one launch; "" or the fault.
-std::string checkLaunch(const fb::Artifact &root, const fb::LaunchStep &launch) {
+std::string checkLaunch(const fb::Artifact &root,
+                        const fb::LaunchStep &launch) {
   const size_t kernels = root.kernels() ? root.kernels()->size() : 0;
   if (launch.kernel() >= kernels)
     return "launches kernel " + std::to_string(launch.kernel()) + " of " +
@@ -697,7 +698,8 @@ std::string checkLaunch(const fb::Artifact &root, const fb::LaunchStep &launch) 
            std::to_string(threads) + " threads (CUDA allows 1..1024)";
   if (launch.extra_args())
     for (auto extra : *launch.extra_args())
-      if (static_cast<uint8_t>(extra) > static_cast<uint8_t>(fb::LaunchArg::MAX))
+      if (static_cast<uint8_t>(extra) >
+          static_cast<uint8_t>(fb::LaunchArg::MAX))
         return "kernel " + std::to_string(launch.kernel()) +
                ": an extra argument this runtime does not know (" +
                std::to_string(static_cast<int>(extra)) +
@@ -710,8 +712,8 @@ Status checkPlan(const loader::Artifact &artifact) {
     return Status::error(artifact.name() + ": " + message);
   };
   if (artifact.targetSm().empty())
-    return Status::error("--device=cuda: " + artifact.name() +
-                         " targets " + artifact.describeTarget() +
+    return Status::error("--device=cuda: " + artifact.name() + " targets " +
+                         artifact.describeTarget() +
                          "; the CUDA backend runs GPU-target artifacts: "
                          "recompile with llmc compile --target=<your GPU> "
                          "(e.g. h100) or use --device=cpu");
@@ -780,12 +782,15 @@ Status CudaBackend::prepareSteps() {
   for (const fb::Step *step : *plan_->steps()) {
     if (step->launches())
       for (const fb::LaunchStep *launch : *step->launches())
-        scratchBytes_ = std::max<uint64_t>(scratchBytes_, launch->scratch_bytes());
+        scratchBytes_ =
+            std::max<uint64_t>(scratchBytes_, launch->scratch_bytes());
     if (const fb::LaunchStep *launch = step->op_as_LaunchStep())
-      scratchBytes_ = std::max<uint64_t>(scratchBytes_, launch->scratch_bytes());
+      scratchBytes_ =
+          std::max<uint64_t>(scratchBytes_, launch->scratch_bytes());
   }
   if (scratchBytes_ > 0)
-    if (Status s = allocateDevice(scratchBytes_, "the launch scratch", scratch_);
+    if (Status s =
+            allocateDevice(scratchBytes_, "the launch scratch", scratch_);
         !s)
       return s;
 
@@ -819,9 +824,9 @@ Status CudaBackend::prepareSteps() {
         if (in.address != out.address)
           ops_.push_back({i, [this, in, out](int64_t tokens) {
                             return LLMC_CU(
-                                *cu_, cuMemcpyDtoDAsync(out.address, in.address,
-                                                        in.bytes(tokens),
-                                                        stream_));
+                                *cu_,
+                                cuMemcpyDtoDAsync(out.address, in.address,
+                                                  in.bytes(tokens), stream_));
                           }});
       }
       break;
@@ -836,9 +841,9 @@ Status CudaBackend::prepareSteps() {
 Status CudaBackend::prepareLaunch(size_t index, const std::string &name,
                                   const fb::LaunchStep &launch) {
   auto error = [&](const std::string &message) {
-    return stepError(index, name, "launch of kernel " +
-                                      std::to_string(launch.kernel()) + ": " +
-                                      message);
+    return stepError(index, name,
+                     "launch of kernel " + std::to_string(launch.kernel()) +
+                         ": " + message);
   };
   auto prepared = std::make_shared<PreparedLaunch>();
   if (Status s = function(launch.kernel(), prepared->function); !s)
@@ -866,10 +871,10 @@ Status CudaBackend::prepareLaunch(size_t index, const std::string &name,
   prepared->sharedBytes = launch.shared_bytes();
   if (prepared->sharedBytes > 48 * 1024)
     if (Status s = LLMC_CU(
-            *cu_, cuFuncSetAttribute(
-                      prepared->function,
-                      CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                      static_cast<int>(prepared->sharedBytes)));
+            *cu_,
+            cuFuncSetAttribute(prepared->function,
+                               CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                               static_cast<int>(prepared->sharedBytes)));
         !s)
       return error(s.message());
   prepared->minTokens = launch.min_tokens();
@@ -912,18 +917,18 @@ Status CudaBackend::prepareLaunch(size_t index, const std::string &name,
   prepared->params.finish();
   launches_.push_back(prepared);
   PreparedLaunch *l = prepared.get();
-  ops_.push_back({index, [this, l](int64_t tokens) {
-                    if (!launchRunsAt(l->minTokens, l->maxTokens, tokens))
-                      return Status::success();
-                    Grid grid = gridForTokens(l->grid, l->gridTokenScale, tokens);
-                    l->params.setTokens(tokens);
-                    return LLMC_CU(
-                        *cu_, cuLaunchKernel(l->function, grid[0], grid[1],
-                                             grid[2], l->block[0], l->block[1],
-                                             l->block[2], l->sharedBytes,
-                                             stream_, l->params.pointers(),
-                                             nullptr));
-                  }});
+  ops_.push_back(
+      {index, [this, l](int64_t tokens) {
+         if (!launchRunsAt(l->minTokens, l->maxTokens, tokens))
+           return Status::success();
+         Grid grid = gridForTokens(l->grid, l->gridTokenScale, tokens);
+         l->params.setTokens(tokens);
+         return LLMC_CU(*cu_,
+                        cuLaunchKernel(l->function, grid[0], grid[1], grid[2],
+                                       l->block[0], l->block[1], l->block[2],
+                                       l->sharedBytes, stream_,
+                                       l->params.pointers(), nullptr));
+       }});
   return Status::success();
 }
 
@@ -936,14 +941,15 @@ Status CudaBackend::prepareGemm(size_t index, const fb::GemmStep &step) {
       return error(s.message());
     if (Status s = LLMC_LT(*lt_, cublasLtCreate(&ltHandle_)); !s)
       return error(s.message());
-    if (Status s = LLMC_LT(*lt_, cublasLtMatmulPreferenceCreate(&ltPreference_));
+    if (Status s =
+            LLMC_LT(*lt_, cublasLtMatmulPreferenceCreate(&ltPreference_));
         !s)
       return error(s.message());
     uint64_t workspaceBytes = kCublasWorkspaceBytes;
-    if (Status s = LLMC_LT(
-            *lt_, cublasLtMatmulPreferenceSetAttribute(
-                      ltPreference_, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                      &workspaceBytes, sizeof(workspaceBytes)));
+    if (Status s = LLMC_LT(*lt_, cublasLtMatmulPreferenceSetAttribute(
+                                     ltPreference_,
+                                     CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                     &workspaceBytes, sizeof(workspaceBytes)));
         !s)
       return error(s.message());
     if (Status s = allocateDevice(kCublasWorkspaceBytes,
@@ -1007,20 +1013,21 @@ Status CudaBackend::prepareGemm(size_t index, const fb::GemmStep &step) {
   if (g.types.scaling == GemmScaling::Int32Epilogue) {
 #if LLMC_HAVE_INT32_EPILOGUE
     if (!epilogue_) {
-      if (Status s = LLMC_CU(*cu_, cuModuleLoadData(&epilogueModule_,
-                                                    kInt32EpilogueFatbin));
+      if (Status s = LLMC_CU(
+              *cu_, cuModuleLoadData(&epilogueModule_, kInt32EpilogueFatbin));
           !s)
         return error("loading the INT8 epilogue kernel: " + s.message());
-      if (Status s = LLMC_CU(*cu_, cuModuleGetFunction(&epilogue_,
-                                                       epilogueModule_,
-                                                       "llmcInt32Epilogue"));
+      if (Status s =
+              LLMC_CU(*cu_, cuModuleGetFunction(&epilogue_, epilogueModule_,
+                                                "llmcInt32Epilogue"));
           !s)
         return error(s.message());
     }
     uint64_t bytes = 4ull * g.maxM * g.n;
     if (bytes > int32ProductBytes_) {
       // Grown at load only: every INT8 GEMM shares the largest.
-      if (Status s = allocateDevice(bytes, "the INT8 GEMM product", int32Product_);
+      if (Status s =
+              allocateDevice(bytes, "the INT8 GEMM product", int32Product_);
           !s)
         return s;
       int32ProductBytes_ = bytes;
@@ -1032,19 +1039,18 @@ Status CudaBackend::prepareGemm(size_t index, const fb::GemmStep &step) {
   }
 
   const CublasLt &lt = *lt_;
-  if (Status s = LLMC_LT(lt, cublasLtMatmulDescCreate(
-                                 &g.desc, g.types.computeType,
-                                 g.types.scaleType));
+  if (Status s =
+          LLMC_LT(lt, cublasLtMatmulDescCreate(&g.desc, g.types.computeType,
+                                               g.types.scaleType));
       !s)
     return error(s.message());
-  const LtGemmShape shape0 =
-      columnMajorShape(g.maxM, g.n, g.k, g.transposeB);
+  const LtGemmShape shape0 = columnMajorShape(g.maxM, g.n, g.k, g.transposeB);
   cublasOperation_t opA = shape0.transposeA ? CUBLAS_OP_T : CUBLAS_OP_N,
                     opB = CUBLAS_OP_N;
   auto setDesc = [&](cublasLtMatmulDescAttributes_t attribute,
                      const void *value, size_t bytes) {
-    return LLMC_LT(lt, cublasLtMatmulDescSetAttribute(g.desc, attribute, value,
-                                                      bytes));
+    return LLMC_LT(
+        lt, cublasLtMatmulDescSetAttribute(g.desc, attribute, value, bytes));
   };
   if (Status s = setDesc(CUBLASLT_MATMUL_DESC_TRANSA, &opA, sizeof(opA)); !s)
     return error(s.message());
@@ -1086,9 +1092,9 @@ Status CudaBackend::prepareGemm(size_t index, const fb::GemmStep &step) {
   for (int64_t bucket : gemmBuckets(g.maxM)) {
     const LtGemmShape shape = columnMajorShape(bucket, g.n, g.k, g.transposeB);
     cublasLtMatrixLayout_t layoutB = nullptr, layoutC = nullptr;
-    if (Status s = LLMC_LT(lt, cublasLtMatrixLayoutCreate(
-                                   &layoutB, g.types.aType, shape.bRows,
-                                   shape.bCols, shape.ldb));
+    if (Status s = LLMC_LT(
+            lt, cublasLtMatrixLayoutCreate(&layoutB, g.types.aType, shape.bRows,
+                                           shape.bCols, shape.ldb));
         !s)
       return error(s.message());
     if (Status s = LLMC_LT(lt, cublasLtMatrixLayoutCreate(
@@ -1130,9 +1136,9 @@ Status CudaBackend::enqueueGemm(PreparedGemm &g, int64_t tokens) {
   if (found == g.layouts.end()) {
     const LtGemmShape shape = columnMajorShape(m, g.n, g.k, g.transposeB);
     cublasLtMatrixLayout_t layoutB = nullptr, layoutC = nullptr;
-    if (Status s = LLMC_LT(lt, cublasLtMatrixLayoutCreate(
-                                   &layoutB, g.types.aType, shape.bRows,
-                                   shape.bCols, shape.ldb));
+    if (Status s = LLMC_LT(
+            lt, cublasLtMatrixLayoutCreate(&layoutB, g.types.aType, shape.bRows,
+                                           shape.bCols, shape.ldb));
         !s)
       return Status::error(g.what + ": " + s.message());
     if (Status s = LLMC_LT(lt, cublasLtMatrixLayoutCreate(
@@ -1151,19 +1157,17 @@ Status CudaBackend::enqueueGemm(PreparedGemm &g, int64_t tokens) {
                                    : static_cast<const void *>(&g.alpha);
   const void *beta = int32Product ? static_cast<const void *>(&g.intBeta)
                                   : static_cast<const void *>(&g.beta);
-  void *product = reinterpret_cast<void *>(int32Product ? int32Product_
-                                                        : g.c.address);
+  void *product =
+      reinterpret_cast<void *>(int32Product ? int32Product_ : g.c.address);
   if (Status s = LLMC_LT(
-          lt, cublasLtMatmul(ltHandle_, g.desc, alpha,
-                             reinterpret_cast<const void *>(g.b.address),
-                             g.layoutA,
-                             reinterpret_cast<const void *>(g.a.address),
-                             found->second.first, beta, product,
-                             found->second.second, product,
-                             found->second.second, &algorithm,
-                             reinterpret_cast<void *>(ltWorkspace_),
-                             kCublasWorkspaceBytes,
-                             reinterpret_cast<cudaStream_t>(stream_)));
+          lt, cublasLtMatmul(
+                  ltHandle_, g.desc, alpha,
+                  reinterpret_cast<const void *>(g.b.address), g.layoutA,
+                  reinterpret_cast<const void *>(g.a.address),
+                  found->second.first, beta, product, found->second.second,
+                  product, found->second.second, &algorithm,
+                  reinterpret_cast<void *>(ltWorkspace_), kCublasWorkspaceBytes,
+                  reinterpret_cast<cudaStream_t>(stream_)));
       !s)
     return Status::error(g.what + ": " + s.message());
   if (!int32Product)
@@ -1179,9 +1183,9 @@ Status CudaBackend::enqueueGemm(PreparedGemm &g, int64_t tokens) {
                    : g.c.dtype == fb::DType::F16 ? 1
                                                  : 2;
   // The kernel's parameters (kernels/Int32Epilogue.cu), in order.
-  void *params[] = {&acc,         &c,    &sa,   &sb,
-                    &alphaValue,  &betaValue, &rows, &cols,
-                    &scaleAPerRow, &scaleBPerColumn, &outputType};
+  void *params[] = {&acc,       &c,    &sa,   &sb,           &alphaValue,
+                    &betaValue, &rows, &cols, &scaleAPerRow, &scaleBPerColumn,
+                    &outputType};
   const uint64_t count = static_cast<uint64_t>(rows * cols);
   const uint32_t blocks = static_cast<uint32_t>(std::min<uint64_t>(
       (count + kEpilogueThreads - 1) / kEpilogueThreads, 65535));
@@ -1197,8 +1201,8 @@ Status CudaBackend::reserveBlocks(int64_t sequenceId, int64_t positions) {
   std::vector<int32_t> &table = sequences_[sequenceId];
   const int64_t needed = (positions + kv_.blockTokens - 1) / kv_.blockTokens;
   if (needed > blockTableStride_)
-    return fail("KV cache: sequence " + std::to_string(sequenceId) +
-                " needs " + std::to_string(positions) +
+    return fail("KV cache: sequence " + std::to_string(sequenceId) + " needs " +
+                std::to_string(positions) +
                 " positions; the CUDA backend holds " +
                 std::to_string(blockTableStride_ * kv_.blockTokens) +
                 " per sequence (EngineOptions::maxSeqLen)");
@@ -1206,8 +1210,8 @@ Status CudaBackend::reserveBlocks(int64_t sequenceId, int64_t positions) {
   if (more <= 0)
     return Status::success();
   if (more > static_cast<int64_t>(freeBlocks_.size()))
-    return fail("KV cache: sequence " + std::to_string(sequenceId) +
-                " needs " + std::to_string(more) + " more blocks, " +
+    return fail("KV cache: sequence " + std::to_string(sequenceId) + " needs " +
+                std::to_string(more) + " more blocks, " +
                 std::to_string(freeBlocks_.size()) + " are free");
   for (int64_t i = 0; i < more; ++i) {
     table.push_back(freeBlocks_.back());
@@ -1280,8 +1284,8 @@ Status CudaBackend::forward(const ForwardBatch &batch,
   header->num_sequences = sequences;
   std::memcpy(staging_ + tokenIdsOffset_, batch.tokenIds.data(), 4 * n);
 
-  if (Status s = LLMC_CU(*cu_, cuMemcpyHtoDAsync(batchArea_, staging_,
-                                                 uploadBytes_, stream_));
+  if (Status s = LLMC_CU(
+          *cu_, cuMemcpyHtoDAsync(batchArea_, staging_, uploadBytes_, stream_));
       !s)
     return fail(s.message());
   if (Status s = LLMC_CU(*cu_, cuMemcpyHtoDAsync(tokenIds_.address,
@@ -1300,8 +1304,9 @@ Status CudaBackend::forward(const ForwardBatch &batch,
   if (useGraphs_ && n <= maxSequences_) {
     auto graph = graphs_.find(n);
     if (graph == graphs_.end()) {
-      if (Status s = LLMC_CU(*cu_, cuStreamBeginCapture(
-                                       stream_, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+      if (Status s =
+              LLMC_CU(*cu_, cuStreamBeginCapture(
+                                stream_, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
           !s)
         return fail(s.message());
       Status captured = runSteps(n);
@@ -1392,9 +1397,9 @@ Status measureCopyBandwidth(int deviceIndex, uint64_t bytes, int repetitions,
       status = LLMC_CU(*cu, cuMemcpyDtoDAsync(target, source, bytes, nullptr));
     if (status)
       status = LLMC_CU(*cu, cuCtxSynchronize());
-    double seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     bytesPerSecond = 2.0 * bytes * repetitions / std::max(seconds, 1e-9);
   }
   if (source)

@@ -1,6 +1,7 @@
 //===- CudaEngine.h - the CUDA backend of engine::Engine ------------------===//
 //
-// Runs rank 0's plan of a GPU-target artifact on one GPU (docs/runtime-cuda.md):
+// Runs rank 0's plan of a GPU-target artifact on one GPU
+// (docs/runtime-cuda.md):
 //  - at create: loads the driver and cuBLASLt (dlopen), checks the GPU
 //    against the artifact's architecture (DeviceCheck.h), loads the kernel
 //    modules (cubin, or PTX JIT on a newer GPU) and resolves every kernel

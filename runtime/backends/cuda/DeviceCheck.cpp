@@ -14,7 +14,8 @@ std::string SmVersion::name() const {
 bool parseSm(const std::string &text, SmVersion &out) {
   std::string s = text.rfind("sm_", 0) == 0 ? text.substr(3) : text;
   size_t digits = 0;
-  while (digits < s.size() && std::isdigit(static_cast<unsigned char>(s[digits])))
+  while (digits < s.size() &&
+         std::isdigit(static_cast<unsigned char>(s[digits])))
     ++digits;
   if (digits < 2 || digits > 3)
     return false;
@@ -52,8 +53,8 @@ KernelImageChoice chooseKernelImage(const std::string &targetName,
                                     const GpuDescription &gpu, bool hasCubin,
                                     bool hasPtx) {
   KernelImageChoice choice;
-  const std::string gpuText = gpu.name + " (sm_" +
-                              std::to_string(gpu.major * 10 + gpu.minor) + ")";
+  const std::string gpuText =
+      gpu.name + " (sm_" + std::to_string(gpu.major * 10 + gpu.minor) + ")";
   SmVersion sm;
   if (!parseSm(artifactSm, sm)) {
     choice.message = "artifact targets " + targetName + " (sm '" + artifactSm +

@@ -87,8 +87,9 @@ std::string chooseLtGemmTypes(fb::DType a, fb::DType b, fb::DType c,
     out.aType = ta;
     out.bType = tb;
     out.productType = tc;
-    out.scaling = scaleA == ScaleKind::Vector ? GemmScaling::FP8OuterVectorScales
-                                              : GemmScaling::FP8TensorScales;
+    out.scaling = scaleA == ScaleKind::Vector
+                      ? GemmScaling::FP8OuterVectorScales
+                      : GemmScaling::FP8TensorScales;
     return "";
   }
 
@@ -109,8 +110,7 @@ std::string chooseLtGemmTypes(fb::DType a, fb::DType b, fb::DType c,
          types;
 }
 
-LtGemmShape columnMajorShape(int64_t m, int64_t n, int64_t k,
-                             bool transposeB) {
+LtGemmShape columnMajorShape(int64_t m, int64_t n, int64_t k, bool transposeB) {
   LtGemmShape s;
   s.m = n;
   s.n = m;

@@ -41,9 +41,8 @@ Grid gridForTokens(const Grid &gridAtMaxTokens,
     uint64_t n = gridTokenScale[2 * dim], d = gridTokenScale[2 * dim + 1];
     if (n == 0 || d == 0)
       continue;
-    uint64_t scaled = (static_cast<uint64_t>(std::max<int64_t>(tokens, 0)) * n +
-                       d - 1) /
-                      d;
+    uint64_t scaled =
+        (static_cast<uint64_t>(std::max<int64_t>(tokens, 0)) * n + d - 1) / d;
     grid[dim] = static_cast<uint32_t>(std::max<uint64_t>(
         1, std::min<uint64_t>(scaled, gridAtMaxTokens[dim])));
   }

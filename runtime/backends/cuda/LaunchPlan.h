@@ -35,8 +35,7 @@ std::string checkGridRule(const std::vector<uint32_t> &grid,
 /// The grid of a call over `tokens` tokens: a dimension with n > 0 is
 /// min(ceil(tokens * n / d), grid[dim]) (at least 1), the others grid[dim].
 Grid gridForTokens(const Grid &gridAtMaxTokens,
-                   const std::vector<uint32_t> &gridTokenScale,
-                   int64_t tokens);
+                   const std::vector<uint32_t> &gridTokenScale, int64_t tokens);
 
 /// A kernel's parameter array in cuLaunchKernel's form: `pointers()[i]`
 /// points at the value of parameter i. Every parameter of the 1.1 ABI is 8

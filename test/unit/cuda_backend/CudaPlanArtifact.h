@@ -202,8 +202,7 @@ private:
     builder.add_grid_token_scale(scale);
     builder.add_token_args(tokenArgs);
     builder.add_extra_args(
-        flatbuffers::Offset<flatbuffers::Vector<fb::LaunchArg>>(
-            extraVector.o));
+        flatbuffers::Offset<flatbuffers::Vector<fb::LaunchArg>>(extraVector.o));
     builder.add_layer(l.layer);
     builder.add_scratch_bytes(l.scratchBytes);
     builder.add_min_tokens(l.minTokens);
@@ -252,9 +251,8 @@ private:
     }
     std::vector<flatbuffers::Offset<fb::Kernel>> kernels;
     for (const KernelSpec &k : kernels_)
-      kernels.push_back(fb::CreateKernelDirect(fbb, k.entry.c_str(),
-                                               k.entry.c_str(), k.module,
-                                               "test", "0"));
+      kernels.push_back(fb::CreateKernelDirect(
+          fbb, k.entry.c_str(), k.entry.c_str(), k.module, "test", "0"));
     std::vector<flatbuffers::Offset<fb::Arena>> arenas = {
         fb::CreateArenaDirect(fbb, "activations", fb::ArenaKind::Activations,
                               std::max<uint64_t>(activationBytes_, 256), 256),
@@ -277,9 +275,9 @@ private:
         auto a = buffer(fbb, g.a), b = buffer(fbb, g.b), c = buffer(fbb, g.c);
         auto sa = g.scaleA ? buffer(fbb, *g.scaleA) : 0;
         auto sb = g.scaleB ? buffer(fbb, *g.scaleB) : 0;
-        fb::GemmBackend backend =
-            g.backend ? *g.backend
-                      : (gpu_ ? fb::GemmBackend::CublasLt : fb::GemmBackend::Cpu);
+        fb::GemmBackend backend = g.backend ? *g.backend
+                                            : (gpu_ ? fb::GemmBackend::CublasLt
+                                                    : fb::GemmBackend::Cpu);
         auto op = fb::CreateGemmStep(fbb, backend, a, b, c, sa, sb,
                                      g.transposeB, g.alpha, g.beta, 0);
         steps.push_back(fb::CreateStep(fbb, fb::StepOp::GemmStep, op.Union(),
@@ -316,9 +314,9 @@ private:
     std::vector<flatbuffers::Offset<fb::RankPlan>> plans = {
         fb::CreateRankPlanDirect(fbb, 0, &arenas, &loads, &steps, maxTokens_,
                                  &inputs, &outputs)};
-    auto target = gpu_ ? fb::CreateTargetDirect(fbb, target_.c_str(), "GPU",
-                                                sm_.c_str())
-                       : fb::CreateTargetDirect(fbb, "cpu", "x86-64", "");
+    auto target =
+        gpu_ ? fb::CreateTargetDirect(fbb, target_.c_str(), "GPU", sm_.c_str())
+             : fb::CreateTargetDirect(fbb, "cpu", "x86-64", "");
     fb::ModelConfigBuilder config(fbb);
     config.add_vocab_size(logits_ ? logits_->shape.back() : 1);
     config.add_max_position_embeddings(maxSeqLen);
@@ -344,21 +342,21 @@ private:
     Layout layout;
     for (const Tensor &t : tensors_) {
       layout.tensorOffsets.push_back(layout.weightsBytes);
-      layout.weightsBytes = alignUp(layout.weightsBytes + std::max<size_t>(
-                                                              t.bytes.size(), 1),
-                                    kSectionAlignment);
+      layout.weightsBytes =
+          alignUp(layout.weightsBytes + std::max<size_t>(t.bytes.size(), 1),
+                  kSectionAlignment);
     }
-    layout.weightsBytes = std::max<uint64_t>(layout.weightsBytes,
-                                             kSectionAlignment);
+    layout.weightsBytes =
+        std::max<uint64_t>(layout.weightsBytes, kSectionAlignment);
     for (const Module &m : modules_) {
       uint64_t cubin = layout.kernelsBytes;
-      layout.kernelsBytes = alignUp(
-          layout.kernelsBytes + std::max<size_t>(m.cubin.size(), 1),
-          kSectionAlignment);
+      layout.kernelsBytes =
+          alignUp(layout.kernelsBytes + std::max<size_t>(m.cubin.size(), 1),
+                  kSectionAlignment);
       uint64_t ptx = layout.kernelsBytes;
-      layout.kernelsBytes = alignUp(
-          layout.kernelsBytes + std::max<size_t>(m.ptx.size(), 1),
-          kSectionAlignment);
+      layout.kernelsBytes =
+          alignUp(layout.kernelsBytes + std::max<size_t>(m.ptx.size(), 1),
+                  kSectionAlignment);
       layout.moduleOffsets.push_back({cubin, ptx});
     }
     // The FlatBuffer's size (forced defaults) does not depend on the section

@@ -106,15 +106,14 @@ TEST(CudaPlanCheck, RefusesMalformedLaunches) {
     t.plan.compute("silu", {t.x}, {t.logits}, {launch});
     return t.check();
   };
-  runtime::Status s =
-      withLaunch([](CudaLaunchSpec &l) { l.kernel = 7; });
+  runtime::Status s = withLaunch([](CudaLaunchSpec &l) { l.kernel = 7; });
   EXPECT_NE(s.message().find("step 0 (silu) launches kernel 7 of 1"),
             std::string::npos)
       << s.message();
   s = withLaunch([](CudaLaunchSpec &l) { l.block = {64, 32, 1}; });
-  EXPECT_NE(s.message().find("2048 threads"), std::string::npos)
-      << s.message();
-  s = withLaunch([](CudaLaunchSpec &l) { l.gridTokenScale = {1, 0, 0, 0, 0, 0}; });
+  EXPECT_NE(s.message().find("2048 threads"), std::string::npos) << s.message();
+  s = withLaunch(
+      [](CudaLaunchSpec &l) { l.gridTokenScale = {1, 0, 0, 0, 0, 0}; });
   EXPECT_NE(s.message().find("divides grid dimension 0 by 0"),
             std::string::npos)
       << s.message();

@@ -42,22 +42,21 @@ TEST(DeviceCheck, ExactMatchLoadsCubin) {
 // A later minor revision of the same major runs a plain cubin (CUDA's binary
 // compatibility), but not an arch-specific one, which goes through PTX.
 TEST(DeviceCheck, SameMajorNewerMinor) {
-  EXPECT_EQ(chooseKernelImage("a100", "80", gpu("NVIDIA RTX A6000", 8, 6),
-                              true, true)
-                .image,
-            KernelImage::Cubin);
-  KernelImageChoice c = chooseKernelImage(
-      "h100", "90a", gpu("NVIDIA Future", 9, 5), true, true);
+  EXPECT_EQ(
+      chooseKernelImage("a100", "80", gpu("NVIDIA RTX A6000", 8, 6), true, true)
+          .image,
+      KernelImage::Cubin);
+  KernelImageChoice c =
+      chooseKernelImage("h100", "90a", gpu("NVIDIA Future", 9, 5), true, true);
   EXPECT_EQ(c.image, KernelImage::PtxJit);
 }
 
 // A newer GPU JIT-compiles the PTX, and the note says so and names both.
 TEST(DeviceCheck, NewerGpuJitsPtx) {
-  KernelImageChoice c = chooseKernelImage(
-      "h100", "90a", gpu("NVIDIA B200", 10, 0), true, true);
+  KernelImageChoice c =
+      chooseKernelImage("h100", "90a", gpu("NVIDIA B200", 10, 0), true, true);
   EXPECT_EQ(c.image, KernelImage::PtxJit);
-  EXPECT_NE(c.message.find("artifact targets h100 (sm_90a)"),
-            std::string::npos)
+  EXPECT_NE(c.message.find("artifact targets h100 (sm_90a)"), std::string::npos)
       << c.message;
   EXPECT_NE(c.message.find("NVIDIA B200 (sm_100)"), std::string::npos);
   EXPECT_NE(c.message.find("JIT-compiles"), std::string::npos);
@@ -74,17 +73,17 @@ TEST(DeviceCheck, NewerGpuWithoutPtxIsRefused) {
 
 // An older GPU is refused with both names, in the words.
 TEST(DeviceCheck, OlderGpuIsRefused) {
-  KernelImageChoice c = chooseKernelImage(
-      "h100", "90a", gpu("NVIDIA A100", 8, 0), true, true);
+  KernelImageChoice c =
+      chooseKernelImage("h100", "90a", gpu("NVIDIA A100", 8, 0), true, true);
   EXPECT_EQ(c.image, KernelImage::Refuse);
   EXPECT_EQ(c.message, "artifact targets h100 (sm_90a); this GPU is NVIDIA "
                        "A100 (sm_80); recompile with llmc compile "
                        "--target=a100");
   // sm_89 (Ada, FP8) cannot run on sm_86 (Ampere) either.
-  EXPECT_EQ(chooseKernelImage("rtx4090", "89", gpu("RTX 3090", 8, 6), true,
-                              true)
-                .image,
-            KernelImage::Refuse);
+  EXPECT_EQ(
+      chooseKernelImage("rtx4090", "89", gpu("RTX 3090", 8, 6), true, true)
+          .image,
+      KernelImage::Refuse);
 }
 
 // A PTX-only artifact on its own architecture JITs (no cubin to load).

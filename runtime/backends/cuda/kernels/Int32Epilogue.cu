@@ -28,10 +28,11 @@ __device__ float bf16BitsToFloat(unsigned short bits) {
 } // namespace
 
 // outputType: 0 f32, 1 f16, 2 bf16.
-extern "C" __global__ void llmcInt32Epilogue(
-    const int *acc, void *c, const float *scaleA, const float *scaleB,
-    float alpha, float beta, long long rows, long long cols,
-    int scaleAPerRow, int scaleBPerColumn, int outputType) {
+extern "C" __global__ void
+llmcInt32Epilogue(const int *acc, void *c, const float *scaleA,
+                  const float *scaleB, float alpha, float beta, long long rows,
+                  long long cols, int scaleAPerRow, int scaleBPerColumn,
+                  int outputType) {
   const long long count = rows * cols;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
        i < count; i += (long long)gridDim.x * blockDim.x) {
