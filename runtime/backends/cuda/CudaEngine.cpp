@@ -160,6 +160,7 @@ private:
   Status resolve(const fb::Buffer *buffer, DeviceBuffer &out) const;
   Status openDevice(int deviceIndex);
   Status loadModules();
+  std::string driverHint(CUresult result) const;
   Status function(uint32_t kernelIndex, CUfunction &out);
   Status setUpKVCacheAndBatch(const engine::EngineOptions &options);
   Status prepareSteps();
@@ -367,6 +368,19 @@ Status CudaBackend::openDevice(int deviceIndex) {
   return Status::success();
 }
 
+/// For module loads the driver rejects as too new for it: which CUDA the
+/// driver speaks.
+std::string CudaBackend::driverHint(CUresult result) const {
+  if (result != CUDA_ERROR_UNSUPPORTED_PTX_VERSION &&
+      result != CUDA_ERROR_NO_BINARY_FOR_GPU &&
+      result != CUDA_ERROR_INVALID_IMAGE)
+    return "";
+  return "; this driver supports CUDA " +
+         std::to_string(cu_->driverVersion / 1000) + "." +
+         std::to_string(cu_->driverVersion % 1000 / 10) +
+         " (code built by a newer CUDA toolkit needs a newer NVIDIA driver)";
+}
+
 Status CudaBackend::loadModules() {
   const fb::Artifact &root = artifact_->root();
   const size_t moduleCount =
@@ -415,7 +429,8 @@ Status CudaBackend::loadModules() {
                        ? root.kernel_modules()->Get(i)->sm()->str()
                        : std::string("?")) +
                   "): cuModuleLoadDataEx failed: " + cu_->describe(result) +
-                  (log[0] ? std::string("; JIT log: ") + log : ""));
+                  (log[0] ? std::string("; JIT log: ") + log : "") +
+                  driverHint(result));
     modules_.push_back(module);
   }
   functions_.assign(root.kernels() ? root.kernels()->size() : 0, nullptr);
@@ -1013,10 +1028,12 @@ Status CudaBackend::prepareGemm(size_t index, const fb::GemmStep &step) {
   if (g.types.scaling == GemmScaling::Int32Epilogue) {
 #if LLMC_HAVE_INT32_EPILOGUE
     if (!epilogue_) {
-      if (Status s = LLMC_CU(
-              *cu_, cuModuleLoadData(&epilogueModule_, kInt32EpilogueFatbin));
-          !s)
-        return error("loading the INT8 epilogue kernel: " + s.message());
+      CUresult loaded =
+          cu_->cuModuleLoadData(&epilogueModule_, kInt32EpilogueFatbin);
+      if (loaded != CUDA_SUCCESS)
+        return error("loading the INT8 epilogue kernel: cuModuleLoadData "
+                     "failed: " +
+                     cu_->describe(loaded) + driverHint(loaded));
       if (Status s =
               LLMC_CU(*cu_, cuModuleGetFunction(&epilogue_, epilogueModule_,
                                                 "llmcInt32Epilogue"));
