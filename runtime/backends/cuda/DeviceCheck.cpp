@@ -2,10 +2,15 @@
 
 #include "runtime/backends/cuda/DeviceCheck.h"
 
+#include "compiler/targets/Target.h"
+
 #include <cctype>
 #include <cstdlib>
 
 namespace llmc::cuda {
+
+using ::llmc::allTargets;
+using ::llmc::Target;
 
 std::string SmVersion::name() const {
   return "sm_" + std::to_string(number()) + (archSpecific ? "a" : "");
@@ -30,22 +35,15 @@ bool parseSm(const std::string &text, SmVersion &out) {
 }
 
 std::string targetForComputeCapability(int major, int minor) {
-  switch (major * 10 + minor) {
-  case 75:
-    return "t4";
-  case 80:
-    return "a100";
-  case 86:
-    return "rtx3090";
-  case 89:
-    return "rtx4090";
-  case 90:
-    return "h100";
-  case 100:
-    return "b200";
-  default:
-    return "";
+  // The compiler's target table (plain C++, shared with the runtime): the
+  // first usable target of that compute capability.
+  for (const Target &target : allTargets()) {
+    SmVersion sm;
+    if (target.isGpu() && !target.isRefused() && parseSm(target.sm, sm) &&
+        sm.major == major && sm.minor == minor)
+      return target.name;
   }
+  return "";
 }
 
 KernelImageChoice chooseKernelImage(const std::string &targetName,

@@ -61,7 +61,8 @@ KernelImageChoice chooseKernelImage(const std::string &targetName,
                                     const GpuDescription &gpu, bool hasCubin,
                                     bool hasPtx);
 
-/// The llmc target of a compute capability, for hints ("a100" for 8.0);
+/// The llmc target of a compute capability (compiler/targets, the first
+/// usable one: "a100" for 8.0, "h100" for 9.0), for hints;
 /// empty when there is none.
 std::string targetForComputeCapability(int major, int minor);
 

@@ -100,6 +100,16 @@ TEST(DeviceCheck, NonCudaSmIsRefused) {
   EXPECT_NE(c.message.find("not a CUDA architecture"), std::string::npos);
 }
 
+// Hints name the compiler's target for a compute capability.
+TEST(DeviceCheck, TargetOfComputeCapability) {
+  EXPECT_EQ(targetForComputeCapability(9, 0), "h100");
+  EXPECT_EQ(targetForComputeCapability(8, 0), "a100");
+  EXPECT_EQ(targetForComputeCapability(8, 9), "rtx4090");
+  EXPECT_EQ(targetForComputeCapability(7, 5), "t4");
+  EXPECT_EQ(targetForComputeCapability(7, 0), ""); // v100: refused (CUDA 13)
+  EXPECT_EQ(targetForComputeCapability(6, 1), "");
+}
+
 // --device values: cpu, cuda, cuda:N; anything else names the value.
 TEST(DeviceCheck, ParsesDeviceSpecs) {
   DeviceSpec spec;
