@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "../unit/cuda_backend/CudaPlanArtifact.h"
+#include "../unit/cuda_backend/LaunchAbiPlan.h"
 
 #include "runtime/backends/cuda/CudaDriver.h"
 #include "runtime/backends/cuda/CudaEngine.h"
@@ -276,67 +277,20 @@ TEST(CudaGpu, GemmInt8MatchesCpu) {
   compareGemm(g, 1e-2, "int8 per row, bf16, beta=1");
 }
 
-/// A plan whose one step is the LaunchAbiKernel over [T, 32] token rows,
-/// in a `rope_kv_write` step so that the plan has a KV cache of 4 layers.
-std::unique_ptr<loader::Artifact> buildLaunchPlan(const Gpu &gpu, bool ptxOnly,
-                                                  std::vector<float> &xValues) {
-  constexpr uint32_t kMaxTokens = 8;
-  constexpr int64_t kColumns = 32;
-  CudaPlanArtifact plan(
-      kMaxTokens, true,
-      ptxOnly ? "t4" : targetForComputeCapability(gpu.major, gpu.minor),
-      ptxOnly ? "75" : smText(gpu));
-  plan.tokenIds();
-  CudaBufferSpec x = plan.buffer(0, {kMaxTokens, kColumns}, fb::DType::F32,
-                                 4 * kMaxTokens * kColumns, true);
-  CudaBufferSpec y = plan.buffer(0, {kMaxTokens, kColumns}, fb::DType::F32,
-                                 4 * kMaxTokens * kColumns, true);
-  xValues.resize(kMaxTokens * kColumns);
-  for (size_t i = 0; i < xValues.size(); ++i)
-    xValues[i] = 0.25f * float(i % 17);
-  plan.load("x", x, xValues.data(), 4 * xValues.size());
+void checkLaunchAbi(bool ptxOnly) {
+  REQUIRE_GPU(gpu);
+  std::vector<float> x;
   std::vector<uint8_t> fatbin(kLaunchAbiFatbin,
                               kLaunchAbiFatbin + sizeof(kLaunchAbiFatbin));
   std::vector<uint8_t> ptx(kLaunchAbiPtx,
                            kLaunchAbiPtx + sizeof(kLaunchAbiPtx));
-  uint32_t module = ptxOnly
-                        ? plan.kernelModule({}, ptx, {"llmcTestLaunchAbi"})
-                        : plan.kernelModule(fatbin, ptx, {"llmcTestLaunchAbi"});
-  CudaLaunchSpec launch;
-  launch.kernel = plan.kernel("llmcTestLaunchAbi", module);
-  launch.grid = {kMaxTokens, 1, 1};
-  launch.block = {kColumns, 1, 1};
-  launch.args = {x, y};
-  launch.gridTokenScale = {1, 1, 0, 0, 0, 0};
-  launch.tokenArgs = {1};
-  launch.extraArgs = {fb::LaunchArg::Batch, fb::LaunchArg::Layer,
-                      fb::LaunchArg::Scratch};
-  launch.layer = 3;
-  launch.scratchBytes = 4 * kMaxTokens * kColumns;
-  plan.compute(
-      "rope_kv_write", {x}, {y}, {launch},
-      {{"layer", 3}, {"num_heads", 1}, {"num_kv_heads", 1}, {"head_dim", 8}});
-  plan.setLogits(y);
-  std::unique_ptr<loader::Artifact> artifact;
-  runtime::Status s = plan.open(artifact, "launch.llmc");
-  EXPECT_TRUE(s.ok()) << s.message();
-  return artifact;
-}
-
-/// What the kernel must write for token row r of a call.
-float expectedAbi(const std::vector<float> &x, int64_t row, int64_t column,
-                  int32_t position, int sequence, int firstBlock,
-                  bool rowsMatch) {
-  return 2.0f * x[row * 32 + column] + float(position) + 100.0f * sequence +
-         1000.0f * 3 + 10000.0f * float(firstBlock + 1) +
-         (rowsMatch ? 100000.0f : 0.0f);
-}
-
-void checkLaunchAbi(bool ptxOnly) {
-  REQUIRE_GPU(gpu);
-  std::vector<float> x;
-  auto artifact = buildLaunchPlan(gpu, ptxOnly, x);
-  ASSERT_TRUE(artifact);
+  runtime::Status built;
+  auto artifact = ptxOnly
+                      ? test::buildLaunchAbiPlan("t4", "75", {}, ptx, x, built)
+                      : test::buildLaunchAbiPlan(
+                            targetForComputeCapability(gpu.major, gpu.minor),
+                            smText(gpu), fatbin, ptx, x, built);
+  ASSERT_TRUE(artifact) << built.message();
   auto cuda = createEngine(*artifact, "cuda");
   ASSERT_TRUE(cuda);
   // Two sequences: 0 holds positions 5, 6 (blocks 0 and 1 of 4 tokens), 1
@@ -352,8 +306,8 @@ void checkLaunchAbi(bool ptxOnly) {
   for (int64_t r = 0; r < 3; ++r)
     for (int64_t c = 0; c < 32; ++c)
       ASSERT_EQ(logits[r * 32 + c],
-                expectedAbi(x, r, c, batch.positions[r], r < 2 ? 0 : 1,
-                            r < 2 ? 0 : 2, true))
+                test::expectedLaunchAbi(x, r, c, batch.positions[r],
+                                        r < 2 ? 0 : 1, r < 2 ? 0 : 2))
           << "row " << r << " column " << c;
   // Decode: T = 1 is captured once and replayed; the replay must see the
   // new position and block table.
@@ -366,7 +320,7 @@ void checkLaunchAbi(bool ptxOnly) {
     ASSERT_TRUE(s.ok()) << s.message();
     ASSERT_EQ(logits.size(), 32u);
     for (int64_t c = 0; c < 32; ++c)
-      ASSERT_EQ(logits[c], expectedAbi(x, 0, c, position, 0, 2, true))
+      ASSERT_EQ(logits[c], test::expectedLaunchAbi(x, 0, c, position, 0, 2))
           << "decode at position " << position;
   }
 }
