@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "../unit/cuda_backend/CudaPlanArtifact.h"
+#include "../unit/cuda_backend/GemmPlan.h"
 #include "../unit/cuda_backend/LaunchAbiPlan.h"
 
 #include "runtime/backends/cuda/CudaDriver.h"
@@ -119,113 +120,14 @@ void expectClose(const std::vector<float> &actual,
         << what << " element " << i;
 }
 
-/// A one-GEMM plan, x [T, K] (loaded data) x W [N, K]^T -> logits [T, N].
-struct GemmCase {
-  fb::DType a = fb::DType::F32, b = fb::DType::F32, c = fb::DType::F32;
-  bool scales = false, perRowScaleA = false;
-  float beta = 0;
-  int64_t k = 64, n = 48;
-};
-
-size_t bytesOf(fb::DType type) {
-  return type == fb::DType::F32                              ? 4
-         : type == fb::DType::F16 || type == fb::DType::BF16 ? 2
-                                                             : 1;
-}
-
-std::vector<uint8_t> randomElements(fb::DType type, size_t count,
-                                    std::mt19937 &rng) {
-  std::vector<uint8_t> bytes(count * bytesOf(type));
-  std::uniform_real_distribution<float> real(-1.0f, 1.0f);
-  for (size_t i = 0; i < count; ++i) {
-    float v = real(rng);
-    switch (type) {
-    case fb::DType::F32:
-      std::memcpy(&bytes[4 * i], &v, 4);
-      break;
-    case fb::DType::BF16: {
-      uint32_t bits;
-      std::memcpy(&bits, &v, 4);
-      uint16_t half = static_cast<uint16_t>(bits >> 16); // exact enough: data
-      std::memcpy(&bytes[2 * i], &half, 2);
-      break;
-    }
-    case fb::DType::I8:
-      bytes[i] =
-          static_cast<uint8_t>(static_cast<int8_t>(std::lround(v * 127)));
-      break;
-    case fb::DType::F8E4M3: {
-      // Any code but NaN (0x7f / 0xff).
-      uint8_t code = static_cast<uint8_t>(rng() & 0xff);
-      bytes[i] = (code & 0x7f) == 0x7f ? 0x38 : code;
-      break;
-    }
-    default:
-      ADD_FAILURE() << "no generator for this type";
-    }
-  }
-  return bytes;
-}
-
-std::unique_ptr<loader::Artifact> buildGemm(const GemmCase &g, bool gpu,
-                                            const Gpu &device) {
-  constexpr uint32_t kMaxTokens = 8;
-  CudaPlanArtifact plan(kMaxTokens, gpu,
-                        targetForComputeCapability(device.major, device.minor),
-                        smText(device));
-  plan.tokenIds();
-  std::mt19937 rng(42);
-  CudaBufferSpec x = plan.buffer(0, {kMaxTokens, g.k}, g.a,
-                                 kMaxTokens * g.k * bytesOf(g.a), true);
-  CudaBufferSpec w =
-      plan.buffer(1, {g.n, g.k}, g.b, g.n * g.k * bytesOf(g.b), false);
-  CudaBufferSpec logits = plan.buffer(0, {kMaxTokens, g.n}, g.c,
-                                      kMaxTokens * g.n * bytesOf(g.c), true);
-  std::vector<uint8_t> xs = randomElements(g.a, kMaxTokens * g.k, rng);
-  std::vector<uint8_t> ws = randomElements(g.b, g.n * g.k, rng);
-  plan.load("x", x, xs.data(), xs.size());
-  plan.load("w", w, ws.data(), ws.size());
-  if (g.beta != 0) {
-    std::vector<uint8_t> cs = randomElements(g.c, kMaxTokens * g.n, rng);
-    plan.load("c", logits, cs.data(), cs.size());
-  }
-  CudaPlanArtifact::GemmOperands operands{x, w, logits};
-  operands.beta = g.beta;
-  operands.alpha = 0.75f;
-  if (g.scales) {
-    CudaBufferSpec sa = g.perRowScaleA
-                            ? plan.buffer(0, {kMaxTokens, 1}, fb::DType::F32,
-                                          4 * kMaxTokens, true)
-                            : plan.buffer(1, {}, fb::DType::F32, 4, false);
-    CudaBufferSpec sb =
-        plan.buffer(1, {g.n, 1}, fb::DType::F32, 4 * g.n, false);
-    if (!g.perRowScaleA)
-      sb = plan.buffer(1, {}, fb::DType::F32, 4, false);
-    std::vector<float> saValues(g.perRowScaleA ? kMaxTokens : 1),
-        sbValues(g.perRowScaleA ? g.n : 1);
-    for (float &v : saValues)
-      v = 0.01f + 0.001f * float(rng() % 100);
-    for (float &v : sbValues)
-      v = 0.02f + 0.001f * float(rng() % 100);
-    plan.load("scale_a", sa, saValues.data(), 4 * saValues.size());
-    plan.load("scale_b", sb, sbValues.data(), 4 * sbValues.size());
-    operands.scaleA = sa;
-    operands.scaleB = sb;
-  }
-  plan.gemm(operands);
-  plan.setLogits(logits);
-  std::unique_ptr<loader::Artifact> artifact;
-  runtime::Status s = plan.open(artifact, gpu ? "gpu.llmc" : "cpu.llmc");
-  EXPECT_TRUE(s.ok()) << s.message();
-  return artifact;
-}
-
 /// Runs the GEMM plan on both backends: a prefill of 5 tokens (eager) then
 /// two decode calls of 1 (the second replays the captured graph).
-void compareGemm(const GemmCase &g, double relative, const std::string &what) {
+void compareGemm(const test::GemmCase &g, double relative,
+                 const std::string &what) {
   REQUIRE_GPU(gpu);
-  auto gpuArtifact = buildGemm(g, true, gpu);
-  auto cpuArtifact = buildGemm(g, false, gpu);
+  const std::string target = targetForComputeCapability(gpu.major, gpu.minor);
+  auto gpuArtifact = test::buildGemmPlan(g, true, target, smText(gpu));
+  auto cpuArtifact = test::buildGemmPlan(g, false, target, smText(gpu));
   ASSERT_TRUE(gpuArtifact && cpuArtifact);
   auto cuda = createEngine(*gpuArtifact, "cuda");
   auto cpu = createEngine(*cpuArtifact, "cpu");
@@ -246,7 +148,7 @@ TEST(CudaGpu, GemmF32MatchesCpu) { compareGemm({}, 1e-4, "f32"); }
 
 // bf16 with the residual epilogue (beta = 1 accumulates into C per call).
 TEST(CudaGpu, GemmBf16WithBetaMatchesCpu) {
-  GemmCase g;
+  test::GemmCase g;
   g.a = g.b = g.c = fb::DType::BF16;
   g.beta = 1.0f;
   compareGemm(g, 2e-2, "bf16 beta=1");
@@ -257,7 +159,7 @@ TEST(CudaGpu, GemmFp8MatchesCpu) {
   REQUIRE_GPU(gpu);
   if (gpu.sm() < 89)
     GTEST_SKIP() << gpu.name << " (sm_" << gpu.sm() << ") has no FP8";
-  GemmCase g;
+  test::GemmCase g;
   g.a = g.b = fb::DType::F8E4M3;
   g.c = fb::DType::BF16;
   g.scales = true;
@@ -267,7 +169,7 @@ TEST(CudaGpu, GemmFp8MatchesCpu) {
 // INT8 through cuBLASLt's i32 product and the runtime's epilogue kernel,
 // per-tensor and per-row x per-column scales, f32 and bf16 outputs.
 TEST(CudaGpu, GemmInt8MatchesCpu) {
-  GemmCase g;
+  test::GemmCase g;
   g.a = g.b = fb::DType::I8;
   g.scales = true;
   compareGemm(g, 1e-5, "int8 per tensor");

@@ -1,13 +1,16 @@
 //===- fake_driver_test.cpp - the CUDA backend end to end on a fake driver ===//
 //
-// ctest runs this binary with fake_driver/ (a libcuda.so.1 test double on
-// host memory, FakeCudaDriver.cpp) first on LD_LIBRARY_PATH, so the backend's
-// load and forward paths run here without a GPU: module choice, arenas,
-// weight upload, the LlmcDeviceBatch and block tables, kernel parameters and
-// grids, graph capture and replay, and the messages for out-of-memory, a
-// rejected module, an older GPU and a missing device. Kernel numerics are
-// the GPU tests' (test/gpu).
+// ctest runs this binary with fake-libcuda/ (libcuda.so.1 and
+// libcublasLt.so.13 test doubles on host memory, fake_driver/) first on
+// LD_LIBRARY_PATH, so the backend's load and forward paths run here without
+// a GPU: module choice, arenas, weight upload, the LlmcDeviceBatch and block
+// tables, kernel parameters and grids, graph capture and replay, cuBLASLt
+// layouts and operations (checked against the CPU backend), the INT8
+// epilogue's parameters, and the messages for out-of-memory, a rejected
+// module, an older GPU and a missing device. Tensor-core numerics are the
+// GPU tests' (test/gpu).
 
+#include "GemmPlan.h"
 #include "LaunchAbiPlan.h"
 
 #include "runtime/backends/cuda/CudaDriver.h"
@@ -22,12 +25,14 @@
 namespace llmc::cuda {
 namespace {
 
+namespace fb = ::llmc::artifact;
+
 /// The fake's counters, or null when the real driver (or none) was loaded.
-int (*fakeCounter(const char *name))() {
+int (*fakeCounter(const char *name, const char *library = "libcuda.so.1"))() {
   const CudaDriver *driver = nullptr;
   if (!CudaDriver::load(driver).ok())
     return nullptr;
-  void *handle = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+  void *handle = dlopen(library, RTLD_NOW | RTLD_NOLOAD);
   return handle ? reinterpret_cast<int (*)()>(dlsym(handle, name)) : nullptr;
 }
 
@@ -217,6 +222,96 @@ TEST_F(FakeDriver, MissingDevice) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.message(), "--device=cuda:1: this machine has 1 CUDA device "
                          "(cuda:0..0)");
+}
+
+/// The GEMM plan on the CPU and through the fake cuBLASLt: a prefill of 5
+/// and two decode calls (graph capture, replay) must agree.
+void compareGemmWithCpu(const test::GemmCase &g, double relative) {
+  auto gpuArtifact = test::buildGemmPlan(g, true, "h100", "90a");
+  auto cpuArtifact = test::buildGemmPlan(g, false, "h100", "90a");
+  ASSERT_TRUE(gpuArtifact && cpuArtifact);
+  engine::EngineOptions options;
+  options.maxSequences = 2;
+  options.threads = 1;
+  std::unique_ptr<engine::Engine> cpu, cuda;
+  ASSERT_TRUE(engine::Engine::create(*cpuArtifact, options, cpu).ok());
+  options.device = "cuda";
+  runtime::Status s = engine::Engine::create(*gpuArtifact, options, cuda);
+  ASSERT_TRUE(s.ok()) << s.message();
+  for (auto [tokens, position] : {std::pair{5, 0}, {1, 5}, {1, 6}}) {
+    engine::ForwardBatch batch;
+    for (int t = 0; t < tokens; ++t) {
+      batch.tokenIds.push_back(t);
+      batch.positions.push_back(position + t);
+    }
+    batch.sequences = {{0, tokens}};
+    std::vector<float> expected, actual;
+    ASSERT_TRUE(cpu->forward(batch, expected).ok());
+    s = cuda->forward(batch, actual);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t i = 0; i < actual.size(); ++i)
+      ASSERT_NEAR(actual[i], expected[i],
+                  relative * std::max(1.0, std::fabs(double(expected[i]))))
+          << "T=" << tokens << " element " << i;
+  }
+}
+
+// nn.Linear layout (transpose_b): cuBLASLt's A is the weight, transposed.
+TEST_F(FakeDriver, GemmF32MatchesCpu) {
+  compareGemmWithCpu({}, 1e-5); // loads the fake cuBLASLt
+  auto queries =
+      fakeCounter("fakeCublasLtHeuristicQueries", "libcublasLt.so.13");
+  auto matmuls = fakeCounter("fakeCublasLtMatmuls", "libcublasLt.so.13");
+  ASSERT_TRUE(queries && matmuls);
+  const int queriesBefore = queries(), matmulsBefore = matmuls();
+  compareGemmWithCpu({}, 1e-5);
+  // Buckets 1, 2, 4, 8 asked once at load; cublasLtMatmul called for the
+  // prefill and while capturing the decode graph, which the third call
+  // replays without calling it.
+  EXPECT_EQ(queries() - queriesBefore, 4);
+  EXPECT_EQ(matmuls() - matmulsBefore, 2);
+}
+
+// The residual epilogue: beta = 1 accumulates into C (bf16 rounding).
+TEST_F(FakeDriver, GemmBf16WithBetaMatchesCpu) {
+  test::GemmCase g;
+  g.a = g.b = g.c = fb::DType::BF16;
+  g.beta = 1.0f;
+  compareGemmWithCpu(g, 1e-2);
+}
+
+// INT8: the i32 product, then the runtime's epilogue kernel with per-tensor
+// and per-row x per-column scales.
+TEST_F(FakeDriver, GemmInt8EpilogueMatchesCpu) {
+  test::GemmCase g;
+  g.a = g.b = fb::DType::I8;
+  g.scales = true;
+  compareGemmWithCpu(g, 1e-5);
+  g.perRowScaleA = true;
+  g.beta = 1.0f;
+  compareGemmWithCpu(g, 1e-5);
+  g.c = fb::DType::BF16;
+  compareGemmWithCpu(g, 1e-2);
+}
+
+// FP8 on a GPU without FP8 is refused at load, naming the step and the GPU.
+TEST_F(FakeDriver, Fp8GemmOnAmpereIsRefused) {
+  setenv("FAKE_CUDA_CC", "80", 1);
+  test::GemmCase g;
+  g.a = g.b = fb::DType::F8E4M3;
+  g.c = fb::DType::BF16;
+  g.scales = true;
+  auto artifact = test::buildGemmPlan(g, true, "a100", "80");
+  engine::EngineOptions options;
+  options.device = "cuda";
+  std::unique_ptr<engine::Engine> engine;
+  runtime::Status s = engine::Engine::create(*artifact, options, engine);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("step 0 (gemm): FP8 GEMMs need sm_89 or newer; "
+                             "this GPU is sm_80"),
+            std::string::npos)
+      << s.message();
 }
 
 } // namespace

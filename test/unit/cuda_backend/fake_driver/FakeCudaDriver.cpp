@@ -5,7 +5,9 @@
 // LD_LIBRARY_PATH). "Device" memory is host memory, so copies are memcpy and
 // tests read what the backend uploaded; modules are opaque bytes; a launch
 // of `llmcTestLaunchAbi` runs the host version of test/gpu/
-// LaunchAbiKernel.cu over the grid; stream capture records launches (their
+// LaunchAbiKernel.cu over the grid and `llmcInt32Epilogue` that of
+// runtime/backends/cuda/kernels/Int32Epilogue.cu (f32 and bf16 outputs);
+// stream capture records launches (their
 // parameter values copied, as the driver does) and graph launches replay
 // them. Knobs, read at each call: FAKE_CUDA_CC ("90"), FAKE_CUDA_MEMORY
 // (bytes the device has), FAKE_CUDA_BAD_IMAGE (module loads fail).
@@ -20,6 +22,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,10 +33,64 @@ struct FakeFunction {
 };
 
 struct RecordedLaunch {
-  FakeFunction *function;
+  FakeFunction *function = nullptr;
+  /// Host work of another fake library (cuBLASLt) instead of a kernel.
+  std::function<void()> hostWork;
   unsigned grid[3], block[3];
-  std::vector<uint64_t> params; // every 1.1 ABI parameter is 8 bytes
+  std::vector<uint64_t> params; // each zero-extended to 8 bytes
 };
+
+/// Parameter sizes of the kernels the fake runs.
+std::vector<size_t> parameterSizes(const std::string &entry) {
+  if (entry == "llmcTestLaunchAbi")
+    return {8, 8, 8, 8, 8, 8};
+  if (entry == "llmcInt32Epilogue")
+    return {8, 8, 8, 8, 4, 4, 8, 8, 4, 4, 4};
+  return {};
+}
+
+float asFloat(uint64_t slot) {
+  float value;
+  uint32_t bits = static_cast<uint32_t>(slot);
+  std::memcpy(&value, &bits, 4);
+  return value;
+}
+
+/// The host version of Int32Epilogue.cu for f32 and bf16 outputs.
+void runInt32Epilogue(const RecordedLaunch &launch) {
+  const auto &p = launch.params;
+  const int32_t *acc = reinterpret_cast<const int32_t *>(p[0]);
+  void *c = reinterpret_cast<void *>(p[1]);
+  const float *scaleA = reinterpret_cast<const float *>(p[2]);
+  const float *scaleB = reinterpret_cast<const float *>(p[3]);
+  const float alpha = asFloat(p[4]), beta = asFloat(p[5]);
+  const long long rows = static_cast<long long>(p[6]),
+                  cols = static_cast<long long>(p[7]);
+  const bool perRow = static_cast<int32_t>(p[8]) != 0,
+             perColumn = static_cast<int32_t>(p[9]) != 0;
+  const int outputType = static_cast<int32_t>(p[10]);
+  for (long long i = 0; i < rows * cols; ++i) {
+    const long long r = i / cols, col = i % cols;
+    float value = alpha * scaleA[perRow ? r : 0] * scaleB[perColumn ? col : 0] *
+                  (float)acc[i];
+    if (outputType == 0) {
+      float *out = static_cast<float *>(c);
+      out[i] = beta != 0.0f ? value + beta * out[i] : value;
+    } else if (outputType == 2) {
+      uint16_t *out = static_cast<uint16_t *>(c);
+      if (beta != 0.0f) {
+        uint32_t old = uint32_t(out[i]) << 16;
+        float oldValue;
+        std::memcpy(&oldValue, &old, 4);
+        value = value + beta * oldValue;
+      }
+      uint32_t bits;
+      std::memcpy(&bits, &value, 4);
+      bits += 0x7fffu + ((bits >> 16) & 1u);
+      out[i] = static_cast<uint16_t>(bits >> 16);
+    }
+  }
+}
 
 struct FakeGraph {
   std::vector<RecordedLaunch> launches;
@@ -79,9 +136,15 @@ void runLaunchAbi(const RecordedLaunch &launch) {
 }
 
 void execute(const RecordedLaunch &launch) {
+  if (launch.hostWork) {
+    launch.hostWork();
+    return;
+  }
   ++launchesExecuted;
   if (launch.function->entry == "llmcTestLaunchAbi")
     runLaunchAbi(launch);
+  else if (launch.function->entry == "llmcInt32Epilogue")
+    runInt32Epilogue(launch);
 }
 
 } // namespace
@@ -89,6 +152,17 @@ void execute(const RecordedLaunch &launch) {
 extern "C" {
 
 int fakeCudaLaunchesExecuted() { return launchesExecuted; }
+
+/// Stream work of the fake cuBLASLt: run now, or recorded while the stream
+/// is captured (as cuBLASLt's kernels would be).
+void fakeCudaEnqueueHostWork(void (*work)(void *), void *data) {
+  RecordedLaunch launch;
+  launch.hostWork = [work, data] { work(data); };
+  if (capturing)
+    captureGraph->launches.push_back(launch);
+  else
+    execute(launch);
+}
 int fakeCudaGraphsLaunched() { return graphsLaunched; }
 
 CUresult cuInit(unsigned int) { return CUDA_SUCCESS; }
@@ -232,15 +306,21 @@ CUresult cuFuncSetAttribute(CUfunction, CUfunction_attribute, int) {
 CUresult cuLaunchKernel(CUfunction function, unsigned gx, unsigned gy,
                         unsigned gz, unsigned bx, unsigned by, unsigned bz,
                         unsigned, CUstream, void **params, void **) {
-  RecordedLaunch launch{reinterpret_cast<FakeFunction *>(function),
-                        {gx, gy, gz},
-                        {bx, by, bz},
-                        {}};
-  // Only the test kernel's 6 parameters are known (and copied, as the
-  // driver copies them at launch or capture).
-  if (launch.function->entry == "llmcTestLaunchAbi")
-    for (int i = 0; i < 6; ++i)
-      launch.params.push_back(*static_cast<uint64_t *>(params[i]));
+  RecordedLaunch launch;
+  launch.function = reinterpret_cast<FakeFunction *>(function);
+  launch.grid[0] = gx;
+  launch.grid[1] = gy;
+  launch.grid[2] = gz;
+  launch.block[0] = bx;
+  launch.block[1] = by;
+  launch.block[2] = bz;
+  // Copied at launch or capture, as the driver does.
+  std::vector<size_t> sizes = parameterSizes(launch.function->entry);
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    uint64_t slot = 0;
+    std::memcpy(&slot, params[i], sizes[i]);
+    launch.params.push_back(slot);
+  }
   if (capturing) {
     captureGraph->launches.push_back(launch);
     return CUDA_SUCCESS;
