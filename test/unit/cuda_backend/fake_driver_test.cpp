@@ -295,6 +295,15 @@ TEST_F(FakeDriver, GemmInt8EpilogueMatchesCpu) {
   compareGemmWithCpu(g, 1e-2);
 }
 
+// FP8 with tensor scales through the scale pointers (sm_90).
+TEST_F(FakeDriver, GemmFp8MatchesCpu) {
+  test::GemmCase g;
+  g.a = g.b = fb::DType::F8E4M3;
+  g.c = fb::DType::BF16;
+  g.scales = true;
+  compareGemmWithCpu(g, 1e-2);
+}
+
 // FP8 on a GPU without FP8 is refused at load, naming the step and the GPU.
 TEST_F(FakeDriver, Fp8GemmOnAmpereIsRefused) {
   setenv("FAKE_CUDA_CC", "80", 1);

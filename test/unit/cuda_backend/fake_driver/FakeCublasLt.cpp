@@ -18,6 +18,7 @@
 
 #include <dlfcn.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -39,8 +40,19 @@ struct Layout {
 int heuristicQueries = 0;
 int matmuls = 0;
 
+/// OCP float8 e4m3fn: bias 7, no infinities, 0x7f/0xff NaN.
+float decodeE4M3(uint8_t code) {
+  const int exponent = (code >> 3) & 0xf, mantissa = code & 7;
+  float magnitude = exponent == 0
+                        ? std::ldexp(mantissa / 8.0f, -6)
+                        : std::ldexp(1.0f + mantissa / 8.0f, exponent - 7);
+  return code & 0x80 ? -magnitude : magnitude;
+}
+
 float load(const void *base, cudaDataType_t type, uint64_t index) {
   switch (type) {
+  case CUDA_R_8F_E4M3:
+    return decodeE4M3(static_cast<const uint8_t *>(base)[index]);
   case CUDA_R_32F:
     return static_cast<const float *>(base)[index];
   case CUDA_R_8I:
