@@ -83,8 +83,9 @@ except ImportError as e:
 config = LlamaConfig(**json.load(open(sys.argv[1])))
 prompt, decode = int(sys.argv[2]), int(sys.argv[3])
 torch.manual_seed(0)
+torch.set_default_dtype(torch.bfloat16)  # no f32 copy of 8B weights first
 with torch.device("cuda"):
-    model = LlamaForCausalLM(config).to(torch.bfloat16).eval()
+    model = LlamaForCausalLM(config).eval()
 ids = torch.randint(0, config.vocab_size, (1, prompt), device="cuda")
 def timed(fn):
     torch.cuda.synchronize(); start = time.perf_counter(); out = fn()

@@ -234,23 +234,24 @@ TEST(CudaGpu, LaunchAbiFromCubin) { checkLaunchAbi(false); }
 // The same from PTX, JIT-compiled for this (newer) GPU.
 TEST(CudaGpu, LaunchAbiFromPtxJit) { checkLaunchAbi(true); }
 
-/// `llmc compile` of the tiny Llama for this GPU's target, or "" with a
-/// reason.
-std::string compileTiny(const Gpu &gpu, const std::string &quant,
-                        std::string &reason) {
-  std::string target = targetForComputeCapability(gpu.major, gpu.minor);
-  if (target.empty()) {
-    reason = "no llmc target for sm_" + std::to_string(gpu.sm());
-    return "";
-  }
-  std::string out =
-      ::testing::TempDir() + "tiny-" + target + "-" + quant + ".llmc";
-  std::string command =
-      std::string(LLMC_BIN) + " compile " + LLMC_TINY_MODELS_DIR +
-      "/llama --target=" + (target == "cpu" ? "cpu" : target) +
-      " --quant=" + quant + " --max-tokens=16 -o " + out + " 2>&1";
+/// The tiny Llama compiled for `target` (a GPU's, or "cpu"): from
+/// $LLMC_GPU_TEST_ARTIFACTS/tiny-<target>-<quant>.llmc when set (made on the
+/// build machine by test/gpu/make_artifacts.sh: a lent GPU machine cannot run
+/// the MLIR-linked compiler), else compiled now with llmc. "" with a reason.
+std::string tinyArtifact(const std::string &target, const std::string &quant,
+                         std::string &reason) {
+  const std::string name = "tiny-" + target + "-" + quant + ".llmc";
+  if (const char *dir = std::getenv("LLMC_GPU_TEST_ARTIFACTS"))
+    return std::string(dir) + "/" + name;
+  std::string out = ::testing::TempDir() + name;
+  std::string command = std::string(LLMC_BIN) + " compile " +
+                        LLMC_TINY_MODELS_DIR + "/llama --target=" + target +
+                        " --quant=" + quant + " --max-tokens=16 -o " + out +
+                        " 2>&1";
   if (std::system(command.c_str()) != 0) {
-    reason = "failed: " + command;
+    reason = "failed: " + command +
+             " (on a machine without MLIR, set LLMC_GPU_TEST_ARTIFACTS to "
+             "the output of test/gpu/make_artifacts.sh)";
     return "";
   }
   return out;
@@ -260,22 +261,21 @@ std::string compileTiny(const Gpu &gpu, const std::string &quant,
 void compareTinyModel(const std::string &quant, double relative) {
   REQUIRE_GPU(gpu);
   std::string reason;
-  std::string gpuPath = compileTiny(gpu, quant, reason);
+  const std::string target = targetForComputeCapability(gpu.major, gpu.minor);
+  ASSERT_FALSE(target.empty()) << "no llmc target for sm_" << gpu.sm();
+  std::string gpuPath = tinyArtifact(target, quant, reason);
   ASSERT_FALSE(gpuPath.empty()) << reason;
   std::unique_ptr<loader::Artifact> gpuArtifact, cpuArtifact;
-  ASSERT_TRUE(loader::Artifact::open(gpuPath, {}, gpuArtifact).ok());
+  ASSERT_TRUE(loader::Artifact::open(gpuPath, {}, gpuArtifact).ok()) << gpuPath;
   if (runtime::Status s = checkPlanRunsOnCuda(*gpuArtifact); !s.ok()) {
     if (s.message().find("has no CUDA kernel") != std::string::npos)
       GTEST_SKIP() << "the compiler does not emit this step's kernels yet: "
                    << s.message();
     FAIL() << s.message();
   }
-  std::string cpuPath = ::testing::TempDir() + "tiny-cpu-" + quant + ".llmc";
-  std::string command =
-      std::string(LLMC_BIN) + " compile " + LLMC_TINY_MODELS_DIR +
-      "/llama --target=cpu --quant=" + quant + " --max-tokens=16 -o " + cpuPath;
-  ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  ASSERT_TRUE(loader::Artifact::open(cpuPath, {}, cpuArtifact).ok());
+  std::string cpuPath = tinyArtifact("cpu", quant, reason);
+  ASSERT_FALSE(cpuPath.empty()) << reason;
+  ASSERT_TRUE(loader::Artifact::open(cpuPath, {}, cpuArtifact).ok()) << cpuPath;
   auto cuda = createEngine(*gpuArtifact, "cuda");
   auto cpu = createEngine(*cpuArtifact, "cpu");
   ASSERT_TRUE(cuda && cpu);
