@@ -774,7 +774,7 @@ instantiateGatedActivationDynamic(plan::ComputeOp step,
     return InstanceOrSkip(NotGenerated{"packed input is not [rows, 2 * cols]"});
   std::string activation = stringParameter(step, "activation", "silu");
   std::string approximation = stringParameter(step, "approximation", "none");
-  std::string op = activation == "silu" ? "llmc_kernels::kSilu"
+  std::string op = activation == "silu"      ? "llmc_kernels::kSilu"
                    : approximation == "tanh" ? "llmc_kernels::kGeluTanh"
                                              : "llmc_kernels::kGeluErf";
   if (activation != "silu" && activation != "gelu")
@@ -839,14 +839,15 @@ FailureOr<InstanceOrSkip> instantiateNormAddNorm(plan::ComputeOp step,
       ", residual, weight, " +
       floatLiteral(numberParameter(step, "epsilon", 1e-6)) +
       ", sum, output, static_cast<int>(rows));\n";
-  return InstanceOrSkip(singleEntry(
-      "rms_norm_add_rms_norm", "rms_norm_add_rms_norm_" + std::to_string(columns),
-      {"Norm.cuh"}, GridRule::TokenRows, threads, columns,
-      "const " + *branch + " *branch, const " + *weight +
-          " *branch_weight, const " + *residual + " *residual, const " +
-          *weight + " *weight, " + *sum + " *sum, " + *out +
-          " *output, long long rows",
-      body));
+  return InstanceOrSkip(
+      singleEntry("rms_norm_add_rms_norm",
+                  "rms_norm_add_rms_norm_" + std::to_string(columns),
+                  {"Norm.cuh"}, GridRule::TokenRows, threads, columns,
+                  "const " + *branch + " *branch, const " + *weight +
+                      " *branch_weight, const " + *residual +
+                      " *residual, const " + *weight + " *weight, " + *sum +
+                      " *sum, " + *out + " *output, long long rows",
+                  body));
 }
 
 /// What the kernels that touch the KV cache bake in: its shape and its
@@ -963,7 +964,8 @@ FailureOr<InstanceOrSkip> instantiateRopeKVWrite(plan::ComputeOp step,
      << *out << ", " << shape.storage << ", " << heads << ", " << kvHeads
      << ", " << headDim << ", " << tables->rotaryDim << ", "
      << tables->styleConstant() << ", " << kKVCacheBlockTokens << ", "
-     << threads << ", " << (headNorm ? "true" : "false") << ">(packed, positions, "
+     << threads << ", " << (headNorm ? "true" : "false")
+     << ">(packed, positions, "
      << (headNorm ? "query_norm, key_norm, " : "nullptr, nullptr, ")
      << floatLiteral(numberParameter(step, "epsilon", 1e-6))
      << ", kInverseFrequencies, "
@@ -1027,25 +1029,24 @@ FailureOr<InstanceOrSkip> instantiateCachedAttention(plan::ComputeOp step,
   double softcap = numberParameter(step, "softcap", 0.0);
   std::string scale = floatLiteral(numberParameter(step, "scale", 1.0));
   std::string softcapArgs = scale + ", " + floatLiteral(softcap);
-  std::string shapeArgs = std::to_string(heads) + ", " +
-                          std::to_string(shape.kvHeads) + ", " +
-                          std::to_string(headDim) + ", " +
-                          std::to_string(kKVCacheBlockTokens);
-  std::string flags = std::to_string(window) + ", " +
-                      (softcap > 0.0 ? "true" : "false");
+  std::string shapeArgs =
+      std::to_string(heads) + ", " + std::to_string(shape.kvHeads) + ", " +
+      std::to_string(headDim) + ", " + std::to_string(kKVCacheBlockTokens);
+  std::string flags =
+      std::to_string(window) + ", " + (softcap > 0.0 ? "true" : "false");
   // What the attention itself stores: the output, or rows of q's type
   // (where the unfused attention stores them) for the quantization.
   std::string rowType = quantized ? *q : *result;
-  std::string buffersList =
-      "const " + *q + " *query, " +
-      (quantized ? *result + " *quantized, float *scales" : *result + " *output");
+  std::string buffersList = "const " + *q + " *query, " +
+                            (quantized ? *result + " *quantized, float *scales"
+                                       : *result + " *output");
   std::string quantArgs = quantized ? "quantized, scales" : "nullptr, nullptr";
 
   Instance instance;
   instance.kind = step.getName().str();
-  instance.stem = (step.getName() + "_" + llvm::Twine(heads) + "x" +
-                   llvm::Twine(headDim))
-                      .str();
+  instance.stem =
+      (step.getName() + "_" + llvm::Twine(heads) + "x" + llvm::Twine(headDim))
+          .str();
   instance.headers = {"device_batch.h", "KVCache.cuh", "Attention.cuh"};
   if (quantized)
     instance.headers.push_back("Quantize.cuh");
@@ -1059,11 +1060,12 @@ FailureOr<InstanceOrSkip> instantiateCachedAttention(plan::ComputeOp step,
                       llvm::StringRef body) {
     std::string parameters = buffersList + ", long long tokens";
     for (ExtraArgument extra : extras)
-      parameters += extra == ExtraArgument::Batch ? ", const LlmcDeviceBatch *batch"
+      parameters += extra == ExtraArgument::Batch
+                        ? ", const LlmcDeviceBatch *batch"
                     : extra == ExtraArgument::Layer ? ", long long layer"
                                                     : ", void *scratch";
-    instance.code += entryDefinition(instance.entries.size(), threads,
-                                     parameters, body);
+    instance.code +=
+        entryDefinition(instance.entries.size(), threads, parameters, body);
     KernelEntry entry;
     entry.grid = grid;
     entry.blockThreads = threads;
@@ -1103,8 +1105,7 @@ FailureOr<InstanceOrSkip> instantiateCachedAttention(plan::ComputeOp step,
                ", " + quantArgs + ", static_cast<int>(tokens));\n");
   std::vector<ExtraArgument> prefillExtras = {ExtraArgument::Batch,
                                               ExtraArgument::Layer};
-  int64_t rowBytes =
-      maxTokens * width * query.getElementTypeBitWidth() / 8;
+  int64_t rowBytes = maxTokens * width * query.getElementTypeBitWidth() / 8;
   if (quantized)
     prefillExtras.push_back(ExtraArgument::Scratch);
   addEntry("_prefill", GridRule::AttentionQueryTiles, kAttentionBlockThreads,
@@ -1176,13 +1177,13 @@ FailureOr<InstanceOrSkip> instantiateElementwise(plan::ComputeOp step,
     inputs += (index ? ", " : "") + name;
     types += (index ? ", " : "") + std::to_string(typeCode(element));
   }
-  os << "__device__ const int kInputTypes[" << buffers.inputs.size()
-     << "] = {" << types << "};\n";
+  os << "__device__ const int kInputTypes[" << buffers.inputs.size() << "] = {"
+     << types << "};\n";
   os << "__device__ const llmc_kernels::ElementwiseStep kProgram["
      << program.size() << "] = {\n";
   for (const cpu::ElementwiseInstruction &instruction : program) {
     int code = static_cast<int>(instruction.op);
-    int resultType = instruction.resultDType == cpu::DType::BF16   ? 1
+    int resultType = instruction.resultDType == cpu::DType::BF16  ? 1
                      : instruction.resultDType == cpu::DType::F16 ? 2
                                                                   : 0;
     os << "    {" << code << ", {" << instruction.operands[0] << ", "
@@ -1200,8 +1201,8 @@ FailureOr<InstanceOrSkip> instantiateElementwise(plan::ComputeOp step,
                      std::to_string(program.size()) +
                      ">(inputs, kInputTypes, kProgram, output, count);\n";
   return InstanceOrSkip(singleEntry(
-      "elementwise", "elementwise", {"Elementwise.cuh"},
-      GridRule::FlatElements, kFlatBlockThreads, elementsPerRow(output),
+      "elementwise", "elementwise", {"Elementwise.cuh"}, GridRule::FlatElements,
+      kFlatBlockThreads, elementsPerRow(output),
       parameters + *out + " *output, long long count", body, prelude));
 }
 

@@ -1,4 +1,5 @@
-//===- fused_simt_kernels_test.cpp - fused kinds' templates on the host shim ===//
+//===- fused_simt_kernels_test.cpp - fused kinds' templates on the host shim
+//===//
 //
 // The templates of the fused kinds that touch the paged KV cache
 // (rope_kv_write, cached attention: split-K decode and flash prefill),
@@ -27,12 +28,12 @@
 
 #include "compiler/codegen/cuda/HostShim.h"
 
+#include "compiler/codegen/cuda/kernels/Attention.cuh"
 #include "compiler/codegen/cuda/kernels/Common.cuh"
 #include "compiler/codegen/cuda/kernels/Elementwise.cuh"
+#include "compiler/codegen/cuda/kernels/KVCache.cuh"
 #include "compiler/codegen/cuda/kernels/Norm.cuh"
 #include "compiler/codegen/cuda/kernels/Rope.cuh"
-#include "compiler/codegen/cuda/kernels/KVCache.cuh"
-#include "compiler/codegen/cuda/kernels/Attention.cuh"
 #include "compiler/codegen/cuda/kernels/RopeKVWrite.cuh"
 #include "runtime/backends/cpu/FusedKernels.h"
 #include "runtime/backends/cpu/Kernels.h"
@@ -124,9 +125,8 @@ struct Call {
       sequenceIds.push_back(s.id);
       const std::vector<int32_t> &table = *cache.blockTable(s.id);
       for (int64_t b = 0; b < stride; ++b)
-        blockTables.push_back(b < static_cast<int64_t>(table.size())
-                                  ? table[b]
-                                  : -1);
+        blockTables.push_back(b < static_cast<int64_t>(table.size()) ? table[b]
+                                                                     : -1);
     }
     // Padding tokens belong to no sequence: no cache write, no keys.
     for (int p = 0; p < paddingTokens; ++p) {
@@ -176,11 +176,11 @@ makeCache(int kvHeads, cpu::DType dtype, kv::KVQuantization quantization,
 /// Bytes of one layer's key (or value) storage, from the documented layout.
 int64_t layerBytes(const kv::PagedKVCache &cache) {
   const kv::KVCacheConfig &c = cache.config();
-  int64_t tile = cache.quantized()
-                     ? (c.blockTokens * c.headDim + 3) / 4 * 4 +
-                           4 * c.blockTokens
-                     : c.blockTokens * c.headDim *
-                           static_cast<int64_t>(cpu::dtypeBytes(c.dtype));
+  int64_t tile =
+      cache.quantized()
+          ? (c.blockTokens * c.headDim + 3) / 4 * 4 + 4 * c.blockTokens
+          : c.blockTokens * c.headDim *
+                static_cast<int64_t>(cpu::dtypeBytes(c.dtype));
   return c.numBlocks * c.numKVHeads * tile;
 }
 
@@ -203,10 +203,10 @@ template <class In, class Cache, int KVHeads, int RotaryDim, int Style,
 void checkRopeKVWrite(cpu::DType cacheDType, kv::KVQuantization quantization,
                       cpu::RopeStyle style, unsigned seed) {
   constexpr int kRowWidth = (kHeads + 2 * KVHeads) * kHeadDim;
-  auto kernelCache = makeCache(KVHeads, cacheDType, quantization,
-                               kWriteSequences);
-  auto referenceCache = makeCache(KVHeads, cacheDType, quantization,
-                                  kWriteSequences);
+  auto kernelCache =
+      makeCache(KVHeads, cacheDType, quantization, kWriteSequences);
+  auto referenceCache =
+      makeCache(KVHeads, cacheDType, quantization, kWriteSequences);
   Call call(*kernelCache, kWriteSequences, /*paddingTokens=*/1);
   const int tokens = call.tokens();
   cpu::RopeParams params;
@@ -228,7 +228,7 @@ void checkRopeKVWrite(cpu::DType cacheDType, kv::KVQuantization quantization,
         frequencies.attentionFactor, query.data(), &call.device, kLayer,
         tokens);
   });
-  cpu::PackedQKV qkv{packed.data(), dtypeOf<In>(), tokens, kRowWidth,
+  cpu::PackedQKV qkv{packed.data(), dtypeOf<In>(), tokens,  kRowWidth,
                      kHeads,        KVHeads,       kHeadDim};
   cpu::QKNorm norm;
   if (HeadNorm) {
@@ -271,9 +271,9 @@ void checkRopeKVWrite(cpu::DType cacheDType, kv::KVQuantization quantization,
                            reinterpret_cast<const uint16_t *>(expected.data()),
                            query.size(), "query");
   } else {
-    ASSERT_EQ(std::memcmp(query.data(), expected.data(),
-                          query.size() * sizeof(In)),
-              0);
+    ASSERT_EQ(
+        std::memcmp(query.data(), expected.data(), query.size() * sizeof(In)),
+        0);
   }
   // The call really wrote something: layer 1 differs from the zero fill.
   int nonzero = 0;
@@ -342,7 +342,8 @@ std::unique_ptr<kv::PagedKVCache> filledCache(int kvHeads, cpu::DType dtype,
   return cache;
 }
 
-std::vector<Sequence> attentionCall(const std::vector<int32_t> (&positions)[3]) {
+std::vector<Sequence>
+attentionCall(const std::vector<int32_t> (&positions)[3]) {
   return {{7, kContexts[0], positions[0]},
           {3, kContexts[1], positions[1]},
           {11, kContexts[2], positions[2]}};
@@ -365,15 +366,15 @@ std::vector<Out> referenceAttention(const kv::PagedKVCache &cache,
   params.slidingWindow = options.slidingWindow;
   params.softcap = options.softcap;
   const int tokens = call.tokens();
-  EXPECT_TRUE(cpu::pagedAttention(
-                  params,
-                  cpu::heads(const_cast<Query *>(query.data()),
-                             dtypeOf<Query>(), tokens, kHeads, kHeadDim),
-                  cache, kLayer, call.cpuBatch(),
-                  cpu::heads(expected.data(), dtypeOf<Out>(), tokens, kHeads,
-                             kHeadDim),
-                  nullptr)
-                  .ok());
+  EXPECT_TRUE(
+      cpu::pagedAttention(
+          params,
+          cpu::heads(const_cast<Query *>(query.data()), dtypeOf<Query>(),
+                     tokens, kHeads, kHeadDim),
+          cache, kLayer, call.cpuBatch(),
+          cpu::heads(expected.data(), dtypeOf<Out>(), tokens, kHeads, kHeadDim),
+          nullptr)
+          .ok());
   return expected;
 }
 
@@ -391,9 +392,8 @@ void runDecode(const Call &call, const std::vector<float> &query, float scale,
   launchOnHost(dim3(tokens * kHeads, kSplits), kAttentionThreads, [&] {
     attentionDecodePartials<float, Cache, kHeads, KVHeads, kHeadDim,
                             kBlockTokens, kSplits, kAttentionThreads, Window,
-                            Softcap>(query.data(), scale, softcap,
-                                     &call.device, kLayer, partials.data(),
-                                     tokens);
+                            Softcap>(query.data(), scale, softcap, &call.device,
+                                     kLayer, partials.data(), tokens);
   });
   launchOnHost(tokens, 64, [&] {
     attentionCombineRows<Out, Quant, ScaleMode, kHeads, kHeadDim, kSplits, 64>(
@@ -438,8 +438,8 @@ TEST(FusedSimtKernels, AttentionDecodeWindowSoftcapInt8) {
 
 // The fp8 e4m3 cache, GQA, no window.
 TEST(FusedSimtKernels, AttentionDecodeFp8Cache) {
-  checkDecode<e4m3_t, 2, 0, false>(cpu::DType::F32,
-                                   kv::KVQuantization::Fp8E4M3, {}, 91);
+  checkDecode<e4m3_t, 2, 0, false>(cpu::DType::F32, kv::KVQuantization::Fp8E4M3,
+                                   {}, 91);
 }
 
 // cached_attention_quantize_dynamic at decode: the combine quantizes each
@@ -458,10 +458,9 @@ TEST(FusedSimtKernels, AttentionDecodeQuantizedOutput) {
   auto rows = referenceAttention<float, float>(*cache, call, query, 0.3f, {});
   std::vector<int8_t> expectedCodes(codes.size());
   std::vector<float> expectedScales(tokens);
-  cpu::quantizeDynamic(cpu::constMatrix(rows.data(), cpu::DType::F32, tokens,
-                                        width),
-                       expectedCodes.data(), cpu::QuantDType::I8,
-                       expectedScales.data());
+  cpu::quantizeDynamic(
+      cpu::constMatrix(rows.data(), cpu::DType::F32, tokens, width),
+      expectedCodes.data(), cpu::QuantDType::I8, expectedScales.data());
   int equal = 0;
   for (int t = 0; t < tokens; ++t)
     ASSERT_NEAR(scales[t], expectedScales[t], 1e-5f * expectedScales[t]);
@@ -479,9 +478,9 @@ void checkPrefill(cpu::DType cacheDType, kv::KVQuantization quantization,
                   AttentionCase options, unsigned seed) {
   constexpr int kQueryTile = 16;
   auto cache = filledCache(KVHeads, cacheDType, quantization, seed);
-  const std::vector<int32_t> positions[3] = {
-      {30, 31, 32, 33, 34, 35, 36}, {0, 1, 2, 3, 4},
-      {12, 13, 14, 15, 16, 17, 18, 19}};
+  const std::vector<int32_t> positions[3] = {{30, 31, 32, 33, 34, 35, 36},
+                                             {0, 1, 2, 3, 4},
+                                             {12, 13, 14, 15, 16, 17, 18, 19}};
   Call call(*cache, attentionCall(positions));
   const int tokens = call.tokens();
   auto query =
@@ -493,8 +492,8 @@ void checkPrefill(cpu::DType cacheDType, kv::KVQuantization quantization,
                  attentionPrefillTiles<bf16_t, bf16_t, Cache, kHeads, KVHeads,
                                        kHeadDim, kBlockTokens, kQueryTile,
                                        kAttentionThreads, Window, Softcap>(
-                     query.data(), scale, options.softcap, &call.device,
-                     kLayer, output.data(), tokens);
+                     query.data(), scale, options.softcap, &call.device, kLayer,
+                     output.data(), tokens);
                });
   auto expected =
       referenceAttention<bf16_t, bf16_t>(*cache, call, query, scale, options);
@@ -505,8 +504,8 @@ void checkPrefill(cpu::DType cacheDType, kv::KVQuantization quantization,
 
 // Flash-style prefill, bf16 query, output and cache, GQA, causal.
 TEST(FusedSimtKernels, AttentionPrefillTilesGqa) {
-  checkPrefill<bf16_t, 2, 0, false>(cpu::DType::BF16,
-                                    kv::KVQuantization::None, {}, 111);
+  checkPrefill<bf16_t, 2, 0, false>(cpu::DType::BF16, kv::KVQuantization::None,
+                                    {}, 111);
 }
 
 // Prefill with a sliding window (6), softcap (2.0) and an int8 cache.

@@ -99,11 +99,10 @@ template <int HeadDim> __host__ __device__ constexpr int partialFloats() {
 template <class Query, class Cache, int Heads, int KVHeads, int HeadDim,
           int BlockTokens, int Splits, int BlockThreads, int SlidingWindow,
           bool Softcap>
-__device__ void attentionDecodePartials(const Query *query, float scale,
-                                        float softcap,
-                                        const LlmcDeviceBatch *batch,
-                                        long long layer, float *partials,
-                                        int tokens) {
+__device__ void
+attentionDecodePartials(const Query *query, float scale, float softcap,
+                        const LlmcDeviceBatch *batch, long long layer,
+                        float *partials, int tokens) {
   static_assert(Heads % KVHeads == 0, "query heads share KV heads evenly");
   static_assert(BlockThreads % kWarpSize == 0, "blocks are whole warps");
   using Lanes = HeadLanes<HeadDim>;
@@ -130,8 +129,8 @@ __device__ void attentionDecodePartials(const Query *query, float scale,
   const int begin = first + split * chunk;
   const int end = begin + chunk - 1 < position ? begin + chunk - 1 : position;
   AttentionRow<HeadDim> row;
-  startRow<Query, HeadDim>(
-      row, query + static_cast<long long>(rowIndex) * HeadDim);
+  startRow<Query, HeadDim>(row,
+                           query + static_cast<long long>(rowIndex) * HeadDim);
   for (int b = begin / BlockTokens; begin <= end && b <= end / BlockTokens;
        ++b) {
     const int block = kvBlockOf(batch, sequence, b * BlockTokens, BlockTokens);
@@ -142,8 +141,9 @@ __device__ void attentionDecodePartials(const Query *query, float scale,
         batch, layer, block, kvHead, keys, values);
     __syncthreads();
     const int low = begin > b * BlockTokens ? begin : b * BlockTokens;
-    const int high =
-        end < b * BlockTokens + BlockTokens - 1 ? end : b * BlockTokens + BlockTokens - 1;
+    const int high = end < b * BlockTokens + BlockTokens - 1
+                         ? end
+                         : b * BlockTokens + BlockTokens - 1;
     for (int k = low + warp; k <= high; k += kWarps) {
       const int slot = k - b * BlockTokens;
       attendKey<HeadDim, Softcap>(row, keys + slot * HeadDim,
@@ -185,9 +185,8 @@ template <int Heads, int HeadDim, int Splits>
 __device__ __forceinline__ float combinedElement(const float *partials,
                                                  int token, int element) {
   const int head = element / HeadDim, i = element % HeadDim;
-  const float *row =
-      partials + (static_cast<long long>(token) * Heads + head) * Splits *
-                     partialFloats<HeadDim>();
+  const float *row = partials + (static_cast<long long>(token) * Heads + head) *
+                                    Splits * partialFloats<HeadDim>();
   float maximum = negativeInfinity();
   for (int s = 0; s < Splits; ++s)
     maximum = fmaxf(maximum, row[s * partialFloats<HeadDim>()]);
@@ -225,9 +224,9 @@ __device__ void attentionCombineRows(const float *partials, Out *output,
   // row of any width in shared memory.
   float amax = 0.0f;
   for (int e = threadIdx.x; e < kWidth; e += BlockThreads)
-    amax = fmaxf(amax, fabsf(roundThrough<Out>(combinedElement<Heads, HeadDim,
-                                                               Splits>(
-                           partials, token, e))));
+    amax = fmaxf(
+        amax, fabsf(roundThrough<Out>(combinedElement<Heads, HeadDim, Splits>(
+                  partials, token, e))));
   const float scale = tokenScale<Quant>(blockMax<BlockThreads>(amax, scratch));
   if (threadIdx.x == 0)
     tokenScales[token] = scale;
@@ -242,11 +241,10 @@ __device__ void attentionCombineRows(const float *partials, Out *output,
 template <class Query, class Out, class Cache, int Heads, int KVHeads,
           int HeadDim, int BlockTokens, int QueryTile, int BlockThreads,
           int SlidingWindow, bool Softcap>
-__device__ void attentionPrefillTiles(const Query *query, float scale,
-                                      float softcap,
-                                      const LlmcDeviceBatch *batch,
-                                      long long layer, Out *output,
-                                      int tokens) {
+__device__ void
+attentionPrefillTiles(const Query *query, float scale, float softcap,
+                      const LlmcDeviceBatch *batch, long long layer,
+                      Out *output, int tokens) {
   static_assert(Heads % KVHeads == 0, "query heads share KV heads evenly");
   constexpr int kWarps = BlockThreads / kWarpSize;
   static_assert(QueryTile % kWarps == 0, "every warp owns as many rows");
@@ -267,10 +265,10 @@ __device__ void attentionPrefillTiles(const Query *query, float scale,
   for (int r = 0; r < kRowsPerWarp; ++r) {
     const int token = tileBegin + r * kWarps + warp;
     startRow<Query, HeadDim>(
-        rows[r], query + (static_cast<long long>(token < tileEnd ? token : 0) *
-                              Heads +
-                          head) *
-                             HeadDim);
+        rows[r],
+        query + (static_cast<long long>(token < tileEnd ? token : 0) * Heads +
+                 head) *
+                    HeadDim);
   }
   // Tokens are sequence after sequence: each run of one sequence streams
   // the union of its rows' key ranges once.
@@ -284,8 +282,8 @@ __device__ void attentionPrefillTiles(const Query *query, float scale,
       keyLast = position > keyLast ? position : keyLast;
       ++runEnd;
     }
-    for (int b = keyFirst / BlockTokens; keyLast >= 0 && b <= keyLast / BlockTokens;
-         ++b) {
+    for (int b = keyFirst / BlockTokens;
+         keyLast >= 0 && b <= keyLast / BlockTokens; ++b) {
       const int block =
           kvBlockOf(batch, sequence, b * BlockTokens, BlockTokens);
       if (block < 0)

@@ -1,4 +1,5 @@
-//===- RopeKVWrite.cuh - the rope_kv_write group: split, norm, RoPE, cache -===//
+//===- RopeKVWrite.cuh - the rope_kv_write group: split, norm, RoPE, cache
+//-===//
 //
 // One block per token; warp w handles head vectors w, w + warps, ... of the
 // packed row [q heads | k heads | v heads] (cpu::ropeKVWrite). A q or k head
@@ -55,8 +56,8 @@ __device__ void ropeKVWriteRows(const In *packed, const int *positions,
   }
   __syncthreads();
   const int position = batch->positions[token];
-  const int block = kvBlockOf(batch, batch->token_sequence[token], position,
-                              BlockTokens);
+  const int block =
+      kvBlockOf(batch, batch->token_sequence[token], position, BlockTokens);
   const int slot = position % BlockTokens;
   const int warp = static_cast<int>(threadIdx.x) / kWarpSize;
   const In *row = packed + static_cast<long long>(token) * kRowWidth;
@@ -64,9 +65,8 @@ __device__ void ropeKVWriteRows(const In *packed, const int *positions,
     const bool isQuery = head < Heads, isValue = head >= Heads + KVHeads;
     float values[Lanes::kPerLane];
     for (int j = 0; j < Lanes::kPerLane; ++j)
-      values[j] = Lanes::valid(j)
-                      ? toF32(row[head * HeadDim + Lanes::index(j)])
-                      : 0.0f;
+      values[j] =
+          Lanes::valid(j) ? toF32(row[head * HeadDim + Lanes::index(j)]) : 0.0f;
     if (!isValue) {
       if (HeadNorm) {
         // cpu::rmsNormalizeRow's formula; stored in the normalized tensor's
@@ -112,8 +112,8 @@ __device__ void ropeKVWriteRows(const In *packed, const int *positions,
       }
       __syncwarp(); // the staging row is free for the next head
       if (isQuery) {
-        Out *out = query + (static_cast<long long>(token) * Heads + head) *
-                               HeadDim;
+        Out *out =
+            query + (static_cast<long long>(token) * Heads + head) * HeadDim;
         for (int j = 0; j < Lanes::kPerLane; ++j)
           if (Lanes::valid(j))
             out[Lanes::index(j)] = fromF32<Out>(values[j]);
