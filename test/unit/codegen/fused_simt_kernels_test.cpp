@@ -382,15 +382,15 @@ constexpr int kSplits = 4, kAttentionThreads = 128;
 
 /// Split-K decode: partials into scratch, then the combine per token.
 template <class Cache, int KVHeads, int Window, bool Softcap, class Out,
-          class Quant, int ScaleMode>
-void runDecode(const Call &call, const std::vector<float> &query, float scale,
+          class Quant, int ScaleMode, class Query = float>
+void runDecode(const Call &call, const std::vector<Query> &query, float scale,
                float softcap, Out *output, Quant *quantized,
                float *tokenScales) {
   const int tokens = call.tokens();
   std::vector<float> partials(tokens * kHeads * kSplits *
                               partialFloats<kHeadDim>());
   launchOnHost(dim3(tokens * kHeads, kSplits), kAttentionThreads, [&] {
-    attentionDecodePartials<float, Cache, kHeads, KVHeads, kHeadDim,
+    attentionDecodePartials<Query, Cache, kHeads, KVHeads, kHeadDim,
                             kBlockTokens, kSplits, kAttentionThreads, Window,
                             Softcap>(query.data(), scale, softcap, &call.device,
                                      kLayer, partials.data(), tokens);
@@ -472,7 +472,8 @@ TEST(FusedSimtKernels, AttentionDecodeQuantizedOutput) {
 }
 
 /// Prefill: chunks of the three sequences, 20 tokens, two 16-token tiles
-/// (the first spans two sequences, the second two more).
+/// (the first spans two sequences, the second two more); the split-K entries
+/// over the same call as well.
 template <class Cache, int KVHeads, int Window, bool Softcap>
 void checkPrefill(cpu::DType cacheDType, kv::KVQuantization quantization,
                   AttentionCase options, unsigned seed) {
@@ -500,6 +501,15 @@ void checkPrefill(cpu::DType cacheDType, kv::KVQuantization quantization,
   expectBf16WithinOneUlp(reinterpret_cast<const uint16_t *>(output.data()),
                          reinterpret_cast<const uint16_t *>(expected.data()),
                          output.size(), "attention output");
+  // Split-K over the same call (several tokens per sequence) agrees too:
+  // which entries run is only a matter of speed.
+  std::vector<bf16_t> splitOutput(query.size());
+  runDecode<Cache, KVHeads, Window, Softcap, bf16_t, signed char, kNoQuant,
+            bf16_t>(call, query, scale, options.softcap, splitOutput.data(),
+                    nullptr, nullptr);
+  expectBf16WithinOneUlp(reinterpret_cast<const uint16_t *>(splitOutput.data()),
+                         reinterpret_cast<const uint16_t *>(expected.data()),
+                         splitOutput.size(), "split-K attention output");
 }
 
 // Flash-style prefill, bf16 query, output and cache, GQA, causal.
