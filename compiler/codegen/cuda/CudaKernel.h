@@ -32,7 +32,21 @@ enum class GridRule {
   Int8GemvColumns,
   /// grid = [ceil(N / 32), ceil(T / 64), 1] (FP8 mma.sync tiles).
   Fp8GemmTiles,
+  /// grid = [T * tokenMultiple, gridExtent, 1]: one block per (token, query
+  /// head, split) of split-K decode attention.
+  AttentionSplits,
+  /// grid = [ceil(T / kAttentionQueryTile), gridExtent, 1]: one block per
+  /// (query tile, query head) of prefill attention.
+  AttentionQueryTiles,
 };
+
+/// Consecutive tokens one prefill attention block handles.
+constexpr int64_t kAttentionQueryTile = 16;
+
+/// Tokens per KV-cache block the generated kernels address: the artifact's
+/// ModelConfig.kv_block_tokens (llmc compile writes 16); a GPU backend must
+/// give them a cache with this block size.
+constexpr int64_t kKVCacheBlockTokens = 16;
 
 /// "grid = [T, 1, 1]" and so on, for manifests and messages.
 std::string describeGridRule(GridRule rule);

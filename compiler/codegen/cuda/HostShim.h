@@ -105,6 +105,13 @@ inline void __syncthreads() {
   llmc::hostshim::currentBlock->barrier.arriveAndWait();
 }
 
+/// The lanes of the calling thread's warp meet (a shared-memory fence
+/// between them on the GPU).
+inline void __syncwarp(unsigned = 0xffffffffu) {
+  llmc::hostshim::currentBlock->warps[llmc::hostshim::linearThread / 32]
+      ->barrier.arriveAndWait();
+}
+
 template <class T> T __shfl_xor_sync(unsigned, T value, int laneMask) {
   return llmc::hostshim::exchange(value, (llmc::hostshim::linearThread % 32) ^
                                              static_cast<unsigned>(laneMask));

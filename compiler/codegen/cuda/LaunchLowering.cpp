@@ -57,6 +57,12 @@ FailureOr<int64_t> replaceStepsWithLaunches(ModuleOp plan,
     if (!llvm::any_of(use.arguments, isTokenRows))
       continue;
     const CudaKernel &kernel = kernels.kernels[use.kernel];
+    // plan.launch has no batch, layer or scratch operands yet: kernels that
+    // take them (rope_kv_write, attention) keep their plan.compute.
+    if (llvm::any_of(kernel.entries, [](const KernelEntry &entry) {
+          return !entry.extraArguments.empty();
+        }))
+      continue;
     const KernelEntry &entry = kernel.entries.front();
     if (!symbols.lookup(entry.name)) {
       builder.setInsertionPoint(

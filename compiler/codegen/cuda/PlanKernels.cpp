@@ -4,6 +4,7 @@
 #include "compiler/codegen/cuda/KernelSources.h"
 #include "dialects/plan/PlanOps.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "runtime/backends/cpu/FusedKernels.h"
 #include "runtime/backends/cpu/Kernels.h"
 #include "runtime/schema/Checksum.h"
 #include "llvm/ADT/StringMap.h"
@@ -31,6 +32,11 @@ std::string describeGridRule(GridRule rule) {
     return "grid = [ceil(N / (block / 32)), 1, 1]";
   case GridRule::Fp8GemmTiles:
     return "grid = [ceil(N / 32), ceil(T / 64), 1]";
+  case GridRule::AttentionSplits:
+    return "grid = [T * heads, splits, 1]";
+  case GridRule::AttentionQueryTiles:
+    return "grid = [ceil(T / " + std::to_string(kAttentionQueryTile) +
+           "), heads, 1]";
   }
   return "?";
 }
@@ -64,6 +70,10 @@ std::array<int64_t, 3> launchGrid(const KernelEntry &entry, int64_t tokens) {
     return {ceilDiv(entry.gridExtent, entry.blockThreads / 32), 1, 1};
   case GridRule::Fp8GemmTiles:
     return {ceilDiv(entry.gridExtent, 32), ceilDiv(tokens, 64), 1};
+  case GridRule::AttentionSplits:
+    return {tokens * entry.tokenMultiple, entry.gridExtent, 1};
+  case GridRule::AttentionQueryTiles:
+    return {ceilDiv(tokens, kAttentionQueryTile), entry.gridExtent, 1};
   }
   return {1, 1, 1};
 }
@@ -79,6 +89,10 @@ std::array<int64_t, 6> gridTokenScale(const KernelEntry &entry) {
     return {0, 1, 1, 64, 0, 1};
   case GridRule::Int8GemvColumns:
     return {0, 1, 0, 1, 0, 1};
+  case GridRule::AttentionSplits:
+    return {entry.tokenMultiple, 1, 0, 1, 0, 1};
+  case GridRule::AttentionQueryTiles:
+    return {1, kAttentionQueryTile, 0, 1, 0, 1};
   }
   return {0, 1, 0, 1, 0, 1};
 }
@@ -284,24 +298,33 @@ FailureOr<InstanceOrSkip> instantiateNorm(plan::ComputeOp step,
       {"Norm.cuh"}, GridRule::TokenRows, threads, columns, parameters, body));
 }
 
-FailureOr<InstanceOrSkip> instantiateRope(plan::ComputeOp step,
-                                          const StepBuffers &buffers,
-                                          const Target &) {
-  MemRefType input = buffers.input(0);
-  if (input.getRank() != 3)
-    return InstanceOrSkip(NotGenerated{"rope input is not [T, heads, dim]"});
-  int64_t heads = input.getShape()[1], headDim = input.getShape()[2];
+/// The rotation of a `rope` or `rope_kv_write` step: its style and the
+/// runtime's own frequency tables, so compile-time tables equal the CPU
+/// backend's bit for bit (llama3/yarn scaling included).
+struct RopeTables {
+  std::string style;
+  cpu::RopeFrequencies frequencies;
+  int64_t rotaryDim = 0;
+  /// The entry's `kInverseFrequencies` definition.
+  std::string prelude;
+  std::string styleConstant() const {
+    return style == "half" ? "llmc_kernels::kRopeHalf"
+                           : "llmc_kernels::kRopeInterleaved";
+  }
+};
+
+FailureOr<RopeTables> ropeTables(plan::ComputeOp step, int64_t headDim) {
+  RopeTables tables;
   cpu::RopeParams params;
   params.theta = numberParameter(step, "theta", 10000.0);
   params.rotaryDim =
       static_cast<int64_t>(numberParameter(step, "rotary_dim", 0.0));
-  std::string style = stringParameter(step, "style", "half");
-  if (style != "half" && style != "interleaved")
-    return step.emitError("rope style '") << style
-                                          << "' is not half or "
-                                             "interleaved";
-  params.style =
-      style == "half" ? cpu::RopeStyle::Half : cpu::RopeStyle::Interleaved;
+  tables.style = stringParameter(step, "style", "half");
+  if (tables.style != "half" && tables.style != "interleaved")
+    return step.emitError("rope style '")
+           << tables.style << "' is not half or interleaved";
+  params.style = tables.style == "half" ? cpu::RopeStyle::Half
+                                        : cpu::RopeStyle::Interleaved;
   std::string scaling = stringParameter(step, "scaling", "none");
   if (scaling == "linear")
     params.scaling = cpu::RopeScaling::Linear;
@@ -317,36 +340,46 @@ FailureOr<InstanceOrSkip> instantiateRope(plan::ComputeOp step,
       numberParameter(step, "scaling_high_freq_factor", 4.0);
   params.originalMaxPosition = static_cast<int64_t>(
       numberParameter(step, "scaling_original_max_position", 0.0));
-  // The runtime's own frequency code: compile-time tables equal the CPU
-  // backend's bit for bit.
-  cpu::RopeFrequencies frequencies;
+  params.yarnBetaFast = numberParameter(step, "scaling_beta_fast", 32.0);
+  params.yarnBetaSlow = numberParameter(step, "scaling_beta_slow", 1.0);
   cpu::Status status =
-      cpu::computeRopeFrequencies(params, headDim, frequencies);
+      cpu::computeRopeFrequencies(params, headDim, tables.frequencies);
   if (!status.ok())
     return step.emitError(status.message());
-  int64_t rotary =
-      2 * static_cast<int64_t>(frequencies.inverseFrequencies.size());
+  tables.rotaryDim =
+      2 * static_cast<int64_t>(tables.frequencies.inverseFrequencies.size());
+  llvm::raw_string_ostream os(tables.prelude);
+  os << "__device__ const float kInverseFrequencies[" << tables.rotaryDim / 2
+     << "] = {";
+  for (auto [i, f] : llvm::enumerate(tables.frequencies.inverseFrequencies))
+    os << (i % 6 == 0 ? "\n    " : " ") << floatLiteral(f) << ",";
+  os << "};\n";
+  return tables;
+}
+
+FailureOr<InstanceOrSkip> instantiateRope(plan::ComputeOp step,
+                                          const StepBuffers &buffers,
+                                          const Target &) {
+  MemRefType input = buffers.input(0);
+  if (input.getRank() != 3)
+    return InstanceOrSkip(NotGenerated{"rope input is not [T, heads, dim]"});
+  int64_t heads = input.getShape()[1], headDim = input.getShape()[2];
+  FailureOr<RopeTables> tables = ropeTables(step, headDim);
+  if (failed(tables))
+    return failure();
+  int64_t rotary = tables->rotaryDim;
   auto in = typeOf(step, input.getElementType());
   auto out = typeOf(step, buffers.output(0).getElementType());
   if (failed(in) || failed(out))
     return failure();
-  std::string prelude;
-  llvm::raw_string_ostream os(prelude);
-  os << "__device__ const float kInverseFrequencies[" << rotary / 2 << "] = {";
-  for (auto [i, f] : llvm::enumerate(frequencies.inverseFrequencies))
-    os << (i % 6 == 0 ? "\n    " : " ") << floatLiteral(f) << ",";
-  os << "};\n";
   int64_t threads = 128;
   std::string body;
   llvm::raw_string_ostream bodyStream(body);
   bodyStream << "  llmc_kernels::ropeRows<" << *in << ", " << *out << ", "
              << *out << ", " << heads << ", " << headDim << ", " << rotary
-             << ", "
-             << (style == "half" ? "llmc_kernels::kRopeHalf"
-                                 : "llmc_kernels::kRopeInterleaved")
-             << ", " << threads
+             << ", " << tables->styleConstant() << ", " << threads
              << ", false, 1>(input, positions, kInverseFrequencies, "
-             << floatLiteral(frequencies.attentionFactor)
+             << floatLiteral(tables->frequencies.attentionFactor)
              << ", output, nullptr, nullptr, nullptr, nullptr, "
                 "static_cast<int>(rows));\n";
   return InstanceOrSkip(singleEntry(
@@ -354,7 +387,7 @@ FailureOr<InstanceOrSkip> instantiateRope(plan::ComputeOp step,
       {"Rope.cuh"}, GridRule::TokenRows, threads, heads * headDim,
       "const " + *in + " *input, const int *positions, " + *out +
           " *output, long long rows",
-      body, prelude));
+      body, tables->prelude));
 }
 
 FailureOr<InstanceOrSkip> instantiateSoftmax(plan::ComputeOp step,
@@ -578,27 +611,31 @@ FailureOr<std::string> staticScaleMode(MemRefType scale, int64_t rows) {
 }
 
 /// add_rms_norm (a, b, weight -> sum, y), add_rms_norm_quantize (a, b,
-/// weight, scale -> sum, q) and rms_norm_quantize (x, weight, scale -> q):
-/// the sum rounds to its type and the normalized row to the norm's (the
-/// input's) type before quantization, as the unfused steps store them.
+/// weight, scale -> sum, q), rms_norm_quantize (x, weight, scale -> q) and
+/// the _quantize_dynamic forms (no scale input; codes and per-token scales
+/// [rows, 1] out): the sum rounds to its type and the normalized row to the
+/// norm's (the input's) type before quantization, as the unfused steps
+/// store them.
 FailureOr<InstanceOrSkip> instantiateFusedNorm(plan::ComputeOp step,
                                                const StepBuffers &buffers,
                                                const Target &) {
   llvm::StringRef name = step.getName();
   bool hasAdd = name.starts_with("add_");
   bool quantized = name.ends_with("_quantize");
+  bool dynamic = name.ends_with("_quantize_dynamic");
   unsigned weightIndex = hasAdd ? 2 : 1;
+  unsigned numOutputs = (hasAdd ? 1 : 0) + (dynamic ? 2 : 1);
   if (buffers.inputs.size() != weightIndex + 1 + (quantized ? 1 : 0) ||
-      buffers.outputs.size() != (hasAdd ? 2u : 1u))
+      buffers.outputs.size() != numOutputs)
     return step.emitError("'")
            << name << "' expects " << weightIndex + 1 + (quantized ? 1 : 0)
-           << " inputs and " << (hasAdd ? 2 : 1) << " outputs";
+           << " inputs and " << numOutputs << " outputs";
   MemRefType input = buffers.input(0);
   Type inType = input.getElementType();
   if (hasAdd && (buffers.input(1).getElementType() != inType ||
                  buffers.output(0).getElementType() != inType))
     return InstanceOrSkip(NotGenerated{"mixed types in the residual add"});
-  auto result = cast<MemRefType>(buffers.outputs.back().getType());
+  auto result = buffers.output(numOutputs - (dynamic ? 2 : 1));
   int64_t columns = lastDim(input);
   int64_t rows = input.getNumElements() / columns;
   if (columns % 2 != 0)
@@ -618,6 +655,10 @@ FailureOr<InstanceOrSkip> instantiateFusedNorm(plan::ComputeOp step,
     mode = *scaleMode;
     outType = *in; // the norm's own result type, rounded through
     quantType = *out;
+  } else if (dynamic) {
+    mode = "llmc_kernels::kDynamicScale";
+    outType = *in;
+    quantType = *out;
   }
   int64_t threads = rowBlockThreads(columns);
   std::string parameters = "const " + *in + " *input, ";
@@ -628,7 +669,9 @@ FailureOr<InstanceOrSkip> instantiateFusedNorm(plan::ComputeOp step,
     parameters += "const float *scale, ";
   if (hasAdd)
     parameters += *in + " *sum, ";
-  parameters += *out + (quantized ? " *quantized" : " *output");
+  parameters += *out + (quantized || dynamic ? " *quantized" : " *output");
+  if (dynamic)
+    parameters += ", float *scales";
   parameters += ", long long rows";
   std::string body;
   llvm::raw_string_ostream os(body);
@@ -638,9 +681,11 @@ FailureOr<InstanceOrSkip> instantiateFusedNorm(plan::ComputeOp step,
      << (hasAdd ? "residual, sum" : "nullptr, nullptr") << ", weight, "
      << floatLiteral(numberParameter(step, "epsilon", 1e-5)) << ", "
      << floatLiteral(numberParameter(step, "weight_offset", 0.0)) << ", "
-     << (quantized ? "static_cast<" + outType + " *>(nullptr), quantized, scale"
-                   : std::string("output, nullptr, nullptr"))
-     << ", nullptr, static_cast<int>(rows));\n";
+     << (quantized || dynamic
+             ? "static_cast<" + outType + " *>(nullptr), quantized, " +
+                   (dynamic ? "nullptr, scales" : "scale, nullptr")
+             : std::string("output, nullptr, nullptr, nullptr"))
+     << ", static_cast<int>(rows));\n";
   return InstanceOrSkip(
       singleEntry(name, (name + "_" + llvm::Twine(columns)).str(), {"Norm.cuh"},
                   GridRule::TokenRows, threads, columns, parameters, body));
@@ -708,6 +753,459 @@ FailureOr<InstanceOrSkip> instantiateGatedActivation(plan::ComputeOp step,
       GridRule::TokenRows, threads, columns, parameters, body));
 }
 
+//===----------------------------------------------------------------------===//
+// Fused kinds without a GEMM: the norm and gated forms with dynamic
+// quantization, Gemma's sandwich norm, rope_kv_write, cached attention and
+// elementwise programs
+//===----------------------------------------------------------------------===//
+
+/// gated_activation_quantize_dynamic (packed -> codes, scales [rows, 1]):
+/// act(gate) rounds to the packed type, the product to `product_dtype`
+/// (where the unfused mul stores it), then per-token quantization.
+FailureOr<InstanceOrSkip>
+instantiateGatedActivationDynamic(plan::ComputeOp step,
+                                  const StepBuffers &buffers, const Target &) {
+  if (buffers.inputs.size() != 1 || buffers.outputs.size() != 2)
+    return step.emitError("'gated_activation_quantize_dynamic' expects 1 "
+                          "input and 2 outputs");
+  MemRefType packed = buffers.input(0), codes = buffers.output(0);
+  int64_t columns = lastDim(codes);
+  if (lastDim(packed) != 2 * columns || columns % 2 != 0)
+    return InstanceOrSkip(NotGenerated{"packed input is not [rows, 2 * cols]"});
+  std::string activation = stringParameter(step, "activation", "silu");
+  std::string approximation = stringParameter(step, "approximation", "none");
+  std::string op = activation == "silu"      ? "llmc_kernels::kSilu"
+                   : approximation == "tanh" ? "llmc_kernels::kGeluTanh"
+                                             : "llmc_kernels::kGeluErf";
+  if (activation != "silu" && activation != "gelu")
+    return step.emitError("unknown activation '") << activation << "'";
+  std::string productName = stringParameter(step, "product_dtype", "");
+  std::string product = productName == "f32"    ? "float"
+                        : productName == "bf16" ? "llmc_kernels::bf16_t"
+                        : productName == "f16"  ? "llmc_kernels::f16_t"
+                                                : "";
+  if (product.empty())
+    return step.emitError("product_dtype '")
+           << productName << "' is not f32, f16 or bf16";
+  auto in = typeOf(step, packed.getElementType());
+  auto quant = typeOf(step, codes.getElementType());
+  if (failed(in) || failed(quant))
+    return failure();
+  int64_t threads = rowBlockThreads(columns);
+  std::string stride = std::to_string(2 * columns);
+  std::string body =
+      "  llmc_kernels::gatedRows<" + *in + ", " + *in + ", " + product + ", " +
+      *quant + ", " + std::to_string(columns) + ", " + std::to_string(threads) +
+      ", " + op + ", llmc_kernels::kDynamicScale>(packed, " + stride +
+      ", packed + " + std::to_string(columns) + ", " + stride +
+      ", static_cast<" + product +
+      " *>(nullptr), quantized, nullptr, scales, static_cast<int>(rows));\n";
+  return InstanceOrSkip(singleEntry(
+      step.getName(), (step.getName() + "_" + llvm::Twine(columns)).str(),
+      {"Elementwise.cuh"}, GridRule::TokenRows, threads, columns,
+      "const " + *in + " *packed, " + *quant +
+          " *quantized, float *scales, long long rows",
+      body));
+}
+
+/// rms_norm_add_rms_norm (branch, branch_weight, residual, weight -> sum,
+/// y): Gemma's branch norm, residual add and next norm in one pass.
+FailureOr<InstanceOrSkip> instantiateNormAddNorm(plan::ComputeOp step,
+                                                 const StepBuffers &buffers,
+                                                 const Target &) {
+  if (buffers.inputs.size() != 4 || buffers.outputs.size() != 2)
+    return step.emitError(
+        "'rms_norm_add_rms_norm' expects 4 inputs and 2 outputs");
+  int64_t columns = lastDim(buffers.input(0));
+  if (columns % 2 != 0)
+    return InstanceOrSkip(NotGenerated{"odd row width"});
+  if (buffers.input(1).getElementType() != buffers.input(3).getElementType())
+    return InstanceOrSkip(NotGenerated{"norm weights of different types"});
+  auto branch = typeOf(step, buffers.input(0).getElementType());
+  auto weight = typeOf(step, buffers.input(1).getElementType());
+  auto residual = typeOf(step, buffers.input(2).getElementType());
+  auto sum = typeOf(step, buffers.output(0).getElementType());
+  auto out = typeOf(step, buffers.output(1).getElementType());
+  if (failed(branch) || failed(weight) || failed(residual) || failed(sum) ||
+      failed(out))
+    return failure();
+  int64_t threads = rowBlockThreads(columns);
+  std::string body =
+      "  llmc_kernels::rmsNormAddRmsNormRows<" + *branch + ", " + *residual +
+      ", " + *weight + ", " + *sum + ", " + *out + ", " +
+      std::to_string(columns) + ", " + std::to_string(threads) +
+      ">(branch, branch_weight, " +
+      floatLiteral(numberParameter(step, "branch_epsilon", 1e-6)) +
+      ", residual, weight, " +
+      floatLiteral(numberParameter(step, "epsilon", 1e-6)) +
+      ", sum, output, static_cast<int>(rows));\n";
+  return InstanceOrSkip(
+      singleEntry("rms_norm_add_rms_norm",
+                  "rms_norm_add_rms_norm_" + std::to_string(columns),
+                  {"Norm.cuh"}, GridRule::TokenRows, threads, columns,
+                  "const " + *branch + " *branch, const " + *weight +
+                      " *branch_weight, const " + *residual +
+                      " *residual, const " + *weight + " *weight, " + *sum +
+                      " *sum, " + *out + " *output, long long rows",
+                  body));
+}
+
+/// What the kernels that touch the KV cache bake in: its shape and its
+/// storage, from the step's `kv_cache_dtype` or the packed rows of the
+/// layer's rope_kv_write step (the engine and PlanToSpec type the cache the
+/// same way).
+struct KVCacheShape {
+  int64_t kvHeads = 0, headDim = 0;
+  std::string storage;
+};
+
+/// The rope_kv_write step of `layer` in the rank holding `step` (itself
+/// when it is one).
+plan::ComputeOp ropeKVWriteOfLayer(plan::ComputeOp step, int64_t layer) {
+  if (step.getName() == "rope_kv_write")
+    return step;
+  plan::ComputeOp found;
+  step->getParentOp()->walk([&](plan::ComputeOp other) {
+    if (!found && other.getName() == "rope_kv_write" &&
+        static_cast<int64_t>(numberParameter(other, "layer", -1)) == layer)
+      found = other;
+  });
+  return found;
+}
+
+FailureOr<std::variant<KVCacheShape, NotGenerated>>
+kvCacheShape(plan::ComputeOp step) {
+  using Result = std::variant<KVCacheShape, NotGenerated>;
+  int64_t layer = static_cast<int64_t>(numberParameter(step, "layer", -1));
+  plan::ComputeOp write = ropeKVWriteOfLayer(step, layer);
+  if (!write)
+    return Result(NotGenerated{"no rope_kv_write step of layer " +
+                               std::to_string(layer) +
+                               " describes its KV cache"});
+  KVCacheShape shape;
+  shape.kvHeads =
+      static_cast<int64_t>(numberParameter(write, "num_kv_heads", 0));
+  shape.headDim = static_cast<int64_t>(numberParameter(write, "head_dim", 0));
+  std::string quantized = stringParameter(step, "kv_cache_dtype", "");
+  if (quantized.empty())
+    quantized = stringParameter(write, "kv_cache_dtype", "");
+  if (quantized == "i8") {
+    shape.storage = "signed char";
+  } else if (quantized == "f8E4M3FN") {
+    shape.storage = "llmc_kernels::e4m3_t";
+  } else if (!quantized.empty()) {
+    return step.emitError("kv_cache_dtype '")
+           << quantized << "' is not i8 or f8E4M3FN";
+  } else {
+    Type packed =
+        cast<MemRefType>(write.getInputs()[0].getType()).getElementType();
+    if (!isFloatStorage(packed))
+      return Result(NotGenerated{"a KV cache of non-float packed rows"});
+    shape.storage = *storageType(packed);
+  }
+  if (shape.kvHeads <= 0 || shape.headDim <= 0)
+    return write.emitError("rope_kv_write needs positive num_kv_heads and "
+                           "head_dim parameters");
+  return Result(shape);
+}
+
+/// rope_kv_write (packed QKV [T, (H + 2 KV) * D], positions [, q_norm,
+/// k_norm] -> q [T, H, D]), with the forward call's batch and the step's
+/// layer as runtime arguments: one instance serves every layer.
+FailureOr<InstanceOrSkip> instantiateRopeKVWrite(plan::ComputeOp step,
+                                                 const StepBuffers &buffers,
+                                                 const Target &) {
+  if ((buffers.inputs.size() != 2 && buffers.inputs.size() != 4) ||
+      buffers.outputs.size() != 1)
+    return step.emitError("'rope_kv_write' expects the packed QKV rows, the "
+                          "positions, optionally the q and k norm weights, "
+                          "and the query out");
+  bool headNorm = buffers.inputs.size() == 4;
+  int64_t heads = static_cast<int64_t>(numberParameter(step, "num_heads", 0));
+  FailureOr<std::variant<KVCacheShape, NotGenerated>> cache =
+      kvCacheShape(step);
+  if (failed(cache))
+    return failure();
+  if (auto *skip = std::get_if<NotGenerated>(&*cache))
+    return InstanceOrSkip(*skip);
+  const KVCacheShape &shape = std::get<KVCacheShape>(*cache);
+  int64_t kvHeads = shape.kvHeads, headDim = shape.headDim;
+  MemRefType packed = buffers.input(0), query = buffers.output(0);
+  if (lastDim(packed) != (heads + 2 * kvHeads) * headDim ||
+      query.getRank() != 3 || query.getShape()[1] != heads ||
+      query.getShape()[2] != headDim)
+    return step.emitError("rope_kv_write: the packed rows are not [q heads | "
+                          "k heads | v heads] of the query's head size");
+  FailureOr<RopeTables> tables = ropeTables(step, headDim);
+  if (failed(tables))
+    return failure();
+  auto in = typeOf(step, packed.getElementType());
+  auto out = typeOf(step, query.getElementType());
+  if (failed(in) || failed(out))
+    return failure();
+  std::string norm = "float";
+  if (headNorm) {
+    FailureOr<std::string> spelled =
+        typeOf(step, buffers.input(2).getElementType());
+    if (failed(spelled))
+      return failure();
+    norm = *spelled;
+  }
+  int64_t threads = std::clamp<int64_t>(32 * (heads + 2 * kvHeads), 32, 256);
+  std::string parameters = "const " + *in + " *packed, const int *positions, ";
+  if (headNorm)
+    parameters +=
+        "const " + norm + " *query_norm, const " + norm + " *key_norm, ";
+  parameters += *out + " *query, long long rows, const LlmcDeviceBatch "
+                       "*batch, long long layer";
+  std::string body;
+  llvm::raw_string_ostream os(body);
+  os << "  llmc_kernels::ropeKVWriteRows<" << *in << ", " << norm << ", "
+     << *out << ", " << shape.storage << ", " << heads << ", " << kvHeads
+     << ", " << headDim << ", " << tables->rotaryDim << ", "
+     << tables->styleConstant() << ", " << kKVCacheBlockTokens << ", "
+     << threads << ", " << (headNorm ? "true" : "false")
+     << ">(packed, positions, "
+     << (headNorm ? "query_norm, key_norm, " : "nullptr, nullptr, ")
+     << floatLiteral(numberParameter(step, "epsilon", 1e-6))
+     << ", kInverseFrequencies, "
+     << floatLiteral(tables->frequencies.attentionFactor)
+     << ", query, batch, layer, static_cast<int>(rows));\n";
+  Instance instance = singleEntry(
+      "rope_kv_write",
+      "rope_kv_write_" + std::to_string(heads) + "x" + std::to_string(headDim),
+      {"device_batch.h", "Rope.cuh", "KVCache.cuh", "RopeKVWrite.cuh"},
+      GridRule::TokenRows, threads, heads * headDim, parameters, body,
+      tables->prelude);
+  instance.entries[0].extraArguments = {ExtraArgument::Batch,
+                                        ExtraArgument::Layer};
+  return InstanceOrSkip(instance);
+}
+
+/// Decode (T at most this) runs split-K; prefill runs query tiles.
+constexpr int64_t kAttentionDecodeMaxTokens = 16;
+/// Key ranges split this many ways in decode.
+constexpr int64_t kAttentionSplits = 16;
+constexpr int64_t kAttentionBlockThreads = 128;
+
+/// cached_attention (q [T, H, D] -> o [T, H, D]) and
+/// cached_attention_quantize_dynamic (q -> codes [T, H * D], scales [T, 1]):
+/// entries `_decode` (partials into scratch) and `_combine` for T <= 16,
+/// `_prefill` above (for the quantized form writing rows of q's type into
+/// scratch, which `_quantize` quantizes per token).
+FailureOr<InstanceOrSkip> instantiateCachedAttention(plan::ComputeOp step,
+                                                     const StepBuffers &buffers,
+                                                     const Target &) {
+  bool quantized = step.getName() == "cached_attention_quantize_dynamic";
+  if (buffers.inputs.size() != 1 ||
+      buffers.outputs.size() != (quantized ? 2u : 1u))
+    return step.emitError("'")
+           << step.getName() << "' expects the query and "
+           << (quantized ? "codes and scales" : "the output") << " out";
+  FailureOr<std::variant<KVCacheShape, NotGenerated>> cache =
+      kvCacheShape(step);
+  if (failed(cache))
+    return failure();
+  if (auto *skip = std::get_if<NotGenerated>(&*cache))
+    return InstanceOrSkip(*skip);
+  const KVCacheShape &shape = std::get<KVCacheShape>(*cache);
+  MemRefType query = buffers.input(0);
+  if (query.getRank() != 3 || query.getShape()[2] != shape.headDim ||
+      query.getShape()[1] % shape.kvHeads != 0)
+    return step.emitError("cached attention: the query is not [tokens, heads, ")
+           << shape.headDim << "] with heads a multiple of " << shape.kvHeads;
+  int64_t maxTokens = query.getShape()[0], heads = query.getShape()[1];
+  int64_t headDim = shape.headDim, width = heads * headDim;
+  if (!step->hasAttr("scale"))
+    return step.emitError("cached attention needs a 'scale' parameter");
+  auto q = typeOf(step, query.getElementType());
+  auto result = typeOf(step, buffers.output(0).getElementType());
+  if (failed(q) || failed(result))
+    return failure();
+  if (quantized && (width % 2 != 0 || lastDim(buffers.output(0)) != width))
+    return InstanceOrSkip(NotGenerated{"codes are not [tokens, heads * dim]"});
+  int64_t window =
+      static_cast<int64_t>(numberParameter(step, "sliding_window", 0));
+  double softcap = numberParameter(step, "softcap", 0.0);
+  std::string scale = floatLiteral(numberParameter(step, "scale", 1.0));
+  std::string softcapArgs = scale + ", " + floatLiteral(softcap);
+  std::string shapeArgs =
+      std::to_string(heads) + ", " + std::to_string(shape.kvHeads) + ", " +
+      std::to_string(headDim) + ", " + std::to_string(kKVCacheBlockTokens);
+  std::string flags =
+      std::to_string(window) + ", " + (softcap > 0.0 ? "true" : "false");
+  // What the attention itself stores: the output, or rows of q's type
+  // (where the unfused attention stores them) for the quantization.
+  std::string rowType = quantized ? *q : *result;
+  std::string buffersList = "const " + *q + " *query, " +
+                            (quantized ? *result + " *quantized, float *scales"
+                                       : *result + " *output");
+  std::string quantArgs = quantized ? "quantized, scales" : "nullptr, nullptr";
+
+  Instance instance;
+  instance.kind = step.getName().str();
+  instance.stem =
+      (step.getName() + "_" + llvm::Twine(heads) + "x" + llvm::Twine(headDim))
+          .str();
+  instance.headers = {"device_batch.h", "KVCache.cuh", "Attention.cuh"};
+  if (quantized)
+    instance.headers.push_back("Quantize.cuh");
+  int64_t decodeTokens = std::min(maxTokens, kAttentionDecodeMaxTokens);
+  int64_t partialBytes = decodeTokens * heads * kAttentionSplits *
+                         (headDim + 2) * static_cast<int64_t>(sizeof(float));
+  auto addEntry = [&](llvm::StringRef suffix, GridRule grid, int64_t threads,
+                      int64_t extent, int64_t tokenMultiple,
+                      std::vector<ExtraArgument> extras, int64_t scratchBytes,
+                      int64_t minTokens, int64_t maxTokensOfEntry,
+                      llvm::StringRef body) {
+    std::string parameters = buffersList + ", long long tokens";
+    for (ExtraArgument extra : extras)
+      parameters += extra == ExtraArgument::Batch
+                        ? ", const LlmcDeviceBatch *batch"
+                    : extra == ExtraArgument::Layer ? ", long long layer"
+                                                    : ", void *scratch";
+    instance.code +=
+        entryDefinition(instance.entries.size(), threads, parameters, body);
+    KernelEntry entry;
+    entry.grid = grid;
+    entry.blockThreads = threads;
+    entry.gridExtent = extent;
+    entry.tokenMultiple = tokenMultiple;
+    entry.tokenArguments = {1};
+    entry.parameters = parameters;
+    entry.minTokens = minTokens;
+    entry.maxTokens = maxTokensOfEntry;
+    entry.extraArguments = std::move(extras);
+    entry.scratchBytes = scratchBytes;
+    instance.entries.push_back(entry);
+    instance.suffixes.push_back(suffix.str());
+  };
+  std::string splits = std::to_string(kAttentionSplits);
+  std::string threads = std::to_string(kAttentionBlockThreads);
+  addEntry("_decode", GridRule::AttentionSplits, kAttentionBlockThreads,
+           kAttentionSplits, heads,
+           {ExtraArgument::Batch, ExtraArgument::Layer, ExtraArgument::Scratch},
+           partialBytes, 0, kAttentionDecodeMaxTokens,
+           "  llmc_kernels::attentionDecodePartials<" + *q + ", " +
+               shape.storage + ", " + shapeArgs + ", " + splits + ", " +
+               threads + ", " + flags + ">(query, " + softcapArgs +
+               ", batch, layer, static_cast<float *>(scratch), "
+               "static_cast<int>(tokens));\n");
+  addEntry("_combine", GridRule::TokenRows, kAttentionBlockThreads, width, 1,
+           {ExtraArgument::Scratch}, partialBytes, 0, kAttentionDecodeMaxTokens,
+           "  llmc_kernels::attentionCombineRows<" + rowType + ", " +
+               (quantized ? *result : std::string("signed char")) + ", " +
+               (quantized ? "llmc_kernels::kDynamicScale"
+                          : "llmc_kernels::kNoQuant") +
+               ", " + std::to_string(heads) + ", " + std::to_string(headDim) +
+               ", " + splits + ", " + threads +
+               ">(static_cast<const float *>(scratch), " +
+               (quantized ? "static_cast<" + rowType + " *>(nullptr)"
+                          : std::string("output")) +
+               ", " + quantArgs + ", static_cast<int>(tokens));\n");
+  std::vector<ExtraArgument> prefillExtras = {ExtraArgument::Batch,
+                                              ExtraArgument::Layer};
+  int64_t rowBytes = maxTokens * width * query.getElementTypeBitWidth() / 8;
+  if (quantized)
+    prefillExtras.push_back(ExtraArgument::Scratch);
+  addEntry("_prefill", GridRule::AttentionQueryTiles, kAttentionBlockThreads,
+           heads, 1, prefillExtras, quantized ? rowBytes : 0,
+           kAttentionDecodeMaxTokens + 1, 0,
+           "  llmc_kernels::attentionPrefillTiles<" + *q + ", " + rowType +
+               ", " + shape.storage + ", " + shapeArgs + ", " +
+               std::to_string(kAttentionQueryTile) + ", " + threads + ", " +
+               flags + ">(query, " + softcapArgs + ", batch, layer, " +
+               (quantized ? "static_cast<" + rowType + " *>(scratch)"
+                          : std::string("output")) +
+               ", static_cast<int>(tokens));\n");
+  if (quantized) {
+    int64_t rowThreads = rowBlockThreads(width);
+    addEntry("_quantize", GridRule::TokenRows, rowThreads, width, 1,
+             {ExtraArgument::Scratch}, rowBytes, kAttentionDecodeMaxTokens + 1,
+             0,
+             "  llmc_kernels::quantizeRows<" + *q + ", " + *result + ", " +
+                 std::to_string(width) + ", " + std::to_string(rowThreads) +
+                 ", llmc_kernels::kDynamicScale>(static_cast<const " + *q +
+                 " *>(scratch), nullptr, quantized, scales, "
+                 "static_cast<int>(tokens));\n");
+  }
+  return InstanceOrSkip(instance);
+}
+
+/// elementwise (inputs -> output): the step's `program`, parsed by the CPU
+/// backend's own parser, as a constant table the kernel runs per element.
+FailureOr<InstanceOrSkip> instantiateElementwise(plan::ComputeOp step,
+                                                 const StepBuffers &buffers,
+                                                 const Target &) {
+  if (buffers.inputs.empty() || buffers.outputs.size() != 1)
+    return step.emitError("'elementwise' expects inputs and one output");
+  std::string text = stringParameter(step, "program", "");
+  std::vector<cpu::ElementwiseInstruction> program;
+  std::string message;
+  if (!cpu::parseElementwiseProgram(
+          text, static_cast<int64_t>(buffers.inputs.size()), program, message))
+    return step.emitError("elementwise: ") << message;
+  auto typeCode = [](Type type) -> int {
+    if (type.isF32())
+      return 0;
+    if (type.isBF16())
+      return 1;
+    if (type.isF16())
+      return 2;
+    return -1;
+  };
+  MemRefType output = buffers.output(0);
+  auto out = typeOf(step, output.getElementType());
+  if (failed(out))
+    return failure();
+  if (typeCode(output.getElementType()) < 0)
+    return InstanceOrSkip(NotGenerated{"a non-float elementwise output"});
+  std::string prelude, parameters, inputs, types;
+  llvm::raw_string_ostream os(prelude);
+  for (auto [index, value] : llvm::enumerate(buffers.inputs)) {
+    Type element = cast<MemRefType>(value.getType()).getElementType();
+    auto spelled = typeOf(step, element);
+    if (failed(spelled))
+      return failure();
+    if (typeCode(element) < 0 ||
+        cast<MemRefType>(value.getType()).getNumElements() !=
+            output.getNumElements())
+      return InstanceOrSkip(
+          NotGenerated{"non-float or broadcast elementwise inputs"});
+    std::string name = "i" + std::to_string(index);
+    parameters += "const " + *spelled + " *" + name + ", ";
+    inputs += (index ? ", " : "") + name;
+    types += (index ? ", " : "") + std::to_string(typeCode(element));
+  }
+  os << "__device__ const int kInputTypes[" << buffers.inputs.size() << "] = {"
+     << types << "};\n";
+  os << "__device__ const llmc_kernels::ElementwiseStep kProgram["
+     << program.size() << "] = {\n";
+  for (const cpu::ElementwiseInstruction &instruction : program) {
+    int code = static_cast<int>(instruction.op);
+    int resultType = instruction.resultDType == cpu::DType::BF16  ? 1
+                     : instruction.resultDType == cpu::DType::F16 ? 2
+                                                                  : 0;
+    os << "    {" << code << ", {" << instruction.operands[0] << ", "
+       << (instruction.numOperands > 1 ? instruction.operands[1] : 0) << "}, "
+       << resultType << ", " << floatLiteral(instruction.constant) << "},\n";
+  }
+  os << "};\n";
+  // The table's op codes are cpu::ElementwiseInstruction::Op's order.
+  static_assert(
+      static_cast<int>(cpu::ElementwiseInstruction::Op::Convert) == 6,
+      "ElementwiseOp in Elementwise.cuh follows cpu::ElementwiseInstruction");
+  std::string body = "  const void *const inputs[] = {" + inputs +
+                     "};\n  llmc_kernels::elementwiseProgram<" + *out + ", " +
+                     std::to_string(buffers.inputs.size()) + ", " +
+                     std::to_string(program.size()) +
+                     ">(inputs, kInputTypes, kProgram, output, count);\n";
+  return InstanceOrSkip(singleEntry(
+      "elementwise", "elementwise", {"Elementwise.cuh"}, GridRule::FlatElements,
+      kFlatBlockThreads, elementsPerRow(output),
+      parameters + *out + " *output, long long count", body, prelude));
+}
+
 const llvm::StringMap<Instantiator> &computeInstantiators() {
   static const llvm::StringMap<Instantiator> table = {
       {"rms_norm", instantiateNorm},
@@ -730,6 +1228,15 @@ const llvm::StringMap<Instantiator> &computeInstantiators() {
       {"rms_norm_quantize", instantiateFusedNorm},
       {"gated_activation", instantiateGatedActivation},
       {"gated_activation_quantize", instantiateGatedActivation},
+      // Fused kinds without a GEMM.
+      {"rms_norm_quantize_dynamic", instantiateFusedNorm},
+      {"add_rms_norm_quantize_dynamic", instantiateFusedNorm},
+      {"rms_norm_add_rms_norm", instantiateNormAddNorm},
+      {"gated_activation_quantize_dynamic", instantiateGatedActivationDynamic},
+      {"rope_kv_write", instantiateRopeKVWrite},
+      {"cached_attention", instantiateCachedAttention},
+      {"cached_attention_quantize_dynamic", instantiateCachedAttention},
+      {"elementwise", instantiateElementwise},
   };
   return table;
 }

@@ -155,7 +155,7 @@ TEST(KernelCompiler, CacheDirectoryPrecedence) {
 // grid_token_scale) gives the same grid as launchGrid for every T.
 TEST(LaunchRules, TokenScaleReproducesTheGrid) {
   const int64_t maxTokens = 512;
-  std::vector<KernelEntry> entries(5);
+  std::vector<KernelEntry> entries(7);
   entries[0].grid = GridRule::TokenRows;
   entries[0].tokenMultiple = 3;
   entries[1].grid = GridRule::FlatElements;
@@ -168,6 +168,11 @@ TEST(LaunchRules, TokenScaleReproducesTheGrid) {
   entries[3].gridExtent = 1000;
   entries[4].grid = GridRule::Fp8GemmTiles;
   entries[4].gridExtent = 6144;
+  entries[5].grid = GridRule::AttentionSplits; // 32 heads x 16 splits
+  entries[5].tokenMultiple = 32;
+  entries[5].gridExtent = 16;
+  entries[6].grid = GridRule::AttentionQueryTiles; // 16-token tiles x 8 heads
+  entries[6].gridExtent = 8;
   for (const KernelEntry &entry : entries) {
     std::array<int64_t, 3> atMax = launchGrid(entry, maxTokens);
     std::array<int64_t, 6> scale = gridTokenScale(entry);
@@ -188,6 +193,8 @@ TEST(LaunchRules, TokenScaleReproducesTheGrid) {
   EXPECT_EQ(launchGrid(entries[1], maxTokens)[0], 65535);
   EXPECT_EQ(launchGrid(entries[0], 7)[0], 21);
   EXPECT_EQ(launchGrid(entries[3], 7)[0], 250);
+  EXPECT_EQ(launchGrid(entries[5], 3), (std::array<int64_t, 3>{96, 16, 1}));
+  EXPECT_EQ(launchGrid(entries[6], 17), (std::array<int64_t, 3>{2, 8, 1}));
 }
 
 // The templates embedded in the compiler are the files in the source tree
@@ -195,8 +202,14 @@ TEST(LaunchRules, TokenScaleReproducesTheGrid) {
 TEST(KernelSources, EmbeddedHeadersMatchSourceTree) {
   for (const char *name :
        {"Common.cuh", "Norm.cuh", "Rope.cuh", "Softmax.cuh", "Elementwise.cuh",
-        "Quantize.cuh", "Embedding.cuh", "GemmInt8.cuh", "GemmFp8.cuh"}) {
-    std::ifstream file(std::string(LLMC_KERNEL_SOURCE_DIR) + "/" + name);
+        "Quantize.cuh", "Embedding.cuh", "GemmInt8.cuh", "GemmFp8.cuh",
+        "KVCache.cuh", "RopeKVWrite.cuh", "Attention.cuh", "device_batch.h"}) {
+    // device_batch.h is the runtime's header, embedded from its own place.
+    std::string folder = std::string(LLMC_KERNEL_SOURCE_DIR) +
+                         (std::string(name) == "device_batch.h"
+                              ? "/../../../../runtime/include/llmc"
+                              : "");
+    std::ifstream file(folder + "/" + name);
     ASSERT_TRUE(file.good()) << name;
     std::stringstream text;
     text << file.rdbuf();

@@ -1,4 +1,4 @@
-//===- Elementwise.cuh - unary, binary, bias add and gated activations ----===//
+//===- Elementwise.cuh - unary, binary, bias add, gated rows, programs ----===//
 //
 // The formulas are the CPU backend's (runtime/backends/cpu/Kernels.cpp):
 // f32 math, one rounding to the output type. Flat kernels cover
@@ -102,6 +102,96 @@ __device__ void gatedRows(const In *gate, long long gateRowStride, const In *up,
   }
   storeRow<Out, Quant, ScaleMode, Cols, BlockThreads>(
       values, row, output, quantized, staticScale, tokenScales, scratch);
+}
+
+/// One instruction of an `elementwise` step's program
+/// (cpu::ElementwiseInstruction): op(operands) rounded to `resultType`; an
+/// operand >= 0 is an earlier instruction's result, -1 - n is input n.
+struct ElementwiseStep {
+  int op;
+  int operands[2];
+  int resultType;
+  float constant; // kEwScale's factor
+};
+
+enum ElementwiseOp {
+  kEwAdd = 0,
+  kEwMul = 1,
+  kEwSilu = 2,
+  kEwGelu = 3,
+  kEwGeluTanh = 4,
+  kEwScale = 5,
+  kEwConvert = 6,
+};
+
+/// Storage types of elementwise inputs and intermediate results.
+enum ElementwiseType { kEwF32 = 0, kEwBf16 = 1, kEwF16 = 2 };
+
+__device__ __forceinline__ float loadAsF32(const void *data, int type,
+                                           long long i) {
+  if (type == kEwBf16)
+    return toF32(static_cast<const bf16_t *>(data)[i]);
+  if (type == kEwF16)
+    return toF32(static_cast<const f16_t *>(data)[i]);
+  return static_cast<const float *>(data)[i];
+}
+
+__device__ __forceinline__ float roundThroughType(float value, int type) {
+  if (type == kEwBf16)
+    return roundThrough<bf16_t>(value);
+  if (type == kEwF16)
+    return roundThrough<f16_t>(value);
+  return value;
+}
+
+/// Runs a fused elementwise program (a constant of the generated source)
+/// over `count` elements, grid-stride; each instruction rounds its result
+/// to the type the unfused step stores, as cpu::elementwise does.
+template <class Out, int NumInputs, int NumSteps>
+__device__ void elementwiseProgram(const void *const (&inputs)[NumInputs],
+                                   const int (&inputTypes)[NumInputs],
+                                   const ElementwiseStep (&program)[NumSteps],
+                                   Out *output, long long count) {
+  for (long long e = flatThreadIndex(); e < count; e += flatThreadCount()) {
+    float loaded[NumInputs];
+    float results[NumSteps];
+#pragma unroll
+    for (int n = 0; n < NumInputs; ++n)
+      loaded[n] = loadAsF32(inputs[n], inputTypes[n], e);
+#pragma unroll
+    for (int j = 0; j < NumSteps; ++j) {
+      const ElementwiseStep &step = program[j];
+      const int a = step.operands[0], b = step.operands[1];
+      const float x = a < 0 ? loaded[-1 - a] : results[a];
+      const bool binary = step.op == kEwAdd || step.op == kEwMul;
+      const float y = binary ? (b < 0 ? loaded[-1 - b] : results[b]) : 0.0f;
+      float value = x;
+      switch (step.op) {
+      case kEwAdd:
+        value = x + y;
+        break;
+      case kEwMul:
+        value = x * y;
+        break;
+      case kEwSilu:
+        value = applyUnary<kSilu>(x, 1.0f);
+        break;
+      case kEwGelu:
+        value = applyUnary<kGeluErf>(x, 1.0f);
+        break;
+      case kEwGeluTanh:
+        value = applyUnary<kGeluTanh>(x, 1.0f);
+        break;
+      case kEwScale:
+        value = x * step.constant;
+        break;
+      default:
+        break; // kEwConvert: the rounding below is the whole op
+      }
+      results[j] = roundThroughType(value, step.resultType);
+    }
+    output[e] = fromF32<Out>(results[NumSteps - 1]);
+  }
 }
 
 } // namespace llmc_kernels

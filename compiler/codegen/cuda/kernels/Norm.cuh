@@ -124,6 +124,61 @@ layerNormRows(const In *input, const In *residual, In *sum, const Param *weight,
       values, row, output, quantized, staticScale, tokenScales, scratch);
 }
 
+/// Gemma's sandwich (cpu::rmsNormAddRmsNorm): the branch normalized with
+/// its own weight and rounded to Branch, plus the residual, rounded to Sum
+/// and written to `sum`, normalized again with `weight` into `output`.
+template <class Branch, class Residual, class Weight, class Sum, class Out,
+          int Cols, int BlockThreads>
+__device__ void
+rmsNormAddRmsNormRows(const Branch *branch, const Weight *branchWeight,
+                      float branchEpsilon, const Residual *residual,
+                      const Weight *weight, float epsilon, Sum *sum,
+                      Out *output, int rows) {
+  using Pairs = RowPairs<Cols, BlockThreads>;
+  __shared__ float scratch[kWarpSize];
+  const int row = blockIdx.x;
+  if (row >= rows)
+    return;
+  float values[Pairs::kPerThread][2];
+  loadRow<Branch, Cols, BlockThreads, false>(values, branch, nullptr, nullptr,
+                                             row);
+  float squares = 0.0f;
+  for (int slot = 0; slot < Pairs::kPerThread; ++slot)
+    squares +=
+        values[slot][0] * values[slot][0] + values[slot][1] * values[slot][1];
+  squares = blockSum<BlockThreads>(squares, scratch);
+  float inverseRms =
+      1.0f / sqrtf(squares / static_cast<float>(Cols) + branchEpsilon);
+  const long long base = static_cast<long long>(row) * Cols;
+  squares = 0.0f;
+  for (int slot = 0; slot < Pairs::kPerThread; ++slot) {
+    if (!Pairs::valid(slot))
+      continue;
+    const int column = Pairs::column(slot);
+    for (int half = 0; half < 2; ++half) {
+      const float normalized = roundThrough<Branch>(
+          values[slot][half] * inverseRms * toF32(branchWeight[column + half]));
+      const Sum stored =
+          fromF32<Sum>(toF32(residual[base + column + half]) + normalized);
+      sum[base + column + half] = stored;
+      values[slot][half] = toF32(stored);
+      squares += values[slot][half] * values[slot][half];
+    }
+  }
+  squares = blockSum<BlockThreads>(squares, scratch);
+  inverseRms = 1.0f / sqrtf(squares / static_cast<float>(Cols) + epsilon);
+  for (int slot = 0; slot < Pairs::kPerThread; ++slot) {
+    if (!Pairs::valid(slot))
+      continue;
+    const int column = Pairs::column(slot);
+    for (int half = 0; half < 2; ++half)
+      values[slot][half] =
+          values[slot][half] * inverseRms * toF32(weight[column + half]);
+  }
+  storeRow<Out, signed char, kNoQuant, Cols, BlockThreads>(
+      values, row, output, nullptr, nullptr, nullptr, scratch);
+}
+
 } // namespace llmc_kernels
 
 #endif // LLMC_CODEGEN_CUDA_KERNELS_NORM_CUH
