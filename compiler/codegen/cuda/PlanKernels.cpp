@@ -11,6 +11,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <functional>
 #include <tuple>
@@ -968,10 +969,21 @@ FailureOr<InstanceOrSkip> instantiateGemmKernel(Operation *step,
           "scale groups of " + std::to_string(group) +
           " elements split a 4-byte weight word"});
     std::string types = *a + ", " + *b + ", " + shape + ", " + flags;
-    addEntry(GridRule::Int8GemmTiles, 256, n,
-             declareEpilogue + "  llmc_kernels::gemmWeightTiles<" + types +
-                 ">(" + gemmArguments + ");\n",
-             "", kGemvMaxTokens + 1, 0);
+    // f16/bf16 activations take the m16n8k16 tensor cores from sm_80 on
+    // (codes q - zero are exact in 16 bits; float weights must be A's type).
+    bool tensorCores = (aElement.isF16() || aElement.isBF16()) &&
+                       std::atoi(target.sm.c_str()) >= 80 &&
+                       (weightOnly ? group % 32 == 0 : bElement == aElement);
+    if (tensorCores)
+      addEntry(GridRule::Fp8GemmTiles, 128, n,
+               declareEpilogue + "  llmc_kernels::gemmWeightTilesMma<" +
+                   types + ">(" + gemmArguments + ");\n",
+               "", kGemvMaxTokens + 1, 0);
+    else
+      addEntry(GridRule::Int8GemmTiles, 256, n,
+               declareEpilogue + "  llmc_kernels::gemmWeightTiles<" + types +
+                   ">(" + gemmArguments + ");\n",
+               "", kGemvMaxTokens + 1, 0);
     addEntry(GridRule::Int8GemvColumns, 128, outputColumns,
              declareEpilogue + "  llmc_kernels::gemvWeightRows<" + types +
                  ", " + std::to_string(loadWords) + ", 128>(" + gemmArguments +

@@ -47,6 +47,9 @@ namespace cpu = llmc::cpu;
 using llmc::numeric::Fp8Format;
 
 constexpr int kTileRows = 70, kGemvRows = 3, kGemvTwoPassRows = 6;
+// The emulated MMA's shuffles are slow on the shim: its tiles run over 20
+// rows (a partial 64-row block: warps 1..3 hold partial or no rows).
+constexpr int kMmaRows = 20;
 
 template <class T> cpu::DType dtypeOf() {
   if (std::is_same_v<T, float>)
@@ -208,6 +211,21 @@ void runTiles(const A *a, const W *b, const float *scale,
                });
 }
 
+/// The tensor-core tile entry (f16/bf16 activations), MMA emulated from
+/// its fragments.
+template <class A, class W, int N, int K, int Group, bool PerRow,
+          bool HasZero, class Epilogue>
+void runMmaTiles(const A *a, const W *b, const float *scale,
+                 const signed char *zero, float alpha,
+                 const Epilogue &epilogue, int m) {
+  launchOnHost(dim3((N + kMmaTileN - 1) / kMmaTileN,
+                    (m + kMmaTileM - 1) / kMmaTileM),
+               kMmaWarps * kWarpSize, [&] {
+                 gemmWeightTilesMma<A, W, N, K, Group, PerRow, HasZero>(
+                     a, b, scale, zero, alpha, epilogue, m);
+               });
+}
+
 /// The GEMV entry: one warp per output column, four warps per block.
 template <class A, class W, int N, int K, int Group, bool PerRow,
           bool HasZero, int LoadWords, class Epilogue>
@@ -248,6 +266,13 @@ void checkWeightOnly(cpu::QuantDType dtype, float alpha, unsigned seed) {
       a.data(), codesAs<W>(weight), weight.scales.data(), zerosOf(weight),
       alpha, StoreEpilogue<Out, N, false>{tiles.data(), 0.0f}, kTileRows);
   expectGemmClose(tiles, expected, magnitude, kTileRows, N, "tiles");
+  if constexpr (!std::is_same_v<A, float> && Group % 32 == 0) {
+    std::vector<Out> mma(kTileRows * N);
+    runMmaTiles<A, W, N, K, Group, PerRow, HasZero>(
+        a.data(), codesAs<W>(weight), weight.scales.data(), zerosOf(weight),
+        alpha, StoreEpilogue<Out, N, false>{mma.data(), 0.0f}, kMmaRows);
+    expectGemmClose(mma, expected, magnitude, kMmaRows, N, "mma tiles");
+  }
   for (int rows : {kGemvRows, kGemvTwoPassRows}) {
     runGemv<A, W, N, K, Group, PerRow, HasZero, LoadWords>(
         a.data(), codesAs<W>(weight), weight.scales.data(), zerosOf(weight),
@@ -349,6 +374,11 @@ TEST(GemmKernels, LinearBiasBf16) {
       x.data(), w.data(), &noScale, nullptr, 1.0f,
       BiasEpilogue<bf16_t, bf16_t, N>{tiles.data(), bias.data()}, kTileRows);
   expectGemmClose(tiles, expected, magnitude, kTileRows, N, "tiles");
+  std::vector<bf16_t> mma(kTileRows * N);
+  runMmaTiles<bf16_t, bf16_t, N, K, 0, false, false>(
+      x.data(), w.data(), &noScale, nullptr, 1.0f,
+      BiasEpilogue<bf16_t, bf16_t, N>{mma.data(), bias.data()}, kMmaRows);
+  expectGemmClose(mma, expected, magnitude, kMmaRows, N, "mma tiles");
   runGemv<bf16_t, bf16_t, N, K, 0, false, false, 4>(
       x.data(), w.data(), &noScale, nullptr, 1.0f,
       BiasEpilogue<bf16_t, bf16_t, N>{gemv.data(), bias.data()}, kGemvRows);
@@ -459,13 +489,20 @@ TEST(GemmKernels, GatedStaticInt8OverInt4Weights) {
       packed, magnitudes(widened(x), weight.decoded(), kTileRows, 2 * I, K),
       kTileRows, I, cpu::GatedActivation::Gelu, 0.0f);
   const float scale = 0.01f;
-  for (bool tiles : {true, false}) {
-    int rows = tiles ? kTileRows : kGemvRows;
+  enum Entry { kSimtTiles, kMmaTiles, kGemv };
+  for (Entry entry : {kSimtTiles, kMmaTiles, kGemv}) {
+    int rows = entry == kSimtTiles  ? kTileRows
+               : entry == kMmaTiles ? kMmaRows
+                                    : kGemvRows;
     std::vector<float> product(kTileRows * I);
     std::vector<signed char> codes(kTileRows * I);
     auto run = [&](const auto &epilogue) {
-      if (tiles)
+      if (entry == kSimtTiles)
         runTiles<f16_t, i4x2_t, 2 * I, K, G, true, true>(
+            x.data(), codesAs<i4x2_t>(weight), weight.scales.data(),
+            zerosOf(weight), 1.0f, epilogue, rows);
+      else if (entry == kMmaTiles)
+        runMmaTiles<f16_t, i4x2_t, 2 * I, K, G, true, true>(
             x.data(), codesAs<i4x2_t>(weight), weight.scales.data(),
             zerosOf(weight), 1.0f, epilogue, rows);
       else
@@ -477,7 +514,10 @@ TEST(GemmKernels, GatedStaticInt8OverInt4Weights) {
         product.data(), nullptr, nullptr});
     run(GatedEpilogue<float, signed char, I, kGeluErf, kStaticScale>{
         nullptr, codes.data(), &scale});
-    expectProductClose(product, reference, rows, I, tiles ? "tiles" : "gemv");
+    expectProductClose(product, reference, rows, I,
+                       entry == kSimtTiles  ? "tiles"
+                       : entry == kMmaTiles ? "mma tiles"
+                                            : "gemv");
     for (int i = 0; i < rows * I; ++i)
       ASSERT_EQ(codes[i], referenceInt8(product[i], scale)) << "at " << i;
   }
