@@ -195,7 +195,8 @@ TEST(LaunchRules, TokenScaleReproducesTheGrid) {
 TEST(KernelSources, EmbeddedHeadersMatchSourceTree) {
   for (const char *name :
        {"Common.cuh", "Norm.cuh", "Rope.cuh", "Softmax.cuh", "Elementwise.cuh",
-        "Quantize.cuh", "Embedding.cuh", "GemmInt8.cuh", "GemmFp8.cuh"}) {
+        "Quantize.cuh", "Embedding.cuh", "GemmInt8.cuh", "GemmFp8.cuh",
+        "GemmEpilogue.cuh", "GemmWeightOnly.cuh"}) {
     std::ifstream file(std::string(LLMC_KERNEL_SOURCE_DIR) + "/" + name);
     ASSERT_TRUE(file.good()) << name;
     std::stringstream text;
