@@ -11,8 +11,8 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <tuple>
 #include <variant>
@@ -711,9 +711,8 @@ FailureOr<InstanceOrSkip> instantiateGatedActivation(plan::ComputeOp step,
 }
 
 // The fused steps that hold a GEMM (defined with the generated GEMMs below).
-FailureOr<InstanceOrSkip> instantiateLinearBias(plan::ComputeOp,
-                                                const StepBuffers &,
-                                                const Target &);
+FailureOr<InstanceOrSkip>
+instantiateLinearBias(plan::ComputeOp, const StepBuffers &, const Target &);
 FailureOr<InstanceOrSkip> instantiateLinearGatedActivation(plan::ComputeOp,
                                                            const StepBuffers &,
                                                            const Target &);
@@ -794,10 +793,9 @@ FailureOr<std::string> weightStorageType(Type type) {
   return storageType(type);
 }
 
-FailureOr<InstanceOrSkip> instantiateGemmKernel(Operation *step,
-                                                const GemmOperands &gemm,
-                                                const GemmEpilogueSpec &epilogue,
-                                                const Target &target) {
+FailureOr<InstanceOrSkip>
+instantiateGemmKernel(Operation *step, const GemmOperands &gemm,
+                      const GemmEpilogueSpec &epilogue, const Target &target) {
   auto aType = cast<MemRefType>(gemm.a.getType());
   auto bType = cast<MemRefType>(gemm.b.getType());
   Type aElement = aType.getElementType(), bElement = bType.getElementType();
@@ -841,8 +839,8 @@ FailureOr<InstanceOrSkip> instantiateGemmKernel(Operation *step,
   if (int8 || fp8) {
     if (!gemm.scaleA || !gemm.scaleB || gemm.zeroB)
       return InstanceOrSkip(NotGenerated{"W8A8 GEMM without scale_a/scale_b"});
-    flags = std::string(elementsOf(gemm.scaleA) > 1 ? "true" : "false") +
-            ", " + (elementsOf(gemm.scaleB) > 1 ? "true" : "false");
+    flags = std::string(elementsOf(gemm.scaleA) > 1 ? "true" : "false") + ", " +
+            (elementsOf(gemm.scaleB) > 1 ? "true" : "false");
   } else if (weightOnly) {
     if (!gemm.scaleB || gemm.scaleA)
       return InstanceOrSkip(NotGenerated{"weight-only GEMM without scale_b"});
@@ -907,8 +905,8 @@ FailureOr<InstanceOrSkip> instantiateGemmKernel(Operation *step,
   if (staged)
     instance.headers.push_back("Quantize.cuh");
   std::string typeName = int8 ? "i8" : fp8 ? "f8e4m3" : typeStem(bElement);
-  instance.stem = "gemm_" + typeName + "_" + std::to_string(n) + "x" +
-                  std::to_string(k);
+  instance.stem =
+      "gemm_" + typeName + "_" + std::to_string(n) + "x" + std::to_string(k);
   instance.code = prelude;
   instance.arguments = arguments;
   auto addEntry = [&](GridRule grid, int64_t threads, int64_t extent,
@@ -961,13 +959,14 @@ FailureOr<InstanceOrSkip> instantiateGemmKernel(Operation *step,
                       : bElement.isF32()              ? 1
                                                       : 2;
     int64_t loadWords = 4;
-    while (loadWords > 1 && (k % (perWord * loadWords) != 0 ||
-                             (group != 0 && group % (perWord * loadWords) != 0)))
+    while (loadWords > 1 &&
+           (k % (perWord * loadWords) != 0 ||
+            (group != 0 && group % (perWord * loadWords) != 0)))
       loadWords /= 2;
     if (group != 0 && group % (perWord * loadWords) != 0)
-      return InstanceOrSkip(NotGenerated{
-          "scale groups of " + std::to_string(group) +
-          " elements split a 4-byte weight word"});
+      return InstanceOrSkip(
+          NotGenerated{"scale groups of " + std::to_string(group) +
+                       " elements split a 4-byte weight word"});
     std::string types = *a + ", " + *b + ", " + shape + ", " + flags;
     // f16/bf16 activations take the m16n8k16 tensor cores from sm_80 on
     // (codes q - zero are exact in 16 bits; float weights must be A's type).
@@ -976,8 +975,8 @@ FailureOr<InstanceOrSkip> instantiateGemmKernel(Operation *step,
                        (weightOnly ? group % 32 == 0 : bElement == aElement);
     if (tensorCores)
       addEntry(GridRule::Fp8GemmTiles, 128, n,
-               declareEpilogue + "  llmc_kernels::gemmWeightTilesMma<" +
-                   types + ">(" + gemmArguments + ");\n",
+               declareEpilogue + "  llmc_kernels::gemmWeightTilesMma<" + types +
+                   ">(" + gemmArguments + ");\n",
                "", kGemvMaxTokens + 1, 0);
     else
       addEntry(GridRule::Int8GemmTiles, 256, n,
@@ -1022,9 +1021,9 @@ FailureOr<InstanceOrSkip> instantiateGemm(plan::GemmOp gemm,
   epilogue.initializer = "c, " + floatLiteral(beta);
   epilogue.parameters = *out + " *c, ";
   epilogue.buffers = {gemm.getC()};
-  GemmOperands operands{gemm.getA(), gemm.getB(), gemm.getScaleA(),
-                        gemm.getScaleB(), gemm.getZeroB(),
-                        gemm.getAlpha().convertToFloat()};
+  GemmOperands operands{gemm.getA(),      gemm.getB(),
+                        gemm.getScaleA(), gemm.getScaleB(),
+                        gemm.getZeroB(),  gemm.getAlpha().convertToFloat()};
   return instantiateGemmKernel(gemm, operands, epilogue, target);
 }
 
@@ -1100,16 +1099,14 @@ FailureOr<InstanceOrSkip> instantiateLinearBias(plan::ComputeOp step,
 /// of the packed [gate | up] GEMM in its epilogue, the product kept in f32
 /// as the CPU fused kernel keeps it; the dynamic form rounds it to
 /// `product_dtype` and quantizes the rows in a second stage.
-FailureOr<InstanceOrSkip>
-instantiateLinearGatedActivation(plan::ComputeOp step,
-                                 const StepBuffers &buffers,
-                                 const Target &target) {
+FailureOr<InstanceOrSkip> instantiateLinearGatedActivation(
+    plan::ComputeOp step, const StepBuffers &buffers, const Target &target) {
   llvm::StringRef name = step.getName();
   bool dynamic = name.ends_with("_quantize_dynamic");
   bool quantized = !dynamic && name.ends_with("_quantize");
   if (buffers.outputs.size() != (dynamic ? 2u : 1u))
-    return step.emitError("'") << name << "' expects " << (dynamic ? 2 : 1)
-                               << " outputs";
+    return step.emitError("'")
+           << name << "' expects " << (dynamic ? 2 : 1) << " outputs";
   FailureOr<GemmOperands> gemm =
       fusedGemmOperands(step, buffers, quantized ? 1 : 0);
   if (failed(gemm))

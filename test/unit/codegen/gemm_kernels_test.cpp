@@ -107,8 +107,8 @@ std::vector<signed char> randomCodes(size_t count, int low, int high,
   std::mt19937 generator(seed);
   std::vector<signed char> out(count);
   for (auto &v : out)
-    v = static_cast<signed char>(low + static_cast<int>(generator() %
-                                                        (high - low + 1)));
+    v = static_cast<signed char>(
+        low + static_cast<int>(generator() % (high - low + 1)));
   return out;
 }
 
@@ -162,8 +162,8 @@ struct QuantWeight {
   cpu::BlockScales blockScales() const {
     const signed char *zero = zeros.empty() ? nullptr : zeros.data();
     auto *zeroPoints = reinterpret_cast<const int8_t *>(zero);
-    return perRow ? cpu::BlockScales::blocks(scales.data(), zeroPoints, n, k,
-                                             n, k / group)
+    return perRow ? cpu::BlockScales::blocks(scales.data(), zeroPoints, n, k, n,
+                                             k / group)
                   : cpu::BlockScales::perTensor(scales.data(), zeroPoints);
   }
   cpu::QuantMatrixView view() const {
@@ -180,8 +180,7 @@ struct QuantWeight {
 QuantWeight makeWeight(cpu::QuantDType dtype, int n, int k, int group,
                        bool perRow, bool zeroPoints, unsigned seed) {
   QuantWeight w{{}, {}, {}, dtype, n, k, group, perRow};
-  w.codes = randomBytes(dtype == cpu::QuantDType::I4 ? n * k / 2 : n * k,
-                        seed);
+  w.codes = randomBytes(dtype == cpu::QuantDType::I4 ? n * k / 2 : n * k, seed);
   size_t blocks = perRow ? static_cast<size_t>(n) * (k / group) : 1;
   w.scales = positiveScales(blocks, seed + 1);
   if (zeroPoints)
@@ -198,8 +197,8 @@ const signed char *zerosOf(const QuantWeight &w) {
 }
 
 /// The tile entry over `m` rows, launched as PlanKernels describes it.
-template <class A, class W, int N, int K, int Group, bool PerRow,
-          bool HasZero, class Epilogue>
+template <class A, class W, int N, int K, int Group, bool PerRow, bool HasZero,
+          class Epilogue>
 void runTiles(const A *a, const W *b, const float *scale,
               const signed char *zero, float alpha, const Epilogue &epilogue,
               int m) {
@@ -213,22 +212,22 @@ void runTiles(const A *a, const W *b, const float *scale,
 
 /// The tensor-core tile entry (f16/bf16 activations), MMA emulated from
 /// its fragments.
-template <class A, class W, int N, int K, int Group, bool PerRow,
-          bool HasZero, class Epilogue>
+template <class A, class W, int N, int K, int Group, bool PerRow, bool HasZero,
+          class Epilogue>
 void runMmaTiles(const A *a, const W *b, const float *scale,
-                 const signed char *zero, float alpha,
-                 const Epilogue &epilogue, int m) {
-  launchOnHost(dim3((N + kMmaTileN - 1) / kMmaTileN,
-                    (m + kMmaTileM - 1) / kMmaTileM),
-               kMmaWarps * kWarpSize, [&] {
-                 gemmWeightTilesMma<A, W, N, K, Group, PerRow, HasZero>(
-                     a, b, scale, zero, alpha, epilogue, m);
-               });
+                 const signed char *zero, float alpha, const Epilogue &epilogue,
+                 int m) {
+  launchOnHost(
+      dim3((N + kMmaTileN - 1) / kMmaTileN, (m + kMmaTileM - 1) / kMmaTileM),
+      kMmaWarps * kWarpSize, [&] {
+        gemmWeightTilesMma<A, W, N, K, Group, PerRow, HasZero>(
+            a, b, scale, zero, alpha, epilogue, m);
+      });
 }
 
 /// The GEMV entry: one warp per output column, four warps per block.
-template <class A, class W, int N, int K, int Group, bool PerRow,
-          bool HasZero, int LoadWords, class Epilogue>
+template <class A, class W, int N, int K, int Group, bool PerRow, bool HasZero,
+          int LoadWords, class Epilogue>
 void runGemv(const A *a, const W *b, const float *scale,
              const signed char *zero, float alpha, const Epilogue &epilogue,
              int m) {
@@ -252,11 +251,10 @@ void checkWeightOnly(cpu::QuantDType dtype, float alpha, unsigned seed) {
       makeWeight(dtype, N, K, PerRow ? Group : K, PerRow, HasZero, seed);
   std::vector<A> a = stored<A>(randomValues(kTileRows * K, 1.0f, seed + 10));
   std::vector<float> expected(kTileRows * N);
-  cpu::gemmWeightOnly(cpu::constMatrix(a.data(), dtypeOf<A>(), kTileRows, K),
-                      weight.view(), weight.blockScales(), alpha,
-                      cpu::matrix(expected.data(), cpu::DType::F32,
-                                  kTileRows, N),
-                      nullptr);
+  cpu::gemmWeightOnly(
+      cpu::constMatrix(a.data(), dtypeOf<A>(), kTileRows, K), weight.view(),
+      weight.blockScales(), alpha,
+      cpu::matrix(expected.data(), cpu::DType::F32, kTileRows, N), nullptr);
   std::vector<float> magnitude =
       magnitudes(widened(a), weight.decoded(), kTileRows, N, K);
   for (float &v : magnitude)
@@ -320,8 +318,8 @@ TEST(GemmKernels, WeightOnlyResidualAccumulation) {
   auto residual = stored<bf16_t>(randomValues(kTileRows * N, 1.0f, 9));
   std::vector<float> product(kTileRows * N);
   cpu::gemmWeightOnly(
-      cpu::constMatrix(a.data(), cpu::DType::BF16, kTileRows, K),
-      weight.view(), weight.blockScales(), 1.0f,
+      cpu::constMatrix(a.data(), cpu::DType::BF16, kTileRows, K), weight.view(),
+      weight.blockScales(), 1.0f,
       cpu::matrix(product.data(), cpu::DType::F32, kTileRows, N), nullptr);
   std::vector<bf16_t> expected = residual;
   cpu::accumulateProduct(
@@ -417,8 +415,8 @@ GatedReference gatedReference(std::vector<float> packed,
 
 template <class Out>
 void expectProductClose(const std::vector<Out> &actual,
-                        const GatedReference &reference, int rows,
-                        int columns, const char *what) {
+                        const GatedReference &reference, int rows, int columns,
+                        const char *what) {
   for (int i = 0; i < rows * columns; ++i)
     ASSERT_NEAR(toF32(actual[i]), reference.product[i], reference.bound[i])
         << what << " at row " << i / columns << ", column " << i % columns;
@@ -440,9 +438,9 @@ TEST(GemmKernels, LinearGatedActivationFloat) {
       cpu::GatedActivation::Silu,
       cpu::matrix(expected.data(), cpu::DType::F32, kTileRows, I), scratch,
       nullptr);
-  GatedReference reference = gatedReference(
-      scratch, magnitudes(x, w, kTileRows, 2 * I, K), kTileRows, I,
-      cpu::GatedActivation::Silu, 0.0f);
+  GatedReference reference =
+      gatedReference(scratch, magnitudes(x, w, kTileRows, 2 * I, K), kTileRows,
+                     I, cpu::GatedActivation::Silu, 0.0f);
   const float noScale = 1.0f;
   using Epilogue = GatedEpilogue<float, signed char, I, kSilu, kNoQuant>;
   std::vector<float> tiles(kTileRows * I), gemv(kTileRows * I);
@@ -482,8 +480,8 @@ TEST(GemmKernels, GatedStaticInt8OverInt4Weights) {
   auto x = stored<f16_t>(randomValues(kTileRows * K, 1.0f, 32));
   std::vector<float> packed(kTileRows * 2 * I);
   cpu::gemmWeightOnly(
-      cpu::constMatrix(x.data(), cpu::DType::F16, kTileRows, K),
-      weight.view(), weight.blockScales(), 1.0f,
+      cpu::constMatrix(x.data(), cpu::DType::F16, kTileRows, K), weight.view(),
+      weight.blockScales(), 1.0f,
       cpu::matrix(packed.data(), cpu::DType::F32, kTileRows, 2 * I), nullptr);
   GatedReference reference = gatedReference(
       packed, magnitudes(widened(x), weight.decoded(), kTileRows, 2 * I, K),
@@ -547,12 +545,12 @@ TEST(GemmKernels, GatedDynamicFp8OverInt8Gemm) {
   auto scaleA = positiveScales(kTileRows, 43);
   auto scaleB = positiveScales(N, 44);
   std::vector<float> packed(kTileRows * N);
-  cpu::gemmW8A8(
-      cpu::quantMatrix(a.data(), cpu::QuantDType::I8, kTileRows, K),
-      cpu::quantMatrix(b.data(), cpu::QuantDType::I8, N, K),
-      cpu::BlockScales::perRow(scaleA.data()),
-      cpu::BlockScales::perRow(scaleB.data()), 1.0f,
-      cpu::matrix(packed.data(), cpu::DType::F32, kTileRows, N), nullptr);
+  cpu::gemmW8A8(cpu::quantMatrix(a.data(), cpu::QuantDType::I8, kTileRows, K),
+                cpu::quantMatrix(b.data(), cpu::QuantDType::I8, N, K),
+                cpu::BlockScales::perRow(scaleA.data()),
+                cpu::BlockScales::perRow(scaleB.data()), 1.0f,
+                cpu::matrix(packed.data(), cpu::DType::F32, kTileRows, N),
+                nullptr);
   std::vector<float> product(kTileRows * I);
   cpu::gatedActivation(
       cpu::constMatrix(packed.data(), cpu::DType::F32, kTileRows, N),
@@ -570,13 +568,12 @@ TEST(GemmKernels, GatedDynamicFp8OverInt8Gemm) {
     std::vector<bf16_t> scratch(kTileRows * I);
     Epilogue epilogue{scratch.data(), nullptr, nullptr};
     if (tiles)
-      launchOnHost(dim3((N + 63) / 64, (rows + 63) / 64), kInt8GemmThreads,
-                   [&] {
-                     gemmInt8Tiles<N, K, true, true>(a.data(), b.data(),
-                                                     scaleA.data(),
-                                                     scaleB.data(), 1.0f,
-                                                     epilogue, rows);
-                   });
+      launchOnHost(
+          dim3((N + 63) / 64, (rows + 63) / 64), kInt8GemmThreads, [&] {
+            gemmInt8Tiles<N, K, true, true>(a.data(), b.data(), scaleA.data(),
+                                            scaleB.data(), 1.0f, epilogue,
+                                            rows);
+          });
     else
       launchOnHost((I + 3) / 4, 128, [&] {
         gemvInt8Rows<N, K, 128, true, true>(a.data(), b.data(), scaleA.data(),
@@ -624,9 +621,9 @@ TEST(GemmKernels, GatedDynamicInt8OverFp8Gemm) {
   for (int r = 0; r < M; ++r)
     for (int c = 0; c < N; ++c)
       magnitude[r * N + c] *= scaleA[r] * scaleB[0];
-  GatedReference reference = gatedReference(
-      packed, magnitude, M, I, cpu::GatedActivation::Silu, ulpOf<f16_t>(),
-      subnormalStepOf<f16_t>());
+  GatedReference reference =
+      gatedReference(packed, magnitude, M, I, cpu::GatedActivation::Silu,
+                     ulpOf<f16_t>(), subnormalStepOf<f16_t>());
   std::vector<f16_t> scratch(M * I);
   GatedEpilogue<f16_t, signed char, I, kSilu, kDynamicScale> epilogue{
       scratch.data(), nullptr, nullptr};
@@ -640,13 +637,12 @@ TEST(GemmKernels, GatedDynamicInt8OverFp8Gemm) {
   expectProductClose(scratch, reference, M, I, "fp8 tiles");
   std::vector<signed char> codes(M * I);
   std::vector<float> scales(M);
-  quantizeStage<f16_t, signed char, I>(scratch, codes.data(), scales.data(),
-                                       M);
+  quantizeStage<f16_t, signed char, I>(scratch, codes.data(), scales.data(), M);
   std::vector<unsigned char> expectedCodes(M * I);
   std::vector<float> expectedScales(M);
-  cpu::quantizeDynamic(
-      cpu::constMatrix(scratch.data(), cpu::DType::F16, M, I),
-      expectedCodes.data(), cpu::QuantDType::I8, expectedScales.data());
+  cpu::quantizeDynamic(cpu::constMatrix(scratch.data(), cpu::DType::F16, M, I),
+                       expectedCodes.data(), cpu::QuantDType::I8,
+                       expectedScales.data());
   for (int i = 0; i < M * I; ++i)
     ASSERT_EQ(static_cast<unsigned char>(codes[i]), expectedCodes[i])
         << "at " << i;
@@ -675,13 +671,12 @@ TEST(GemmKernels, Int8ResidualAccumulation) {
       product.data(), 1.0f,
       cpu::matrix(expected.data(), cpu::DType::F32, kTileRows, N));
   std::vector<float> tiles = residual, gemv = residual;
-  launchOnHost(dim3((N + 63) / 64, (kTileRows + 63) / 64), kInt8GemmThreads,
-               [&] {
-                 gemmInt8Tiles<N, K, true, true>(
-                     a.data(), b.data(), scaleA.data(), scaleB.data(), 0.5f,
-                     StoreEpilogue<float, N, true>{tiles.data(), 1.0f},
-                     kTileRows);
-               });
+  launchOnHost(
+      dim3((N + 63) / 64, (kTileRows + 63) / 64), kInt8GemmThreads, [&] {
+        gemmInt8Tiles<N, K, true, true>(
+            a.data(), b.data(), scaleA.data(), scaleB.data(), 0.5f,
+            StoreEpilogue<float, N, true>{tiles.data(), 1.0f}, kTileRows);
+      });
   EXPECT_EQ(tiles, expected);
   launchOnHost((N + 3) / 4, 128, [&] {
     gemvInt8Rows<N, K, 128, true, true>(

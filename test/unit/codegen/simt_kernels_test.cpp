@@ -557,13 +557,12 @@ TEST(SimtKernels, Int8GemmAndGemvAreExact) {
   auto scaleA = randomValues(kGemmM, 0.01f, 25);
   auto scaleB = randomValues(kGemmN, 0.01f, 26);
   std::vector<float> tiles(kGemmM * kGemmN), gemv(kGemmM * kGemmN);
-  launchOnHost(dim3((kGemmN + 63) / 64, (kGemmM + 63) / 64), kInt8GemmThreads,
-               [&] {
-                 gemmInt8Tiles<kGemmN, kGemmK, true, true>(
-                     a.data(), b.data(), scaleA.data(), scaleB.data(), 0.5f,
-                     StoreEpilogue<float, kGemmN, false>{tiles.data(), 0.0f},
-                     kGemmM);
-               });
+  launchOnHost(
+      dim3((kGemmN + 63) / 64, (kGemmM + 63) / 64), kInt8GemmThreads, [&] {
+        gemmInt8Tiles<kGemmN, kGemmK, true, true>(
+            a.data(), b.data(), scaleA.data(), scaleB.data(), 0.5f,
+            StoreEpilogue<float, kGemmN, false>{tiles.data(), 0.0f}, kGemmM);
+      });
   constexpr int kGemvBlock = 128;
   launchOnHost((kGemmN + 3) / 4, kGemvBlock, [&] {
     gemvInt8Rows<kGemmN, kGemmK, kGemvBlock, true, true>(

@@ -641,8 +641,7 @@ TEST_P(FusionQuantTest, FusedMatchesUnfused) {
   // Qwen2's QKV bias is the quantized GEMM's epilogue (linear_bias with
   // the GEMM's scales), not a bias_add step of its own.
   if (arch == "qwen2") {
-    EXPECT_NE(std::find(names.begin(), names.end(), "linear_bias"),
-              names.end())
+    EXPECT_NE(std::find(names.begin(), names.end(), "linear_bias"), names.end())
         << arch << " " << flags << ": no linear_bias step";
     EXPECT_EQ(std::find(names.begin(), names.end(), "bias_add"), names.end())
         << arch << " " << flags << ": a bias_add step is left";

@@ -72,9 +72,9 @@ struct GatedEpilogue {
       return;
     }
     // Division, not a reciprocal multiply: the contract's exact rounding.
-    Quantizer<Quant>::store(
-        quantized + at,
-        product / scale[ScaleMode == kTokenScaleInput ? row : 0]);
+    Quantizer<Quant>::store(quantized + at,
+                            product /
+                                scale[ScaleMode == kTokenScaleInput ? row : 0]);
   }
 };
 
@@ -101,10 +101,9 @@ template <bool Gated, int N, int TileN> struct TileColumns {
 /// rows rowBase + 16 i (the 64x64 SIMT tiles): plain, each value alone;
 /// gated, j and j + 2 are the gate and up of one output column.
 template <class Columns, class Epilogue>
-__device__ __forceinline__ void storeThreadTile(const Epilogue &epilogue,
-                                                const float (&values)[4][4],
-                                                int rowBase, int tile, int tx,
-                                                int m) {
+__device__ __forceinline__ void
+storeThreadTile(const Epilogue &epilogue, const float (&values)[4][4],
+                int rowBase, int tile, int tx, int m) {
   for (int i = 0; i < 4; ++i) {
     const int row = rowBase + 16 * i;
     if (row >= m)

@@ -121,8 +121,8 @@ __device__ void gemmFp8Tiles(const e4m3_t *a, const e4m3_t *b,
       auto value = [&](int t) {
         return scaleProduct<ScaleAPerRow, ScaleBPerColumn>(
                    alpha, scaleA, scaleB, row,
-                   Columns::weightRow(tileIndex, t * 8 + 2 * thread +
-                                                     (out % 2))) *
+                   Columns::weightRow(tileIndex,
+                                      t * 8 + 2 * thread + (out % 2))) *
                accumulators[t][out];
       };
       epilogue.store(row, Columns::output(tileIndex, c), value(tile),

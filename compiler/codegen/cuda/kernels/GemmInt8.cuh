@@ -63,12 +63,12 @@ __device__ void gemmInt8Tiles(const signed char *a, const signed char *b,
           row < m
               ? aWords[static_cast<long long>(row) * kWordsPerRow + kWord + w]
               : 0;
-      tileB[r][w] = Columns::valid(tile, r)
-                        ? bWords[static_cast<long long>(
-                                     Columns::weightRow(tile, r)) *
-                                     kWordsPerRow +
-                                 kWord + w]
-                        : 0;
+      tileB[r][w] =
+          Columns::valid(tile, r)
+              ? bWords[static_cast<long long>(Columns::weightRow(tile, r)) *
+                           kWordsPerRow +
+                       kWord + w]
+              : 0;
     }
     __syncthreads();
     for (int w = 0; w < kInt8TileKWords; ++w)
@@ -83,10 +83,10 @@ __device__ void gemmInt8Tiles(const signed char *a, const signed char *b,
     for (int j = 0; j < 4; ++j) {
       const int row = rowBase + ty + 16 * i, c = tx + 16 * j;
       if (row < m && Columns::valid(tile, c)) // scales exist only there
-        values[i][j] = scaleProduct<ScaleAPerRow, ScaleBPerColumn>(
-                           alpha, scaleA, scaleB, row,
-                           Columns::weightRow(tile, c)) *
-                       static_cast<float>(accumulators[i][j]);
+        values[i][j] =
+            scaleProduct<ScaleAPerRow, ScaleBPerColumn>(
+                alpha, scaleA, scaleB, row, Columns::weightRow(tile, c)) *
+            static_cast<float>(accumulators[i][j]);
     }
   storeThreadTile<Columns>(epilogue, values, rowBase + ty, tile, tx, m);
 }

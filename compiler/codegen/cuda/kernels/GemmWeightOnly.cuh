@@ -57,7 +57,8 @@ template <> struct WeightCodes<bf16_t> {
 template <> struct WeightCodes<signed char> {
   static constexpr int kPerWord = 4;
   __device__ __forceinline__ static float element(unsigned word, int e) {
-    return static_cast<float>(static_cast<signed char>((word >> (8 * e)) & 0xffu));
+    return static_cast<float>(
+        static_cast<signed char>((word >> (8 * e)) & 0xffu));
   }
 };
 template <> struct WeightCodes<i4x2_t> {
@@ -71,10 +72,9 @@ template <> struct WeightCodes<i4x2_t> {
 /// The scale and zero point of weight element (n, k): Group elements of a
 /// row share one; Group = 0 marks float weights (no scales).
 template <int K, int Group, bool ScalePerRow, bool HasZero>
-__device__ __forceinline__ void weightBlock(const float *scale,
-                                            const signed char *zero, int n,
-                                            int k, float &blockScale,
-                                            float &blockZero) {
+__device__ __forceinline__ void
+weightBlock(const float *scale, const signed char *zero, int n, int k,
+            float &blockScale, float &blockZero) {
   blockScale = 1.0f;
   blockZero = 0.0f;
   if (Group == 0)
@@ -149,14 +149,13 @@ __device__ void gemvWeightRows(const A *a, const W *b, const float *scale,
       for (int part = 0; part < kParts; ++part) {
         const int weightRow = column + part * kOutputColumns;
         unsigned words[LoadWords];
-        loadWords<LoadWords>(bWords +
-                                 static_cast<long long>(weightRow) *
-                                     kWordsPerRow +
-                                 chunk * LoadWords,
-                             words);
+        loadWords<LoadWords>(
+            bWords + static_cast<long long>(weightRow) * kWordsPerRow +
+                chunk * LoadWords,
+            words);
         float blockScale, blockZero;
         weightBlock<K, Group, ScalePerRow, HasZero>(scale, zero, weightRow, k0,
-                                                   blockScale, blockZero);
+                                                    blockScale, blockZero);
         for (int w = 0; w < LoadWords; ++w)
           for (int e = 0; e < Codes::kPerWord; ++e) {
             const float weight = dequantizeWeight<Group>(
@@ -165,8 +164,7 @@ __device__ void gemvWeightRows(const A *a, const W *b, const float *scale,
             for (int r = 0; r < kWeightGemvRows; ++r)
               if (row0 + r < m)
                 sums[r][part] +=
-                    toF32(a[static_cast<long long>(row0 + r) * K + k]) *
-                    weight;
+                    toF32(a[static_cast<long long>(row0 + r) * K + k]) * weight;
           }
       }
     }
@@ -215,7 +213,7 @@ __device__ void gemmWeightTiles(const A *a, const W *b, const float *scale,
         const long long element = static_cast<long long>(weightRow) * K + k;
         float blockScale, blockZero;
         weightBlock<K, Group, ScalePerRow, HasZero>(scale, zero, weightRow, k,
-                                                   blockScale, blockZero);
+                                                    blockScale, blockZero);
         weight = dequantizeWeight<Group>(
             Codes::element(bWords[element / Codes::kPerWord],
                            static_cast<int>(element % Codes::kPerWord)),
@@ -280,8 +278,8 @@ template <> struct MmaIsBf16<bf16_t> {
 
 /// d += A (16x16) * B (16x8), fragments as above.
 template <class A>
-__device__ __forceinline__ void mma16x8x16(float (&d)[4], const unsigned (&a)[4],
-                                          const unsigned (&b)[2]) {
+__device__ __forceinline__ void
+mma16x8x16(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   if constexpr (MmaIsBf16<A>::value)
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
@@ -375,10 +373,9 @@ __device__ void gemmWeightTilesMma(const A *a, const W *b, const float *scale,
       for (int r = 0; r < 4; ++r) {
         const int row = rowBase + group + (r % 2) * 8;
         const int k = k0 + ks + 2 * thread + (r / 2) * 8;
-        aFragment[r] =
-            row < m ? *reinterpret_cast<const unsigned *>(
-                          a + static_cast<long long>(row) * K + k)
-                    : 0u;
+        aFragment[r] = row < m ? *reinterpret_cast<const unsigned *>(
+                                     a + static_cast<long long>(row) * K + k)
+                               : 0u;
       }
       for (int tile = 0; tile < kMmaTileN / 8; ++tile) {
         const int r = tile * 8 + group;
