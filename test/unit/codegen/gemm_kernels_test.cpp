@@ -303,6 +303,37 @@ TEST(GemmKernels, WeightOnlyInt4PerChannelAsymmetric) {
       cpu::QuantDType::I4, 1.0f, 304);
 }
 
+// A model-sized K (2048, groups of 128) in a decode shape: every lane of
+// the GEMV takes several 16-byte loads of the row (i4: 64 loads of 32
+// codes for 32 lanes). (The tiles' k loop is the same at any depth; the
+// shim's barriers make deep tiles slow, so the other tests cover them.)
+TEST(GemmKernels, WeightOnlyDeepRows) {
+  constexpr int N = 8, K = 2048, G = 128, M = 5;
+  for (cpu::QuantDType dtype : {cpu::QuantDType::I4, cpu::QuantDType::I8}) {
+    QuantWeight weight = makeWeight(dtype, N, K, G, true, true, 71);
+    auto a = stored<bf16_t>(randomValues(M * K, 1.0f, 72));
+    std::vector<float> expected(M * N);
+    cpu::gemmWeightOnly(cpu::constMatrix(a.data(), cpu::DType::BF16, M, K),
+                        weight.view(), weight.blockScales(), 1.0f,
+                        cpu::matrix(expected.data(), cpu::DType::F32, M, N),
+                        nullptr);
+    std::vector<float> magnitude =
+        magnitudes(widened(a), weight.decoded(), M, N, K);
+    std::vector<float> gemv(M * N);
+    StoreEpilogue<float, N, false> toGemv{gemv.data(), 0.0f};
+    if (dtype == cpu::QuantDType::I4) {
+      runGemv<bf16_t, i4x2_t, N, K, G, true, true, 4>(
+          a.data(), codesAs<i4x2_t>(weight), weight.scales.data(),
+          zerosOf(weight), 1.0f, toGemv, M);
+    } else {
+      runGemv<bf16_t, signed char, N, K, G, true, true, 4>(
+          a.data(), codesAs<signed char>(weight), weight.scales.data(),
+          zerosOf(weight), 1.0f, toGemv, M);
+    }
+    expectGemmClose(gemv, expected, magnitude, M, N, "gemv");
+  }
+}
+
 // One scale for the whole INT8 weight ([]), as llm.dequantize allows.
 TEST(GemmKernels, WeightOnlyInt8PerTensor) {
   checkWeightOnly<bf16_t, signed char, float, 20, 96, 96, false, false, 4>(
