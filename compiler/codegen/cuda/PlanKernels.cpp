@@ -934,10 +934,17 @@ instantiateGemmKernel(Operation *step, const GemmOperands &gemm,
   if (int8) {
     instance.kind = "gemm_int8";
     instance.headers.push_back("GemmInt8.cuh");
-    addEntry(GridRule::Int8GemmTiles, 256, n,
-             declareEpilogue + "  llmc_kernels::gemmInt8Tiles<" + shape + ", " +
-                 flags + ">(" + gemmArguments + ");\n",
-             "", kGemvMaxTokens + 1, 0);
+    // The INT8 tensor cores (m16n8k32 s8) from sm_80 on; dp4a before.
+    if (std::atoi(target.sm.c_str()) >= 80)
+      addEntry(GridRule::Fp8GemmTiles, 128, n,
+               declareEpilogue + "  llmc_kernels::gemmInt8TilesMma<" + shape +
+                   ", " + flags + ">(" + gemmArguments + ");\n",
+               "", kGemvMaxTokens + 1, 0);
+    else
+      addEntry(GridRule::Int8GemmTiles, 256, n,
+               declareEpilogue + "  llmc_kernels::gemmInt8Tiles<" + shape +
+                   ", " + flags + ">(" + gemmArguments + ");\n",
+               "", kGemvMaxTokens + 1, 0);
     addEntry(GridRule::Int8GemvColumns, 128, outputColumns,
              declareEpilogue + "  llmc_kernels::gemvInt8Rows<" + shape +
                  ", 128, " + flags + ">(" + gemmArguments + ");\n",

@@ -564,8 +564,8 @@ void quantizeStage(const std::vector<Product> &scratch, Quant *codes,
   });
 }
 
-// linear_gated_activation_quantize_dynamic over a W8A8 INT8 GEMM (tiles and
-// GEMV): exact int32 sums and the CPU's scale order make the packed values,
+// linear_gated_activation_quantize_dynamic over a W8A8 INT8 GEMM (dp4a and
+// tensor-core tiles, GEMV): exact int32 sums and the CPU's scale order make the packed values,
 // the bf16 product, the per-token scales and the e4m3 codes equal to the CPU
 // engine's (gemmW8A8, gatedActivation, rounding to product_dtype,
 // quantizeDynamic).
@@ -594,17 +594,28 @@ TEST(GemmKernels, GatedDynamicFp8OverInt8Gemm) {
       cpu::constMatrix(expectedProduct.data(), cpu::DType::BF16, kTileRows, I),
       expectedCodes.data(), cpu::QuantDType::F8E4M3FN, expectedScales.data());
   using Epilogue = GatedEpilogue<bf16_t, e4m3_t, I, kSilu, kDynamicScale>;
-  for (bool tiles : {true, false}) {
-    int rows = tiles ? kTileRows : kGemvRows;
+  enum Entry { kDp4aTiles, kMmaTiles, kGemv };
+  for (Entry entry : {kDp4aTiles, kMmaTiles, kGemv}) {
+    int rows = entry == kDp4aTiles  ? kTileRows
+               : entry == kMmaTiles ? kMmaRows
+                                    : kGemvRows;
     std::vector<bf16_t> scratch(kTileRows * I);
     Epilogue epilogue{scratch.data(), nullptr, nullptr};
-    if (tiles)
+    if (entry == kDp4aTiles)
       launchOnHost(
           dim3((N + 63) / 64, (rows + 63) / 64), kInt8GemmThreads, [&] {
             gemmInt8Tiles<N, K, true, true>(a.data(), b.data(), scaleA.data(),
                                             scaleB.data(), 1.0f, epilogue,
                                             rows);
           });
+    else if (entry == kMmaTiles)
+      launchOnHost(dim3((N + kInt8MmaTileN - 1) / kInt8MmaTileN,
+                        (rows + kInt8MmaTileM - 1) / kInt8MmaTileM),
+                   kInt8MmaWarps * kWarpSize, [&] {
+                     gemmInt8TilesMma<N, K, true, true>(
+                         a.data(), b.data(), scaleA.data(), scaleB.data(),
+                         1.0f, epilogue, rows);
+                   });
     else
       launchOnHost((I + 3) / 4, 128, [&] {
         gemvInt8Rows<N, K, 128, true, true>(a.data(), b.data(), scaleA.data(),
@@ -615,7 +626,9 @@ TEST(GemmKernels, GatedDynamicFp8OverInt8Gemm) {
     std::vector<float> scales(kTileRows);
     quantizeStage<bf16_t, e4m3_t, I>(scratch, codes.data(), scales.data(),
                                      rows);
-    const char *what = tiles ? "tiles" : "gemv";
+    const char *what = entry == kDp4aTiles  ? "dp4a tiles"
+                       : entry == kMmaTiles ? "mma tiles"
+                                            : "gemv";
     for (int i = 0; i < rows * I; ++i) {
       ASSERT_EQ(scratch[i].bits, expectedProduct[i].bits) << what << " " << i;
       ASSERT_EQ(codes[i].bits, expectedCodes[i]) << what << " " << i;
@@ -681,8 +694,9 @@ TEST(GemmKernels, GatedDynamicInt8OverFp8Gemm) {
     ASSERT_EQ(scales[r], expectedScales[r]) << "row " << r;
 }
 
-// The INT8 tiles and GEMV accumulate into C (beta = 1) exactly as the CPU
-// engine's W8A8 GEMM followed by accumulateProduct.
+// The INT8 dp4a tiles, tensor-core tiles (m16n8k32 s8, emulated) and GEMV
+// accumulate into C (beta = 1) exactly as the CPU engine's W8A8 GEMM
+// followed by accumulateProduct.
 TEST(GemmKernels, Int8ResidualAccumulation) {
   constexpr int N = 72, K = 64;
   auto a = randomCodes(kTileRows * K, -128, 127, 61);
@@ -709,6 +723,18 @@ TEST(GemmKernels, Int8ResidualAccumulation) {
             StoreEpilogue<float, N, true>{tiles.data(), 1.0f}, kTileRows);
       });
   EXPECT_EQ(tiles, expected);
+  std::vector<float> mma = residual;
+  launchOnHost(dim3((N + kInt8MmaTileN - 1) / kInt8MmaTileN,
+                    (kMmaRows + kInt8MmaTileM - 1) / kInt8MmaTileM),
+               kInt8MmaWarps * kWarpSize, [&] {
+                 gemmInt8TilesMma<N, K, true, true>(
+                     a.data(), b.data(), scaleA.data(), scaleB.data(), 0.5f,
+                     StoreEpilogue<float, N, true>{mma.data(), 1.0f},
+                     kMmaRows);
+               });
+  for (int i = 0; i < kTileRows * N; ++i)
+    ASSERT_EQ(mma[i], i < kMmaRows * N ? expected[i] : residual[i])
+        << "mma tiles at " << i;
   launchOnHost((N + 3) / 4, 128, [&] {
     gemvInt8Rows<N, K, 128, true, true>(
         a.data(), b.data(), scaleA.data(), scaleB.data(), 0.5f,
