@@ -26,7 +26,8 @@
 // CHECK: kernel [[GQ:llmc_linear_gated_activation_quantize_f32_1024x256_[0-9a-f]+]] kind=linear_gated_activation_quantize
 // CHECK-SAME: (const float *a, const float *b, const float *scale, signed char *q, long long m)
 // Dynamic: tiles or GEMV into scratch, then the quantization stage always.
-// CHECK: kernel [[GD:llmc_linear_gated_activation_quantize_dynamic_i8_1024x256_[0-9a-f]+]] kind=linear_gated_activation_quantize_dynamic block=256 grid = [ceil(N / 64), ceil(T / 64), 1] extent=1024 when="T > 4"
+// W8A8 INT8 on sm_80+: the s8 tensor-core tiles (FP8's tile shape).
+// CHECK: kernel [[GD:llmc_linear_gated_activation_quantize_dynamic_i8_1024x256_[0-9a-f]+]] kind=linear_gated_activation_quantize_dynamic block=128 grid = [ceil(N / 32), ceil(T / 64), 1] extent=1024 when="T > 4"
 // CHECK-SAME: (const signed char *a, const signed char *b, const float *scale_a, const float *scale_b, signed char *q, float *scales, long long m, void *scratch)
 // CHECK: kernel [[GD]]_gemv {{.*}} when="T <= 4"
 // CHECK: kernel [[GD]]_quantize kind=linear_gated_activation_quantize_dynamic block=64 grid = [T, 1, 1] extent=512 when="always"
@@ -50,12 +51,14 @@
 // CHECK-NEXT: gemmWeightTiles<float, float, 1024, 256, 0, false, false>
 // CHECK: // ----- [[GD]].cu
 // CHECK: GatedEpilogue<llmc_kernels::bf16_t, signed char, 512, llmc_kernels::kSilu, llmc_kernels::kDynamicScale> epilogue{static_cast<llmc_kernels::bf16_t *>(scratch), nullptr, nullptr};
-// CHECK-NEXT: gemmInt8Tiles<1024, 256, true, true>(a, b, scale_a, scale_b, 0x1p+0f, epilogue, static_cast<int>(m));
+// CHECK-NEXT: gemmInt8TilesMma<1024, 256, true, true>(a, b, scale_a, scale_b, 0x1p+0f, epilogue, static_cast<int>(m));
 // CHECK: quantizeRows<llmc_kernels::bf16_t, signed char, 512, 64, llmc_kernels::kDynamicScale>(static_cast<const llmc_kernels::bf16_t *>(scratch), nullptr, q, scales, static_cast<int>(m));
 
-// Turing has no m16n8k16 tensor cores for f16: SIMT tiles.
-// T4-NOT: gemmWeightTilesMma<
+// Turing has no m16n8k16 tensor cores for f16 (SIMT tiles) nor m16n8k32
+// s8 (dp4a tiles).
+// T4-NOT: TilesMma<
 // T4: gemmWeightTiles<llmc_kernels::bf16_t, llmc_kernels::i4x2_t, 256, 512, 64, true, true>
+// T4: gemmInt8Tiles<1024, 256, true, true>
 
 module {
   plan.arena @activations kind = activations size = 16777216 alignment = 256
