@@ -565,10 +565,10 @@ void quantizeStage(const std::vector<Product> &scratch, Quant *codes,
 }
 
 // linear_gated_activation_quantize_dynamic over a W8A8 INT8 GEMM (dp4a and
-// tensor-core tiles, GEMV): exact int32 sums and the CPU's scale order make the packed values,
-// the bf16 product, the per-token scales and the e4m3 codes equal to the CPU
-// engine's (gemmW8A8, gatedActivation, rounding to product_dtype,
-// quantizeDynamic).
+// tensor-core tiles, GEMV): exact int32 sums and the CPU's scale order make the
+// packed values, the bf16 product, the per-token scales and the e4m3 codes
+// equal to the CPU engine's (gemmW8A8, gatedActivation, rounding to
+// product_dtype, quantizeDynamic).
 TEST(GemmKernels, GatedDynamicFp8OverInt8Gemm) {
   constexpr int I = 40, K = 64, N = 2 * I;
   auto a = randomCodes(kTileRows * K, -128, 127, 41);
@@ -613,8 +613,8 @@ TEST(GemmKernels, GatedDynamicFp8OverInt8Gemm) {
                         (rows + kInt8MmaTileM - 1) / kInt8MmaTileM),
                    kInt8MmaWarps * kWarpSize, [&] {
                      gemmInt8TilesMma<N, K, true, true>(
-                         a.data(), b.data(), scaleA.data(), scaleB.data(),
-                         1.0f, epilogue, rows);
+                         a.data(), b.data(), scaleA.data(), scaleB.data(), 1.0f,
+                         epilogue, rows);
                    });
     else
       launchOnHost((I + 3) / 4, 128, [&] {
@@ -729,8 +729,7 @@ TEST(GemmKernels, Int8ResidualAccumulation) {
                kInt8MmaWarps * kWarpSize, [&] {
                  gemmInt8TilesMma<N, K, true, true>(
                      a.data(), b.data(), scaleA.data(), scaleB.data(), 0.5f,
-                     StoreEpilogue<float, N, true>{mma.data(), 1.0f},
-                     kMmaRows);
+                     StoreEpilogue<float, N, true>{mma.data(), 1.0f}, kMmaRows);
                });
   for (int i = 0; i < kTileRows * N; ++i)
     ASSERT_EQ(mma[i], i < kMmaRows * N ? expected[i] : residual[i])
