@@ -32,15 +32,6 @@ Operation *getSingleUser(Value value) {
   return *value.getUsers().begin();
 }
 
-/// Whether `linear` multiplies by a float weight: the linear_bias kernel
-/// takes no scales yet, so a biased W8A8 or weight-only linear keeps its
-/// GEMM step and bias_add (linear_residual and linear_gated_activation take
-/// the GEMM's scales).
-bool hasFloatWeight(llm::LinearOp linear) {
-  return !linear.isQuantized() &&
-         !linear.getWeight().getDefiningOp<llm::DequantizeOp>();
-}
-
 /// Whether `op` is an elementwise op the `elementwise` kind may hold.
 bool isElementwise(Operation *op) {
   return isa<llm::AddOp, llm::MulOp, llm::SiluOp, llm::GeluOp, llm::ScaleOp,
@@ -574,7 +565,8 @@ void FusePass::fuseResidualEpilogues(func::FuncOp function) {
 void FusePass::fuseBiasEpilogues(func::FuncOp function) {
   SmallVector<llm::LinearOp> linears;
   function.walk([&](llm::LinearOp op) {
-    if (op.getBias() && hasFloatWeight(op) && op->getParentOp() == function)
+    // W8A8 and weight-only linears too: the step takes the GEMM's scales.
+    if (op.getBias() && op->getParentOp() == function)
       linears.push_back(op);
   });
   for (llm::LinearOp linear : linears)

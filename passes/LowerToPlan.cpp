@@ -824,15 +824,21 @@ LogicalResult ForwardLowering::lowerFused(llm::FusedOp op) {
       return op.emitError("a linear_bias group holds one biased llm.linear");
     llm::LinearOp linear = linears.front();
     FailureOr<Value> x = lookupGroupInput(op, linear.getInput());
-    FailureOr<Value> w = lookupGroupInput(op, linear.getWeight());
+    FailureOr<GroupGemmOperands> gemm = lookupGroupGemmOperands(op, linear);
     FailureOr<Value> b = lookupGroupInput(op, linear.getBias());
     FailureOr<SmallVector<Value>> outputs = createGroupResults(op);
-    if (failed(x) || failed(w) || failed(b) || failed(outputs))
+    if (failed(x) || failed(gemm) || failed(b) || failed(outputs))
       return failure();
-    // nn.Linear with its bias as the GEMM's epilogue: y = x * w^T + b.
+    // nn.Linear with its bias as the GEMM's epilogue: y = x * w^T + b. A
+    // quantized GEMM's scales (W8A8: scale_a, scale_b; weight-only:
+    // scale_b, zero_b) come between w and the bias.
+    SmallVector<Value> inputs = {asMatrixView(op.getLoc(), *x), gemm->b};
+    for (Value scale : {gemm->scaleA, gemm->scaleB, gemm->zeroB})
+      if (scale)
+        inputs.push_back(scale);
+    inputs.push_back(*b);
     plan::ComputeOp::create(
-        builder, op.getLoc(), "linear_bias",
-        ValueRange{asMatrixView(op.getLoc(), *x), *w, *b},
+        builder, op.getLoc(), "linear_bias", inputs,
         ValueRange{asMatrixView(op.getLoc(), outputs->front())});
     ++stepCount;
     return success();

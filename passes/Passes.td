@@ -218,7 +218,7 @@ def FusePass : Pass<"llm-fuse", "::mlir::ModuleOp"> {
        `llm.add` of a linear's result and a residual that dies there becomes
        `linear_residual` (lowered to `plan.gemm` with beta = 1 in the
        residual's buffer, with the GEMM's scales when it is quantized); a
-       biased float linear becomes `linear_bias`.
+       biased linear becomes `linear_bias` (float, W8A8 or weight-only).
     5. `norms`: `llm.add` feeding `llm.rms_norm` becomes `add_rms_norm`
        (both the sum and the norm are results); an `llm.quantize` of the
        norm joins (`add_rms_norm_quantize`, or `rms_norm_quantize` without
@@ -314,7 +314,7 @@ def LowerToPlanPass : Pass<"llm-lower-to-plan", "::mlir::ModuleOp"> {
       `branch_epsilon`; `gated_activation` (packed ->
       y) and `linear_gated_activation` (x, w -> y) with `activation`
       (`silu`, `gelu`) and `approximation` (+ scale for `_quantize`);
-      `linear_bias` (x, w, bias -> y); `rope_kv_write` (packed QKV,
+      `linear_bias` (x, w [, GEMM scales], bias -> y); `rope_kv_write` (packed QKV,
       positions [, q norm, k norm] -> q) with the rope parameters, `layer`,
       `num_heads`, `num_kv_heads`, `head_dim` (and `epsilon` with norms);
       `elementwise` (inputs -> y) with `program`, one

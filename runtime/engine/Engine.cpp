@@ -1928,6 +1928,45 @@ Status Engine::Impl::prepareFusedCompute(size_t index, const std::string &name,
   }
 
   if (name == "linear_bias") {
+    // A quantized GEMM (W8A8: scale_a, scale_b; weight-only: scale_b [,
+    // zero_b]) brings its scales between w and the bias: the product in
+    // f32, plus the bias, rounded once, as the float path's cpu::linear.
+    cpu::QuantDType weightQuant;
+    if (in.size() > 3 && toQuantDType(in[1].dtype, weightQuant)) {
+      if (Status s = arity(in.size(), 1); !s)
+        return s;
+      Buf x = in[0], w = in[1], bias = in.back(), y = out[0];
+      DType tb, ty;
+      if (Status s = floatDType(bias, tb); !s)
+        return s;
+      if (Status s = floatDType(y, ty); !s)
+        return s;
+      QuantizedProduct product;
+      if (Status s = prepareQuantizedProduct(
+              x, w, std::vector<Buf>(in.begin() + 2, in.end() - 1), product,
+              error);
+          !s)
+        return s;
+      const int64_t n = w.shape[0];
+      if (y.lastDim() != n || bias.elements(maxTokens) != n)
+        return error("input, weight, bias and output shapes do not agree");
+      auto scratch = std::make_shared<std::vector<float>>();
+      auto biasRow = std::make_shared<std::vector<float>>(n);
+      steps.push_back([=](int64_t tokens) {
+        int64_t rows = x.matrixRows(tokens);
+        cpu::convertToF32(bias.data, tb, biasRow->data(), n);
+        scratch->resize(static_cast<size_t>(rows * n));
+        product(tokens, cpu::matrix(scratch->data(), DType::F32, rows, n));
+        for (int64_t r = 0; r < rows; ++r) {
+          float *row = scratch->data() + r * n;
+          for (int64_t c = 0; c < n; ++c)
+            row[c] += (*biasRow)[c];
+        }
+        cpu::convertFromF32(scratch->data(), y.data, ty, rows * n);
+        return Status::success();
+      });
+      return Status::success();
+    }
     if (Status s = arity(3, 1); !s)
       return s;
     Buf x = in[0], w = in[1], bias = in[2], y = out[0];

@@ -13,7 +13,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
+#include <tuple>
 #include <variant>
 
 using namespace mlir;
@@ -1206,6 +1208,13 @@ FailureOr<InstanceOrSkip> instantiateElementwise(plan::ComputeOp step,
       parameters + *out + " *output, long long count", body, prelude));
 }
 
+// The fused steps that hold a GEMM (defined with the generated GEMMs below).
+FailureOr<InstanceOrSkip>
+instantiateLinearBias(plan::ComputeOp, const StepBuffers &, const Target &);
+FailureOr<InstanceOrSkip> instantiateLinearGatedActivation(plan::ComputeOp,
+                                                           const StepBuffers &,
+                                                           const Target &);
+
 const llvm::StringMap<Instantiator> &computeInstantiators() {
   static const llvm::StringMap<Instantiator> table = {
       {"rms_norm", instantiateNorm},
@@ -1237,6 +1246,12 @@ const llvm::StringMap<Instantiator> &computeInstantiators() {
       {"cached_attention", instantiateCachedAttention},
       {"cached_attention_quantize_dynamic", instantiateCachedAttention},
       {"elementwise", instantiateElementwise},
+      // Fused steps with a GEMM: generated GEMMs with an epilogue.
+      {"linear_bias", instantiateLinearBias},
+      {"linear_gated_activation", instantiateLinearGatedActivation},
+      {"linear_gated_activation_quantize", instantiateLinearGatedActivation},
+      {"linear_gated_activation_quantize_dynamic",
+       instantiateLinearGatedActivation},
   };
   return table;
 }
@@ -1251,104 +1266,445 @@ std::string notGeneratedReason(llvm::StringRef name) {
 }
 
 //===----------------------------------------------------------------------===//
-// plan.gemm with backend = generated
+// Generated GEMMs: plan.gemm with backend = generated, and the fused steps
+// that hold a GEMM (linear_bias, linear_gated_activation*), one template per
+// mode (GemmInt8, GemmFp8, GemmWeightOnly) with the step's epilogue
 //===----------------------------------------------------------------------===//
 
-FailureOr<InstanceOrSkip> instantiateGemm(plan::GemmOp gemm,
-                                          const Target &target) {
-  auto aType = cast<MemRefType>(gemm.getA().getType());
-  auto bType = cast<MemRefType>(gemm.getB().getType());
-  auto cType = cast<MemRefType>(gemm.getC().getType());
-  Type element = aType.getElementType();
-  bool int8 = element.isSignlessInteger(8);
-  bool fp8 = isa<Float8E4M3FNType>(element);
-  if ((!int8 && !fp8) || bType.getElementType() != element)
+/// A GEMM's buffers (null when absent) and alpha. B is [N, K].
+struct GemmOperands {
+  Value a, b, scaleA, scaleB, zeroB;
+  float alpha = 1.0f;
+};
+
+/// What the kernel does with the GEMM's f32 values (GemmEpilogue.cuh).
+struct GemmEpilogueSpec {
+  /// The C++ type and brace initializer of the epilogue object, written in
+  /// the entry's parameter names.
+  std::string type, initializer;
+  /// The epilogue's buffers: their C parameters (each ending in ", ") and
+  /// values, after the GEMM's.
+  std::string parameters;
+  SmallVector<Value> buffers;
+  bool gated = false;
+  /// With a dynamically quantized gated product: the stage that quantizes
+  /// the rows the GEMM left in scratch, and the scratch it needs.
+  std::string quantizeStage;
+  int64_t scratchBytes = 0;
+};
+
+/// The i4 weight's storage as GemmWeightOnly.cuh spells it.
+FailureOr<std::string> weightStorageType(Type type) {
+  if (type.isSignlessInteger(4))
+    return std::string("llmc_kernels::i4x2_t");
+  return storageType(type);
+}
+
+FailureOr<InstanceOrSkip>
+instantiateGemmKernel(Operation *step, const GemmOperands &gemm,
+                      const GemmEpilogueSpec &epilogue, const Target &target) {
+  auto aType = cast<MemRefType>(gemm.a.getType());
+  auto bType = cast<MemRefType>(gemm.b.getType());
+  Type aElement = aType.getElementType(), bElement = bType.getElementType();
+  bool int8 = aElement.isSignlessInteger(8) && bElement == aElement;
+  bool fp8 = isa<Float8E4M3FNType>(aElement) && bElement == aElement;
+  bool floatA = isFloatStorage(aElement);
+  bool weightOnly = floatA && (bElement.isSignlessInteger(8) ||
+                               bElement.isSignlessInteger(4));
+  bool floatGemm = floatA && isFloatStorage(bElement);
+  if (!int8 && !fp8 && !weightOnly && !floatGemm)
     return InstanceOrSkip(NotGenerated{
-        "16-bit and mixed-type GEMMs go to cuBLASLt or the weight-only path"});
+        "no generated GEMM for these operand types (fp8 weights with float "
+        "activations, mixed W8A8)"});
   if (fp8 && target.fp8 != UnitSupport::Native)
-    return gemm.emitError() << target.describe()
-                            << " has no FP8 tensor cores for this f8E4M3FN "
-                               "GEMM; use --quant=int8";
-  if (!gemm.getTransposeB())
-    return InstanceOrSkip(NotGenerated{"B is not [N, K]"});
-  if (gemm.getBeta().convertToFloat() != 0.0f)
-    return InstanceOrSkip(NotGenerated{"beta != 0"});
-  if (!isFloatStorage(cType.getElementType()))
-    return InstanceOrSkip(NotGenerated{"the raw i32 accumulator output"});
+    return step->emitError() << target.describe()
+                             << " has no FP8 tensor cores for this f8E4M3FN "
+                                "GEMM; use --quant=int8";
+  if (aType.getRank() != 2 || bType.getRank() != 2)
+    return InstanceOrSkip(NotGenerated{"GEMM operands are not matrices"});
   int64_t k = aType.getShape()[1], n = bType.getShape()[0];
+  if (bType.getShape()[1] != k)
+    return step->emitError("GEMM weight is ")
+           << bType << " but the input rows hold " << k << " elements";
   if (k % 32 != 0)
     return InstanceOrSkip(NotGenerated{"K is not a multiple of 32"});
-  auto out = storageType(cType.getElementType());
-  bool perRowA =
-      gemm.getScaleA() &&
-      cast<MemRefType>(gemm.getScaleA().getType()).getNumElements() > 1;
-  bool perColumnB =
-      gemm.getScaleB() &&
-      cast<MemRefType>(gemm.getScaleB().getType()).getNumElements() > 1;
-  std::string element8 = int8 ? "signed char" : "llmc_kernels::e4m3_t";
-  // Absent scales are 1: a device constant instead of a null check.
-  std::string prelude = gemm.getScaleA() && gemm.getScaleB()
-                            ? ""
-                            : "__device__ const float kUnitScale = 1.0f;\n";
-  std::string parameters = "const " + element8 + " *a, const " + element8 +
-                           " *b, " +
-                           (gemm.getScaleA() ? "const float *scale_a, " : "") +
-                           (gemm.getScaleB() ? "const float *scale_b, " : "") +
-                           *out + " *c, long long m";
-  std::string arguments =
-      std::string("a, b, ") + (gemm.getScaleA() ? "scale_a" : "&kUnitScale") +
-      ", " + (gemm.getScaleB() ? "scale_b" : "&kUnitScale") + ", " +
-      floatLiteral(gemm.getAlpha().convertToFloat()) +
-      ", c, static_cast<int>(m)";
-  std::string flags = std::string(perRowA ? "true" : "false") + ", " +
-                      (perColumnB ? "true" : "false");
+  if (epilogue.gated && n % 2 != 0)
+    return InstanceOrSkip(NotGenerated{"odd packed gate/up weight"});
+  auto a = weightStorageType(aElement);
+  auto b = weightStorageType(bElement);
+  if (failed(a) || failed(b))
+    return step->emitError("CUDA code generation has no storage type for "
+                           "the GEMM's operands");
+  auto elementsOf = [](Value value) {
+    return value ? cast<MemRefType>(value.getType()).getNumElements() : 0;
+  };
+
+  // The scale arguments and the template flags of each mode.
+  std::string flags;
+  std::string prelude;
+  int64_t group = 0; // weight elements per scale; 0: float weights
+  if (int8 || fp8) {
+    if (!gemm.scaleA || !gemm.scaleB || gemm.zeroB)
+      return InstanceOrSkip(NotGenerated{"W8A8 GEMM without scale_a/scale_b"});
+    flags = std::string(elementsOf(gemm.scaleA) > 1 ? "true" : "false") + ", " +
+            (elementsOf(gemm.scaleB) > 1 ? "true" : "false");
+  } else if (weightOnly) {
+    if (!gemm.scaleB || gemm.scaleA)
+      return InstanceOrSkip(NotGenerated{"weight-only GEMM without scale_b"});
+    auto scaleType = cast<MemRefType>(gemm.scaleB.getType());
+    group = k;
+    bool perRow = false;
+    if (scaleType.getNumElements() > 1) {
+      int64_t scaleColumns = lastDim(scaleType);
+      if (scaleType.getRank() != 2 || scaleType.getShape()[0] != n ||
+          k % scaleColumns != 0)
+        return InstanceOrSkip(NotGenerated{"scale_b is not [N, K/G]"});
+      group = k / scaleColumns;
+      perRow = true;
+    }
+    if (gemm.zeroB && elementsOf(gemm.zeroB) != scaleType.getNumElements())
+      return InstanceOrSkip(NotGenerated{"zero_b differs from scale_b"});
+    flags = std::to_string(group) + ", " + (perRow ? "true" : "false") + ", " +
+            (gemm.zeroB ? "true" : "false");
+  } else {
+    if (gemm.scaleA || gemm.scaleB || gemm.zeroB)
+      return InstanceOrSkip(NotGenerated{"scales on a float GEMM"});
+    flags = "0, false, false";
+    // Float weights take the weight-only template's unscaled path.
+    prelude = "__device__ const float kNoScale = 1.0f;\n";
+  }
+
+  // Parameters: the GEMM's buffers, the epilogue's, m, [scratch].
+  std::string parameters = "const " + *a + " *a, const " + *b + " *b, ";
+  SmallVector<Value> arguments = {gemm.a, gemm.b};
+  for (auto [value, name, type] :
+       {std::make_tuple(gemm.scaleA, "scale_a", "const float *"),
+        std::make_tuple(gemm.scaleB, "scale_b", "const float *"),
+        std::make_tuple(gemm.zeroB, "zero_b", "const signed char *")}) {
+    if (!value)
+      continue;
+    parameters += std::string(type) + name + ", ";
+    arguments.push_back(value);
+  }
+  parameters += epilogue.parameters + "long long m";
+  llvm::append_range(arguments, epilogue.buffers);
+  bool staged = !epilogue.quantizeStage.empty();
+  if (staged)
+    parameters += ", void *scratch";
+
   std::string shape = std::to_string(n) + ", " + std::to_string(k);
+  std::string alpha = floatLiteral(gemm.alpha);
+  std::string declareEpilogue =
+      "  const " + epilogue.type + " epilogue{" + epilogue.initializer + "};\n";
+  std::string gemmArguments;
+  if (int8 || fp8)
+    gemmArguments = "a, b, scale_a, scale_b, " + alpha + ", epilogue";
+  else if (weightOnly)
+    gemmArguments = std::string("a, b, scale_b, ") +
+                    (gemm.zeroB ? "zero_b" : "nullptr") + ", " + alpha +
+                    ", epilogue";
+  else
+    gemmArguments = "a, b, &kNoScale, nullptr, " + alpha + ", epilogue";
+  gemmArguments += ", static_cast<int>(m)";
+
   Instance instance;
-  instance.headers = {"GemmInt8.cuh"};
-  instance.stem = std::string(int8 ? "gemm_i8_" : "gemm_f8e4m3_") +
-                  std::to_string(n) + "x" + std::to_string(k);
+  instance.headers = {"Elementwise.cuh", "GemmEpilogue.cuh"};
+  if (staged)
+    instance.headers.push_back("Quantize.cuh");
+  std::string typeName = int8 ? "i8" : fp8 ? "f8e4m3" : typeStem(bElement);
+  instance.stem =
+      "gemm_" + typeName + "_" + std::to_string(n) + "x" + std::to_string(k);
   instance.code = prelude;
-  instance.arguments = {gemm.getA(), gemm.getB()};
-  if (gemm.getScaleA())
-    instance.arguments.push_back(gemm.getScaleA());
-  if (gemm.getScaleB())
-    instance.arguments.push_back(gemm.getScaleB());
-  instance.arguments.push_back(gemm.getC());
-  auto addEntry = [&](GridRule grid, int64_t threads, llvm::StringRef body,
-                      llvm::StringRef suffix, int64_t minTokens,
-                      int64_t maxTokens) {
+  instance.arguments = arguments;
+  auto addEntry = [&](GridRule grid, int64_t threads, int64_t extent,
+                      const std::string &body, llvm::StringRef suffix,
+                      int64_t minTokens, int64_t maxTokens) {
     instance.code +=
         entryDefinition(instance.entries.size(), threads, parameters, body);
     KernelEntry entry;
     entry.grid = grid;
     entry.blockThreads = threads;
-    entry.gridExtent = n;
+    entry.gridExtent = extent;
     entry.tokenArguments = {1};
     entry.parameters = parameters;
     entry.minTokens = minTokens;
     entry.maxTokens = maxTokens;
+    if (staged) {
+      entry.extraArguments = {ExtraArgument::Scratch};
+      entry.scratchBytes = epilogue.scratchBytes;
+    }
     instance.entries.push_back(entry);
     instance.suffixes.push_back(suffix.str());
   };
+  // A GEMV's grid counts output columns, a tile grid weight rows.
+  int64_t outputColumns = epilogue.gated ? n / 2 : n;
   if (int8) {
     instance.kind = "gemm_int8";
-    addEntry(GridRule::Int8GemmTiles, 256,
-             "  llmc_kernels::gemmInt8Tiles<" + *out + ", " + shape + ", " +
-                 flags + ">(" + arguments + ");\n",
-             "", kGemvMaxTokens + 1, 0);
-    addEntry(GridRule::Int8GemvColumns, 128,
-             "  llmc_kernels::gemvInt8Rows<" + *out + ", " + shape + ", 128, " +
-                 flags + ">(" + arguments + ");\n",
+    instance.headers.push_back("GemmInt8.cuh");
+    // The INT8 tensor cores (m16n8k32 s8) from sm_80 on; dp4a before.
+    if (std::atoi(target.sm.c_str()) >= 80)
+      addEntry(GridRule::Fp8GemmTiles, 128, n,
+               declareEpilogue + "  llmc_kernels::gemmInt8TilesMma<" + shape +
+                   ", " + flags + ">(" + gemmArguments + ");\n",
+               "", kGemvMaxTokens + 1, 0);
+    else
+      addEntry(GridRule::Int8GemmTiles, 256, n,
+               declareEpilogue + "  llmc_kernels::gemmInt8Tiles<" + shape +
+                   ", " + flags + ">(" + gemmArguments + ");\n",
+               "", kGemvMaxTokens + 1, 0);
+    addEntry(GridRule::Int8GemvColumns, 128, outputColumns,
+             declareEpilogue + "  llmc_kernels::gemvInt8Rows<" + shape +
+                 ", 128, " + flags + ">(" + gemmArguments + ");\n",
              "_gemv", 0, kGemvMaxTokens);
-  } else {
+  } else if (fp8) {
     instance.kind = "gemm_fp8";
+    instance.headers.push_back("GemmInt8.cuh");
     instance.headers.push_back("GemmFp8.cuh");
-    addEntry(GridRule::Fp8GemmTiles, 128,
-             "  llmc_kernels::gemmFp8Tiles<" + *out + ", " + shape + ", " +
-                 flags + ">(" + arguments + ");\n",
+    addEntry(GridRule::Fp8GemmTiles, 128, n,
+             declareEpilogue + "  llmc_kernels::gemmFp8Tiles<" + shape + ", " +
+                 flags + ">(" + gemmArguments + ");\n",
              "", 0, 0);
+  } else {
+    instance.kind = weightOnly ? "gemm_weight_only" : "gemm_float";
+    instance.headers.push_back("GemmWeightOnly.cuh");
+    // The widest lane load (16, 8 or 4 bytes) that stays in one scale group.
+    int64_t perWord = bElement.isSignlessInteger(4)   ? 8
+                      : bElement.isSignlessInteger(8) ? 4
+                      : bElement.isF32()              ? 1
+                                                      : 2;
+    int64_t loadWords = 4;
+    while (loadWords > 1 &&
+           (k % (perWord * loadWords) != 0 ||
+            (group != 0 && group % (perWord * loadWords) != 0)))
+      loadWords /= 2;
+    if (group != 0 && group % (perWord * loadWords) != 0)
+      return InstanceOrSkip(
+          NotGenerated{"scale groups of " + std::to_string(group) +
+                       " elements split a 4-byte weight word"});
+    std::string types = *a + ", " + *b + ", " + shape + ", " + flags;
+    // f16/bf16 activations take the m16n8k16 tensor cores from sm_80 on
+    // (codes q - zero are exact in 16 bits; float weights must be A's type).
+    bool tensorCores = (aElement.isF16() || aElement.isBF16()) &&
+                       std::atoi(target.sm.c_str()) >= 80 &&
+                       (weightOnly ? group % 32 == 0 : bElement == aElement);
+    if (tensorCores)
+      addEntry(GridRule::Fp8GemmTiles, 128, n,
+               declareEpilogue + "  llmc_kernels::gemmWeightTilesMma<" + types +
+                   ">(" + gemmArguments + ");\n",
+               "", kGemvMaxTokens + 1, 0);
+    else
+      addEntry(GridRule::Int8GemmTiles, 256, n,
+               declareEpilogue + "  llmc_kernels::gemmWeightTiles<" + types +
+                   ">(" + gemmArguments + ");\n",
+               "", kGemvMaxTokens + 1, 0);
+    addEntry(GridRule::Int8GemvColumns, 128, outputColumns,
+             declareEpilogue + "  llmc_kernels::gemvWeightRows<" + types +
+                 ", " + std::to_string(loadWords) + ", 128>(" + gemmArguments +
+                 ");\n",
+             "_gemv", 0, kGemvMaxTokens);
+  }
+  if (staged) {
+    int64_t threads = rowBlockThreads(outputColumns);
+    addEntry(GridRule::TokenRows, threads, outputColumns,
+             epilogue.quantizeStage, "_quantize", 0, 0);
+    // One block per token row (TokenRows), unlike the GEMM entries.
+    instance.entries.back().tokenMultiple = 1;
   }
   return InstanceOrSkip(instance);
+}
+
+FailureOr<InstanceOrSkip> instantiateGemm(plan::GemmOp gemm,
+                                          const Target &target) {
+  auto cType = cast<MemRefType>(gemm.getC().getType());
+  auto bType = cast<MemRefType>(gemm.getB().getType());
+  if (isFloatStorage(bType.getElementType()))
+    return InstanceOrSkip(
+        NotGenerated{"float GEMMs go to cuBLASLt (or a fused step's kernel)"});
+  if (!gemm.getTransposeB())
+    return InstanceOrSkip(NotGenerated{"B is not [N, K]"});
+  if (!isFloatStorage(cType.getElementType()))
+    return InstanceOrSkip(NotGenerated{"the raw i32 accumulator output"});
+  auto out = storageType(cType.getElementType());
+  float beta = gemm.getBeta().convertToFloat();
+  int64_t n = bType.getShape()[0];
+  GemmEpilogueSpec epilogue;
+  // beta != 0: C holds the residual (linear_residual) and is read back.
+  epilogue.type = "llmc_kernels::StoreEpilogue<" + *out + ", " +
+                  std::to_string(n) + ", " + (beta != 0.0f ? "true" : "false") +
+                  ">";
+  epilogue.initializer = "c, " + floatLiteral(beta);
+  epilogue.parameters = *out + " *c, ";
+  epilogue.buffers = {gemm.getC()};
+  GemmOperands operands{gemm.getA(),      gemm.getB(),
+                        gemm.getScaleA(), gemm.getScaleB(),
+                        gemm.getZeroB(),  gemm.getAlpha().convertToFloat()};
+  return instantiateGemmKernel(gemm, operands, epilogue, target);
+}
+
+/// x, w and the GEMM's scales of a fused step, from its inputs: W8A8
+/// brings (scale_a, scale_b), weight-only (scale_b [, zero_b]) after x and
+/// w; `trailing` inputs after them belong to the epilogue.
+FailureOr<GemmOperands> fusedGemmOperands(plan::ComputeOp step,
+                                          const StepBuffers &buffers,
+                                          unsigned trailing) {
+  if (buffers.inputs.size() < 2 + trailing)
+    return step.emitError("'") << step.getName() << "' expects x, w"
+                               << (trailing ? " and its epilogue inputs" : "");
+  GemmOperands gemm;
+  gemm.a = buffers.inputs[0];
+  gemm.b = buffers.inputs[1];
+  ArrayRef<Value> scales =
+      ArrayRef<Value>(buffers.inputs).drop_front(2).drop_back(trailing);
+  bool w8a8 = !isFloatStorage(buffers.input(0).getElementType());
+  if (w8a8 ? scales.size() != 2 : scales.size() > 2)
+    return step.emitError("'")
+           << step.getName() << "' has " << scales.size()
+           << " GEMM scale inputs; expected "
+           << (w8a8 ? "scale_a and scale_b" : "scale_b [and zero_b]");
+  if (w8a8) {
+    gemm.scaleA = scales[0];
+    gemm.scaleB = scales[1];
+  } else if (!scales.empty()) {
+    gemm.scaleB = scales[0];
+    if (scales.size() == 2)
+      gemm.zeroB = scales[1];
+  }
+  return gemm;
+}
+
+/// linear_bias (x, w, bias -> y): y = x * w^T + bias, one rounding.
+FailureOr<InstanceOrSkip> instantiateLinearBias(plan::ComputeOp step,
+                                                const StepBuffers &buffers,
+                                                const Target &target) {
+  if (buffers.outputs.size() != 1)
+    return step.emitError("'linear_bias' expects 1 output");
+  FailureOr<GemmOperands> gemm = fusedGemmOperands(step, buffers, 1);
+  if (failed(gemm))
+    return failure();
+  MemRefType bias = cast<MemRefType>(buffers.inputs.back().getType());
+  MemRefType result = buffers.output(0);
+  int64_t columns = lastDim(result);
+  if (bias.getNumElements() != columns)
+    return step.emitError("'linear_bias' bias has ")
+           << bias.getNumElements() << " elements for " << columns
+           << " output columns";
+  auto biasType = typeOf(step, bias.getElementType());
+  auto out = typeOf(step, result.getElementType());
+  if (failed(biasType) || failed(out))
+    return failure();
+  GemmEpilogueSpec epilogue;
+  epilogue.type = "llmc_kernels::BiasEpilogue<" + *out + ", " + *biasType +
+                  ", " + std::to_string(columns) + ">";
+  epilogue.initializer = "y, bias";
+  epilogue.parameters = "const " + *biasType + " *bias, " + *out + " *y, ";
+  epilogue.buffers = {buffers.inputs.back(), buffers.outputs[0]};
+  FailureOr<InstanceOrSkip> instance =
+      instantiateGemmKernel(step, *gemm, epilogue, target);
+  if (succeeded(instance))
+    if (auto *made = std::get_if<Instance>(&*instance)) {
+      made->kind = "linear_bias";
+      made->stem = "linear_bias_" + made->stem.substr(5);
+    }
+  return instance;
+}
+
+/// linear_gated_activation (x, w [, GEMM scales] -> y), _quantize (..., scale
+/// -> q) and _quantize_dynamic (... -> q, per-token scales): act(gate) * up
+/// of the packed [gate | up] GEMM in its epilogue, the product kept in f32
+/// as the CPU fused kernel keeps it; the dynamic form rounds it to
+/// `product_dtype` and quantizes the rows in a second stage.
+FailureOr<InstanceOrSkip> instantiateLinearGatedActivation(
+    plan::ComputeOp step, const StepBuffers &buffers, const Target &target) {
+  llvm::StringRef name = step.getName();
+  bool dynamic = name.ends_with("_quantize_dynamic");
+  bool quantized = !dynamic && name.ends_with("_quantize");
+  if (buffers.outputs.size() != (dynamic ? 2u : 1u))
+    return step.emitError("'")
+           << name << "' expects " << (dynamic ? 2 : 1) << " outputs";
+  FailureOr<GemmOperands> gemm =
+      fusedGemmOperands(step, buffers, quantized ? 1 : 0);
+  if (failed(gemm))
+    return failure();
+  MemRefType result = buffers.output(0);
+  int64_t columns = lastDim(result);
+  int64_t rows = result.getNumElements() / columns;
+  if (cast<MemRefType>(gemm->b.getType()).getShape()[0] != 2 * columns)
+    return step.emitError("'")
+           << name << "' weight is not the packed [gate | up] of " << columns
+           << " output columns";
+  std::string activation = stringParameter(step, "activation", "silu");
+  std::string approximation = stringParameter(step, "approximation", "none");
+  std::string op;
+  if (activation == "silu")
+    op = "llmc_kernels::kSilu";
+  else if (activation == "gelu")
+    op = approximation == "tanh" ? "llmc_kernels::kGeluTanh"
+                                 : "llmc_kernels::kGeluErf";
+  else
+    return step.emitError("unknown activation '") << activation << "'";
+  auto out = typeOf(step, result.getElementType());
+  if (failed(out))
+    return failure();
+  GemmEpilogueSpec epilogue;
+  epilogue.gated = true;
+  std::string cols = std::to_string(columns);
+  if (!quantized && !dynamic) {
+    epilogue.type = "llmc_kernels::GatedEpilogue<" + *out + ", signed char, " +
+                    cols + ", " + op + ", llmc_kernels::kNoQuant>";
+    epilogue.initializer = "y, nullptr, nullptr";
+    epilogue.parameters = *out + " *y, ";
+    epilogue.buffers = {buffers.outputs[0]};
+  } else if (quantized) {
+    MemRefType scale = cast<MemRefType>(buffers.inputs.back().getType());
+    FailureOr<std::string> mode = staticScaleMode(scale, rows);
+    if (failed(mode))
+      return InstanceOrSkip(NotGenerated{"block-wise activation scales"});
+    epilogue.type = "llmc_kernels::GatedEpilogue<float, " + *out + ", " + cols +
+                    ", " + op + ", " + *mode + ">";
+    epilogue.initializer = "nullptr, q, scale";
+    epilogue.parameters = "const float *scale, " + *out + " *q, ";
+    epilogue.buffers = {buffers.inputs.back(), buffers.outputs[0]};
+  } else {
+    std::string productName = stringParameter(step, "product_dtype", "");
+    Type productType;
+    MLIRContext *context = step.getContext();
+    if (productName == "f32")
+      productType = Float32Type::get(context);
+    else if (productName == "f16")
+      productType = Float16Type::get(context);
+    else if (productName == "bf16")
+      productType = BFloat16Type::get(context);
+    else
+      return step.emitError("'")
+             << name << "' needs product_dtype f32, f16 or bf16, got '"
+             << productName << "'";
+    if (columns % 2 != 0)
+      return InstanceOrSkip(NotGenerated{"odd row width"});
+    auto product = typeOf(step, productType);
+    if (failed(product))
+      return failure();
+    epilogue.type = "llmc_kernels::GatedEpilogue<" + *product + ", " + *out +
+                    ", " + cols + ", " + op + ", llmc_kernels::kDynamicScale>";
+    epilogue.initializer =
+        "static_cast<" + *product + " *>(scratch), nullptr, nullptr";
+    epilogue.parameters = *out + " *q, float *scales, ";
+    epilogue.buffers = {buffers.outputs[0], buffers.outputs[1]};
+    epilogue.scratchBytes =
+        rows * columns * (productType.getIntOrFloatBitWidth() / 8);
+    epilogue.quantizeStage =
+        "  llmc_kernels::quantizeRows<" + *product + ", " + *out + ", " + cols +
+        ", " + std::to_string(rowBlockThreads(columns)) +
+        ", llmc_kernels::kDynamicScale>(static_cast<const " + *product +
+        " *>(scratch), nullptr, q, scales, static_cast<int>(m));\n";
+  }
+  FailureOr<InstanceOrSkip> instance =
+      instantiateGemmKernel(step, *gemm, epilogue, target);
+  if (succeeded(instance))
+    if (auto *made = std::get_if<Instance>(&*instance)) {
+      made->kind = name.str();
+      made->stem = name.str() + "_" + made->stem.substr(5);
+    }
+  return instance;
 }
 
 std::string describeOrigin(Operation *op, llvm::StringRef what) {

@@ -7,7 +7,7 @@
 
 // CHECK: # llmc CUDA kernels for h100 (Hopper, sm_90a): 8 distinct kernels for 8 steps
 // CHECK: not-generated matmul: batched matmul goes to cuBLASLt
-// CHECK: not-generated plan.gemm: 16-bit and mixed-type GEMMs go to cuBLASLt or the weight-only path
+// CHECK: not-generated plan.gemm: float GEMMs go to cuBLASLt (or a fused step's kernel)
 
 // The source is one translation unit: the templates, then the instance.
 // CHECK: // ----- [[LN:llmc_layer_norm_768_[0-9a-f]+]].cu

@@ -203,7 +203,8 @@ TEST(KernelSources, EmbeddedHeadersMatchSourceTree) {
   for (const char *name :
        {"Common.cuh", "Norm.cuh", "Rope.cuh", "Softmax.cuh", "Elementwise.cuh",
         "Quantize.cuh", "Embedding.cuh", "GemmInt8.cuh", "GemmFp8.cuh",
-        "KVCache.cuh", "RopeKVWrite.cuh", "Attention.cuh", "device_batch.h"}) {
+        "KVCache.cuh", "RopeKVWrite.cuh", "Attention.cuh", "device_batch.h",
+        "GemmEpilogue.cuh", "GemmWeightOnly.cuh"}) {
     // device_batch.h is the runtime's header, embedded from its own place.
     std::string folder = std::string(LLMC_KERNEL_SOURCE_DIR) +
                          (std::string(name) == "device_batch.h"

@@ -557,17 +557,17 @@ TEST(SimtKernels, Int8GemmAndGemvAreExact) {
   auto scaleA = randomValues(kGemmM, 0.01f, 25);
   auto scaleB = randomValues(kGemmN, 0.01f, 26);
   std::vector<float> tiles(kGemmM * kGemmN), gemv(kGemmM * kGemmN);
-  launchOnHost(dim3((kGemmN + 63) / 64, (kGemmM + 63) / 64), kInt8GemmThreads,
-               [&] {
-                 gemmInt8Tiles<float, kGemmN, kGemmK, true, true>(
-                     a.data(), b.data(), scaleA.data(), scaleB.data(), 0.5f,
-                     tiles.data(), kGemmM);
-               });
+  launchOnHost(
+      dim3((kGemmN + 63) / 64, (kGemmM + 63) / 64), kInt8GemmThreads, [&] {
+        gemmInt8Tiles<kGemmN, kGemmK, true, true>(
+            a.data(), b.data(), scaleA.data(), scaleB.data(), 0.5f,
+            StoreEpilogue<float, kGemmN, false>{tiles.data(), 0.0f}, kGemmM);
+      });
   constexpr int kGemvBlock = 128;
   launchOnHost((kGemmN + 3) / 4, kGemvBlock, [&] {
-    gemvInt8Rows<float, kGemmN, kGemmK, kGemvBlock, true, true>(
-        a.data(), b.data(), scaleA.data(), scaleB.data(), 0.5f, gemv.data(),
-        kGemvM);
+    gemvInt8Rows<kGemmN, kGemmK, kGemvBlock, true, true>(
+        a.data(), b.data(), scaleA.data(), scaleB.data(), 0.5f,
+        StoreEpilogue<float, kGemmN, false>{gemv.data(), 0.0f}, kGemvM);
   });
   auto expected = referenceGemm(
       {kGemmM, kGemmN, kGemmK}, a, b, scaleA, scaleB, 0.5f,
@@ -598,9 +598,10 @@ TEST(SimtKernels, Fp8GemmTilingAndEpilogue) {
   launchOnHost(dim3((kGemmN + kFp8WarpTileN - 1) / kFp8WarpTileN,
                     (kGemmM + kFp8TileM - 1) / kFp8TileM),
                kFp8Warps * kWarpSize, [&] {
-                 gemmFp8Tiles<float, kGemmN, kGemmK, true, false>(
+                 gemmFp8Tiles<kGemmN, kGemmK, true, false>(
                      a.data(), b.data(), scaleA.data(), scaleB.data(), 1.0f,
-                     output.data(), kGemmM);
+                     StoreEpilogue<float, kGemmN, false>{output.data(), 0.0f},
+                     kGemmM);
                });
   std::vector<float> magnitudes(kGemmM * kGemmN);
   std::vector<float> fullScaleB(kGemmN, 0.25f);

@@ -638,6 +638,14 @@ TEST_P(FusionQuantTest, FusedMatchesUnfused) {
         names.begin(), names.end(),
         [&](const std::string &name) { return name.rfind(kind, 0) == 0; }))
         << arch << " " << flags << ": no " << kind << " step";
+  // Qwen2's QKV bias is the quantized GEMM's epilogue (linear_bias with
+  // the GEMM's scales), not a bias_add step of its own.
+  if (arch == "qwen2") {
+    EXPECT_NE(std::find(names.begin(), names.end(), "linear_bias"), names.end())
+        << arch << " " << flags << ": no linear_bias step";
+    EXPECT_EQ(std::find(names.begin(), names.end(), "bias_add"), names.end())
+        << arch << " " << flags << ": a bias_add step is left";
+  }
   if (flags == "--quant=fp8" || flags == "--quant=int8")
     for (const char *kind :
          {"rms_norm_quantize_dynamic", "cached_attention_quantize_dynamic",

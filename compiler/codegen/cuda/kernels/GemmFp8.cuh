@@ -22,6 +22,7 @@
 
 #ifndef LLMC_KERNELS_SINGLE_SOURCE
 #include "compiler/codegen/cuda/kernels/Common.cuh"
+#include "compiler/codegen/cuda/kernels/GemmEpilogue.cuh"
 #include "compiler/codegen/cuda/kernels/GemmInt8.cuh"
 #endif
 
@@ -71,16 +72,19 @@ __device__ __forceinline__ void mmaE4m3(float (&d)[4], const unsigned (&a)[4],
 #endif
 }
 
-/// Grid: (ceil(N / 32), ceil(M / 64)); block: 128 threads.
-template <class Out, int N, int K, bool ScaleAPerRow, bool ScaleBPerColumn>
+/// Grid: (ceil(N / 32), ceil(M / 64)); block: 128 threads. N counts weight
+/// rows: a gated epilogue's block covers 16 output columns (n8 tiles 0, 1
+/// hold the gate rows, 2, 3 the up rows of the same columns).
+template <int N, int K, bool ScaleAPerRow, bool ScaleBPerColumn, class Epilogue>
 __device__ void gemmFp8Tiles(const e4m3_t *a, const e4m3_t *b,
                              const float *scaleA, const float *scaleB,
-                             float alpha, Out *c, int m) {
+                             float alpha, const Epilogue &epilogue, int m) {
   static_assert(K % 32 == 0, "K is a multiple of 32 (one MMA step)");
+  using Columns = TileColumns<Epilogue::kGated, N, kFp8WarpTileN>;
   const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
   const int group = lane / 4, thread = lane % 4;
   const int rowBase = blockIdx.y * kFp8TileM + warp * 16;
-  const int columnBase = blockIdx.x * kFp8WarpTileN;
+  const int tileIndex = blockIdx.x;
   const unsigned char *aBytes = reinterpret_cast<const unsigned char *>(a);
   const unsigned char *bBytes = reinterpret_cast<const unsigned char *>(b);
   auto loadWord = [](const unsigned char *base, long long row, bool inside,
@@ -97,23 +101,32 @@ __device__ void gemmFp8Tiles(const e4m3_t *a, const e4m3_t *b,
           loadWord(aBytes, row, row < m, k + 4 * thread + (r / 2) * 16);
     }
     for (int tile = 0; tile < kFp8WarpTileN / 8; ++tile) {
-      const int column = columnBase + tile * 8 + group;
+      const int c = tile * 8 + group;
+      const bool inside = Columns::valid(tileIndex, c);
+      const int weightRow = inside ? Columns::weightRow(tileIndex, c) : 0;
       unsigned bFragment[2];
       for (int r = 0; r < 2; ++r)
         bFragment[r] =
-            loadWord(bBytes, column, column < N, k + 4 * thread + r * 16);
+            loadWord(bBytes, weightRow, inside, k + 4 * thread + r * 16);
       mmaE4m3(accumulators[tile], aFragment, bFragment);
     }
   }
-  for (int tile = 0; tile < kFp8WarpTileN / 8; ++tile)
+  constexpr int kStoredTiles = Epilogue::kGated ? 2 : kFp8WarpTileN / 8;
+  for (int tile = 0; tile < kStoredTiles; ++tile)
     for (int out = 0; out < 4; ++out) {
       const int row = rowBase + group + (out / 2) * 8;
-      const int column = columnBase + tile * 8 + 2 * thread + (out % 2);
-      if (row < m && column < N)
-        c[static_cast<long long>(row) * N + column] =
-            fromF32<Out>(scaleProduct<ScaleAPerRow, ScaleBPerColumn>(
-                             alpha, scaleA, scaleB, row, column) *
-                         accumulators[tile][out]);
+      const int c = tile * 8 + 2 * thread + (out % 2);
+      if (row >= m || !Columns::valid(tileIndex, c))
+        continue;
+      auto value = [&](int t) {
+        return scaleProduct<ScaleAPerRow, ScaleBPerColumn>(
+                   alpha, scaleA, scaleB, row,
+                   Columns::weightRow(tileIndex,
+                                      t * 8 + 2 * thread + (out % 2))) *
+               accumulators[t][out];
+      };
+      epilogue.store(row, Columns::output(tileIndex, c), value(tile),
+                     Epilogue::kGated ? value(tile + 2) : 0.0f);
     }
 }
 
