@@ -147,10 +147,10 @@ def Plan_LaunchAttr : AttrDef<Plan_Dialect, "Launch"> {
     plan.compute "rms_norm"(%x, %w : memref<64x576xbf16>, memref<576xbf16>
         -> %y : memref<64x576xbf16>) {epsilon = 1.000000e-05 : f64,
         plan.launches = [#plan.launch<kernel = @llmc_rms_norm_576_0123abcd,
-          grid = array<i64: 64, 1, 1>, block = array<i64: 256, 1, 1>,
-          args = array<i64: 0, 1, 2>,
-          grid_token_scale = array<i64: 1, 1, 0, 1, 0, 1>,
-          token_args = array<i64: 1>>]}
+          grid = [64, 1, 1], block = [256, 1, 1],
+          args = [0, 1, 2],
+          grid_token_scale = [1, 1, 0, 1, 0, 1],
+          token_args = [1]>]}
     ```
   }];
   let parameters = (ins
