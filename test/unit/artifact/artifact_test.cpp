@@ -2,6 +2,7 @@
 // (runtime/loader): round trips against WeightStore::materialize, the file
 // layout, and the loader's refusal of every kind of damaged file.
 
+#include "PatchArtifact.h"
 #include "SampleSpec.h"
 #include "SyntheticCheckpoint.h"
 
@@ -28,6 +29,7 @@ namespace {
 
 using namespace llmc;
 using artifact::testing::makeSampleSpec;
+using artifact::testing::patchMetadata;
 using loader::Artifact;
 using loader::ChecksumPolicy;
 using loader::OpenOptions;
@@ -471,29 +473,13 @@ TEST_F(ArtifactTest, FlippedMetadataBytes) {
   EXPECT_GT(refused, header.flatbufferBytes / 4);
 }
 
-// The file offset of a scalar field of a table of `artifact` (ForceDefaults
-// writes every scalar, so the field is present).
+// The file offset of a scalar field of a table of `artifact`.
 size_t fieldOffset(const Artifact &artifact, const void *table,
                    flatbuffers::voffset_t field) {
-  const auto *address =
-      reinterpret_cast<const flatbuffers::Table *>(table)->GetAddressOf(field);
-  EXPECT_NE(address, nullptr);
-  return size_t(address - artifact.bytes());
-}
-
-/// `bytes` with the uint32 at `offset` set to `value` and the header's
-/// checksums forged to match: only the loader's semantic checks remain.
-std::string patchMetadata(const std::string &bytes, size_t offset,
-                          uint32_t value) {
-  std::string patched = bytes;
-  auto *data = reinterpret_cast<uint8_t *>(patched.data());
-  std::memcpy(data + offset, &value, sizeof value);
-  artifact::FixedHeader header = artifact::decodeHeader(data);
-  header.flatbufferXxhash64 =
-      artifact::xxhash64(data + 64, header.flatbufferBytes);
-  artifact::encodeHeader(header, data);
-  artifact::storeHeaderChecksum(data, artifact::xxhash64(data, 56));
-  return patched;
+  size_t offset =
+      artifact::testing::fieldOffset(artifact.bytes(), table, field);
+  EXPECT_NE(offset, SIZE_MAX);
+  return offset;
 }
 
 // Corrupt launches and kernels are refused at open with a message naming the
