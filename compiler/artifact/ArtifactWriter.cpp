@@ -218,9 +218,8 @@ Expected<Layout> planLayout(const ArtifactSpec &spec,
                            " out of range (" + Twine(spec.kernels.size()) +
                            " kernels)");
         if (!launch.gridTokenScale.empty() &&
-            (launch.gridTokenScale.size() != 6 ||
-             !launch.gridTokenScale[1] || !launch.gridTokenScale[3] ||
-             !launch.gridTokenScale[5]))
+            (launch.gridTokenScale.size() != 6 || !launch.gridTokenScale[1] ||
+             !launch.gridTokenScale[3] || !launch.gridTokenScale[5]))
           return makeError(where + ": grid_token_scale must be 3 pairs (n, d) "
                                    "with d > 0");
         if (launch.maxTokens && launch.minTokens > launch.maxTokens)
@@ -313,8 +312,8 @@ buildParams(flatbuffers::FlatBufferBuilder &fbb,
   return fbb.CreateVector(offsets);
 }
 
-flatbuffers::Offset<LaunchStep>
-buildLaunch(flatbuffers::FlatBufferBuilder &fbb, const LaunchSpec &launch) {
+flatbuffers::Offset<LaunchStep> buildLaunch(flatbuffers::FlatBufferBuilder &fbb,
+                                            const LaunchSpec &launch) {
   auto grid = fbb.CreateVector(launch.grid.data(), 3);
   auto block = fbb.CreateVector(launch.block.data(), 3);
   std::vector<flatbuffers::Offset<Buffer>> argOffsets;

@@ -494,7 +494,8 @@ Expected<PlanTranslation> translatePlan(mlir::ModuleOp module,
     return a.getRank() < b.getRank();
   });
   for (plan::RankOp rank : ranks)
-    if (Error error = RankTranslator(module, rank, maxTokens, kernelIndex, result).run())
+    if (Error error =
+            RankTranslator(module, rank, maxTokens, kernelIndex, result).run())
       return std::move(error);
 
   for (const RankPlanSpec &plan : result.plans)

@@ -383,8 +383,7 @@ Status writeArtifactFile(mlir::ModuleOp module, const CompileOptions &options,
   spec.config.maxBatch = options.maxBatch > 0 ? options.maxBatch : 1;
   spec.tensors = std::move(translation->tensors);
   spec.plans = std::move(translation->plans);
-  if (Status status =
-          addKernelModules(options, generated, *translation, spec);
+  if (Status status = addKernelModules(options, generated, *translation, spec);
       !status.ok())
     return status;
 
@@ -620,9 +619,9 @@ Status compileModel(const CompileOptions &options) {
   // warning (a clear error would break every GPU-target compile of such a
   // build, including the ones that only inspect or run on the CPU).
   GeneratedKernels generated;
-  bool generateKernels = options.target->isGpu() &&
-                         (options.emit == EmitKind::Plan ||
-                          options.emit == EmitKind::Artifact);
+  bool generateKernels =
+      options.target->isGpu() &&
+      (options.emit == EmitKind::Plan || options.emit == EmitKind::Artifact);
   if (generateKernels && options.emit == EmitKind::Artifact &&
       !codegen::cuda::haveNvrtc()) {
     llvm::errs() << "llmc: warning: this llmc was built without the CUDA "

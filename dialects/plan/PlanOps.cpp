@@ -54,8 +54,7 @@ LogicalResult verifyLaunchDims(function_ref<InFlightDiagnostic()> emitError,
 /// 1024, z <= 64, at most 1024 threads in all; no negative shared memory.
 LogicalResult verifyGridAndBlock(function_ref<InFlightDiagnostic()> emitError,
                                  ArrayRef<int64_t> grid,
-                                 ArrayRef<int64_t> block,
-                                 int64_t sharedBytes) {
+                                 ArrayRef<int64_t> block, int64_t sharedBytes) {
   if (failed(verifyLaunchDims(emitError, "grid", grid,
                               {(int64_t{1} << 31) - 1, 65535, 65535})) ||
       failed(verifyLaunchDims(emitError, "block", block, {1024, 1024, 64})))
@@ -506,15 +505,12 @@ LogicalResult HostOp::verify() {
 // #plan.launch and plan.launches
 //===----------------------------------------------------------------------===//
 
-LogicalResult LaunchAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                 FlatSymbolRefAttr kernel,
-                                 DenseI64ArrayAttr grid,
-                                 DenseI64ArrayAttr block, DenseI64ArrayAttr args,
-                                 DenseI64ArrayAttr gridTokenScale,
-                                 DenseI64ArrayAttr tokenArgs,
-                                 ArrayAttr extraArgs, int64_t sharedBytes,
-                                 int64_t scratchBytes, int64_t minTokens,
-                                 int64_t maxTokens) {
+LogicalResult LaunchAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, FlatSymbolRefAttr kernel,
+    DenseI64ArrayAttr grid, DenseI64ArrayAttr block, DenseI64ArrayAttr args,
+    DenseI64ArrayAttr gridTokenScale, DenseI64ArrayAttr tokenArgs,
+    ArrayAttr extraArgs, int64_t sharedBytes, int64_t scratchBytes,
+    int64_t minTokens, int64_t maxTokens) {
   if (!kernel || !grid || !block || !args)
     return emitError() << "a launch needs kernel, grid, block and args";
   if (failed(verifyGridAndBlock(emitError, grid.asArrayRef(),
@@ -531,15 +527,15 @@ LogicalResult LaunchAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                            << " needs n >= 0 and d > 0, got "
                            << formatShape(scale);
   }
-  if (tokenArgs && llvm::any_of(tokenArgs.asArrayRef(),
-                                [](int64_t k) { return k <= 0; }))
+  if (tokenArgs &&
+      llvm::any_of(tokenArgs.asArrayRef(), [](int64_t k) { return k <= 0; }))
     return emitError() << "token_args must be positive multipliers of T, got "
                        << formatShape(tokenArgs.asArrayRef());
   if (extraArgs)
     for (Attribute extra : extraArgs) {
       auto name = dyn_cast<StringAttr>(extra);
-      if (!name || !llvm::is_contained({"batch", "layer", "scratch"},
-                                       name.getValue()))
+      if (!name ||
+          !llvm::is_contained({"batch", "layer", "scratch"}, name.getValue()))
         return emitError() << "extra_args entries are \"batch\", \"layer\" "
                               "or \"scratch\", got "
                            << extra;
@@ -547,15 +543,15 @@ LogicalResult LaunchAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (scratchBytes < 0)
     return emitError() << "scratch_bytes must be non-negative, got "
                        << scratchBytes;
-  if (minTokens < 0 || maxTokens < 0 || (maxTokens > 0 && minTokens > maxTokens))
+  if (minTokens < 0 || maxTokens < 0 ||
+      (maxTokens > 0 && minTokens > maxTokens))
     return emitError() << "token range [" << minTokens << ", " << maxTokens
                        << "] is empty or negative (max_tokens 0: unbounded)";
   return success();
 }
 
-LogicalResult
-PlanDialect::verifyOperationAttribute(Operation *op,
-                                      NamedAttribute attribute) {
+LogicalResult PlanDialect::verifyOperationAttribute(Operation *op,
+                                                    NamedAttribute attribute) {
   // Other plan.* annotations (plan.token_rows, plan.weight, ...) are checked
   // where they are used.
   if (attribute.getName() != getLaunchesAttrName())
@@ -576,13 +572,13 @@ PlanDialect::verifyOperationAttribute(Operation *op,
     };
     if (!isa_and_nonnull<KernelOp>(
             SymbolTable::lookupNearestSymbolFrom(op, launch.getKernel())))
-      return emitLaunchError() << "'" << launch.getKernel()
-                               << "' does not name a plan.kernel";
+      return emitLaunchError()
+             << "'" << launch.getKernel() << "' does not name a plan.kernel";
     for (int64_t arg : launch.getArgs().asArrayRef())
       if (arg < 0 || arg >= operands)
-        return emitLaunchError() << "argument " << arg
-                                 << " is not an operand index of the step ("
-                                 << operands << " operands)";
+        return emitLaunchError()
+               << "argument " << arg << " is not an operand index of the step ("
+               << operands << " operands)";
     bool passesLayer =
         launch.getExtraArgs() &&
         llvm::is_contained(launch.getExtraArgs(),

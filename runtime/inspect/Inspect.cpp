@@ -380,9 +380,9 @@ template <typename F> void forEachStepBuffer(const fb::Step &step, F visit) {
     break;
   case fb::StepOp::GemmStep: {
     const fb::GemmStep *gemm = step.op_as_GemmStep();
-    for (const fb::Buffer *buffer : {gemm->a(), gemm->b(), gemm->c(),
-                                     gemm->scale_a(), gemm->scale_b(),
-                                     gemm->zero_b()})
+    for (const fb::Buffer *buffer :
+         {gemm->a(), gemm->b(), gemm->c(), gemm->scale_a(), gemm->scale_b(),
+          gemm->zero_b()})
       if (buffer)
         visit(buffer);
     break;
@@ -420,11 +420,11 @@ LaunchSummary summarizeLaunches(const Artifact &artifact,
       summary.launches += launches;
       summary.stepsWithLaunches += launches > 0;
       if (!Artifact::gpuBackendRuns(*step)) {
-        std::string name = step->op_type() == fb::StepOp::ComputeStep
-                               ? str(step->op_as_ComputeStep()->name())
-                               : std::string("gemm ") +
-                                     gemmBackendName(
-                                         step->op_as_GemmStep()->backend());
+        std::string name =
+            step->op_type() == fb::StepOp::ComputeStep
+                ? str(step->op_as_ComputeStep()->name())
+                : std::string("gemm ") +
+                      gemmBackendName(step->op_as_GemmStep()->backend());
         countName(summary.notRunnable, name);
       }
       if (step->op_type() == fb::StepOp::HostStep)

@@ -612,8 +612,8 @@ Status Artifact::verifyContents() {
                       std::to_string(launch->max_tokens()) + ")");
         const auto *args = launch->args();
         for (size_t i = 0; args && i < args->size(); ++i)
-          if (Status status = checkBuffer(
-                  args->Get(i), what + " argument " + std::to_string(i));
+          if (Status status = checkBuffer(args->Get(i), what + " argument " +
+                                                            std::to_string(i));
               !status)
             return status;
         return Status::success();

@@ -75,8 +75,7 @@ plan::LaunchAttr buildLaunch(OpBuilder &builder, const KernelEntry &entry,
           ? DenseI64ArrayAttr()
           : builder.getDenseI64ArrayAttr(entry.tokenArguments),
       extra.empty() ? ArrayAttr() : builder.getArrayAttr(extra),
-      /*shared_bytes=*/0, entry.scratchBytes, entry.minTokens,
-      entry.maxTokens);
+      /*shared_bytes=*/0, entry.scratchBytes, entry.minTokens, entry.maxTokens);
 }
 
 } // namespace

@@ -489,9 +489,9 @@ size_t fieldOffset(const Artifact &artifact, const void *table,
 TEST_F(ArtifactTest, CorruptLaunchesAndKernelsAreRefused) {
   std::string bytes = readFile(writeSample("mixed.safetensors"));
   std::unique_ptr<Artifact> artifact;
-  ASSERT_TRUE(Artifact::fromMemory(
-      reinterpret_cast<const uint8_t *>(bytes.data()), bytes.size(),
-      "model.llmc", {}, artifact));
+  ASSERT_TRUE(
+      Artifact::fromMemory(reinterpret_cast<const uint8_t *>(bytes.data()),
+                           bytes.size(), "model.llmc", {}, artifact));
   // fromMemory copies: offsets into the copy are offsets into `bytes`.
   auto offsetIn = [&](const void *table, flatbuffers::voffset_t field) {
     return fieldOffset(*artifact, table, field);
@@ -506,20 +506,18 @@ TEST_F(ArtifactTest, CorruptLaunchesAndKernelsAreRefused) {
       offsetIn(&launch, artifact::LaunchStep::VT_MAX_TOKENS);
   size_t moduleField = offsetIn(&kernel, artifact::Kernel::VT_MODULE_INDEX);
   // The denominator of the x pair: the vector's second element.
-  size_t scaleDenominator =
-      size_t(reinterpret_cast<const uint8_t *>(
-                 launch.grid_token_scale()->data() + 1) -
-             artifact->bytes());
+  size_t scaleDenominator = size_t(
+      reinterpret_cast<const uint8_t *>(launch.grid_token_scale()->data() + 1) -
+      artifact->bytes());
   // The first character of kernel 1's entry name.
   size_t entryName =
       size_t(reinterpret_cast<const uint8_t *>(kernel.entry()->data()) -
              artifact->bytes());
   // BlobRef {section u32, pad u32, offset u64, ...}: the offset's low word.
-  size_t cubinOffset =
-      size_t(reinterpret_cast<const uint8_t *>(
-                 artifact->kernelModule(0).cubin()) -
-             artifact->bytes()) +
-      8;
+  size_t cubinOffset = size_t(reinterpret_cast<const uint8_t *>(
+                                  artifact->kernelModule(0).cubin()) -
+                              artifact->bytes()) +
+                       8;
   artifact.reset();
 
   EXPECT_THAT(openError(patchMetadata(bytes, kernelField, 9)),

@@ -56,8 +56,7 @@ static bool corruptFirstLaunch(const std::string &path, uint32_t kernel) {
   size_t offset = artifact::testing::fieldOffset(
       reinterpret_cast<const uint8_t *>(bytes.data()), launch,
       artifact::LaunchStep::VT_KERNEL);
-  std::string patched =
-      artifact::testing::patchMetadata(bytes, offset, kernel);
+  std::string patched = artifact::testing::patchMetadata(bytes, offset, kernel);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << patched;
   return bool(out);
@@ -118,7 +117,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (corruptLaunchKernel >= 0 &&
-      !corruptFirstLaunch(outputPath, uint32_t(corruptLaunchKernel.getValue()))) {
+      !corruptFirstLaunch(outputPath,
+                          uint32_t(corruptLaunchKernel.getValue()))) {
     errs() << "error: cannot corrupt the first launch of " << outputPath
            << "\n";
     return 1;

@@ -413,8 +413,8 @@ struct CompiledEngine {
   std::string path = ::testing::TempDir() + "/engine_test_fusion_" + tag + "_" +
                      std::to_string(::getpid()) + ".llmc";
   std::string command =
-      std::string("\"") + LLMC_BIN + "\" compile " + model + " --target=" +
-      target + " --max-tokens=32 " +
+      std::string("\"") + LLMC_BIN + "\" compile " + model +
+      " --target=" + target + " --max-tokens=32 " +
       (flags.find("--quant") == std::string::npos ? "--quant=f32 " : "") +
       flags + " -o \"" + path + "\" 2>&1";
   if (std::system(command.c_str()) != 0)
@@ -852,8 +852,8 @@ TEST(GpuArtifact, RunsOnTheCpuEngineWithTheCpuLogits) {
   ASSERT_TRUE(compileAndLoad(model, "", "gpu_reference_cpu", cpu));
   for (const char *target : {"h100", "t4"}) {
     CompiledEngine gpu;
-    ASSERT_TRUE(compileAndLoad(model, "", std::string("gpu_") + target, gpu,
-                               target));
+    ASSERT_TRUE(
+        compileAndLoad(model, "", std::string("gpu_") + target, gpu, target));
     size_t stepsWithLaunches = 0;
     for (const artifact::Step *step : *gpu.artifact->plan(0)->steps())
       stepsWithLaunches += loader::Artifact::launchCount(*step) > 0;
