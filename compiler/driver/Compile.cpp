@@ -301,6 +301,13 @@ Status attachGeneratedLaunches(mlir::ModuleOp module,
   return Status::success();
 }
 
+codegen::cuda::KernelCompilerOptions
+kernelCompilerOptions(const CompileOptions &options) {
+  codegen::cuda::KernelCompilerOptions compiler;
+  compiler.threads = unsigned(options.jobs);
+  return compiler;
+}
+
 /// Compiles `generated.kernels` with NVRTC through the kernel cache and
 /// reports the count, cache hits and seconds with -v or --stats.
 Status compileGeneratedKernels(const CompileOptions &options,
@@ -308,7 +315,8 @@ Status compileGeneratedKernels(const CompileOptions &options,
   auto start = std::chrono::steady_clock::now();
   codegen::cuda::KernelCompileStatistics statistics;
   llvm::Expected<std::vector<codegen::cuda::CompiledKernel>> compiled =
-      codegen::cuda::compileKernels(generated.kernels, *options.target, {},
+      codegen::cuda::compileKernels(generated.kernels, *options.target,
+                                    kernelCompilerOptions(options),
                                     &statistics);
   if (!compiled)
     return Status::failure("compiling the kernels for " +
@@ -647,7 +655,7 @@ Status compileModel(const CompileOptions &options) {
             *module, *options.target,
             options.emit == EmitKind::Cuda ? codegen::cuda::EmitFormat::Cuda
                                            : codegen::cuda::EmitFormat::Ptx,
-            options.outputPath))
+            options.outputPath, kernelCompilerOptions(options)))
       return Status::failure(llvm::toString(std::move(error)));
     return Status::success();
   }
