@@ -409,8 +409,10 @@ LaunchSummary summarizeLaunches(const Artifact &artifact,
   if (plan.weight_loads())
     for (const fb::WeightLoad *load : *plan.weight_loads()) {
       std::string rest;
+      // The table's name: Artifact::tensor would generate a synthetic
+      // tensor's bytes.
       weightLayer[{load->arena(), load->offset()}] = splitLayerName(
-          std::string(artifact.tensor(load->tensor()).name), rest);
+          str(artifact.root().tensors()->Get(load->tensor())->name()), rest);
     }
   std::map<int64_t, size_t> launchesByLayer;
   int64_t currentLayer = -1;
