@@ -217,11 +217,14 @@ Expected<Layout> planLayout(const ArtifactSpec &spec,
           return makeError(where + ": kernel index " + Twine(launch.kernel) +
                            " out of range (" + Twine(spec.kernels.size()) +
                            " kernels)");
-        if (!launch.gridTokenScale.empty() &&
-            (launch.gridTokenScale.size() != 6 || !launch.gridTokenScale[1] ||
-             !launch.gridTokenScale[3] || !launch.gridTokenScale[5]))
+        // n = 0 leaves a dimension static, whatever d is.
+        const std::vector<uint32_t> &scale = launch.gridTokenScale;
+        bool scaleValid = scale.empty() || scale.size() == 6;
+        for (size_t n = 0; scaleValid && !scale.empty() && n < 6; n += 2)
+          scaleValid = scale[n] == 0 || scale[n + 1] > 0;
+        if (!scaleValid)
           return makeError(where + ": grid_token_scale must be 3 pairs (n, d) "
-                                   "with d > 0");
+                                   "with d > 0 where n > 0");
         if (launch.maxTokens && launch.minTokens > launch.maxTokens)
           return makeError(where + ": empty token range [" +
                            Twine(launch.minTokens) + ", " +

@@ -521,10 +521,11 @@ LogicalResult LaunchAttr::verify(
     if (scale.size() != 6)
       return emitError() << "grid_token_scale must be 3 pairs (n, d), got "
                          << formatShape(scale);
+    // n = 0 leaves the dimension static, whatever d is.
     for (size_t i = 0; i < 6; i += 2)
-      if (scale[i] < 0 || scale[i + 1] <= 0)
+      if (scale[i] < 0 || (scale[i] > 0 && scale[i + 1] <= 0))
         return emitError() << "grid_token_scale pair " << i / 2
-                           << " needs n >= 0 and d > 0, got "
+                           << " needs n >= 0 and, when n > 0, d > 0, got "
                            << formatShape(scale);
   }
   if (tokenArgs &&

@@ -590,8 +590,9 @@ Status Artifact::verifyContents() {
                         " has a grid_token_scale of " +
                         std::to_string(scale->size()) +
                         " values, not 3 pairs (n, d)");
-          for (size_t d = 1; d < 6; d += 2)
-            if (scale->Get(d) == 0)
+          // n = 0 (static) ignores d.
+          for (size_t n = 0; n < 6; n += 2)
+            if (scale->Get(n) > 0 && scale->Get(n + 1) == 0)
               return fail("corrupt metadata: " + rank + ": " + what +
                           " divides the grid by 0 tokens");
         }

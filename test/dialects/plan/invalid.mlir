@@ -706,7 +706,7 @@ plan.arena @act kind = activations size = 4096 alignment = 256 {note = #plan.lau
 
 // -----
 // #plan.launch: the grid scale is three (n, d) pairs with d > 0.
-// expected-error @+1 {{grid_token_scale pair 1 needs n >= 0 and d > 0, got [1, 1, 1, 0, 0, 1]}}
+// expected-error @+1 {{grid_token_scale pair 1 needs n >= 0 and, when n > 0, d > 0, got [1, 1, 1, 0, 0, 1]}}
 plan.arena @act kind = activations size = 4096 alignment = 256 {note = #plan.launch<kernel = @k, grid = [1, 1, 1], block = [32, 1, 1], args = [0], grid_token_scale = [1, 1, 1, 0, 0, 1]>}
 
 // -----

@@ -243,9 +243,9 @@ std::vector<const artifact::Buffer *> stepBuffers(const artifact::Step &step) {
 // buffers of its own step, and the variants of a step cover every token count
 // from 1 to max-tokens exactly once.
 TEST_F(CompileArtifactTest, GpuLaunchesMatchTheirSteps) {
-  std::string out = compile(tinyModel("llama"),
-                            {"--target=t4", "--synthetic-weights",
-                             "--max-tokens=64"});
+  std::string out =
+      compile(tinyModel("llama"),
+              {"--target=t4", "--synthetic-weights", "--max-tokens=64"});
   std::unique_ptr<Artifact> artifact;
   loader::Status status = Artifact::open(out, {}, artifact);
   ASSERT_TRUE(status) << status.message();
