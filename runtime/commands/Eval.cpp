@@ -226,8 +226,8 @@ int runEvalCommand(int argc, const char *const *argv, const char *programName) {
       return fail(programName,
                   "reference '" + options.referencePath + "' has " +
                       std::to_string(reference->vocabSize()) +
-                      " logits per token, '" + options.artifactPath + "' has " +
-                      std::to_string(vocab) +
+                      " logits per token, '" + options.artifactPath +
+                      "' has " + std::to_string(vocab) +
                       "; compare artifacts of the same model");
     std::unique_ptr<tokenizer::Tokenizer> referenceTokenizer;
     std::vector<int32_t> referenceIds;
@@ -337,7 +337,7 @@ int runEvalCommand(int argc, const char *const *argv, const char *programName) {
         }
         klDivergence.add(std::max(kl, 0.0));
         sameTop1.add(argmax(row, vocab) == argmax(referenceRow, vocab) ? 1.0
-                                                                       : 0.0);
+                                                                      : 0.0);
       }
     }
     engine->freeSequence(0);
