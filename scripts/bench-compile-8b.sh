@@ -34,7 +34,7 @@ trap 'rm -f "$out" "$out.tmp" "$log"' EXIT
 /usr/bin/time -v "$llmc" compile "$checkpoint" --target=h100 --quant=fp8 -v \
   ${LLMC_FLAGS:-} -o "$out" 2>"$log" || { cat "$log" >&2; exit 1; }
 
-grep '^llmc: wrote' "$log" || true
+grep -E '^llmc: (kernels|wrote)' "$log" || true
 wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$log")
 rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$log")
 user=$(sed -n 's/.*User time (seconds): //p' "$log")

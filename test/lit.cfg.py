@@ -14,6 +14,11 @@ config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
 # FileCheck variables do not leak across CHECK-LABEL blocks.
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
 
+# GPU-target compiles run NVRTC: one kernel cache in the build tree keeps them
+# fast and out of the user's ~/.cache (lit does not pass HOME through).
+config.environment["LLMC_KERNEL_CACHE"] = os.path.join(
+    config.llmc_obj_root, "test", "kernel-cache")
+
 # llmc's tools first, then FileCheck, not and count from LLVM 22.
 config.environment["PATH"] = os.pathsep.join(
     [config.llmc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])]

@@ -209,16 +209,36 @@ Expected<Layout> planLayout(const ArtifactSpec &spec,
                          " does not fit arena '" + arena.name + "'");
     }
     for (size_t i = 0; i < plan.steps.size(); ++i) {
-      const StepSpec &step = plan.steps[i];
+      const StepOpSpec &step = plan.steps[i].op;
       std::vector<std::pair<const BufferSpec *, const char *>> buffers;
-      if (const auto *launch = std::get_if<LaunchSpec>(&step)) {
-        if (launch->kernel >= spec.kernels.size())
-          return makeError(describeBuffer(plan.rank, i, "launch") +
-                           ": kernel index " + Twine(launch->kernel) +
+      auto checkLaunch = [&](const LaunchSpec &launch) -> Error {
+        std::string where = describeBuffer(plan.rank, i, "launch");
+        if (launch.kernel >= spec.kernels.size())
+          return makeError(where + ": kernel index " + Twine(launch.kernel) +
                            " out of range (" + Twine(spec.kernels.size()) +
                            " kernels)");
-        for (const BufferSpec &arg : launch->args)
+        // n = 0 leaves a dimension static, whatever d is.
+        const std::vector<uint32_t> &scale = launch.gridTokenScale;
+        bool scaleValid = scale.empty() || scale.size() == 6;
+        for (size_t n = 0; scaleValid && !scale.empty() && n < 6; n += 2)
+          scaleValid = scale[n] == 0 || scale[n + 1] > 0;
+        if (!scaleValid)
+          return makeError(where + ": grid_token_scale must be 3 pairs (n, d) "
+                                   "with d > 0 where n > 0");
+        if (launch.maxTokens && launch.minTokens > launch.maxTokens)
+          return makeError(where + ": empty token range [" +
+                           Twine(launch.minTokens) + ", " +
+                           Twine(launch.maxTokens) + "]");
+        for (const BufferSpec &arg : launch.args)
           buffers.push_back({&arg, "launch argument"});
+        return Error::success();
+      };
+      for (const LaunchSpec &launch : plan.steps[i].launches)
+        if (Error error = checkLaunch(launch))
+          return std::move(error);
+      if (const auto *launch = std::get_if<LaunchSpec>(&step)) {
+        if (Error error = checkLaunch(*launch))
+          return std::move(error);
       } else if (const auto *gemm = std::get_if<GemmSpec>(&step)) {
         buffers.push_back({&gemm->a, "gemm A"});
         buffers.push_back({&gemm->b, "gemm B"});
@@ -295,8 +315,27 @@ buildParams(flatbuffers::FlatBufferBuilder &fbb,
   return fbb.CreateVector(offsets);
 }
 
+flatbuffers::Offset<LaunchStep> buildLaunch(flatbuffers::FlatBufferBuilder &fbb,
+                                            const LaunchSpec &launch) {
+  auto grid = fbb.CreateVector(launch.grid.data(), 3);
+  auto block = fbb.CreateVector(launch.block.data(), 3);
+  std::vector<flatbuffers::Offset<Buffer>> argOffsets;
+  for (const BufferSpec &buffer : launch.args)
+    argOffsets.push_back(buildBuffer(fbb, buffer));
+  auto args = fbb.CreateVector(argOffsets);
+  auto scale = launch.gridTokenScale.empty()
+                   ? flatbuffers::Offset<flatbuffers::Vector<uint32_t>>()
+                   : fbb.CreateVector(launch.gridTokenScale);
+  auto tokenArgs = fbb.CreateVector(launch.tokenArgs);
+  auto extraArgs = fbb.CreateVector(launch.extraArgs);
+  return CreateLaunchStep(fbb, launch.kernel, grid, block, launch.sharedBytes,
+                          args, scale, tokenArgs, extraArgs, launch.layer,
+                          launch.scratchBytes, launch.minTokens,
+                          launch.maxTokens);
+}
+
 flatbuffers::Offset<void> buildStep(flatbuffers::FlatBufferBuilder &fbb,
-                                    const StepSpec &step, StepOp &type) {
+                                    const StepOpSpec &step, StepOp &type) {
   auto buildBuffers = [&](const std::vector<BufferSpec> &buffers) {
     std::vector<flatbuffers::Offset<Buffer>> offsets;
     for (const BufferSpec &buffer : buffers)
@@ -305,12 +344,7 @@ flatbuffers::Offset<void> buildStep(flatbuffers::FlatBufferBuilder &fbb,
   };
   if (const auto *launch = std::get_if<LaunchSpec>(&step)) {
     type = StepOp::LaunchStep;
-    auto grid = fbb.CreateVector(launch->grid.data(), 3);
-    auto block = fbb.CreateVector(launch->block.data(), 3);
-    auto args = buildBuffers(launch->args);
-    return CreateLaunchStep(fbb, launch->kernel, grid, block,
-                            launch->sharedBytes, args)
-        .Union();
+    return buildLaunch(fbb, *launch).Union();
   }
   if (const auto *gemm = std::get_if<GemmSpec>(&step)) {
     type = StepOp::GemmStep;
@@ -537,8 +571,16 @@ void buildFlatBuffer(flatbuffers::FlatBufferBuilder &fbb,
     std::vector<flatbuffers::Offset<Step>> steps;
     for (const StepSpec &step : plan.steps) {
       StepOp type = StepOp::NONE;
-      auto op = buildStep(fbb, step, type);
-      steps.push_back(CreateStep(fbb, type, op));
+      auto op = buildStep(fbb, step.op, type);
+      std::vector<flatbuffers::Offset<LaunchStep>> launches;
+      for (const LaunchSpec &launch : step.launches)
+        launches.push_back(buildLaunch(fbb, launch));
+      auto launchVector =
+          launches.empty()
+              ? flatbuffers::Offset<
+                    flatbuffers::Vector<flatbuffers::Offset<LaunchStep>>>()
+              : fbb.CreateVector(launches);
+      steps.push_back(CreateStep(fbb, type, op, launchVector));
     }
     auto stepVector = fbb.CreateVector(steps);
     auto buildNamed = [&](const std::vector<NamedBufferSpec> &list) {

@@ -29,6 +29,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -136,6 +137,7 @@ struct BufferSpec {
   bool tokenRows = false;
 };
 
+/// `LaunchStep`: as a step of its own, or one of a step's `launches`.
 struct LaunchSpec {
   /// Index into ArtifactSpec::kernels.
   uint32_t kernel = 0;
@@ -143,6 +145,16 @@ struct LaunchSpec {
   std::array<uint32_t, 3> block = {1, 1, 1};
   uint32_t sharedBytes = 0;
   std::vector<BufferSpec> args;
+  /// Empty (static grid) or 3 pairs (n, d), d > 0.
+  std::vector<uint32_t> gridTokenScale;
+  /// One 64-bit T * k argument per entry k.
+  std::vector<int64_t> tokenArgs;
+  std::vector<LaunchArg> extraArgs;
+  int64_t layer = 0;
+  uint64_t scratchBytes = 0;
+  /// Runs when minTokens <= T and (maxTokens == 0 or T <= maxTokens).
+  uint32_t minTokens = 0;
+  uint32_t maxTokens = 0;
 };
 
 struct GemmSpec {
@@ -185,8 +197,22 @@ struct ComputeSpec {
   std::vector<ParamSpec> params;
 };
 
-using StepSpec =
+using StepOpSpec =
     std::variant<LaunchSpec, GemmSpec, CollectiveSpec, HostSpec, ComputeSpec>;
+
+/// `Step`: what it does, and how a GPU backend runs it (empty: by `op`).
+struct StepSpec {
+  StepOpSpec op;
+  std::vector<LaunchSpec> launches;
+
+  StepSpec() = default;
+  /// From any op spec, so that `steps.push_back(GemmSpec{...})` reads as the
+  /// step it is.
+  template <typename Op, typename = std::enable_if_t<
+                             std::is_constructible_v<StepOpSpec, Op &&>>>
+  StepSpec(Op &&op, std::vector<LaunchSpec> launches = {})
+      : op(std::forward<Op>(op)), launches(std::move(launches)) {}
+};
 
 /// A `plan.input` / `plan.output` buffer.
 struct NamedBufferSpec {

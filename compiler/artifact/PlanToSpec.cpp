@@ -98,8 +98,10 @@ std::optional<weights::DType> toWeightsDType(DType dtype) {
 class RankTranslator {
 public:
   RankTranslator(mlir::ModuleOp module, plan::RankOp rank, int64_t maxTokens,
+                 const llvm::StringMap<uint32_t> &kernelIndex,
                  PlanTranslation &result)
-      : module(module), rank(rank), maxTokens(maxTokens), result(result) {}
+      : module(module), rank(rank), maxTokens(maxTokens),
+        kernelIndex(kernelIndex), result(result) {}
 
   Error run();
 
@@ -111,10 +113,13 @@ private:
                                           llvm::ArrayRef<StringRef> skip);
   Error slice(plan::SliceOp op);
   Error step(Operation *op);
+  Expected<std::vector<LaunchSpec>> launches(Operation *op);
 
   mlir::ModuleOp module;
   plan::RankOp rank;
   int64_t maxTokens;
+  /// plan.kernel symbol -> index into PlanTranslation::kernels.
+  const llvm::StringMap<uint32_t> &kernelIndex;
   PlanTranslation &result;
   RankPlanSpec spec;
   llvm::StringMap<uint32_t> arenaIndex;
@@ -166,6 +171,76 @@ RankTranslator::params(Operation *op, llvm::ArrayRef<StringRef> skip) {
       return opError(op, "parameter '" + name + "' (" + printed +
                              ") is not an integer, float or string");
     }
+  }
+  return list;
+}
+
+/// The step's `plan.launches` (verified by the plan dialect) as LaunchSpecs;
+/// empty without the attribute.
+Expected<std::vector<LaunchSpec>> RankTranslator::launches(Operation *op) {
+  std::vector<LaunchSpec> list;
+  auto attribute = op->getAttrOfType<mlir::ArrayAttr>(
+      plan::PlanDialect::getLaunchesAttrName());
+  if (!attribute)
+    return list;
+  auto toUnsigned = [&](llvm::ArrayRef<int64_t> values,
+                        llvm::MutableArrayRef<uint32_t> out) {
+    for (auto [value, slot] : llvm::zip(values, out))
+      slot = uint32_t(value);
+  };
+  for (mlir::Attribute element : attribute) {
+    auto launch = llvm::dyn_cast<plan::LaunchAttr>(element);
+    if (!launch)
+      return opError(op, "plan.launches holds something other than "
+                         "#plan.launch");
+    LaunchSpec spec;
+    auto kernel = kernelIndex.find(launch.getKernel().getValue());
+    if (kernel == kernelIndex.end())
+      return opError(op, "launch of @" + launch.getKernel().getValue() +
+                             ", which no plan.kernel declares");
+    spec.kernel = kernel->second;
+    if (launch.getGrid().size() != 3 || launch.getBlock().size() != 3)
+      return opError(op, "a launch needs a 3-D grid and block");
+    toUnsigned(launch.getGrid().asArrayRef(), spec.grid);
+    toUnsigned(launch.getBlock().asArrayRef(), spec.block);
+    spec.sharedBytes = uint32_t(launch.getSharedBytes());
+    for (int64_t index : launch.getArgs().asArrayRef()) {
+      if (index < 0 || index >= int64_t(op->getNumOperands()))
+        return opError(op, "launch argument " + Twine(index) +
+                               " is not an operand of the step");
+      Expected<BufferSpec> buffer = this->buffer(op, op->getOperand(index));
+      if (!buffer)
+        return buffer.takeError();
+      spec.args.push_back(std::move(*buffer));
+    }
+    if (auto scale = launch.getGridTokenScale())
+      for (int64_t value : scale.asArrayRef())
+        spec.gridTokenScale.push_back(uint32_t(value));
+    if (auto tokenArgs = launch.getTokenArgs())
+      spec.tokenArgs.assign(tokenArgs.asArrayRef().begin(),
+                            tokenArgs.asArrayRef().end());
+    if (mlir::ArrayAttr extra = launch.getExtraArgs())
+      for (mlir::Attribute name : extra) {
+        StringRef text = llvm::cast<mlir::StringAttr>(name).getValue();
+        if (text == "batch")
+          spec.extraArgs.push_back(LaunchArg::Batch);
+        else if (text == "scratch")
+          spec.extraArgs.push_back(LaunchArg::Scratch);
+        else if (text == "layer") {
+          auto layer = op->getAttrOfType<mlir::IntegerAttr>("layer");
+          if (!layer)
+            return opError(op, "a launch passes the layer, but the step has "
+                               "no integer 'layer' attribute");
+          spec.extraArgs.push_back(LaunchArg::Layer);
+          spec.layer = layer.getInt();
+        } else {
+          return opError(op, "unknown launch argument '" + text + "'");
+        }
+      }
+    spec.scratchBytes = uint64_t(launch.getScratchBytes());
+    spec.minTokens = uint32_t(launch.getMinTokens());
+    spec.maxTokens = uint32_t(launch.getMaxTokens());
+    list.push_back(std::move(spec));
   }
   return list;
 }
@@ -280,7 +355,10 @@ Error RankTranslator::step(Operation *op) {
         step.transposeB = gemm.getTransposeB();
         step.alpha = gemm.getAlpha().convertToFloat();
         step.beta = gemm.getBeta().convertToFloat();
-        spec.steps.push_back(std::move(step));
+        Expected<std::vector<LaunchSpec>> list = launches(op);
+        if (!list)
+          return list.takeError();
+        spec.steps.push_back(StepSpec(std::move(step), std::move(*list)));
         return Error::success();
       })
       .Case([&](plan::CollectiveOp collective) -> Error {
@@ -328,7 +406,11 @@ Error RankTranslator::step(Operation *op) {
         step.inputs = std::move(*inputs);
         step.outputs = std::move(*outputs);
         step.params = std::move(*list);
-        spec.steps.push_back(std::move(step));
+        Expected<std::vector<LaunchSpec>> stepLaunches = launches(op);
+        if (!stepLaunches)
+          return stepLaunches.takeError();
+        spec.steps.push_back(
+            StepSpec(std::move(step), std::move(*stepLaunches)));
         return Error::success();
       })
       .Case([&](plan::HostOp host) -> Error {
@@ -346,8 +428,11 @@ Error RankTranslator::step(Operation *op) {
         return Error::success();
       })
       .Case([&](plan::LaunchOp) -> Error {
-        return opError(op, "launch steps need compiled kernels, and llmc "
-                           "does not generate kernels yet");
+        // The CPU backend runs every artifact as the reference, so a kernel
+        // launch rides on the step it implements (plan.launches).
+        return opError(op, "a plan.launch step would not run on the CPU "
+                           "backend; attach launches to the step they "
+                           "implement (plan.launches)");
       })
       .Default([&](Operation *) -> Error {
         return opError(op, "the artifact has no step for this op");
@@ -382,12 +467,20 @@ Expected<PlanTranslation> translatePlan(mlir::ModuleOp module,
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "max-tokens must be in [1, 2^32)");
   PlanTranslation result;
+  llvm::StringMap<uint32_t> kernelIndex;
   for (Operation &op : module.getBody()->getOperations()) {
     if (llvm::isa<plan::ArenaOp>(op))
       continue;
-    if (llvm::isa<plan::KernelOp>(op))
-      return opError(&op, "kernels need code generation, which llmc does "
-                          "not do yet");
+    if (auto kernel = llvm::dyn_cast<plan::KernelOp>(op)) {
+      KernelSpec spec;
+      spec.name = kernel.getSymName().str();
+      spec.entry = kernel.getEntry().str();
+      spec.kind = kernel.getKind().value_or("").str();
+      spec.sourceHash = kernel.getSourceHash().value_or("").str();
+      kernelIndex[spec.name] = uint32_t(result.kernels.size());
+      result.kernels.push_back(std::move(spec));
+      continue;
+    }
     if (!llvm::isa<plan::RankOp>(op))
       return opError(&op, "only plan.arena and plan.rank may remain at the "
                           "top of a lowered module");
@@ -401,12 +494,13 @@ Expected<PlanTranslation> translatePlan(mlir::ModuleOp module,
     return a.getRank() < b.getRank();
   });
   for (plan::RankOp rank : ranks)
-    if (Error error = RankTranslator(module, rank, maxTokens, result).run())
+    if (Error error =
+            RankTranslator(module, rank, maxTokens, kernelIndex, result).run())
       return std::move(error);
 
   for (const RankPlanSpec &plan : result.plans)
     for (const StepSpec &step : plan.steps) {
-      const auto *compute = std::get_if<ComputeSpec>(&step);
+      const auto *compute = std::get_if<ComputeSpec>(&step.op);
       bool attention = compute && compute->name == "attention";
       // Fused: k and v come packed in the QKV rows the step reads first.
       bool fusedWrite = compute && compute->name == "rope_kv_write";

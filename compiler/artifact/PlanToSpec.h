@@ -7,9 +7,11 @@
 // become weight loads of the artifact tensor of that name (the WeightStore
 // entry streamed into the weights section), at the offset the lowering gave
 // the slice; slices marked `plan.input` / `plan.output` become the rank's
-// named inputs and outputs. Anything the artifact cannot express (a launch
-// before kernels exist, an unknown op, an attribute that is not an integer,
-// float or string) is an error naming the op and its location.
+// named inputs and outputs; `plan.kernel` declarations become the
+// artifact's kernels and a step's `plan.launches` its `Step.launches`.
+// Anything the artifact cannot express (a standalone plan.launch, an unknown
+// op, an attribute that is not an integer, float or string) is an error
+// naming the op and its location.
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,6 +32,10 @@ struct PlanTranslation {
   /// One per distinct `plan.weight` name, in the order of the weights arena
   /// (the order the lowering laid them out): name = WeightStore entry.
   std::vector<TensorSpec> tensors;
+  /// One per `plan.kernel`, in declaration order (what launches index).
+  /// `module` is left 0: the caller, which compiled the kernels, knows
+  /// which module holds each entry.
+  std::vector<KernelSpec> kernels;
   /// One per `plan.rank`, in rank order.
   std::vector<RankPlanSpec> plans;
   /// What the KV cache stores (ModelConfig.kv_cache_dtype): the attention

@@ -5,6 +5,7 @@
 #include "compiler/artifact/ArtifactWriter.h"
 #include "compiler/artifact/PlanToSpec.h"
 #include "compiler/codegen/cuda/EmitCuda.h"
+#include "compiler/codegen/cuda/LaunchLowering.h"
 #include "compiler/driver/Calibrate.h"
 #include "compiler/driver/Import.h"
 #include "compiler/driver/Stats.h"
@@ -22,10 +23,12 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
+#include "mlir/IR/SymbolTable.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
@@ -255,9 +258,119 @@ Status lowerToPlan(mlir::ModuleOp module, const CompileOptions &options,
   return Status::success();
 }
 
-/// The plan module to an artifact file.
+/// The kernels a GPU artifact carries: one module per distinct kernel.
+struct GeneratedKernels {
+  std::vector<codegen::cuda::CudaKernel> kernels;
+  std::vector<codegen::cuda::CompiledKernel> compiled;
+};
+
+/// Generates the plan's kernels and attaches each step's launches
+/// (plan.launches, plan.kernel), for GPU targets. Diagnostics become the
+/// returned error.
+Status attachGeneratedLaunches(mlir::ModuleOp module,
+                               const CompileOptions &options,
+                               std::vector<codegen::cuda::CudaKernel> &out) {
+  llvm::Expected<codegen::cuda::PlanKernels> kernels =
+      codegen::cuda::collectPlanKernelsOrError(module, *options.target);
+  if (!kernels)
+    return Status::failure(llvm::toString(kernels.takeError()));
+  std::string messages;
+  mlir::FailureOr<int64_t> attached;
+  {
+    mlir::ScopedDiagnosticHandler handler(
+        module.getContext(), [&](mlir::Diagnostic &diagnostic) {
+          llvm::raw_string_ostream os(messages);
+          os << (messages.empty() ? "" : "\n") << diagnostic.getLocation()
+             << ": " << diagnostic;
+          return mlir::success();
+        });
+    attached = codegen::cuda::attachLaunches(module, *kernels);
+  }
+  if (mlir::failed(attached))
+    return Status::failure("attaching kernel launches for " +
+                           options.target->describe() + " failed: " + messages);
+  // Only the kernels some step launches (a step whose buffers do not scale
+  // with the token count keeps its op alone).
+  mlir::SymbolTable symbols(module);
+  for (codegen::cuda::CudaKernel &kernel : kernels->kernels)
+    if (llvm::any_of(kernel.entries,
+                     [&](const codegen::cuda::KernelEntry &entry) {
+                       return symbols.lookup(entry.name) != nullptr;
+                     }))
+      out.push_back(std::move(kernel));
+  return Status::success();
+}
+
+codegen::cuda::KernelCompilerOptions
+kernelCompilerOptions(const CompileOptions &options) {
+  codegen::cuda::KernelCompilerOptions compiler;
+  compiler.threads = unsigned(options.jobs);
+  return compiler;
+}
+
+/// Compiles `generated.kernels` with NVRTC through the kernel cache and
+/// reports the count, cache hits and seconds with -v or --stats.
+Status compileGeneratedKernels(const CompileOptions &options,
+                               GeneratedKernels &generated) {
+  auto start = std::chrono::steady_clock::now();
+  codegen::cuda::KernelCompileStatistics statistics;
+  llvm::Expected<std::vector<codegen::cuda::CompiledKernel>> compiled =
+      codegen::cuda::compileKernels(generated.kernels, *options.target,
+                                    kernelCompilerOptions(options),
+                                    &statistics);
+  if (!compiled)
+    return Status::failure("compiling the kernels for " +
+                           options.target->describe() + ": " +
+                           llvm::toString(compiled.takeError()));
+  generated.compiled = std::move(*compiled);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  if (options.verbose || options.stats)
+    (options.verbose ? llvm::errs() : llvm::outs())
+        << "llmc: kernels: " << generated.kernels.size() << " for sm_"
+        << options.target->sm << ", " << statistics.compiled
+        << " compiled with NVRTC, " << statistics.cacheHits
+        << " from the cache, " << llvm::format("%.2f", seconds) << " s\n";
+  return Status::success();
+}
+
+/// One KernelModule per compiled kernel; every plan.kernel of the
+/// translation names its module by entry.
+Status addKernelModules(const CompileOptions &options,
+                        GeneratedKernels &generated,
+                        artifact::PlanTranslation &translation,
+                        artifact::ArtifactSpec &spec) {
+  llvm::StringMap<uint32_t> moduleByEntry;
+  for (auto [kernel, compiled] :
+       llvm::zip(generated.kernels, generated.compiled)) {
+    artifact::KernelModuleSpec module;
+    module.sm = options.target->sm;
+    module.cubin.assign(compiled.cubin.begin(), compiled.cubin.end());
+    module.ptx = std::move(compiled.ptx);
+    for (const codegen::cuda::KernelEntry &entry : kernel.entries) {
+      module.entries.push_back(entry.name);
+      moduleByEntry[entry.name] = uint32_t(spec.kernelModules.size());
+    }
+    spec.kernelModules.push_back(std::move(module));
+  }
+  for (artifact::KernelSpec &kernel : translation.kernels) {
+    auto it = moduleByEntry.find(kernel.entry);
+    if (it == moduleByEntry.end())
+      return Status::failure("internal error: plan.kernel @" + kernel.name +
+                             " names entry '" + kernel.entry +
+                             "', which no compiled kernel exports");
+    kernel.module = it->second;
+  }
+  spec.kernels = std::move(translation.kernels);
+  return Status::success();
+}
+
+/// The plan module to an artifact file; `generated` holds the compiled
+/// kernels of a GPU target (empty otherwise).
 Status writeArtifactFile(mlir::ModuleOp module, const CompileOptions &options,
-                         const frontends::ImportedModel *imported) {
+                         const frontends::ImportedModel *imported,
+                         GeneratedKernels &generated) {
   auto start = std::chrono::steady_clock::now();
   llvm::Expected<artifact::PlanTranslation> translation =
       artifact::translatePlan(module, options.maxTokens);
@@ -278,6 +391,9 @@ Status writeArtifactFile(mlir::ModuleOp module, const CompileOptions &options,
   spec.config.maxBatch = options.maxBatch > 0 ? options.maxBatch : 1;
   spec.tensors = std::move(translation->tensors);
   spec.plans = std::move(translation->plans);
+  if (Status status = addKernelModules(options, generated, *translation, spec);
+      !status.ok())
+    return status;
 
   if (translation->kvCacheDType)
     spec.config.kvCacheDType = *translation->kvCacheDType;
@@ -505,6 +621,33 @@ Status compileModel(const CompileOptions &options) {
   if (options.verbose)
     llvm::errs() << "llmc: ran llm-lower-to-plan{max-tokens="
                  << options.maxTokens << "}, plan-memory\n";
+  // A GPU artifact carries each step's kernel launches beside the step (the
+  // CPU backend still runs the step). Without NVRTC there are no kernels to
+  // launch: the artifact is still written, for the CPU backend only, with a
+  // warning (a clear error would break every GPU-target compile of such a
+  // build, including the ones that only inspect or run on the CPU).
+  GeneratedKernels generated;
+  bool generateKernels =
+      options.target->isGpu() &&
+      (options.emit == EmitKind::Plan || options.emit == EmitKind::Artifact);
+  if (generateKernels && options.emit == EmitKind::Artifact &&
+      !codegen::cuda::haveNvrtc()) {
+    llvm::errs() << "llmc: warning: this llmc was built without the CUDA "
+                    "toolkit (NVRTC), so the artifact for "
+                 << options.target->describe()
+                 << " holds no kernels and runs on the CPU backend only; "
+                    "rebuild llmc with CUDA to run it on the GPU\n";
+    generateKernels = false;
+  }
+  if (generateKernels) {
+    if (Status status =
+            attachGeneratedLaunches(*module, options, generated.kernels);
+        !status.ok())
+      return status;
+    if (options.verbose)
+      llvm::errs() << "llmc: attached the launches of "
+                   << generated.kernels.size() << " generated kernels\n";
+  }
   if (options.emit == EmitKind::Plan)
     return writeMlir(*module, options.outputPath);
   if (options.emit == EmitKind::Cuda || options.emit == EmitKind::Ptx) {
@@ -512,11 +655,16 @@ Status compileModel(const CompileOptions &options) {
             *module, *options.target,
             options.emit == EmitKind::Cuda ? codegen::cuda::EmitFormat::Cuda
                                            : codegen::cuda::EmitFormat::Ptx,
-            options.outputPath))
+            options.outputPath, kernelCompilerOptions(options)))
       return Status::failure(llvm::toString(std::move(error)));
     return Status::success();
   }
-  return writeArtifactFile(*module, options, imported ? &*imported : nullptr);
+  if (generateKernels)
+    if (Status status = compileGeneratedKernels(options, generated);
+        !status.ok())
+      return status;
+  return writeArtifactFile(*module, options, imported ? &*imported : nullptr,
+                           generated);
 }
 
 } // namespace llmc

@@ -28,6 +28,7 @@ struct RawCompileArguments {
   std::optional<std::string> maxTokens;
   std::optional<std::string> maxSeqLen;
   std::optional<std::string> maxBatch;
+  std::optional<std::string> jobs;
   std::optional<std::string> kvCache;
   std::optional<std::string> activationScales;
   std::optional<std::string> keepFp;
@@ -117,6 +118,7 @@ Status scanArguments(const std::vector<std::string> &args,
     if (takeOptionValue(args, index, "--max-tokens", raw.maxTokens, status) ||
         takeOptionValue(args, index, "--max-seq-len", raw.maxSeqLen, status) ||
         takeOptionValue(args, index, "--max-batch", raw.maxBatch, status) ||
+        takeOptionValue(args, index, "--jobs", raw.jobs, status) ||
         takeOptionValue(args, index, "--target", raw.target, status) ||
         takeOptionValue(args, index, "--quant", raw.quant, status) ||
         takeOptionValue(args, index, "--kv-cache", raw.kvCache, status) ||
@@ -320,8 +322,8 @@ std::string compileUsage() {
          "[--kv-cache=KIND] [--calib=FILE] [--calib-cache=FILE] "
          "[--emit=artifact|plan|mlir|cuda|ptx] [--max-tokens=N] "
          "[--max-seq-len=N] "
-         "[--max-batch=N] [--synthetic-weights] [--no-fuse] [--stats] "
-         "[--verbose]\n"
+         "[--max-batch=N] [--jobs=N] [--synthetic-weights] [--no-fuse] "
+         "[--stats] [--verbose]\n"
          "\n"
          "  MODEL           a Hugging Face model directory, .gguf, .onnx or "
          "an llm-dialect .mlir file\n"
@@ -362,6 +364,8 @@ std::string compileUsage() {
          "holds (recorded in the artifact)\n"
          "  --max-batch=N   the most sequences batched at once (recorded in "
          "the artifact)\n"
+         "  --jobs=N        GPU kernels compiled in parallel (default: one per "
+         "hardware thread)\n"
          "  --synthetic-weights\n"
          "                  store a seed per tensor instead of its bytes; the "
          "runtime generates\n"
@@ -445,6 +449,10 @@ Status parseCompileOptions(const std::vector<std::string> &args,
     return status;
   if (Status status = parsePositive(raw.maxBatch, "--max-batch",
                                     int64_t(1) << 20, options.maxBatch);
+      !status.ok())
+    return status;
+  if (Status status =
+          parsePositive(raw.jobs, "--jobs", int64_t(1) << 10, options.jobs);
       !status.ok())
     return status;
   options.syntheticWeights = raw.syntheticWeights;

@@ -114,6 +114,9 @@ struct CompileOptions {
   /// context length and one sequence).
   int64_t maxSeqLen = 0;
   int64_t maxBatch = 0;
+  /// `--jobs`: NVRTC compiles of GPU kernels in parallel; 0: one per
+  /// hardware thread.
+  int64_t jobs = 0;
   /// Store a seed per tensor instead of its bytes; the runtime generates
   /// deterministic values at load. The checkpoint's weights are never read
   /// (a Hugging Face directory may hold config.json alone).

@@ -35,6 +35,15 @@ def Plan_Dialect : Dialect {
     i32 and i4 (packed two per byte).
   }];
   let useDefaultAttributePrinterParser = 1;
+  // `plan.launches` on a step (see Plan_LaunchAttr) is checked against the
+  // step it sits on.
+  let hasOperationAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// The discardable attribute of a step that lists its launches.
+    static constexpr ::llvm::StringLiteral getLaunchesAttrName() {
+      return ::llvm::StringLiteral("plan.launches");
+    }
+  }];
 }
 
 //===----------------------------------------------------------------------===//
@@ -109,6 +118,58 @@ def Plan_ArenaKindAttr : EnumAttr<Plan_Dialect, Plan_ArenaKind, "arena_kind">;
 def Plan_GemmBackendAttr : EnumAttr<Plan_Dialect, Plan_GemmBackend, "gemm_backend">;
 def Plan_CollectiveKindAttr : EnumAttr<Plan_Dialect, Plan_CollectiveKind, "collective_kind">;
 def Plan_ReductionKindAttr : EnumAttr<Plan_Dialect, Plan_ReductionKind, "reduction">;
+
+//===----------------------------------------------------------------------===//
+// Attributes
+//===----------------------------------------------------------------------===//
+
+// A launch is an attribute of the step it runs rather than an op that
+// replaces it: the CPU backend (the reference) runs the step, a GPU backend
+// its launches, so one plan (and one artifact) serves both. The buffers are
+// the step's own operands, named by index, so they cannot drift apart.
+def Plan_LaunchAttr : AttrDef<Plan_Dialect, "Launch"> {
+  let mnemonic = "launch";
+  let summary = "one launch of a generated kernel that runs (part of) a step";
+  let description = [{
+    Sits in the `plan.launches` list of a `plan.compute` or `plan.gemm`: a
+    GPU backend runs the step as its launches, in order, skipping those whose
+    token range `[min_tokens, max_tokens]` (0: unbounded) does not hold the
+    forward call's token count T. `kernel` names a `plan.kernel`; `args` are
+    indices of the step's operands, in the kernel's parameter order. `grid`
+    and `block` are those of a launch over max-tokens; a grid dimension d
+    with `grid_token_scale[2d] > 0` is `min(ceil(T * grid_token_scale[2d] /
+    grid_token_scale[2d + 1]), grid[d])` for T tokens. After the buffers the
+    kernel takes one 64-bit `T * k` per `token_args` entry k, then the
+    `extra_args` ("batch": the forward call's `LlmcDeviceBatch`, "layer": the
+    step's `layer` attribute, "scratch": `scratch_bytes` of device scratch).
+
+    ```mlir
+    plan.compute "rms_norm"(%x, %w : memref<64x576xbf16>, memref<576xbf16>
+        -> %y : memref<64x576xbf16>) {epsilon = 1.000000e-05 : f64,
+        plan.launches = [#plan.launch<kernel = @llmc_rms_norm_576_0123abcd,
+          grid = [64, 1, 1], block = [256, 1, 1],
+          args = [0, 1, 2],
+          grid_token_scale = [1, 1, 0, 1, 0, 1],
+          token_args = [1]>]}
+    ```
+  }];
+  let parameters = (ins
+    "::mlir::FlatSymbolRefAttr":$kernel,
+    "::mlir::DenseI64ArrayAttr":$grid,
+    "::mlir::DenseI64ArrayAttr":$block,
+    "::mlir::DenseI64ArrayAttr":$args,
+    OptionalParameter<"::mlir::DenseI64ArrayAttr">:$grid_token_scale,
+    OptionalParameter<"::mlir::DenseI64ArrayAttr">:$token_args,
+    OptionalParameter<"::mlir::ArrayAttr">:$extra_args,
+    DefaultValuedParameter<"int64_t", "0">:$shared_bytes,
+    DefaultValuedParameter<"int64_t", "0">:$scratch_bytes,
+    DefaultValuedParameter<"int64_t", "0">:$min_tokens,
+    DefaultValuedParameter<"int64_t", "0">:$max_tokens);
+  let assemblyFormat = "`<` struct(params) `>`";
+  // What needs no step: shapes, limits and names. The dialect's
+  // verifyOperationAttribute checks the rest against the step.
+  let genVerifyDecl = 1;
+}
 
 //===----------------------------------------------------------------------===//
 // Base op

@@ -36,19 +36,36 @@ bool isFloat8(Type type) { return isa<Float8E4M3FNType, Float8E5M2Type>(type); }
 
 /// A `[x, y, z]` launch dimension: three positive sizes, each at most its
 /// CUDA limit.
-LogicalResult verifyLaunchDims(Operation *op, StringRef name,
-                               ArrayRef<int64_t> dims,
+LogicalResult verifyLaunchDims(function_ref<InFlightDiagnostic()> emitError,
+                               StringRef name, ArrayRef<int64_t> dims,
                                ArrayRef<int64_t> limits) {
   if (dims.size() != 3)
-    return op->emitOpError()
-           << name << " must have 3 dimensions [x, y, z], got "
-           << formatShape(dims);
+    return emitError() << name << " must have 3 dimensions [x, y, z], got "
+                       << formatShape(dims);
   static constexpr StringLiteral axes[] = {"x", "y", "z"};
   for (auto [axis, dim, limit] : llvm::zip(axes, dims, limits))
     if (dim <= 0 || dim > limit)
-      return op->emitOpError()
-             << name << " " << axis << " must be in [1, " << limit << "], got "
-             << dim << " in " << formatShape(dims);
+      return emitError() << name << " " << axis << " must be in [1, " << limit
+                         << "], got " << dim << " in " << formatShape(dims);
+  return success();
+}
+
+/// CUDA's limits: grid x < 2^31, grid y and z <= 65535; block x and y <=
+/// 1024, z <= 64, at most 1024 threads in all; no negative shared memory.
+LogicalResult verifyGridAndBlock(function_ref<InFlightDiagnostic()> emitError,
+                                 ArrayRef<int64_t> grid,
+                                 ArrayRef<int64_t> block, int64_t sharedBytes) {
+  if (failed(verifyLaunchDims(emitError, "grid", grid,
+                              {(int64_t{1} << 31) - 1, 65535, 65535})) ||
+      failed(verifyLaunchDims(emitError, "block", block, {1024, 1024, 64})))
+    return failure();
+  int64_t threads = block[0] * block[1] * block[2];
+  if (threads > 1024)
+    return emitError() << "block " << formatShape(block) << " has " << threads
+                       << " threads; a block has at most 1024";
+  if (sharedBytes < 0)
+    return emitError() << "shared_bytes must be non-negative, got "
+                       << sharedBytes;
   return success();
 }
 
@@ -203,22 +220,8 @@ LogicalResult SliceOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
 //===----------------------------------------------------------------------===//
 
 LogicalResult LaunchOp::verify() {
-  // CUDA's limits: grid x < 2^31, grid y and z <= 65535; block x and y <= 1024,
-  // z <= 64, at most 1024 threads in all.
-  if (failed(verifyLaunchDims(*this, "grid", getGrid(),
-                              {(int64_t{1} << 31) - 1, 65535, 65535})) ||
-      failed(verifyLaunchDims(*this, "block", getBlock(), {1024, 1024, 64})))
-    return failure();
-  ArrayRef<int64_t> block = getBlock();
-  int64_t threads = block[0] * block[1] * block[2];
-  if (threads > 1024)
-    return emitOpError("block ") << formatShape(block) << " has " << threads
-                                 << " threads; a block has at most 1024";
-  int64_t sharedBytes = getSharedBytesAttr().getInt();
-  if (sharedBytes < 0)
-    return emitOpError("shared_bytes must be non-negative, got ")
-           << sharedBytes;
-  return success();
+  return verifyGridAndBlock([&] { return emitOpError(); }, getGrid(),
+                            getBlock(), getSharedBytesAttr().getInt());
 }
 
 LogicalResult LaunchOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
@@ -495,6 +498,97 @@ LogicalResult ComputeOp::verify() {
 LogicalResult HostOp::verify() {
   if (getName().empty())
     return emitOpError("host step needs a non-empty name, e.g. \"sample\"");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// #plan.launch and plan.launches
+//===----------------------------------------------------------------------===//
+
+LogicalResult LaunchAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, FlatSymbolRefAttr kernel,
+    DenseI64ArrayAttr grid, DenseI64ArrayAttr block, DenseI64ArrayAttr args,
+    DenseI64ArrayAttr gridTokenScale, DenseI64ArrayAttr tokenArgs,
+    ArrayAttr extraArgs, int64_t sharedBytes, int64_t scratchBytes,
+    int64_t minTokens, int64_t maxTokens) {
+  if (!kernel || !grid || !block || !args)
+    return emitError() << "a launch needs kernel, grid, block and args";
+  if (failed(verifyGridAndBlock(emitError, grid.asArrayRef(),
+                                block.asArrayRef(), sharedBytes)))
+    return failure();
+  if (gridTokenScale) {
+    ArrayRef<int64_t> scale = gridTokenScale.asArrayRef();
+    if (scale.size() != 6)
+      return emitError() << "grid_token_scale must be 3 pairs (n, d), got "
+                         << formatShape(scale);
+    // n = 0 leaves the dimension static, whatever d is.
+    for (size_t i = 0; i < 6; i += 2)
+      if (scale[i] < 0 || (scale[i] > 0 && scale[i + 1] <= 0))
+        return emitError() << "grid_token_scale pair " << i / 2
+                           << " needs n >= 0 and, when n > 0, d > 0, got "
+                           << formatShape(scale);
+  }
+  if (tokenArgs &&
+      llvm::any_of(tokenArgs.asArrayRef(), [](int64_t k) { return k <= 0; }))
+    return emitError() << "token_args must be positive multipliers of T, got "
+                       << formatShape(tokenArgs.asArrayRef());
+  if (extraArgs)
+    for (Attribute extra : extraArgs) {
+      auto name = dyn_cast<StringAttr>(extra);
+      if (!name ||
+          !llvm::is_contained({"batch", "layer", "scratch"}, name.getValue()))
+        return emitError() << "extra_args entries are \"batch\", \"layer\" "
+                              "or \"scratch\", got "
+                           << extra;
+    }
+  if (scratchBytes < 0)
+    return emitError() << "scratch_bytes must be non-negative, got "
+                       << scratchBytes;
+  if (minTokens < 0 || maxTokens < 0 ||
+      (maxTokens > 0 && minTokens > maxTokens))
+    return emitError() << "token range [" << minTokens << ", " << maxTokens
+                       << "] is empty or negative (max_tokens 0: unbounded)";
+  return success();
+}
+
+LogicalResult PlanDialect::verifyOperationAttribute(Operation *op,
+                                                    NamedAttribute attribute) {
+  // Other plan.* annotations (plan.token_rows, plan.weight, ...) are checked
+  // where they are used.
+  if (attribute.getName() != getLaunchesAttrName())
+    return success();
+  if (!isa<ComputeOp, GemmOp>(op))
+    return op->emitOpError("only plan.compute and plan.gemm steps carry ")
+           << getLaunchesAttrName();
+  auto launches = dyn_cast<ArrayAttr>(attribute.getValue());
+  if (!launches || launches.empty() ||
+      !llvm::all_of(launches, llvm::IsaPred<LaunchAttr>))
+    return op->emitOpError() << getLaunchesAttrName()
+                             << " must be a non-empty list of #plan.launch";
+  int64_t operands = op->getNumOperands();
+  for (auto [index, attr] : llvm::enumerate(launches)) {
+    auto launch = cast<LaunchAttr>(attr);
+    auto emitLaunchError = [&, index = index]() {
+      return op->emitOpError("launch ") << index << ": ";
+    };
+    if (!isa_and_nonnull<KernelOp>(
+            SymbolTable::lookupNearestSymbolFrom(op, launch.getKernel())))
+      return emitLaunchError()
+             << "'" << launch.getKernel() << "' does not name a plan.kernel";
+    for (int64_t arg : launch.getArgs().asArrayRef())
+      if (arg < 0 || arg >= operands)
+        return emitLaunchError()
+               << "argument " << arg << " is not an operand index of the step ("
+               << operands << " operands)";
+    bool passesLayer =
+        launch.getExtraArgs() &&
+        llvm::is_contained(launch.getExtraArgs(),
+                           StringAttr::get(op->getContext(), "layer"));
+    if (passesLayer && !op->getAttrOfType<IntegerAttr>("layer"))
+      return emitLaunchError()
+             << "passes the step's layer, but the step has no integer "
+                "'layer' attribute";
+  }
   return success();
 }
 

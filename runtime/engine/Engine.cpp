@@ -536,10 +536,10 @@ Status Engine::create(const loader::Artifact &artifact,
   impl.plan = artifact.plan(0);
   if (!impl.plan)
     return impl.fail("the artifact has no plan for rank 0");
-  if (artifact.targetName() != "cpu")
-    return impl.fail("the engine runs CPU artifacts; this one targets " +
-                     artifact.describeTarget() +
-                     "; recompile with llmc compile --target=cpu");
+  // Every artifact runs here, whatever its target: a GPU artifact's steps
+  // keep their ops beside the kernel launches a GPU backend runs instead
+  // (artifact.fbs `Step.launches`), and this engine is the reference the
+  // GPU backend is compared with.
   impl.maxTokens = impl.plan->max_tokens();
   if (impl.maxTokens <= 0)
     return impl.fail("the plan's max_tokens is 0");

@@ -354,6 +354,118 @@ std::vector<LayerSchemeRun> quantizationByLayer(const Artifact &artifact) {
   return runs;
 }
 
+/// How a GPU backend runs one rank's plan (artifact.fbs `Step.launches`).
+struct LaunchSummary {
+  size_t launches = 0;
+  size_t stepsWithLaunches = 0;
+  /// Decoder layers seen and the kernel launches most of them take at
+  /// decode (T = 1): a step's launches whose token range holds 1, or one
+  /// for a step the backend runs itself (a cuBLASLt GEMM, a collective).
+  size_t layers = 0;
+  size_t launchesPerLayerAtDecode = 0;
+  /// Steps a GPU backend cannot run (compute steps and non-cuBLASLt GEMMs
+  /// without launches), by name, in order of first appearance.
+  std::vector<std::pair<std::string, size_t>> notRunnable;
+};
+
+template <typename F> void forEachStepBuffer(const fb::Step &step, F visit) {
+  auto list = [&](const auto *buffers) {
+    if (buffers)
+      for (const fb::Buffer *buffer : *buffers)
+        visit(buffer);
+  };
+  switch (step.op_type()) {
+  case fb::StepOp::LaunchStep:
+    list(step.op_as_LaunchStep()->args());
+    break;
+  case fb::StepOp::GemmStep: {
+    const fb::GemmStep *gemm = step.op_as_GemmStep();
+    for (const fb::Buffer *buffer :
+         {gemm->a(), gemm->b(), gemm->c(), gemm->scale_a(), gemm->scale_b(),
+          gemm->zero_b()})
+      if (buffer)
+        visit(buffer);
+    break;
+  }
+  case fb::StepOp::ComputeStep:
+    list(step.op_as_ComputeStep()->inputs());
+    list(step.op_as_ComputeStep()->outputs());
+    break;
+  case fb::StepOp::HostStep:
+    list(step.op_as_HostStep()->args());
+    break;
+  default:
+    break;
+  }
+}
+
+/// A step belongs to the decoder layer whose weights it reads or whose KV
+/// cache it names (`layer`), else to the layer of the step before it (as
+/// `llmc compile --stats` counts, compiler/driver/Stats.h).
+LaunchSummary summarizeLaunches(const Artifact &artifact,
+                                const fb::RankPlan &plan) {
+  LaunchSummary summary;
+  std::map<std::pair<uint32_t, uint64_t>, int64_t> weightLayer;
+  if (plan.weight_loads())
+    for (const fb::WeightLoad *load : *plan.weight_loads()) {
+      std::string rest;
+      // The table's name: Artifact::tensor would generate a synthetic
+      // tensor's bytes.
+      weightLayer[{load->arena(), load->offset()}] = splitLayerName(
+          str(artifact.root().tensors()->Get(load->tensor())->name()), rest);
+    }
+  std::map<int64_t, size_t> launchesByLayer;
+  int64_t currentLayer = -1;
+  if (plan.steps())
+    for (const fb::Step *step : *plan.steps()) {
+      size_t launches = Artifact::launchCount(*step);
+      summary.launches += launches;
+      summary.stepsWithLaunches += launches > 0;
+      if (!Artifact::gpuBackendRuns(*step)) {
+        std::string name =
+            step->op_type() == fb::StepOp::ComputeStep
+                ? str(step->op_as_ComputeStep()->name())
+                : std::string("gemm ") +
+                      gemmBackendName(step->op_as_GemmStep()->backend());
+        countName(summary.notRunnable, name);
+      }
+      if (step->op_type() == fb::StepOp::HostStep)
+        continue;
+      int64_t layer = -2;
+      forEachStepBuffer(*step, [&](const fb::Buffer *buffer) {
+        auto it = weightLayer.find({buffer->arena(), buffer->offset()});
+        if (it != weightLayer.end())
+          layer = std::max(layer, it->second);
+      });
+      if (step->op_type() == fb::StepOp::ComputeStep &&
+          step->op_as_ComputeStep()->params())
+        for (const fb::Param *param : *step->op_as_ComputeStep()->params())
+          if (str(param->key()) == "layer" && param->int_value())
+            layer = *param->int_value();
+      if (layer == -2)
+        layer = currentLayer;
+      currentLayer = layer;
+      size_t atDecode = 0;
+      for (size_t i = 0; i < launches; ++i)
+        atDecode += Artifact::launchRunsFor(Artifact::launch(*step, i), 1);
+      launchesByLayer[layer] += launches > 0 ? atDecode : 1;
+    }
+  // The count most layers have (the larger on a tie).
+  std::map<size_t, size_t> layersByLaunches;
+  for (auto [layer, launches] : launchesByLayer)
+    if (layer >= 0) {
+      ++summary.layers;
+      ++layersByLaunches[launches];
+    }
+  size_t mostLayers = 0;
+  for (auto [launches, layers] : layersByLaunches)
+    if (layers >= mostLayers) {
+      mostLayers = layers;
+      summary.launchesPerLayerAtDecode = launches;
+    }
+  return summary;
+}
+
 std::string layerRange(const LayerSchemeRun &run) {
   if (run.firstLayer < 0)
     return "other";
@@ -506,6 +618,21 @@ std::string formatArtifactText(const Artifact &artifact) {
         arenaTotal += arena->bytes();
       }
     os << "    arena total: " << arenaTotal << " bytes\n";
+    // GPU artifacts only: the CPU backend runs every step itself.
+    if (!artifact.targetSm().empty()) {
+      LaunchSummary launches = summarizeLaunches(artifact, *plan);
+      os << "    launches: " << launches.launches << " in "
+         << launches.stepsWithLaunches << " steps; per decoder layer at "
+         << "decode (T = 1): " << launches.launchesPerLayerAtDecode << " ("
+         << launches.layers << " layers)\n";
+      os << "    not runnable on the GPU:";
+      if (launches.notRunnable.empty())
+        os << " none";
+      for (size_t i = 0; i < launches.notRunnable.size(); ++i)
+        os << (i ? ", " : " ") << launches.notRunnable[i].first << " x"
+           << launches.notRunnable[i].second;
+      os << "\n";
+    }
   }
   return os.str();
 }
@@ -635,6 +762,18 @@ std::string formatArtifactJson(const Artifact &artifact) {
       entry["inputs"] = namedBuffersJson(plan->inputs());
       entry["outputs"] = namedBuffersJson(plan->outputs());
       entry["step_sequence"] = steps;
+      if (!artifact.targetSm().empty()) {
+        LaunchSummary launches = summarizeLaunches(artifact, *plan);
+        nlohmann::ordered_json notRunnable = nlohmann::ordered_json::object();
+        for (const auto &[name, n] : launches.notRunnable)
+          notRunnable[name] = n;
+        entry["launches"] = launches.launches;
+        entry["steps_with_launches"] = launches.stepsWithLaunches;
+        entry["decoder_layers"] = launches.layers;
+        entry["launches_per_layer_at_decode"] =
+            launches.launchesPerLayerAtDecode;
+        entry["not_runnable_on_gpu"] = std::move(notRunnable);
+      }
       plans.push_back(std::move(entry));
     }
   j["plans"] = std::move(plans);

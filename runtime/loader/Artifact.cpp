@@ -455,12 +455,29 @@ Status Artifact::verifyContents() {
   }
   const auto *kernels = root_->kernels();
   size_t kernelCount = kernels ? kernels->size() : 0;
-  for (size_t i = 0; i < kernelCount; ++i)
-    if (kernels->Get(i)->module_index() >= moduleCount)
-      return fail("corrupt metadata: kernel '" + str(kernels->Get(i)->name()) +
+  for (size_t i = 0; i < kernelCount; ++i) {
+    const fb::Kernel *kernel = kernels->Get(i);
+    if (kernel->module_index() >= moduleCount)
+      return fail("corrupt metadata: kernel '" + str(kernel->name()) +
                   "' refers to module " +
-                  std::to_string(kernels->Get(i)->module_index()) + " of " +
+                  std::to_string(kernel->module_index()) + " of " +
                   std::to_string(moduleCount));
+    // A backend looks the entry up in its module by name; a module that
+    // lists its entries must list this one.
+    const auto *entries = modules->Get(kernel->module_index())->entries();
+    if (!kernel->entry() || kernel->entry()->size() == 0)
+      return fail("corrupt metadata: kernel '" + str(kernel->name()) +
+                  "' has no entry point");
+    if (entries && entries->size() > 0 &&
+        std::none_of(entries->begin(), entries->end(),
+                     [&](const flatbuffers::String *entry) {
+                       return entry->string_view() ==
+                              kernel->entry()->string_view();
+                     }))
+      return fail("corrupt metadata: kernel '" + str(kernel->name()) +
+                  "': module " + std::to_string(kernel->module_index()) +
+                  " has no entry '" + str(kernel->entry()) + "'");
+  }
 
   // Plans: every index resolves and every buffer fits its arena.
   const auto *plans = root_->plans();
@@ -549,23 +566,79 @@ Status Artifact::verifyContents() {
               return status;
         return Status::success();
       };
+      // A launch, as the step's op or one of its `launches`.
+      auto checkLaunch = [&](const fb::LaunchStep *launch,
+                             const std::string &what) -> Status {
+        if (!launch)
+          return fail("corrupt metadata: " + rank + ": " + what +
+                      " is missing");
+        if (launch->kernel() >= kernelCount)
+          return fail("corrupt metadata: " + rank + ": " + what +
+                      " launches kernel " + std::to_string(launch->kernel()) +
+                      " of " + std::to_string(kernelCount));
+        if (!launch->grid() || launch->grid()->size() != 3 ||
+            !launch->block() || launch->block()->size() != 3)
+          return fail("corrupt metadata: " + rank + ": " + what +
+                      " needs a 3-D grid and block");
+        for (size_t d = 0; d < 3; ++d)
+          if (launch->grid()->Get(d) == 0 || launch->block()->Get(d) == 0)
+            return fail("corrupt metadata: " + rank + ": " + what +
+                        " has an empty grid or block");
+        if (const auto *scale = launch->grid_token_scale()) {
+          if (scale->size() != 6)
+            return fail("corrupt metadata: " + rank + ": " + what +
+                        " has a grid_token_scale of " +
+                        std::to_string(scale->size()) +
+                        " values, not 3 pairs (n, d)");
+          // n = 0 (static) ignores d.
+          for (size_t n = 0; n < 6; n += 2)
+            if (scale->Get(n) > 0 && scale->Get(n + 1) == 0)
+              return fail("corrupt metadata: " + rank + ": " + what +
+                          " divides the grid by 0 tokens");
+        }
+        if (!elementsAligned(launch->token_args()))
+          return fail("corrupt metadata: " + rank + ": " + what +
+                      " has misaligned token arguments");
+        if (const auto *extra = launch->extra_args())
+          for (fb::LaunchArg arg : *extra)
+            if (arg > fb::LaunchArg::MAX)
+              return fail(rank + ": " + what + " passes a runtime argument " +
+                          "this runtime does not know (" +
+                          std::to_string(int(arg)) + "); update llmc-runtime");
+        if (launch->max_tokens() != 0 &&
+            launch->min_tokens() > launch->max_tokens())
+          return fail("corrupt metadata: " + rank + ": " + what +
+                      " runs for no token count (min_tokens " +
+                      std::to_string(launch->min_tokens()) + " > max_tokens " +
+                      std::to_string(launch->max_tokens()) + ")");
+        const auto *args = launch->args();
+        for (size_t i = 0; args && i < args->size(); ++i)
+          if (Status status = checkBuffer(args->Get(i), what + " argument " +
+                                                            std::to_string(i));
+              !status)
+            return status;
+        return Status::success();
+      };
       // The verifier accepts a union whose type is set but whose table is
       // absent; every op_as_*() below may then be null.
       if (!step->op())
         return fail("corrupt metadata: " + rank + ": " + where +
                     " has no operation");
+      if (const auto *launches = step->launches()) {
+        if (step->op_type() != fb::StepOp::ComputeStep &&
+            step->op_type() != fb::StepOp::GemmStep && launches->size() > 0)
+          return fail("corrupt metadata: " + rank + ": " + where +
+                      " has launches but is not a compute or GEMM step");
+        for (size_t l = 0; l < launches->size(); ++l)
+          if (Status status = checkLaunch(
+                  launches->Get(l), where + " launch " + std::to_string(l));
+              !status)
+            return status;
+      }
       switch (step->op_type()) {
       case fb::StepOp::LaunchStep: {
-        const fb::LaunchStep *launch = step->op_as_LaunchStep();
-        if (launch->kernel() >= kernelCount)
-          return fail("corrupt metadata: " + rank + ": " + where +
-                      " launches kernel " + std::to_string(launch->kernel()) +
-                      " of " + std::to_string(kernelCount));
-        if (!launch->grid() || launch->grid()->size() != 3 ||
-            !launch->block() || launch->block()->size() != 3)
-          return fail("corrupt metadata: " + rank + ": " + where +
-                      " needs a 3-D grid and block");
-        if (Status status = checkBuffers(launch->args(), "argument"); !status)
+        if (Status status = checkLaunch(step->op_as_LaunchStep(), where);
+            !status)
           return status;
         break;
       }
@@ -948,6 +1021,50 @@ Status Artifact::kernelModuleBlobs(size_t index, const uint8_t *&cubin,
     ptxBytes = module->ptx()->bytes();
   }
   return Status::success();
+}
+
+size_t Artifact::kernelModuleCount() const {
+  return root_->kernel_modules() ? root_->kernel_modules()->size() : 0;
+}
+
+const fb::KernelModule &Artifact::kernelModule(size_t index) const {
+  return *root_->kernel_modules()->Get(index);
+}
+
+size_t Artifact::kernelCount() const {
+  return root_->kernels() ? root_->kernels()->size() : 0;
+}
+
+const fb::Kernel &Artifact::kernel(size_t index) const {
+  return *root_->kernels()->Get(index);
+}
+
+size_t Artifact::launchCount(const fb::Step &step) {
+  return step.launches() ? step.launches()->size() : 0;
+}
+
+const fb::LaunchStep &Artifact::launch(const fb::Step &step, size_t index) {
+  return *step.launches()->Get(index);
+}
+
+bool Artifact::launchRunsFor(const fb::LaunchStep &launch, uint32_t tokens) {
+  return launch.min_tokens() <= tokens &&
+         (launch.max_tokens() == 0 || tokens <= launch.max_tokens());
+}
+
+bool Artifact::gpuBackendRuns(const fb::Step &step) {
+  if (launchCount(step) > 0)
+    return true;
+  switch (step.op_type()) {
+  case fb::StepOp::LaunchStep:
+  case fb::StepOp::HostStep:
+  case fb::StepOp::CollectiveStep:
+    return true;
+  case fb::StepOp::GemmStep:
+    return step.op_as_GemmStep()->backend() == fb::GemmBackend::CublasLt;
+  default:
+    return false;
+  }
 }
 
 const fb::RankPlan *Artifact::plan(uint32_t rank) const {

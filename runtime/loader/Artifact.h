@@ -146,6 +146,26 @@ public:
                            uint64_t &cubinBytes, const uint8_t *&ptx,
                            uint64_t &ptxBytes) const;
 
+  /// Compiled kernels (GPU targets; none for cpu), verified at open: every
+  /// kernel's module exists and exports its entry, every blob is in bounds.
+  size_t kernelModuleCount() const;
+  const fb::KernelModule &kernelModule(size_t index) const;
+  size_t kernelCount() const;
+  const fb::Kernel &kernel(size_t index) const;
+
+  /// How a GPU backend runs a step (`Step.launches`, verified at open: each
+  /// kernel index in range, 3-D grid and block, buffers in their arenas):
+  /// its launches in order, those whose token range holds T.
+  static size_t launchCount(const fb::Step &step);
+  static const fb::LaunchStep &launch(const fb::Step &step, size_t index);
+  /// min_tokens <= tokens and (max_tokens == 0 or tokens <= max_tokens).
+  static bool launchRunsFor(const fb::LaunchStep &launch, uint32_t tokens);
+  /// Whether a GPU backend can run the step: it has launches, or its op is
+  /// one the backend runs itself (a cuBLASLt GEMM, a host step, a
+  /// collective, a standalone launch). A compute step or a generated GEMM
+  /// without launches needs code generation the artifact lacks.
+  static bool gpuBackendRuns(const fb::Step &step);
+
   /// The plan of rank `rank`, or nullptr.
   const fb::RankPlan *plan(uint32_t rank) const;
 

@@ -293,6 +293,19 @@ TEST(CompileOptionsTest, PlanLimitsAndSyntheticWeights) {
   EXPECT_TRUE(fp16.status.ok()) << fp16.status.message;
 }
 
+// --jobs: how many GPU kernels NVRTC compiles at once; 0 (one per hardware
+// thread) unless given, and a positive count when given.
+TEST(CompileOptionsTest, Jobs) {
+  EXPECT_EQ(parse({"m", "--target=h100", "-o", "x"}).options.jobs, 0);
+  Parsed four = parse({"m", "--target=h100", "-o", "x", "--jobs=4"});
+  ASSERT_TRUE(four.status.ok()) << four.status.message;
+  EXPECT_EQ(four.options.jobs, 4);
+  Parsed zero = parse({"m", "--target=h100", "-o", "x", "--jobs", "0"});
+  EXPECT_EQ(zero.status.code, StatusCode::UsageError);
+  EXPECT_EQ(zero.status.message,
+            "--jobs must be an integer in [1, 1024], got '0'");
+}
+
 // --kv-cache: auto picks FP8 where the chip converts natively, INT8
 // elsewhere (the CPU emulates FP8); fp8 on a chip without it is refused.
 TEST(CompileOptionsTest, KVCacheModes) {

@@ -4,7 +4,7 @@
 // MODEL.mlir is a plan module, or an llm-dialect module that is lowered
 // first (llm-lower-to-plan, plan-memory). `--time` compiles every kernel
 // with NVRTC through the cache and prints the seconds and cache hits;
-// `--lower-launches` prints the plan with generated steps as plan.launch.
+// `--attach-launches` prints the plan with each generated step's launches.
 //
 //===----------------------------------------------------------------------===//
 
@@ -45,9 +45,9 @@ static cl::opt<std::string> gemmBackend("gemm-backend",
 static cl::opt<std::string> cacheDirectory("cache-dir",
                                            cl::desc("kernel cache folder"));
 static cl::opt<bool> noCache("no-cache", cl::desc("bypass the kernel cache"));
-static cl::opt<bool> lowerLaunches(
-    "lower-launches",
-    cl::desc("replace generated steps by plan.launch and print the plan"));
+static cl::opt<bool> attachLaunchesToSteps(
+    "attach-launches",
+    cl::desc("attach each generated step's plan.launches and print the plan"));
 static cl::opt<bool>
     timeCompile("time",
                 cl::desc("compile every kernel and print seconds, no output"));
@@ -85,12 +85,12 @@ int main(int argc, char **argv) {
       return 1;
   }
 
-  if (lowerLaunches) {
+  if (attachLaunchesToSteps) {
     Expected<cuda::PlanKernels> kernels =
         cuda::collectPlanKernelsOrError(*module, *target);
     if (!kernels)
       return fail(toString(kernels.takeError()));
-    if (failed(cuda::replaceStepsWithLaunches(*module, *kernels)) ||
+    if (failed(cuda::attachLaunches(*module, *kernels)) ||
         failed(mlir::verify(*module)))
       return 1;
     module->print(outs());

@@ -1,4 +1,4 @@
-//===- LaunchLowering.cpp - plan steps to plan.launch of generated kernels ===//
+//===- LaunchLowering.cpp - attach generated kernels' launches to steps ---===//
 
 #include "compiler/codegen/cuda/LaunchLowering.h"
 #include "dialects/plan/PlanOps.h"
@@ -38,10 +38,49 @@ bool isTokenRows(Value buffer) {
   return slice && slice->hasAttr("plan.token_rows");
 }
 
+StringRef extraArgumentName(ExtraArgument argument) {
+  switch (argument) {
+  case ExtraArgument::Batch:
+    return "batch";
+  case ExtraArgument::Layer:
+    return "layer";
+  case ExtraArgument::Scratch:
+    return "scratch";
+  }
+  return "?";
+}
+
+/// The launch of `entry` for `step`, whose operand `argumentIndices[i]` is
+/// the kernel's buffer parameter i.
+plan::LaunchAttr buildLaunch(OpBuilder &builder, const KernelEntry &entry,
+                             ArrayRef<int64_t> argumentIndices,
+                             int64_t maxTokens) {
+  // A variant bounded below max-tokens (a GEMV for T <= 4) is sized for its
+  // own bound.
+  int64_t tokens =
+      entry.maxTokens > 0 ? std::min(entry.maxTokens, maxTokens) : maxTokens;
+  std::array<int64_t, 3> grid = launchGrid(entry, tokens);
+  std::array<int64_t, 6> scale = gridTokenScale(entry);
+  SmallVector<Attribute> extra;
+  for (ExtraArgument argument : entry.extraArguments)
+    extra.push_back(builder.getStringAttr(extraArgumentName(argument)));
+  return plan::LaunchAttr::get(
+      builder.getContext(),
+      FlatSymbolRefAttr::get(builder.getStringAttr(entry.name)),
+      builder.getDenseI64ArrayAttr(grid),
+      builder.getDenseI64ArrayAttr({entry.blockThreads, 1, 1}),
+      builder.getDenseI64ArrayAttr(argumentIndices),
+      builder.getDenseI64ArrayAttr(scale),
+      entry.tokenArguments.empty()
+          ? DenseI64ArrayAttr()
+          : builder.getDenseI64ArrayAttr(entry.tokenArguments),
+      extra.empty() ? ArrayAttr() : builder.getArrayAttr(extra),
+      /*shared_bytes=*/0, entry.scratchBytes, entry.minTokens, entry.maxTokens);
+}
+
 } // namespace
 
-FailureOr<int64_t> replaceStepsWithLaunches(ModuleOp plan,
-                                            const PlanKernels &kernels) {
+FailureOr<int64_t> attachLaunches(ModuleOp plan, const PlanKernels &kernels) {
   FailureOr<int64_t> maxTokens = findMaxTokens(plan);
   if (failed(maxTokens)) {
     plan.emitError("cannot tell the plan's max-tokens: no plan.token_rows "
@@ -50,45 +89,55 @@ FailureOr<int64_t> replaceStepsWithLaunches(ModuleOp plan,
   }
   OpBuilder builder(plan.getContext());
   SymbolTable symbols(plan);
-  int64_t replaced = 0;
+  int64_t attached = 0;
   for (const PlanKernels::StepKernel &use : kernels.stepKernels) {
     // The grid rules scale with T: a step over fixed-size buffers (none
-    // yet) keeps its plan.compute until kernels take static row counts.
+    // yet) keeps only its op until kernels take static row counts.
     if (!llvm::any_of(use.arguments, isTokenRows))
       continue;
-    const CudaKernel &kernel = kernels.kernels[use.kernel];
-    // plan.launch has no batch, layer or scratch operands yet: kernels that
-    // take them (rope_kv_write, attention) keep their plan.compute.
-    if (llvm::any_of(kernel.entries, [](const KernelEntry &entry) {
-          return !entry.extraArguments.empty();
-        }))
-      continue;
-    const KernelEntry &entry = kernel.entries.front();
-    if (!symbols.lookup(entry.name)) {
-      builder.setInsertionPoint(
-          (*plan.getOps<plan::RankOp>().begin()).getOperation());
-      auto declaration = plan::KernelOp::create(
-          builder, use.step->getLoc(), builder.getStringAttr(entry.name),
-          builder.getStringAttr(entry.name), builder.getStringAttr(kernel.kind),
-          builder.getStringAttr(kernel.sourceHash));
-      symbols.insert(declaration);
+    Operation *step = use.step;
+    SmallVector<int64_t> argumentIndices;
+    for (Value argument : use.arguments) {
+      auto operand = llvm::find(step->getOperands(), argument);
+      if (operand == step->getOperands().end())
+        return step->emitOpError("kernel argument ")
+               << argumentIndices.size()
+               << " is not an operand of the step; a launch passes only the "
+                  "step's buffers";
+      argumentIndices.push_back(operand - step->getOperands().begin());
     }
-    std::array<int64_t, 3> grid = launchGrid(entry, *maxTokens);
-    std::array<int64_t, 6> scale = gridTokenScale(entry);
-    builder.setInsertionPoint(use.step);
-    auto launch = plan::LaunchOp::create(
-        builder, use.step->getLoc(),
-        FlatSymbolRefAttr::get(builder.getStringAttr(entry.name)),
-        builder.getDenseI64ArrayAttr(grid),
-        builder.getDenseI64ArrayAttr({entry.blockThreads, 1, 1}),
-        builder.getI64IntegerAttr(0), use.arguments);
-    launch->setAttr(kGridTokenScaleAttr, builder.getDenseI64ArrayAttr(scale));
-    launch->setAttr(kTokenArgsAttr,
-                    builder.getDenseI64ArrayAttr(entry.tokenArguments));
-    use.step->erase();
-    ++replaced;
+    const CudaKernel &kernel = kernels.kernels[use.kernel];
+    SmallVector<Attribute> launches;
+    for (const KernelEntry &entry : kernel.entries) {
+      // A variant for more tokens than the plan carries never runs.
+      if (entry.minTokens > *maxTokens)
+        continue;
+      if (llvm::is_contained(entry.extraArguments, ExtraArgument::Layer) &&
+          !step->getAttrOfType<IntegerAttr>("layer"))
+        return step->emitOpError("kernel ")
+               << entry.name
+               << " takes the decoder layer, but the step has no integer "
+                  "'layer' attribute";
+      if (!symbols.lookup(entry.name)) {
+        builder.setInsertionPoint(
+            (*plan.getOps<plan::RankOp>().begin()).getOperation());
+        auto declaration = plan::KernelOp::create(
+            builder, step->getLoc(), builder.getStringAttr(entry.name),
+            builder.getStringAttr(entry.name),
+            builder.getStringAttr(kernel.kind),
+            builder.getStringAttr(kernel.sourceHash));
+        symbols.insert(declaration);
+      }
+      launches.push_back(
+          buildLaunch(builder, entry, argumentIndices, *maxTokens));
+    }
+    if (launches.empty())
+      continue;
+    step->setAttr(plan::PlanDialect::getLaunchesAttrName(),
+                  builder.getArrayAttr(launches));
+    ++attached;
   }
-  return replaced;
+  return attached;
 }
 
 } // namespace llmc::codegen::cuda

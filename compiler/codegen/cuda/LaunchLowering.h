@@ -1,15 +1,13 @@
-//===- LaunchLowering.h - plan steps to plan.launch of generated kernels --===//
+//===- LaunchLowering.h - attach generated kernels' launches to plan steps ===//
 //
-// For GPU targets: every step that got a generated kernel becomes a
-// plan.launch of the kernel's first entry (declared once by a plan.kernel),
-// its grid and block set for max-tokens. How the grid and the kernel's
-// integer arguments follow the runtime token count T is stated on the
-// launch, until the plan dialect and the artifact schema carry it as
-// fields (docs/codegen.md, "Launches"):
-//   plan.grid_token_scale = [n_x, d_x, n_y, d_y, n_z, d_z]: a dimension with
-//     n > 0 is min(ceil(T * n / d), its grid at max-tokens);
-//   plan.token_args = [k...]: after the buffers, one 64-bit T * k each.
-// Steps whose buffers are not token rows keep their plan.compute.
+// For GPU targets: every step that got a generated kernel keeps its op (the
+// CPU backend, the reference, runs it) and gains a `plan.launches` list of
+// #plan.launch attributes, one per kernel entry, saying how a GPU backend
+// runs it instead; each entry is declared once by a plan.kernel. Grid and
+// block are those of a launch over max-tokens; grid_token_scale, token_args,
+// extra_args and the token range say how a forward call over T tokens
+// launches (docs/codegen.md, "Launches"). PlanToSpec writes them as the
+// artifact's `Step.launches`.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,13 +18,12 @@
 
 namespace llmc::codegen::cuda {
 
-constexpr llvm::StringLiteral kGridTokenScaleAttr = "plan.grid_token_scale";
-constexpr llvm::StringLiteral kTokenArgsAttr = "plan.token_args";
-
-/// Rewrites `plan` in place; `kernels` must come from collectPlanKernels on
-/// the same module. Returns the number of steps replaced.
-mlir::FailureOr<int64_t> replaceStepsWithLaunches(mlir::ModuleOp plan,
-                                                  const PlanKernels &kernels);
+/// Annotates `plan` in place; `kernels` must come from collectPlanKernels on
+/// the same module. Returns the number of steps that got launches. Fails,
+/// with a diagnostic on the step, when a kernel's arguments are not the
+/// step's operands or it needs a `layer` the step lacks.
+mlir::FailureOr<int64_t> attachLaunches(mlir::ModuleOp plan,
+                                        const PlanKernels &kernels);
 
 } // namespace llmc::codegen::cuda
 

@@ -16,14 +16,12 @@
 // RUN: bash -c 'set -e; for pair in h100:90a t4:75; do dir=%t/${pair%%:*}; for f in $dir/*.ptx; do %ptxas -arch=sm_${pair#*:} "$f" -o /dev/null; done; echo "${pair%%:*} $(ls $dir/*.ptx | wc -l)"; done' | FileCheck %s --check-prefix=PTX
 // PTX: h100 8
 // PTX-NEXT: t4 8
-// plan.launch carries no batch, layer or scratch yet: the KV-cache kinds keep
-// their steps, the others become launches.
-// RUN: llmc-codegen %s --target=h100 --lower-launches | FileCheck %s --check-prefix=LAUNCH
-// LAUNCH-NOT: @llmc_{{rope_kv_write|cached_attention}}
-// LAUNCH: plan.compute "rope_kv_write"
-// LAUNCH: plan.compute "cached_attention"
-// LAUNCH: plan.compute "cached_attention_quantize_dynamic"
-// LAUNCH: plan.launch @llmc_elementwise_
+// Every step keeps its op and gets one launch per entry; the KV-cache kinds
+// pass the batch, the layer and (attention) scratch.
+// RUN: llmc-codegen %s --target=h100 --attach-launches | FileCheck %s --check-prefix=LAUNCH
+// LAUNCH: plan.compute "rope_kv_write"{{.*}}kernel = @llmc_rope_kv_write_{{.*}}extra_args = ["batch", "layer"]
+// LAUNCH: plan.compute "cached_attention"{{.*}}_decode{{.*}}extra_args = ["batch", "layer", "scratch"]{{.*}}max_tokens = 16{{.*}}_combine{{.*}}extra_args = ["scratch"]{{.*}}_prefill{{.*}}extra_args = ["batch", "layer"]{{.*}}min_tokens = 17
+// LAUNCH: plan.compute "elementwise"{{.*}}kernel = @llmc_elementwise_
 
 // CHECK: 8 distinct kernels for 8 steps
 // CHECK: kernel [[ROPE:llmc_rope_kv_write_4x32_[0-9a-f]+]] kind=rope_kv_write block=256 grid = [T, 1, 1] extent=128 when="always" uses=1 token_args=[1] ({{.*}}, long long rows, const LlmcDeviceBatch *batch, long long layer)

@@ -649,3 +649,72 @@ func.func @f(%a: memref<16x64xi8>, %b: memref<32x64xi8>, %c: memref<16x32xf32>, 
   plan.gemm cpu %a, %b into %c transpose_b scale_b(%s : memref<32x1xf32>) zero_b(%z : memref<32x1xi8>) : memref<16x64xi8>, memref<32x64xi8>, memref<16x32xf32>
   return
 }
+
+// -----
+// plan.launches: the kernel must be a plan.kernel.
+plan.arena @act kind = activations size = 4096 alignment = 256
+plan.rank 0 {
+  %x = plan.slice @act[0] : memref<16xf32>
+  // expected-error @+1 {{launch 0: '@nowhere' does not name a plan.kernel}}
+  plan.compute "silu"(%x : memref<16xf32> -> %x : memref<16xf32>) {plan.launches = [#plan.launch<kernel = @nowhere, grid = [1, 1, 1], block = [32, 1, 1], args = [0]>]}
+}
+
+// -----
+// plan.launches: arguments are operand indices of the step.
+plan.arena @act kind = activations size = 4096 alignment = 256
+plan.kernel @k entry = "k"
+plan.rank 0 {
+  %x = plan.slice @act[0] : memref<16xf32>
+  // expected-error @+1 {{launch 0: argument 2 is not an operand index of the step (2 operands)}}
+  plan.compute "silu"(%x : memref<16xf32> -> %x : memref<16xf32>) {plan.launches = [#plan.launch<kernel = @k, grid = [1, 1, 1], block = [32, 1, 1], args = [0, 2]>]}
+}
+
+// -----
+// plan.launches: a kernel that takes the layer needs the step's layer.
+plan.arena @act kind = activations size = 4096 alignment = 256
+plan.kernel @k entry = "k"
+plan.rank 0 {
+  %x = plan.slice @act[0] : memref<16xf32>
+  // expected-error @+1 {{launch 0: passes the step's layer, but the step has no integer 'layer' attribute}}
+  plan.compute "silu"(%x : memref<16xf32> -> %x : memref<16xf32>) {plan.launches = [#plan.launch<kernel = @k, grid = [1, 1, 1], block = [32, 1, 1], args = [0], extra_args = ["layer"]>]}
+}
+
+// -----
+// plan.launches: only compute and GEMM steps carry launches.
+plan.arena @act kind = activations size = 4096 alignment = 256
+plan.kernel @k entry = "k"
+plan.rank 0 {
+  %x = plan.slice @act[0] : memref<16xi32>
+  // expected-error @+1 {{only plan.compute and plan.gemm steps carry plan.launches}}
+  plan.host "copy_tokens_in"(%x : memref<16xi32>) {plan.launches = [#plan.launch<kernel = @k, grid = [1, 1, 1], block = [32, 1, 1], args = [0]>]}
+}
+
+// -----
+// plan.launches: a list of #plan.launch.
+plan.arena @act kind = activations size = 4096 alignment = 256
+plan.rank 0 {
+  %x = plan.slice @act[0] : memref<16xf32>
+  // expected-error @+1 {{plan.launches must be a non-empty list of #plan.launch}}
+  plan.compute "silu"(%x : memref<16xf32> -> %x : memref<16xf32>) {plan.launches = [1]}
+}
+
+// -----
+// #plan.launch: a block of more than 1024 threads.
+plan.kernel @k entry = "k"
+// expected-error @+1 {{block [64, 32, 1] has 2048 threads; a block has at most 1024}}
+plan.arena @act kind = activations size = 4096 alignment = 256 {note = #plan.launch<kernel = @k, grid = [1, 1, 1], block = [64, 32, 1], args = [0]>}
+
+// -----
+// #plan.launch: the grid scale is three (n, d) pairs with d > 0.
+// expected-error @+1 {{grid_token_scale pair 1 needs n >= 0 and, when n > 0, d > 0, got [1, 1, 1, 0, 0, 1]}}
+plan.arena @act kind = activations size = 4096 alignment = 256 {note = #plan.launch<kernel = @k, grid = [1, 1, 1], block = [32, 1, 1], args = [0], grid_token_scale = [1, 1, 1, 0, 0, 1]>}
+
+// -----
+// #plan.launch: an empty token range.
+// expected-error @+1 {{token range [8, 4] is empty or negative (max_tokens 0: unbounded)}}
+plan.arena @act kind = activations size = 4096 alignment = 256 {note = #plan.launch<kernel = @k, grid = [1, 1, 1], block = [32, 1, 1], args = [0], min_tokens = 8, max_tokens = 4>}
+
+// -----
+// #plan.launch: unknown runtime arguments.
+// expected-error @+1 {{extra_args entries are "batch", "layer" or "scratch", got "stream"}}
+plan.arena @act kind = activations size = 4096 alignment = 256 {note = #plan.launch<kernel = @k, grid = [1, 1, 1], block = [32, 1, 1], args = [0], extra_args = ["stream"]>}

@@ -155,3 +155,25 @@ plan.rank 2 {
 // CHECK-LABEL: plan.rank 3 attributes {stage = 1 : i64} {
 plan.rank 3 attributes {stage = 1 : i64} {
 }
+
+// A step with the launches a GPU backend runs instead (#plan.launch): every
+// field, and defaulted fields left out.
+// CHECK-LABEL: plan.rank 4 {
+plan.rank 4 {
+  %x = plan.slice @act[0] : memref<16x576xbf16>
+  %w = plan.slice @weights[0] : memref<576xbf16>
+  %y = plan.slice @act[18432] : memref<16x576xbf16>
+  // CHECK: plan.compute "rms_norm"
+  // CHECK-SAME: plan.launches = [#plan.launch<kernel = @silu, grid = [16, 1, 1], block = [256, 1, 1], args = [0, 1, 2], grid_token_scale = [1, 1, 0, 1, 0, 1], token_args = [1], max_tokens = 4>, #plan.launch<kernel = @rope, grid = [16, 1, 1], block = [32, 1, 1], args = [2], extra_args = ["batch", "layer", "scratch"], shared_bytes = 128, scratch_bytes = 4096, min_tokens = 5>]
+  plan.compute "rms_norm"(%x, %w : memref<16x576xbf16>, memref<576xbf16>
+      -> %y : memref<16x576xbf16>) {epsilon = 1.0e-05 : f64, layer = 3 : i64,
+      plan.launches = [
+        #plan.launch<kernel = @silu, grid = [16, 1, 1],
+                     block = [256, 1, 1], args = [0, 1, 2],
+                     grid_token_scale = [1, 1, 0, 1, 0, 1],
+                     token_args = [1], max_tokens = 4>,
+        #plan.launch<kernel = @rope, grid = [16, 1, 1],
+                     block = [32, 1, 1], args = [2],
+                     extra_args = ["batch", "layer", "scratch"],
+                     shared_bytes = 128, scratch_bytes = 4096, min_tokens = 5>]}
+}

@@ -136,6 +136,20 @@ inline ArtifactSpec makeSampleSpec(const weights::WeightStore &store,
                                    {{"epsilon", 1e-5},
                                     {"layer", int64_t(0)},
                                     {"style", std::string("half")}}});
+  // How a GPU backend runs the norm: one variant up to 4 tokens, another
+  // from 5, with every 1.1 launch field set.
+  LaunchSpec small{1, {4, 1, 1}, {128, 1, 1}, 0, {x, norm, y}};
+  small.gridTokenScale = {1, 1, 0, 1, 0, 1};
+  small.tokenArgs = {1};
+  small.maxTokens = 4;
+  LaunchSpec large = small;
+  large.grid = {16, 1, 1};
+  large.extraArgs = {LaunchArg::Batch, LaunchArg::Layer, LaunchArg::Scratch};
+  large.layer = 0;
+  large.scratchBytes = 4096;
+  large.minTokens = 5;
+  large.maxTokens = 0;
+  plan.steps.back().launches = {small, large};
   plan.steps.push_back(HostSpec{"sample",
                                 {c, ids},
                                 {{"top_k", int64_t(40)},

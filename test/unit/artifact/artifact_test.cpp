@@ -2,6 +2,7 @@
 // (runtime/loader): round trips against WeightStore::materialize, the file
 // layout, and the loader's refusal of every kind of damaged file.
 
+#include "PatchArtifact.h"
 #include "SampleSpec.h"
 #include "SyntheticCheckpoint.h"
 
@@ -28,6 +29,7 @@ namespace {
 
 using namespace llmc;
 using artifact::testing::makeSampleSpec;
+using artifact::testing::patchMetadata;
 using loader::Artifact;
 using loader::ChecksumPolicy;
 using loader::OpenOptions;
@@ -188,6 +190,37 @@ void expectMatches(const Artifact &artifact, const weights::WeightStore &store,
   EXPECT_EQ(*compute->params()->Get(0)->float_value(), 1e-5);
   EXPECT_EQ(*compute->params()->Get(1)->int_value(), 0);
   EXPECT_EQ(compute->params()->Get(2)->string_value()->str(), "half");
+  // The compute step's launches (Step.launches), every field.
+  const artifact::Step &normStep = *plan->steps()->Get(4);
+  ASSERT_EQ(Artifact::launchCount(normStep), 2u);
+  const artifact::LaunchStep &small = Artifact::launch(normStep, 0);
+  const artifact::LaunchStep &large = Artifact::launch(normStep, 1);
+  EXPECT_EQ(small.kernel(), 1u);
+  EXPECT_EQ(small.block()->Get(0), 128u);
+  ASSERT_EQ(small.args()->size(), 3u);
+  EXPECT_EQ(small.args()->Get(2)->offset(), 256u + 2048u);
+  ASSERT_EQ(small.grid_token_scale()->size(), 6u);
+  EXPECT_EQ(small.grid_token_scale()->Get(0), 1u);
+  ASSERT_EQ(small.token_args()->size(), 1u);
+  EXPECT_EQ(small.token_args()->Get(0), 1);
+  EXPECT_EQ(small.max_tokens(), 4u);
+  EXPECT_TRUE(Artifact::launchRunsFor(small, 4));
+  EXPECT_FALSE(Artifact::launchRunsFor(small, 5));
+  EXPECT_TRUE(Artifact::launchRunsFor(large, 5));
+  EXPECT_FALSE(Artifact::launchRunsFor(large, 4));
+  EXPECT_EQ(large.grid()->Get(0), 16u);
+  ASSERT_EQ(large.extra_args()->size(), 3u);
+  EXPECT_EQ(large.extra_args()->Get(1), artifact::LaunchArg::Layer);
+  EXPECT_EQ(large.extra_args()->Get(2), artifact::LaunchArg::Scratch);
+  EXPECT_EQ(large.scratch_bytes(), 4096u);
+  EXPECT_EQ(large.min_tokens(), 5u);
+  EXPECT_EQ(Artifact::launchCount(*plan->steps()->Get(2)), 0u);
+  EXPECT_TRUE(Artifact::gpuBackendRuns(normStep));
+  EXPECT_TRUE(Artifact::gpuBackendRuns(*plan->steps()->Get(2))); // cuBLASLt
+  ASSERT_EQ(artifact.kernelModuleCount(), 1u);
+  EXPECT_EQ(artifact.kernelModule(0).sm()->str(), "90a");
+  ASSERT_EQ(artifact.kernelCount(), 2u);
+  EXPECT_EQ(artifact.kernel(1).module_index(), 0u);
   EXPECT_EQ(plan->max_tokens(), 16u);
   ASSERT_EQ(plan->inputs()->size(), 1u);
   EXPECT_EQ(plan->inputs()->Get(0)->name()->str(), "token_ids");
@@ -438,6 +471,75 @@ TEST_F(ArtifactTest, FlippedMetadataBytes) {
     }
   }
   EXPECT_GT(refused, header.flatbufferBytes / 4);
+}
+
+// The file offset of a scalar field of a table of `artifact`.
+size_t fieldOffset(const Artifact &artifact, const void *table,
+                   flatbuffers::voffset_t field) {
+  size_t offset =
+      artifact::testing::fieldOffset(artifact.bytes(), table, field);
+  EXPECT_NE(offset, SIZE_MAX);
+  return offset;
+}
+
+// Corrupt launches and kernels are refused at open with a message naming the
+// step and launch (or the kernel): a kernel index past the kernels, a module
+// index past the modules, a grid divided by zero tokens, an empty token range,
+// an entry the module does not export, a cubin past the end of the file.
+TEST_F(ArtifactTest, CorruptLaunchesAndKernelsAreRefused) {
+  std::string bytes = readFile(writeSample("mixed.safetensors"));
+  std::unique_ptr<Artifact> artifact;
+  ASSERT_TRUE(
+      Artifact::fromMemory(reinterpret_cast<const uint8_t *>(bytes.data()),
+                           bytes.size(), "model.llmc", {}, artifact));
+  // fromMemory copies: offsets into the copy are offsets into `bytes`.
+  auto offsetIn = [&](const void *table, flatbuffers::voffset_t field) {
+    return fieldOffset(*artifact, table, field);
+  };
+  const artifact::Step &step = *artifact->plan(0)->steps()->Get(4);
+  const artifact::LaunchStep &launch = Artifact::launch(step, 1);
+  const artifact::Kernel &kernel = artifact->kernel(1);
+  size_t kernelField = offsetIn(&launch, artifact::LaunchStep::VT_KERNEL);
+  size_t minTokensField =
+      offsetIn(&launch, artifact::LaunchStep::VT_MIN_TOKENS);
+  size_t maxTokensField =
+      offsetIn(&launch, artifact::LaunchStep::VT_MAX_TOKENS);
+  size_t moduleField = offsetIn(&kernel, artifact::Kernel::VT_MODULE_INDEX);
+  // The denominator of the x pair: the vector's second element.
+  size_t scaleDenominator = size_t(
+      reinterpret_cast<const uint8_t *>(launch.grid_token_scale()->data() + 1) -
+      artifact->bytes());
+  // The first character of kernel 1's entry name.
+  size_t entryName =
+      size_t(reinterpret_cast<const uint8_t *>(kernel.entry()->data()) -
+             artifact->bytes());
+  // BlobRef {section u32, pad u32, offset u64, ...}: the offset's low word.
+  size_t cubinOffset = size_t(reinterpret_cast<const uint8_t *>(
+                                  artifact->kernelModule(0).cubin()) -
+                              artifact->bytes()) +
+                       8;
+  artifact.reset();
+
+  EXPECT_THAT(openError(patchMetadata(bytes, kernelField, 9)),
+              HasSubstr("plan of rank 0: step 4 launch 1 launches kernel 9 "
+                        "of 2"));
+  EXPECT_THAT(openError(patchMetadata(bytes, moduleField, 3)),
+              HasSubstr("kernel 'add_rms_norm_64' refers to module 3 of 1"));
+  EXPECT_THAT(openError(patchMetadata(bytes, scaleDenominator, 0)),
+              HasSubstr("step 4 launch 1 divides the grid by 0 tokens"));
+  std::string emptyRange = patchMetadata(bytes, minTokensField, 9);
+  emptyRange = patchMetadata(emptyRange, maxTokensField, 8);
+  EXPECT_THAT(openError(emptyRange),
+              HasSubstr("step 4 launch 1 runs for no token count (min_tokens "
+                        "9 > max_tokens 8)"));
+  std::string renamed = bytes;
+  renamed[entryName] = 'X';
+  renamed = patchMetadata(renamed, moduleField, 0); // forges the checksums
+  EXPECT_THAT(openError(renamed),
+              HasSubstr("kernel 'add_rms_norm_64': module 0 has no entry "
+                        "'Xdd_rms_norm_64'"));
+  EXPECT_THAT(openError(patchMetadata(bytes, cubinOffset, 1u << 30)),
+              HasSubstr("kernel module 0 (sm_90a) cubin"));
 }
 
 // Files that are not artifacts say so, with a hint for model files.

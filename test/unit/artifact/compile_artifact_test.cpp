@@ -21,6 +21,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -207,8 +208,94 @@ TEST_F(CompileArtifactTest, SyntheticWeightsStoreNoBytes) {
   EXPECT_EQ(artifact->syntheticTensorCount(), artifact->tensorCount());
   EXPECT_EQ(artifact->storedTensorBytes(), 0u);
   EXPECT_GT(artifact->totalTensorBytes(), 0u);
-  EXPECT_LT(artifact->fileBytes(), 64u * 1024u);
+  // Metadata only, besides the kernels' cubins and PTX.
+  uint64_t kernelBytes = 0;
+  for (const artifact::Section *section : *artifact->root().sections())
+    if (section->kind() == artifact::SectionKind::Kernels)
+      kernelBytes += section->bytes();
+  EXPECT_LT(artifact->fileBytes() - kernelBytes, 64u * 1024u);
   EXPECT_EQ(artifact->plan(0)->max_tokens(), 512u);
+}
+
+/// The buffers a step's op names (what its launches may pass).
+std::vector<const artifact::Buffer *> stepBuffers(const artifact::Step &step) {
+  std::vector<const artifact::Buffer *> buffers;
+  auto add = [&](const auto *list) {
+    if (list)
+      buffers.insert(buffers.end(), list->begin(), list->end());
+  };
+  if (const auto *compute = step.op_as_ComputeStep()) {
+    add(compute->inputs());
+    add(compute->outputs());
+  } else if (const auto *gemm = step.op_as_GemmStep()) {
+    for (const artifact::Buffer *buffer :
+         {gemm->a(), gemm->b(), gemm->c(), gemm->scale_a(), gemm->scale_b(),
+          gemm->zero_b()})
+      if (buffer)
+        buffers.push_back(buffer);
+  }
+  return buffers;
+}
+
+// A GPU artifact's launches are consistent with its plan: t4 (int8, so the
+// GEMMs are generated with a GEMV and a tiled variant): every launch names a
+// kernel whose module is built for sm_75 and exports its entry, passes only
+// buffers of its own step, and the variants of a step cover every token count
+// from 1 to max-tokens exactly once.
+TEST_F(CompileArtifactTest, GpuLaunchesMatchTheirSteps) {
+  std::string out =
+      compile(tinyModel("llama"),
+              {"--target=t4", "--synthetic-weights", "--max-tokens=64"});
+  std::unique_ptr<Artifact> artifact;
+  loader::Status status = Artifact::open(out, {}, artifact);
+  ASSERT_TRUE(status) << status.message();
+#ifndef LLMC_HAVE_NVRTC
+  GTEST_SKIP() << "llmc was built without NVRTC: no kernels to check";
+#endif
+  ASSERT_GT(artifact->kernelModuleCount(), 0u);
+  for (size_t i = 0; i < artifact->kernelModuleCount(); ++i) {
+    EXPECT_EQ(artifact->kernelModule(i).sm()->str(), "75");
+    EXPECT_NE(artifact->kernelModule(i).cubin(), nullptr);
+    EXPECT_NE(artifact->kernelModule(i).ptx(), nullptr);
+  }
+  size_t stepsWithLaunches = 0, stepsWithVariants = 0;
+  for (const artifact::Step *step : *artifact->plan(0)->steps()) {
+    size_t launches = Artifact::launchCount(*step);
+    if (launches == 0)
+      continue;
+    ++stepsWithLaunches;
+    stepsWithVariants += launches > 1;
+    std::vector<const artifact::Buffer *> own = stepBuffers(*step);
+    for (size_t i = 0; i < launches; ++i) {
+      const artifact::LaunchStep &launch = Artifact::launch(*step, i);
+      const artifact::Kernel &kernel = artifact->kernel(launch.kernel());
+      const auto *entries =
+          artifact->kernelModule(kernel.module_index()).entries();
+      EXPECT_NE(std::find_if(entries->begin(), entries->end(),
+                             [&](const flatbuffers::String *entry) {
+                               return entry->str() == kernel.entry()->str();
+                             }),
+                entries->end())
+          << kernel.entry()->str();
+      for (const artifact::Buffer *arg : *launch.args())
+        EXPECT_NE(std::find_if(own.begin(), own.end(),
+                               [&](const artifact::Buffer *buffer) {
+                                 return buffer->arena() == arg->arena() &&
+                                        buffer->offset() == arg->offset() &&
+                                        buffer->dtype() == arg->dtype();
+                               }),
+                  own.end())
+            << kernel.entry()->str() << " passes a buffer its step lacks";
+    }
+    for (uint32_t tokens = 1; tokens <= 64; ++tokens) {
+      size_t running = 0;
+      for (size_t i = 0; i < launches; ++i)
+        running += Artifact::launchRunsFor(Artifact::launch(*step, i), tokens);
+      EXPECT_EQ(running, 1u) << "T = " << tokens;
+    }
+  }
+  EXPECT_GT(stepsWithLaunches, 0u);
+  EXPECT_GT(stepsWithVariants, 0u); // the int8 GEMMs
 }
 
 } // namespace

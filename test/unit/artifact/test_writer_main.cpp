@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "PatchArtifact.h"
 #include "SampleSpec.h"
 #include "SyntheticCheckpoint.h"
 
@@ -37,6 +38,29 @@ static cl::opt<unsigned>
                          "--scratch and write it (prints MB/s, peak RSS)"));
 static cl::opt<std::string> scratchDir("scratch", cl::init("/tmp"),
                                        cl::desc("where --synthetic-mb goes"));
+
+static cl::opt<int> corruptLaunchKernel(
+    "corrupt-launch-kernel", cl::init(-1),
+    cl::desc("afterwards, point the first step launch at kernel N (checksums "
+             "forged): a file only the loader's semantic checks refuse"));
+
+/// Rewrites `path` with its first step launch naming kernel `kernel`.
+static bool corruptFirstLaunch(const std::string &path, uint32_t kernel) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)),
+                    std::istreambuf_iterator<char>());
+  const artifact::LaunchStep *launch =
+      artifact::testing::firstStepLaunch(bytes);
+  if (!launch)
+    return false;
+  size_t offset = artifact::testing::fieldOffset(
+      reinterpret_cast<const uint8_t *>(bytes.data()), launch,
+      artifact::LaunchStep::VT_KERNEL);
+  std::string patched = artifact::testing::patchMetadata(bytes, offset, kernel);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << patched;
+  return bool(out);
+}
 
 static uint64_t readStatusKB(const char *key) {
   std::ifstream status("/proc/self/status");
@@ -90,6 +114,13 @@ int main(int argc, char **argv) {
   auto stats = artifact::writeArtifact(outputPath, spec, store, options);
   if (!stats) {
     errs() << "error: " << toString(stats.takeError()) << "\n";
+    return 1;
+  }
+  if (corruptLaunchKernel >= 0 &&
+      !corruptFirstLaunch(outputPath,
+                          uint32_t(corruptLaunchKernel.getValue()))) {
+    errs() << "error: cannot corrupt the first launch of " << outputPath
+           << "\n";
     return 1;
   }
   if (syntheticMB) {

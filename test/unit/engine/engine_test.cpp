@@ -403,17 +403,18 @@ struct CompiledEngine {
   std::unique_ptr<engine::Engine> engine;
 };
 
-/// `llmc compile MODEL --target=cpu --max-tokens=32 FLAGS`, loaded (MODEL
+/// `llmc compile MODEL --target=TARGET --max-tokens=32 FLAGS`, loaded (MODEL
 /// may carry more flags after the path); --quant=f32 unless FLAGS choose.
 ::testing::AssertionResult compileAndLoad(const std::string &model,
                                           const std::string &flags,
                                           const std::string &tag,
-                                          CompiledEngine &out) {
+                                          CompiledEngine &out,
+                                          const std::string &target = "cpu") {
   std::string path = ::testing::TempDir() + "/engine_test_fusion_" + tag + "_" +
                      std::to_string(::getpid()) + ".llmc";
   std::string command =
       std::string("\"") + LLMC_BIN + "\" compile " + model +
-      " --target=cpu --max-tokens=32 " +
+      " --target=" + target + " --max-tokens=32 " +
       (flags.find("--quant") == std::string::npos ? "--quant=f32 " : "") +
       flags + " -o \"" + path + "\" 2>&1";
   if (std::system(command.c_str()) != 0)
@@ -845,3 +846,37 @@ TEST(Engine, MissingParameterIsAnErrorNamingStepAndKey) {
 }
 
 } // namespace
+
+// A GPU-target artifact carries its generated kernels and each step's
+// launches beside the step; the CPU engine ignores them and runs the steps,
+// so the tiny llama compiled for h100 and for t4 (f32, synthetic kernels or
+// not) gives the cpu artifact's logits bitwise: prefill, greedy decode and a
+// ragged batch.
+TEST(GpuArtifact, RunsOnTheCpuEngineWithTheCpuLogits) {
+  ModelGoldens goldens;
+  ASSERT_TRUE(loadGoldens("llama", goldens));
+  std::string model = "\"" + std::string(LLMC_TINY_MODELS_DIR) + "/llama\"";
+  CompiledEngine cpu;
+  ASSERT_TRUE(compileAndLoad(model, "", "gpu_reference_cpu", cpu));
+  for (const char *target : {"h100", "t4"}) {
+    CompiledEngine gpu;
+    ASSERT_TRUE(
+        compileAndLoad(model, "", std::string("gpu_") + target, gpu, target));
+    size_t stepsWithLaunches = 0;
+    for (const artifact::Step *step : *gpu.artifact->plan(0)->steps())
+      stepsWithLaunches += loader::Artifact::launchCount(*step) > 0;
+#ifdef LLMC_HAVE_NVRTC
+    EXPECT_GT(gpu.artifact->kernelModuleCount(), 0u) << target;
+    EXPECT_GT(stepsWithLaunches, 0u) << target;
+#endif
+    int64_t nearTies = 0;
+    double worst = compareFusedWithUnfused(
+        gpu, cpu, goldens.promptIds, goldens.batchSeqs, 1e-6,
+        std::string(target) + " vs cpu", nearTies);
+    EXPECT_EQ(worst, 0.0) << target;
+    std::printf("[ gpu artifact ] %s: %zu kernel modules, %zu steps with "
+                "launches, max |dlogit| vs the cpu artifact = %g\n",
+                target, gpu.artifact->kernelModuleCount(), stepsWithLaunches,
+                worst);
+  }
+}

@@ -172,7 +172,7 @@ TEST_F(QuantizationPipelineTest, W4A16AsymmetricMatchesNumpy) {
   EXPECT_EQ(w->desc->dtype, weights::DType::I4);
   bool sawGemm = false;
   for (const artifact::StepSpec &step : plan.plans.front().steps)
-    if (const auto *gemm = std::get_if<artifact::GemmSpec>(&step)) {
+    if (const auto *gemm = std::get_if<artifact::GemmSpec>(&step.op)) {
       sawGemm = true;
       ASSERT_TRUE(gemm->scaleB && gemm->zeroB);
       EXPECT_EQ(gemm->zeroB->dtype, artifact::DType::I8);
