@@ -336,7 +336,7 @@ std::string compileUsage() {
          "chip has it, else int8)\n"
          "  --calib=FILE    a text run through the model to record "
          "activation maxima (fp8 static\n"
-         "                  scales, int8/fp8 SmoothQuant)\n"
+         "                  scales, SmoothQuant of int8/fp8/w8a16/w4a16)\n"
          "  --calib-cache=FILE\n"
          "                  stores those maxima; reused when the model and "
          "text match\n"
