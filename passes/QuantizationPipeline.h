@@ -39,8 +39,10 @@ struct QuantizationOptions {
   bool staticFallback = false;
   /// Integer weight scales by a clipping search (llm-quantize clip-search).
   bool clipSearch = true;
-  /// SmoothQuant's alpha; unset: 0.5 for int8 and fp8 with a calibration
-  /// file, off otherwise (negative: off). Smoothing needs `calibFile`.
+  /// SmoothQuant's alpha; unset: 0.5 for int8, fp8, w8a16 and w4a16 with a
+  /// calibration file (for weight-only it is AWQ-style activation-aware
+  /// weight scaling), off otherwise (negative: off). Smoothing needs
+  /// `calibFile`.
   std::optional<double> smoothAlpha;
   /// What llm-smooth smooths: the linears after norms (Q/K/V, gate/up), and
   /// down_proj/o_proj from up_proj/v_proj (unset: for int8, not fp8 --

@@ -230,23 +230,25 @@ Status parseQuantizationOptions(const RawCompileArguments &raw,
     return Status::usageError("--act-scales=static needs calibration data: "
                               "pass --calib FILE.txt (or --calib-cache FILE "
                               "written by an earlier --calib run)");
-  // SmoothQuant (norms, and down_proj/o_proj from up_proj/v_proj) for both
-  // W8A8 modes when calibrated: their activation scales suffer from outlier
-  // channels.
-  const bool smoothing = weightAndActivation && !raw.noSmooth;
+  // SmoothQuant (norms, and down_proj/o_proj from up_proj/v_proj) when
+  // calibrated: for W8A8 because its activation scales suffer from outlier
+  // channels, for weight-only as AWQ-style activation-aware weight scaling.
+  const bool smoothing = (weightAndActivation || weightOnly) && !raw.noSmooth;
   if (calibrated &&
       !(options.activationScales == ActivationScales::Static || smoothing))
     return Status::usageError(
-        "--calib is used for --quant=fp8 static scales and W8A8 "
-        "SmoothQuant; --quant=" +
-        modeName + (weightAndActivation ? " with --no-smooth" : "") +
+        "--calib is used for --quant=fp8 static scales and SmoothQuant "
+        "(int8, fp8, w8a16, w4a16); --quant=" +
+        modeName +
+        (weightAndActivation || weightOnly ? " with --no-smooth" : "") +
         " has no use for it");
-  // SmoothQuant needs activation maxima; without them W8A8 runs unsmoothed.
+  // SmoothQuant needs activation maxima; without them the modes run
+  // unsmoothed.
   options.smooth = smoothing && calibrated;
-  if ((raw.smoothAlpha || raw.noSmooth) && !weightAndActivation)
+  if ((raw.smoothAlpha || raw.noSmooth) && !weightAndActivation && !weightOnly)
     return Status::usageError(
         std::string(raw.noSmooth ? "--no-smooth" : "--smooth-alpha") +
-        " applies to --quant=int8 and fp8 (SmoothQuant), not "
+        " applies to --quant=int8, fp8, w8a16 and w4a16 (SmoothQuant), not "
         "--quant=" +
         modeName);
   if (raw.smoothAlpha) {
@@ -336,15 +338,15 @@ std::string compileUsage() {
          "chip has it, else int8)\n"
          "  --calib=FILE    a text run through the model to record "
          "activation maxima (fp8 static\n"
-         "                  scales, int8/fp8 SmoothQuant)\n"
+         "                  scales, SmoothQuant of int8/fp8/w8a16/w4a16)\n"
          "  --calib-cache=FILE\n"
          "                  stores those maxima; reused when the model and "
          "text match\n"
          "  --act-scales=S  fp8 activation scales: static (default with "
          "--calib) or dynamic (per token)\n"
          "  --smooth-alpha=A\n"
-         "                  SmoothQuant migration strength for int8/fp8 "
-         "with --calib (default\n"
+         "                  SmoothQuant migration strength for "
+         "int8/fp8/w8a16/w4a16 with --calib (default\n"
          "                  0.5); --no-smooth: none\n"
          "  --group-size=N  w8a16/w4a16 elements per scale (default 128); "
          "--asym: with zero points\n"

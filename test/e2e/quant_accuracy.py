@@ -7,16 +7,17 @@ llmc's own full-precision artifact and llama.cpp's quantizations of the same mod
 
 For each mode the GGUF is compiled for the CPU (`llmc compile --target=cpu --quant=MODE`,
 fp8 with static scales and SmoothQuant of the norms, int8 with SmoothQuant of the norms
-and of down_proj/o_proj, both calibrated on --calib-text; w8a16/w4a16 with the
-clipping search) and
+and of down_proj/o_proj, w8a16/w4a16 with the same smoothing (AWQ-style activation-aware
+scaling), all calibrated on --calib-text; w8a16/w4a16 also with the clipping search) and
 evaluated with `llmc-runtime eval --perplexity TEXT --ctx 512 --reference f32.llmc`
 (PPL ratio, mean KL divergence, same top-1 against the f32 artifact). The llama.cpp
 rows come from test/e2e/make_quant_baselines.py (llama.cpp's own Q8_0 and Q4_K_M
 quantizations of the same weights, evaluated with the same protocol).
 
 With --check (how ctest runs it, label e2e, on test/e2e/data/eval_text.txt) the targets
-of issue 5 are reported (int8's asserted; the others, missed on this model, are not) and
-a mean-KL ceiling per mode is asserted against regressions. The targets:
+of issue 5 are reported (int8's and w8a16's asserted; fp8 and w4a16, missed on this
+model, are not) and a mean-KL ceiling per mode is asserted against regressions. The
+targets:
   fp8 (W8A8, static calibrated scales)   ΔPPL <= +1.5 %
   int8 (W8A8 SmoothQuant)                ΔPPL <= +3 %, and below int8 without smoothing
   w8a16                                  ΔPPL <= +0.5 %
@@ -45,9 +46,11 @@ MODES = [
                                  "--calib-cache={work}/calib.json"]),
     ("int8 SmoothQuant", ["--quant=int8", "--calib={calib}", "--calib-cache={work}/calib.json"]),
     ("int8 unsmoothed", ["--quant=int8"]),
-    ("w8a16", ["--quant=w8a16"]),
-    ("w4a16", ["--quant=w4a16"]),
-    ("w4a16 asym", ["--quant=w4a16", "--asym"]),
+    ("w8a16", ["--quant=w8a16", "--calib={calib}", "--calib-cache={work}/calib.json"]),
+    ("w8a16 uncalibrated", ["--quant=w8a16"]),
+    ("w4a16", ["--quant=w4a16", "--calib={calib}", "--calib-cache={work}/calib.json"]),
+    ("w4a16 asym", ["--quant=w4a16", "--asym", "--calib={calib}", "--calib-cache={work}/calib.json"]),
+    ("w4a16 asym uncalibrated", ["--quant=w4a16", "--asym"]),
     ("bf16", ["--quant=bf16"]),
     ("f32 + fp8 KV cache", ["--quant=f32", "--kv-cache=fp8"]),
     ("f32 + int8 KV cache", ["--quant=f32", "--kv-cache=int8"]),
@@ -107,10 +110,10 @@ def main():
         print(f"| llama.cpp {name.upper()} | {b['ppl']:.4f} | {b['delta_ppl_percent']:+.3f} % | | |")
 
     if args.check:
-        # Issue 5's targets, reported. SmolLM2-135M's weights are already Q4_1, so
-        # every 4/8-bit requantization starts from an extra error; fp8, w8a16 and
-        # w4a16 miss their targets on it (docs/accuracy.md says by how much and
-        # why), so those are reported rather than asserted.
+        # Issue 5's targets, reported. fp8 (E4M3's 3-bit mantissa on every GEMM)
+        # and w4a16 (a second 4-bit grid on an already Q4_1 checkpoint) miss
+        # theirs on this model (docs/accuracy.md says by how much and why), so
+        # those are reported rather than asserted.
         print("issue 5 targets:")
         targets = [
             ("fp8 (static, calibrated) ΔPPL <= +1.5 %", rows["fp8"]["delta"], 1.5),
@@ -124,9 +127,12 @@ def main():
         for name, value, limit in targets:
             print(f"  {'met' if value <= limit else 'MISSED'}: {name} ({value:+.3f} % vs {limit:+.3f} %)")
 
-        # Asserted: int8's targets, and for every mode a ceiling on the mean KL
-        # divergence (steadier than ΔPPL on 564 tokens) about 1.5x what this
-        # code measured (docs/accuracy.md), so a regression fails CI.
+        # Asserted: int8's and w8a16's targets, and for every mode a ceiling on
+        # the mean KL divergence (steadier than ΔPPL on 564 tokens) about 1.5x
+        # what this code measured (docs/accuracy.md), so a regression fails CI.
+        # w8a16 measures -0.40 % here (its paired standard error is 0.22
+        # points; +0.05 % on the 7,639-token GPL-3): the bound keeps 0.9 points
+        # of margin.
         failures = []
 
         def bound(name, value, limit):
@@ -138,9 +144,14 @@ def main():
         bound("int8 SmoothQuant ΔPPL %", rows["int8 SmoothQuant"]["delta"], 3.0)
         bound("int8 SmoothQuant ΔPPL % vs unsmoothed", rows["int8 SmoothQuant"]["delta"],
               rows["int8 unsmoothed"]["delta"])
+        bound("w8a16 ΔPPL %", rows["w8a16"]["delta"], 0.5)
+        bound("w8a16 mean KL vs uncalibrated", rows["w8a16"]["kl"], rows["w8a16 uncalibrated"]["kl"])
+        bound("w4a16 asym mean KL vs uncalibrated", rows["w4a16 asym"]["kl"],
+              rows["w4a16 asym uncalibrated"]["kl"])
         for mode, limit in [("fp8", 0.045), ("fp8 dynamic", 0.04), ("int8 SmoothQuant", 0.017),
-                            ("int8 unsmoothed", 0.042), ("w8a16", 0.003), ("w4a16", 0.68),
-                            ("w4a16 asym", 0.52), ("bf16", 0.0016),
+                            ("int8 unsmoothed", 0.042), ("w8a16", 0.0018),
+                            ("w8a16 uncalibrated", 0.003), ("w4a16", 0.53), ("w4a16 asym", 0.36),
+                            ("w4a16 asym uncalibrated", 0.52), ("bf16", 0.0016),
                             ("f32 + fp8 KV cache", 0.02), ("f32 + int8 KV cache", 0.01)]:
             bound(f"{mode} mean KL", rows[mode]["kl"], limit)
         if failures:

@@ -355,8 +355,9 @@ TEST(CompileOptionsTest, CalibrationAndActivationScales) {
       parse({"m", "--target=h100", "--calib-cache", "c.json",
              "--act-scales=dynamic", "--no-smooth", "-o", "x"});
   EXPECT_EQ(cachedUnsmoothed.status.message,
-            "--calib is used for --quant=fp8 static scales and W8A8 "
-            "SmoothQuant; --quant=fp8 with --no-smooth has no use for it");
+            "--calib is used for --quant=fp8 static scales and SmoothQuant "
+            "(int8, fp8, w8a16, w4a16); --quant=fp8 with --no-smooth has no "
+            "use for it");
   Parsed fp8Alpha = parse(
       {"m", "--target=h100", "--calib=t.txt", "--smooth-alpha=0.3", "-o", "x"});
   ASSERT_TRUE(fp8Alpha.status.ok()) << fp8Alpha.status.message;
@@ -382,8 +383,9 @@ TEST(CompileOptionsTest, CalibrationAndActivationScales) {
   Parsed noSmooth =
       parse({"m", "--target=t4", "--calib=t.txt", "--no-smooth", "-o", "x"});
   EXPECT_EQ(noSmooth.status.message,
-            "--calib is used for --quant=fp8 static scales and W8A8 "
-            "SmoothQuant; --quant=int8 with --no-smooth has no use for it");
+            "--calib is used for --quant=fp8 static scales and SmoothQuant "
+            "(int8, fp8, w8a16, w4a16); --quant=int8 with --no-smooth has no "
+            "use for it");
   EXPECT_EQ(
       parse({"m", "--target=t4", "--calib=t", "--smooth-alpha=1.5", "-o", "x"})
           .status.message,
@@ -391,11 +393,25 @@ TEST(CompileOptionsTest, CalibrationAndActivationScales) {
   EXPECT_EQ(parse({"m", "--target=h100", "--smooth-alpha=0.5", "-o", "x"})
                 .status.message,
             "--smooth-alpha needs calibration data: pass --calib FILE.txt");
+  // Weight-only modes smooth (AWQ-style) when calibrated.
+  Parsed w8 = parse(
+      {"m", "--target=h100", "--quant=w8a16", "--calib=t.txt", "-o", "x"});
+  ASSERT_TRUE(w8.status.ok()) << w8.status.message;
+  EXPECT_TRUE(w8.options.smooth);
+  EXPECT_EQ(w8.options.activationScales, ActivationScales::Dynamic);
+  EXPECT_FALSE(
+      parse({"m", "--target=h100", "--quant=w4a16", "-o", "x"}).options.smooth);
+  EXPECT_EQ(parse({"m", "--target=h100", "--quant=w4a16", "--calib=t.txt",
+                   "--no-smooth", "-o", "x"})
+                .status.message,
+            "--calib is used for --quant=fp8 static scales and SmoothQuant "
+            "(int8, fp8, w8a16, w4a16); --quant=w4a16 with --no-smooth has "
+            "no use for it");
   EXPECT_EQ(
-      parse({"m", "--target=h100", "--quant=w8a16", "--no-smooth", "-o", "x"})
+      parse({"m", "--target=h100", "--quant=bf16", "--no-smooth", "-o", "x"})
           .status.message,
-      "--no-smooth applies to --quant=int8 and fp8 (SmoothQuant), not "
-      "--quant=w8a16");
+      "--no-smooth applies to --quant=int8, fp8, w8a16 and w4a16 "
+      "(SmoothQuant), not --quant=bf16");
   EXPECT_EQ(
       parse({"m", "--target=h100", "--act-scales=static", "--quant=int8",
              "--calib=t", "-o", "x"})

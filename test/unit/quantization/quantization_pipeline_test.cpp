@@ -129,6 +129,27 @@ protected:
     return nullptr;
   }
 
+  /// A calibration file whose one entry, for `w`, has the channel maxima
+  /// `act`; the caller removes it.
+  static llvm::SmallString<128>
+  writeCalibrationOfW(const std::vector<float> &act) {
+    llvm::SmallString<128> calibPath;
+    int fd;
+    if (llvm::sys::fs::createTemporaryFile("calib", "json", fd, calibPath)) {
+      ADD_FAILURE() << "cannot create a calibration file";
+      return calibPath;
+    }
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os << R"({"format": "llmc-calibration-1", "model": "t", "tokens": 3, )"
+       << R"("inputs": {"w": {"absmax": )"
+       << *std::max_element(act.begin(), act.end())
+       << R"(, "channel_absmax": [)";
+    for (size_t j = 0; j < act.size(); ++j)
+      os << (j ? ", " : "") << llvm::format("%.9g", act[j]);
+    os << "]}}}";
+    return calibPath;
+  }
+
   mlir::MLIRContext context;
   mlir::OwningOpRef<mlir::ModuleOp> module;
   weights::WeightStore store;
@@ -261,20 +282,7 @@ TEST_F(QuantizationPipelineTest, W4A16ArtifactRoundTrip) {
 TEST_F(QuantizationPipelineTest, Fp8StaticSmoothedWithKvCache) {
   auto act = toFloats(readBytes("act_absmax.f32"));
   ASSERT_EQ(act.size(), 256u);
-  llvm::SmallString<128> calibPath;
-  int fd;
-  ASSERT_FALSE(
-      llvm::sys::fs::createTemporaryFile("calib", "json", fd, calibPath));
-  {
-    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
-    os << R"({"format": "llmc-calibration-1", "model": "t", "tokens": 3, )"
-       << R"("inputs": {"w": {"absmax": )"
-       << *std::max_element(act.begin(), act.end())
-       << R"(, "channel_absmax": [)";
-    for (size_t j = 0; j < act.size(); ++j)
-      os << (j ? ", " : "") << llvm::format("%.9g", act[j]);
-    os << "]}}}";
-  }
+  llvm::SmallString<128> calibPath = writeCalibrationOfW(act);
   QuantizationOptions options;
   options.scheme = "fp8";
   options.activations = "static";
@@ -310,6 +318,56 @@ TEST_F(QuantizationPipelineTest, Fp8StaticSmoothedWithKvCache) {
   std::vector<float> original = toFloats(originalBytes);
   for (size_t j = 0; j < 256; ++j)
     EXPECT_FLOAT_EQ(norm[j], original[j] / (*factors)[j]) << j;
+}
+
+// --quant=w8a16 --calib: weight-only smooths by default (AWQ-style
+// activation-aware scaling, alpha 0.5): the norm is divided by s and the
+// stored INT8 groups hold w[n][j] * s_j, each within half its group's step.
+TEST_F(QuantizationPipelineTest, W8A16CalibratedIsSmoothed) {
+  auto act = toFloats(readBytes("act_absmax.f32"));
+  ASSERT_EQ(act.size(), 256u);
+  llvm::SmallString<128> calibPath = writeCalibrationOfW(act);
+  QuantizationOptions options;
+  options.scheme = "w8a16";
+  options.calibFile = calibPath.str().str();
+  // Plain max-range scales, so every value is within half a step.
+  options.clipSearch = false;
+  ASSERT_EQ(options.getSmoothAlpha(), 0.5);
+  artifact::PlanTranslation plan = compile(options);
+  llvm::sys::fs::remove(calibPath);
+
+  auto factors = store.getSmoothingFactors("norm");
+  ASSERT_TRUE(!!factors) << llvm::toString(factors.takeError());
+  weights::WeightStore plain;
+  auto checkpoint =
+      weights::SafetensorsCheckpoint::open(dataPath("quant.safetensors"));
+  ASSERT_TRUE(!!checkpoint);
+  ASSERT_FALSE(!!plain.addSource(std::move(*checkpoint)));
+  plain.addAllSourceTensors();
+  std::vector<uint8_t> originalBytes(6 * 256 * 4);
+  ASSERT_FALSE(!!plain.materialize("w", originalBytes));
+  std::vector<float> original = toFloats(originalBytes);
+  std::vector<uint8_t> q = materialize("w");
+  std::vector<float> scales = toFloats(materialize("w.scale"));
+  ASSERT_EQ(q.size(), 6u * 256u);
+  ASSERT_EQ(scales.size(), 6u * 2u); // groups of 128
+  bool anyFactorBelowOne = false, anyFactorAboveOne = false;
+  for (size_t j = 0; j < 256; ++j) {
+    anyFactorBelowOne |= (*factors)[j] < 0.99f;
+    anyFactorAboveOne |= (*factors)[j] > 1.01f;
+  }
+  EXPECT_TRUE(anyFactorBelowOne && anyFactorAboveOne);
+  for (size_t n = 0; n < 6; ++n)
+    for (size_t j = 0; j < 256; ++j) {
+      float scale = scales[n * 2 + j / 128];
+      float stored = static_cast<float>(static_cast<int8_t>(q[n * 256 + j]));
+      float smoothed = original[n * 256 + j] * (*factors)[j];
+      EXPECT_NEAR(stored * scale, smoothed, 0.5f * scale * 1.0001f)
+          << n << ", " << j;
+    }
+  const artifact::TensorSpec *w = findTensor(plan, "w");
+  ASSERT_TRUE(w && w->quant);
+  EXPECT_EQ(w->quant->scheme, "int8_group128");
 }
 
 // Malformed annotations are errors naming the weight, not crashes.
@@ -384,8 +442,8 @@ TEST(CalibrationTest, WriteThenLoad) {
   EXPECT_TRUE(b->channelAbsMax.empty());
 }
 
-// SmoothQuant is the INT8 and FP8 default only with a calibration file;
-// weight-only schemes do not smooth unless asked.
+// SmoothQuant (for weight-only: AWQ-style scaling) is the default of every
+// quantizing scheme, only with a calibration file; fp16/bf16 never smooth.
 TEST(QuantizationOptionsTest, SmoothDefaults) {
   QuantizationOptions options;
   EXPECT_EQ(options.getSmoothAlpha(), std::nullopt);
@@ -397,6 +455,10 @@ TEST(QuantizationOptionsTest, SmoothDefaults) {
   options.smoothAlpha.reset();
   EXPECT_EQ(options.getSmoothAlpha(), 0.5);
   options.scheme = "w8a16";
+  EXPECT_EQ(options.getSmoothAlpha(), 0.5);
+  options.scheme = "w4a16";
+  EXPECT_EQ(options.getSmoothAlpha(), 0.5);
+  options.scheme = "bf16";
   EXPECT_EQ(options.getSmoothAlpha(), std::nullopt);
 }
 
