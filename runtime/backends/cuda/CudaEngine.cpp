@@ -687,38 +687,15 @@ std::string stepName(const fb::Step &step) {
   }
 }
 
-/// The static part of checkPlanRunsOnCuda for one launch; "" or the fault.
-std::string checkLaunch(const fb::Artifact &root,
-                        const fb::LaunchStep &launch) {
-  const size_t kernels = root.kernels() ? root.kernels()->size() : 0;
-  if (launch.kernel() >= kernels)
-    return "launches kernel " + std::to_string(launch.kernel()) + " of " +
-           std::to_string(kernels);
-  std::vector<uint32_t> grid, scale;
-  if (launch.grid())
-    grid.assign(launch.grid()->begin(), launch.grid()->end());
-  if (launch.grid_token_scale())
-    scale.assign(launch.grid_token_scale()->begin(),
-                 launch.grid_token_scale()->end());
-  if (std::string problem = checkGridRule(grid, scale); !problem.empty())
-    return "kernel " + std::to_string(launch.kernel()) + ": " + problem;
+/// What CUDA itself limits in a launch, on top of the loader's structural
+/// checks (indices, grid rules, runtime arguments); "" or the fault.
+std::string checkLaunch(const fb::LaunchStep &launch) {
   uint64_t threads = 1;
-  if (!launch.block() || launch.block()->size() != 3)
-    return "kernel " + std::to_string(launch.kernel()) +
-           ": the block is not 3 dimensions";
   for (uint32_t d : *launch.block())
     threads *= d;
-  if (threads == 0 || threads > 1024)
+  if (threads > 1024)
     return "kernel " + std::to_string(launch.kernel()) + ": a block of " +
            std::to_string(threads) + " threads (CUDA allows 1..1024)";
-  if (launch.extra_args())
-    for (auto extra : *launch.extra_args())
-      if (static_cast<uint8_t>(extra) >
-          static_cast<uint8_t>(fb::LaunchArg::MAX))
-        return "kernel " + std::to_string(launch.kernel()) +
-               ": an extra argument this runtime does not know (" +
-               std::to_string(static_cast<int>(extra)) +
-               "); update llmc-runtime";
   return "";
 }
 
@@ -745,7 +722,7 @@ Status checkPlan(const loader::Artifact &artifact) {
     };
     if (step->launches() && step->launches()->size() > 0) {
       for (const fb::LaunchStep *launch : *step->launches())
-        if (std::string problem = checkLaunch(artifact.root(), *launch);
+        if (std::string problem = checkLaunch(*launch);
             !problem.empty())
           return stepError(problem);
       continue;
@@ -753,7 +730,7 @@ Status checkPlan(const loader::Artifact &artifact) {
     switch (step->op_type()) {
     case fb::StepOp::LaunchStep:
       if (std::string problem =
-              checkLaunch(artifact.root(), *step->op_as_LaunchStep());
+              checkLaunch(*step->op_as_LaunchStep());
           !problem.empty())
         return stepError(problem);
       break;
@@ -863,26 +840,15 @@ Status CudaBackend::prepareLaunch(size_t index, const std::string &name,
   auto prepared = std::make_shared<PreparedLaunch>();
   if (Status s = function(launch.kernel(), prepared->function); !s)
     return error(s.message());
-  std::vector<uint32_t> grid, scale;
-  if (launch.grid())
-    grid.assign(launch.grid()->begin(), launch.grid()->end());
+  // The loader checked the shapes (3-D grid and block, the token scale's
+  // pairs) and checkPlan the block size.
+  std::copy(launch.grid()->begin(), launch.grid()->end(),
+            prepared->grid.begin());
   if (launch.grid_token_scale())
-    scale.assign(launch.grid_token_scale()->begin(),
-                 launch.grid_token_scale()->end());
-  if (std::string problem = checkGridRule(grid, scale); !problem.empty())
-    return error(problem);
-  std::copy(grid.begin(), grid.end(), prepared->grid.begin());
-  prepared->gridTokenScale = scale;
-  if (!launch.block() || launch.block()->size() != 3)
-    return error("the block is not 3 dimensions");
-  uint64_t threads = 1;
-  for (size_t d = 0; d < 3; ++d) {
-    prepared->block[d] = launch.block()->Get(d);
-    threads *= prepared->block[d];
-  }
-  if (threads == 0 || threads > 1024)
-    return error("a block of " + std::to_string(threads) +
-                 " threads (CUDA allows 1..1024)");
+    prepared->gridTokenScale.assign(launch.grid_token_scale()->begin(),
+                                    launch.grid_token_scale()->end());
+  std::copy(launch.block()->begin(), launch.block()->end(),
+            prepared->block);
   prepared->sharedBytes = launch.shared_bytes();
   if (prepared->sharedBytes > 48 * 1024)
     if (Status s = LLMC_CU(

@@ -11,26 +11,6 @@ bool launchRunsAt(uint32_t minTokens, uint32_t maxTokens, int64_t tokens) {
          (maxTokens == 0 || tokens <= static_cast<int64_t>(maxTokens));
 }
 
-std::string checkGridRule(const std::vector<uint32_t> &grid,
-                          const std::vector<uint32_t> &gridTokenScale) {
-  if (grid.size() != 3)
-    return "the grid has " + std::to_string(grid.size()) +
-           " dimensions; launches have 3";
-  for (uint32_t d : grid)
-    if (d == 0)
-      return "the grid has a zero dimension";
-  if (gridTokenScale.empty())
-    return "";
-  if (gridTokenScale.size() != 6)
-    return "grid_token_scale has " + std::to_string(gridTokenScale.size()) +
-           " numbers; it is 3 pairs (n, d)";
-  for (size_t dim = 0; dim < 3; ++dim)
-    if (gridTokenScale[2 * dim] > 0 && gridTokenScale[2 * dim + 1] == 0)
-      return "grid_token_scale divides grid dimension " + std::to_string(dim) +
-             " by 0";
-  return "";
-}
-
 Grid gridForTokens(const Grid &gridAtMaxTokens,
                    const std::vector<uint32_t> &gridTokenScale,
                    int64_t tokens) {

@@ -27,11 +27,6 @@ bool launchRunsAt(uint32_t minTokens, uint32_t maxTokens, int64_t tokens);
 
 using Grid = std::array<uint32_t, 3>;
 
-/// Checks a launch's grid (3 positive dimensions) and grid_token_scale (empty,
-/// or 6 numbers with d > 0 wherever n > 0); returns a message or "".
-std::string checkGridRule(const std::vector<uint32_t> &grid,
-                          const std::vector<uint32_t> &gridTokenScale);
-
 /// The grid of a call over `tokens` tokens: a dimension with n > 0 is
 /// min(ceil(tokens * n / d), grid[dim]) (at least 1), the others grid[dim].
 Grid gridForTokens(const Grid &gridAtMaxTokens,

@@ -240,8 +240,8 @@ std::vector<const artifact::Buffer *> stepBuffers(const artifact::Step &step) {
 // A GPU artifact's launches are consistent with its plan: t4 (int8, so the
 // GEMMs are generated with a GEMV and a tiled variant): every launch names a
 // kernel whose module is built for sm_75 and exports its entry, passes only
-// buffers of its own step, and the variants of a step cover every token count
-// from 1 to max-tokens exactly once.
+// buffers of its own step, and every token count from 1 to max-tokens runs
+// some launch of each step (exactly one of a GEMM's variants).
 TEST_F(CompileArtifactTest, GpuLaunchesMatchTheirSteps) {
   std::string out =
       compile(tinyModel("llama"),
@@ -291,7 +291,12 @@ TEST_F(CompileArtifactTest, GpuLaunchesMatchTheirSteps) {
       size_t running = 0;
       for (size_t i = 0; i < launches; ++i)
         running += Artifact::launchRunsFor(Artifact::launch(*step, i), tokens);
-      EXPECT_EQ(running, 1u) << "T = " << tokens;
+      // A GEMM's variants are alternatives; attention's stages (partials,
+      // then their combine) run one after the other.
+      if (step->op_type() == artifact::StepOp::GemmStep)
+        EXPECT_EQ(running, 1u) << "T = " << tokens;
+      else
+        EXPECT_GE(running, 1u) << "T = " << tokens;
     }
   }
   EXPECT_GT(stepsWithLaunches, 0u);

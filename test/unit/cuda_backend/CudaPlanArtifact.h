@@ -199,7 +199,8 @@ private:
     builder.add_block(block);
     builder.add_shared_bytes(l.sharedBytes);
     builder.add_args(argVector);
-    builder.add_grid_token_scale(scale);
+    if (!l.gridTokenScale.empty()) // absent: a static grid
+      builder.add_grid_token_scale(scale);
     builder.add_token_args(tokenArgs);
     builder.add_extra_args(
         flatbuffers::Offset<flatbuffers::Vector<fb::LaunchArg>>(extraVector.o));

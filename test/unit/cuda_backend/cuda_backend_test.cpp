@@ -93,7 +93,8 @@ TEST(CudaPlanCheck, LaunchesMakeStepsRunnable) {
       << s.message();
 }
 
-// Malformed launches are refused before any GPU work, naming the step.
+// Malformed launches are refused before any GPU work, naming the step: the
+// loader's structural checks, then CUDA's block limit.
 TEST(CudaPlanCheck, RefusesMalformedLaunches) {
   auto withLaunch = [](auto edit) {
     TinyPlan t;
@@ -107,14 +108,16 @@ TEST(CudaPlanCheck, RefusesMalformedLaunches) {
     return t.check();
   };
   runtime::Status s = withLaunch([](CudaLaunchSpec &l) { l.kernel = 7; });
-  EXPECT_NE(s.message().find("step 0 (silu) launches kernel 7 of 1"),
+  EXPECT_NE(s.message().find("step 0 launch 0 launches kernel 7 of 1"),
             std::string::npos)
       << s.message();
   s = withLaunch([](CudaLaunchSpec &l) { l.block = {64, 32, 1}; });
-  EXPECT_NE(s.message().find("2048 threads"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("step 0 (silu) kernel 0: a block of 2048 threads"),
+            std::string::npos)
+      << s.message();
   s = withLaunch(
       [](CudaLaunchSpec &l) { l.gridTokenScale = {1, 0, 0, 0, 0, 0}; });
-  EXPECT_NE(s.message().find("divides grid dimension 0 by 0"),
+  EXPECT_NE(s.message().find("step 0 launch 0 divides the grid by 0 tokens"),
             std::string::npos)
       << s.message();
 }

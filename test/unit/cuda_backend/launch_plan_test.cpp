@@ -53,17 +53,6 @@ TEST(LaunchPlan, TiledGemmScalesOnlyY) {
   EXPECT_EQ(gridForTokens(atMax, {}, 1), atMax);
 }
 
-TEST(LaunchPlan, ChecksGridRules) {
-  EXPECT_EQ(checkGridRule({1, 1, 1}, {}), "");
-  EXPECT_EQ(checkGridRule({4, 1, 1}, {1, 1, 0, 0, 0, 0}), "");
-  EXPECT_NE(checkGridRule({1, 1}, {}).find("3"), std::string::npos);
-  EXPECT_NE(checkGridRule({0, 1, 1}, {}).find("zero"), std::string::npos);
-  EXPECT_NE(checkGridRule({1, 1, 1}, {1, 1}).find("3 pairs"),
-            std::string::npos);
-  EXPECT_NE(checkGridRule({1, 1, 1}, {1, 0, 0, 0, 0, 0}).find("by 0"),
-            std::string::npos);
-}
-
 // Buffers, token arguments and extras in order; only token arguments change
 // per call, and the pointer array points at the stored values.
 TEST(LaunchPlan, ParamArrayIsBuiltOnceAndPatchedPerCall) {
