@@ -9,7 +9,7 @@ out="${2:?usage: make_artifacts.sh BUILD_DIR OUT_DIR [TARGET ...]}"
 shift 2
 targets=("${@:-h100}")
 mkdir -p "$out"
-for target in cpu "${targets[@]}"; do
+for target in "${targets[@]}"; do
   for quant in f32 bf16 fp8 int8; do
     "$build/bin/llmc" compile "$build/test/Inputs/tiny-models/llama" \
       --target="$target" --quant="$quant" --max-tokens=16 \

@@ -720,48 +720,37 @@ Status checkPlan(const loader::Artifact &artifact) {
     auto stepError = [&](const std::string &message) {
       return fail("step " + std::to_string(i) + " (" + name + ") " + message);
     };
-    if (step->launches() && step->launches()->size() > 0) {
-      for (const fb::LaunchStep *launch : *step->launches())
-        if (std::string problem = checkLaunch(*launch);
-            !problem.empty())
-          return stepError(problem);
-      continue;
+    if (!loader::Artifact::gpuBackendRuns(*step)) {
+      if (step->op_type() == fb::StepOp::GemmStep)
+        return stepError(
+            std::string("has no CUDA kernel in this artifact (a ") +
+            fb::EnumNameGemmBackend(step->op_as_GemmStep()->backend()) +
+            " GEMM without launches)");
+      if (step->op_type() == fb::StepOp::ComputeStep)
+        return stepError("has no CUDA kernel in this artifact");
+      return stepError("has a kind this runtime does not know (" +
+                       std::to_string(static_cast<int>(step->op_type())) +
+                       "); update llmc-runtime");
     }
-    switch (step->op_type()) {
-    case fb::StepOp::LaunchStep:
+    for (size_t l = 0; l < loader::Artifact::launchCount(*step); ++l)
       if (std::string problem =
-              checkLaunch(*step->op_as_LaunchStep());
+              checkLaunch(loader::Artifact::launch(*step, l));
           !problem.empty())
         return stepError(problem);
-      break;
-    case fb::StepOp::GemmStep: {
-      const fb::GemmStep *gemm = step->op_as_GemmStep();
-      if (gemm->backend() != fb::GemmBackend::CublasLt)
-        return stepError(std::string("has no CUDA kernel in this artifact "
-                                     "(a ") +
-                         fb::EnumNameGemmBackend(gemm->backend()) +
-                         " GEMM without launches)");
-      break;
-    }
-    case fb::StepOp::HostStep:
-      // The engine itself copies the token ids and positions in before the
-      // first step and the logits out after the last.
-      if (name != "copy_tokens_in" && name != "copy_logits_out")
-        return stepError("is a host routine the CUDA backend does not know");
-      break;
-    case fb::StepOp::CollectiveStep: {
+    if (step->op_type() == fb::StepOp::LaunchStep)
+      if (std::string problem = checkLaunch(*step->op_as_LaunchStep());
+          !problem.empty())
+        return stepError(problem);
+    if (step->op_type() == fb::StepOp::HostStep &&
+        // The engine itself copies the token ids and positions in before
+        // the first step and the logits out after the last.
+        name != "copy_tokens_in" && name != "copy_logits_out")
+      return stepError("is a host routine the CUDA backend does not know");
+    if (step->op_type() == fb::StepOp::CollectiveStep) {
       const fb::CollectiveStep *c = step->op_as_CollectiveStep();
       if (c->group() && c->group()->size() > 1)
         return stepError("is a collective across ranks; the CUDA backend "
                          "runs one rank");
-      break;
-    }
-    case fb::StepOp::ComputeStep:
-      return stepError("has no CUDA kernel in this artifact");
-    default:
-      return stepError("has a kind this runtime does not know (" +
-                       std::to_string(static_cast<int>(step->op_type())) +
-                       "); update llmc-runtime");
     }
   }
   return Status::success();
