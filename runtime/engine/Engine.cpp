@@ -1,6 +1,7 @@
 //===- Engine.cpp - executes a CPU artifact's plan -----------------------===//
 
 #include "runtime/engine/Engine.h"
+#include "runtime/engine/PlanBuffer.h"
 
 #include "runtime/backends/cpu/FusedKernels.h"
 #include "runtime/backends/cuda/DeviceCheck.h"
@@ -34,35 +35,8 @@ struct ArenaDeleter {
 };
 using ArenaMemory = std::unique_ptr<uint8_t, ArenaDeleter>;
 
-/// A plan buffer resolved to memory: its full shape, and how its leading
-/// dimension scales with the token count.
-struct Buf {
-  uint8_t *data = nullptr;
-  fb::DType dtype = fb::DType::F32;
-  std::vector<int64_t> shape;
-  bool tokenRows = false;
-  /// k of `k * max_tokens` (token-rows buffers only).
-  int64_t rowsPerToken = 1;
-
-  /// Leading dimension for a call over `tokens` tokens.
-  int64_t dim0(int64_t tokens) const {
-    if (shape.empty())
-      return 1;
-    return tokenRows ? rowsPerToken * tokens : shape[0];
-  }
-  int64_t inner() const {
-    int64_t n = 1;
-    for (size_t i = 1; i < shape.size(); ++i)
-      n *= shape[i];
-    return n;
-  }
-  int64_t lastDim() const { return shape.empty() ? 1 : shape.back(); }
-  int64_t elements(int64_t tokens) const { return dim0(tokens) * inner(); }
-  /// Rows of the [rows, lastDim] matrix this buffer is, for `tokens`.
-  int64_t matrixRows(int64_t tokens) const {
-    return elements(tokens) / std::max<int64_t>(1, lastDim());
-  }
-};
+/// A plan buffer in host memory.
+using Buf = PlanBuffer<uint8_t *>;
 
 bool toCpuDType(fb::DType dtype, DType &out) {
   switch (dtype) {

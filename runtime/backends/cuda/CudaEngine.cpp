@@ -9,6 +9,7 @@
 #include "runtime/backends/cuda/DeviceCheck.h"
 #include "runtime/backends/cuda/GemmConfig.h"
 #include "runtime/backends/cuda/LaunchPlan.h"
+#include "runtime/engine/PlanBuffer.h"
 
 #include <algorithm>
 #include <chrono>
@@ -65,27 +66,8 @@ uint64_t elementBits(fb::DType dtype) {
   }
 }
 
-/// A plan buffer in device memory (the CPU engine's Buf with an address).
-struct DeviceBuffer {
-  CUdeviceptr address = 0;
-  fb::DType dtype = fb::DType::F32;
-  std::vector<int64_t> shape;
-  bool tokenRows = false;
-  int64_t rowsPerToken = 1;
-
-  int64_t dim0(int64_t tokens) const {
-    if (shape.empty())
-      return 1;
-    return tokenRows ? rowsPerToken * tokens : shape[0];
-  }
-  int64_t inner() const {
-    int64_t n = 1;
-    for (size_t i = 1; i < shape.size(); ++i)
-      n *= shape[i];
-    return n;
-  }
-  int64_t lastDim() const { return shape.empty() ? 1 : shape.back(); }
-  int64_t elements(int64_t tokens) const { return dim0(tokens) * inner(); }
+/// A plan buffer in device memory.
+struct DeviceBuffer : engine::PlanBuffer<CUdeviceptr> {
   uint64_t bytes(int64_t tokens) const {
     return (static_cast<uint64_t>(elements(tokens)) * elementBits(dtype) + 7) /
            8;
@@ -303,7 +285,7 @@ Status CudaBackend::resolve(const fb::Buffer *buffer, DeviceBuffer &out) const {
   if (buffer->arena() >= arenas_.size())
     return fail("buffer refers to arena " + std::to_string(buffer->arena()) +
                 " of " + std::to_string(arenas_.size()));
-  out.address = arenas_[buffer->arena()] + buffer->offset();
+  out.data = arenas_[buffer->arena()] + buffer->offset();
   out.dtype = buffer->dtype();
   out.shape.clear();
   if (buffer->shape())
@@ -802,11 +784,11 @@ Status CudaBackend::prepareSteps() {
           return s;
         if (Status s = resolve(c->output(), out); !s)
           return s;
-        if (in.address != out.address)
+        if (in.data != out.data)
           ops_.push_back({i, [this, in, out](int64_t tokens) {
                             return LLMC_CU(
                                 *cu_,
-                                cuMemcpyDtoDAsync(out.address, in.address,
+                                cuMemcpyDtoDAsync(out.data, in.data,
                                                   in.bytes(tokens), stream_));
                           }});
       }
@@ -856,7 +838,7 @@ Status CudaBackend::prepareLaunch(size_t index, const std::string &name,
       DeviceBuffer buffer;
       if (Status s = resolve(arg, buffer); !s)
         return error(s.message());
-      prepared->params.addPointer(buffer.address);
+      prepared->params.addPointer(buffer.data);
     }
   if (launch.token_args())
     for (int64_t k : *launch.token_args())
@@ -1031,8 +1013,8 @@ Status CudaBackend::prepareGemm(size_t index, const fb::GemmStep &step) {
   if (g.types.scaling == GemmScaling::FP8TensorScales ||
       g.types.scaling == GemmScaling::FP8OuterVectorScales) {
     // cuBLASLt's A is our B: its scale is scale_b, and B's is scale_a.
-    const void *scaleOfA = reinterpret_cast<const void *>(g.scaleB.address);
-    const void *scaleOfB = reinterpret_cast<const void *>(g.scaleA.address);
+    const void *scaleOfA = reinterpret_cast<const void *>(g.scaleB.data);
+    const void *scaleOfB = reinterpret_cast<const void *>(g.scaleA.data);
     if (Status s = setDesc(CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &scaleOfA,
                            sizeof(scaleOfA));
         !s)
@@ -1130,12 +1112,12 @@ Status CudaBackend::enqueueGemm(PreparedGemm &g, int64_t tokens) {
   const void *beta = int32Product ? static_cast<const void *>(&g.intBeta)
                                   : static_cast<const void *>(&g.beta);
   void *product =
-      reinterpret_cast<void *>(int32Product ? int32Product_ : g.c.address);
+      reinterpret_cast<void *>(int32Product ? int32Product_ : g.c.data);
   if (Status s = LLMC_LT(
           lt, cublasLtMatmul(
                   ltHandle_, g.desc, alpha,
-                  reinterpret_cast<const void *>(g.b.address), g.layoutA,
-                  reinterpret_cast<const void *>(g.a.address),
+                  reinterpret_cast<const void *>(g.b.data), g.layoutA,
+                  reinterpret_cast<const void *>(g.a.data),
                   found->second.first, beta, product, found->second.second,
                   product, found->second.second, &algorithm,
                   reinterpret_cast<void *>(ltWorkspace_), kCublasWorkspaceBytes,
@@ -1145,8 +1127,8 @@ Status CudaBackend::enqueueGemm(PreparedGemm &g, int64_t tokens) {
   if (!int32Product)
     return Status::success();
   // C = alpha * scale_a * scale_b * acc (+ beta * C), rounded once.
-  CUdeviceptr acc = int32Product_, c = g.c.address, sa = g.scaleA.address,
-              sb = g.scaleB.address;
+  CUdeviceptr acc = int32Product_, c = g.c.data, sa = g.scaleA.data,
+              sb = g.scaleB.data;
   float alphaValue = g.alpha, betaValue = g.beta;
   long long rows = m, cols = g.n;
   int scaleAPerRow = g.scaleA.elements(maxTokens_) != 1 || g.scaleA.tokenRows;
@@ -1260,13 +1242,13 @@ Status CudaBackend::forward(const ForwardBatch &batch,
           *cu_, cuMemcpyHtoDAsync(batchArea_, staging_, uploadBytes_, stream_));
       !s)
     return fail(s.message());
-  if (Status s = LLMC_CU(*cu_, cuMemcpyHtoDAsync(tokenIds_.address,
+  if (Status s = LLMC_CU(*cu_, cuMemcpyHtoDAsync(tokenIds_.data,
                                                  staging_ + tokenIdsOffset_,
                                                  4 * n, stream_));
       !s)
     return fail(s.message());
   if (havePositions_)
-    if (Status s = LLMC_CU(*cu_, cuMemcpyHtoDAsync(positions_.address,
+    if (Status s = LLMC_CU(*cu_, cuMemcpyHtoDAsync(positions_.data,
                                                    positions, 4 * n, stream_));
         !s)
       return fail(s.message());
@@ -1307,7 +1289,7 @@ Status CudaBackend::forward(const ForwardBatch &batch,
   }
 
   const uint64_t logitsBytes = logits_.bytes(n);
-  if (Status s = LLMC_CU(*cu_, cuMemcpyDtoHAsync(logitsHost_, logits_.address,
+  if (Status s = LLMC_CU(*cu_, cuMemcpyDtoHAsync(logitsHost_, logits_.data,
                                                  logitsBytes, stream_));
       !s)
     return fail(s.message());
