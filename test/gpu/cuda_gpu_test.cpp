@@ -236,40 +236,56 @@ TEST(CudaGpu, LaunchAbiFromCubin) { checkLaunchAbi(false); }
 // The same from PTX, JIT-compiled for this (newer) GPU.
 TEST(CudaGpu, LaunchAbiFromPtxJit) { checkLaunchAbi(true); }
 
-/// The tiny Llama compiled for `target` (a GPU's): from
-/// $LLMC_GPU_TEST_ARTIFACTS/tiny-<target>-<quant>.llmc when set (made on the
-/// build machine by test/gpu/make_artifacts.sh: a lent GPU machine cannot run
-/// the MLIR-linked compiler), else compiled now with llmc. "" with a reason.
-std::string tinyArtifact(const std::string &target, const std::string &quant,
-                         std::string &reason) {
-  const std::string name = "tiny-" + target + "-" + quant + ".llmc";
+/// The models the comparisons run: the tiny Llama (test/Inputs) and the real
+/// SmolLM2-135M (scripts/fetch-models.sh smollm2 puts it in the model cache).
+enum class TestModel { Tiny, SmolLM2 };
+
+/// `model` compiled for `target` (a GPU's): from
+/// $LLMC_GPU_TEST_ARTIFACTS/<model>-<target>-<quant>.llmc when set (made on
+/// the build machine by test/gpu/make_artifacts.sh: a lent GPU machine cannot
+/// run the MLIR-linked compiler), else compiled now with llmc. "" with a
+/// reason.
+std::string modelArtifact(TestModel model, const std::string &target,
+                          const std::string &quant, std::string &reason) {
+  const bool tiny = model == TestModel::Tiny;
+  const std::string name =
+      std::string(tiny ? "tiny-" : "smollm2-") + target + "-" + quant + ".llmc";
   if (const char *dir = std::getenv("LLMC_GPU_TEST_ARTIFACTS"))
     return std::string(dir) + "/" + name;
+  std::string source = std::string(LLMC_TINY_MODELS_DIR) + "/llama";
+  if (!tiny) {
+    const char *cache = std::getenv("LLMC_MODEL_CACHE");
+    const char *home = std::getenv("HOME");
+    source = (cache ? std::string(cache)
+                    : std::string(home ? home : "") + "/.cache/llmc/models") +
+             "/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
+  }
   std::string out = ::testing::TempDir() + name;
-  std::string command = std::string(LLMC_BIN) + " compile " +
-                        LLMC_TINY_MODELS_DIR + "/llama --target=" + target +
-                        " --quant=" + quant + " --max-tokens=16 -o " + out +
-                        " 2>&1";
+  std::string command = std::string(LLMC_BIN) + " compile " + source +
+                        " --target=" + target + " --quant=" + quant +
+                        " --max-tokens=16 -o " + out + " 2>&1";
   if (std::system(command.c_str()) != 0) {
     reason = "failed: " + command +
              " (on a machine without MLIR, set LLMC_GPU_TEST_ARTIFACTS to "
-             "the output of test/gpu/make_artifacts.sh)";
+             "the output of test/gpu/make_artifacts.sh; the real model comes "
+             "from scripts/fetch-models.sh smollm2)";
     return "";
   }
   return out;
 }
 
 /// Prefill 6 tokens, then 4 greedy decode steps, on both backends.
-void compareTinyModel(const std::string &quant, double relative) {
+void compareModel(TestModel model, const std::string &quant,
+                  double relative) {
   REQUIRE_GPU(gpu);
   std::string reason;
   const std::string target = targetForComputeCapability(gpu.major, gpu.minor);
   ASSERT_FALSE(target.empty()) << "no llmc target for sm_" << gpu.sm();
-  std::string gpuPath = tinyArtifact(target, quant, reason);
+  std::string gpuPath = modelArtifact(model, target, quant, reason);
   ASSERT_FALSE(gpuPath.empty()) << reason;
   std::unique_ptr<loader::Artifact> gpuArtifact;
   ASSERT_TRUE(loader::Artifact::open(gpuPath, {}, gpuArtifact).ok()) << gpuPath;
-  // Every step of a fused tiny model has a kernel or a cuBLASLt GEMM
+  // Every step of a fused model has a kernel or a cuBLASLt GEMM
   // (test/tools/llmc/gpu_runnable.test checks the same without a GPU).
   runtime::Status runs = checkPlanRunsOnCuda(*gpuArtifact);
   ASSERT_TRUE(runs.ok()) << runs.message();
@@ -300,16 +316,30 @@ void compareTinyModel(const std::string &quant, double relative) {
   }
 }
 
-// The tiny Llama, CUDA vs CPU logits and greedy tokens.
-TEST(CudaGpu, TinyModelF32MatchesCpu) { compareTinyModel("f32", 1e-3); }
-TEST(CudaGpu, TinyModelBf16MatchesCpu) { compareTinyModel("bf16", 3e-2); }
+// The tiny Llama and the real SmolLM2, CUDA vs CPU logits and greedy tokens.
+TEST(CudaGpu, TinyModelF32MatchesCpu) {
+  compareModel(TestModel::Tiny, "f32", 1e-3);
+}
+TEST(CudaGpu, TinyModelBf16MatchesCpu) {
+  compareModel(TestModel::Tiny, "bf16", 3e-2);
+}
 TEST(CudaGpu, TinyModelFp8MatchesCpu) {
   REQUIRE_GPU(gpu);
   if (gpu.sm() < 89)
     GTEST_SKIP() << gpu.name << " has no FP8";
-  compareTinyModel("fp8", 5e-2);
+  compareModel(TestModel::Tiny, "fp8", 5e-2);
 }
-TEST(CudaGpu, TinyModelInt8MatchesCpu) { compareTinyModel("int8", 5e-2); }
+TEST(CudaGpu, TinyModelInt8MatchesCpu) {
+  compareModel(TestModel::Tiny, "int8", 5e-2);
+}
+TEST(CudaGpu, SmolLM2Bf16MatchesCpu) {
+  compareModel(TestModel::SmolLM2, "bf16", 3e-2);
+}
+TEST(CudaGpu, SmolLM2DefaultQuantizationMatchesCpu) {
+  // The target's default: fp8 on Hopper/Ada/Blackwell, int8 below.
+  REQUIRE_GPU(gpu);
+  compareModel(TestModel::SmolLM2, gpu.sm() >= 89 ? "fp8" : "int8", 5e-2);
+}
 
 // Device-to-device bandwidth (what bench --bandwidth reports) is positive
 // and below 100 TB/s.
