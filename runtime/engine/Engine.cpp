@@ -260,19 +260,10 @@ Status Engine::Impl::resolve(const fb::Buffer *buffer, Buf &out) const {
   if (buffer->arena() >= arenas.size())
     return fail("buffer refers to arena " + std::to_string(buffer->arena()) +
                 " of " + std::to_string(arenas.size()));
-  out.data = arenas[buffer->arena()].get() + buffer->offset();
-  out.dtype = buffer->dtype();
-  out.shape.clear();
-  if (buffer->shape())
-    for (int64_t d : *buffer->shape())
-      out.shape.push_back(d);
-  out.tokenRows = buffer->token_rows();
-  if (out.tokenRows) {
-    if (out.shape.empty() || out.shape[0] % maxTokens != 0)
-      return fail("token-rows buffer whose leading dimension is not a "
-                  "multiple of max_tokens");
-    out.rowsPerToken = out.shape[0] / maxTokens;
-  }
+  if (std::string problem = readPlanBuffer(
+          *buffer, arenas[buffer->arena()].get(), maxTokens, out);
+      !problem.empty())
+    return fail(problem);
   return Status::success();
 }
 

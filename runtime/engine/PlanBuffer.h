@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace llmc::engine {
@@ -44,6 +45,27 @@ template <typename Address> struct PlanBuffer {
     return elements(tokens) / std::max<int64_t>(1, lastDim());
   }
 };
+
+/// Reads `buffer` (in an arena starting at `arenaBase`) into `out`; "" or
+/// the fault. The arena index and bounds are the caller's (the loader
+/// verified them).
+template <typename Address>
+std::string readPlanBuffer(const artifact::Buffer &buffer, Address arenaBase,
+                           int64_t maxTokens, PlanBuffer<Address> &out) {
+  out.data = arenaBase + buffer.offset();
+  out.dtype = buffer.dtype();
+  out.shape.clear();
+  if (buffer.shape())
+    out.shape.assign(buffer.shape()->begin(), buffer.shape()->end());
+  out.tokenRows = buffer.token_rows();
+  if (out.tokenRows) {
+    if (out.shape.empty() || out.shape[0] % maxTokens != 0)
+      return "token-rows buffer whose leading dimension is not a multiple "
+             "of max_tokens";
+    out.rowsPerToken = out.shape[0] / maxTokens;
+  }
+  return "";
+}
 
 } // namespace llmc::engine
 

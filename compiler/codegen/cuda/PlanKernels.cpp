@@ -115,6 +115,11 @@ struct Instance {
   /// The step's buffers in the order of the kernel's parameters; empty
   /// means the step's inputs, then its outputs.
   SmallVector<Value> arguments;
+
+  /// Appends entry `entries.size()`: its definition (`body` under the
+  /// entry's parameter list) and its launch rule.
+  void addEntry(KernelEntry entry, llvm::StringRef body,
+                llvm::StringRef suffix = "");
 };
 
 /// Why a step gets no kernel; not an error.
@@ -195,6 +200,14 @@ std::string entryDefinition(unsigned index, int64_t blockThreads,
   return text;
 }
 
+void Instance::addEntry(KernelEntry entry, llvm::StringRef body,
+                        llvm::StringRef suffix) {
+  code += entryDefinition(entries.size(), entry.blockThreads, entry.parameters,
+                          body);
+  entries.push_back(std::move(entry));
+  suffixes.push_back(suffix.str());
+}
+
 /// A single-entry instance.
 /// `rowsPerToken` matters for TokenRows kernels only (FlatElements kernels
 /// have `extent` elements per token).
@@ -207,8 +220,7 @@ Instance singleEntry(llvm::StringRef kind, std::string stem,
   instance.kind = kind.str();
   instance.stem = std::move(stem);
   instance.headers = std::move(headers);
-  instance.code =
-      prelude.str() + entryDefinition(0, blockThreads, parameters, body);
+  instance.code = prelude.str();
   KernelEntry entry;
   entry.grid = grid;
   entry.blockThreads = blockThreads;
@@ -216,8 +228,7 @@ Instance singleEntry(llvm::StringRef kind, std::string stem,
   entry.tokenMultiple = grid == GridRule::FlatElements ? extent : rowsPerToken;
   entry.tokenArguments = {entry.tokenMultiple};
   entry.parameters = parameters.str();
-  instance.entries.push_back(entry);
-  instance.suffixes.push_back("");
+  instance.addEntry(std::move(entry), body);
   return instance;
 }
 
@@ -1066,8 +1077,6 @@ FailureOr<InstanceOrSkip> instantiateCachedAttention(plan::ComputeOp step,
                         ? ", const LlmcDeviceBatch *batch"
                     : extra == ExtraArgument::Layer ? ", long long layer"
                                                     : ", void *scratch";
-    instance.code +=
-        entryDefinition(instance.entries.size(), threads, parameters, body);
     KernelEntry entry;
     entry.grid = grid;
     entry.blockThreads = threads;
@@ -1079,8 +1088,7 @@ FailureOr<InstanceOrSkip> instantiateCachedAttention(plan::ComputeOp step,
     entry.maxTokens = maxTokensOfEntry;
     entry.extraArguments = std::move(extras);
     entry.scratchBytes = scratchBytes;
-    instance.entries.push_back(entry);
-    instance.suffixes.push_back(suffix.str());
+    instance.addEntry(std::move(entry), body, suffix);
   };
   std::string splits = std::to_string(kAttentionSplits);
   std::string threads = std::to_string(kAttentionBlockThreads);
@@ -1419,8 +1427,6 @@ instantiateGemmKernel(Operation *step, const GemmOperands &gemm,
   auto addEntry = [&](GridRule grid, int64_t threads, int64_t extent,
                       const std::string &body, llvm::StringRef suffix,
                       int64_t minTokens, int64_t maxTokens) {
-    instance.code +=
-        entryDefinition(instance.entries.size(), threads, parameters, body);
     KernelEntry entry;
     entry.grid = grid;
     entry.blockThreads = threads;
@@ -1433,8 +1439,7 @@ instantiateGemmKernel(Operation *step, const GemmOperands &gemm,
       entry.extraArguments = {ExtraArgument::Scratch};
       entry.scratchBytes = epilogue.scratchBytes;
     }
-    instance.entries.push_back(entry);
-    instance.suffixes.push_back(suffix.str());
+    instance.addEntry(std::move(entry), body, suffix);
   };
   // A GEMV's grid counts output columns, a tile grid weight rows.
   int64_t outputColumns = epilogue.gated ? n / 2 : n;

@@ -285,26 +285,10 @@ Status CudaBackend::resolve(const fb::Buffer *buffer, DeviceBuffer &out) const {
   if (buffer->arena() >= arenas_.size())
     return fail("buffer refers to arena " + std::to_string(buffer->arena()) +
                 " of " + std::to_string(arenas_.size()));
-  out.data = arenas_[buffer->arena()] + buffer->offset();
-  out.dtype = buffer->dtype();
-  out.shape.clear();
-  if (buffer->shape())
-    for (int64_t d : *buffer->shape())
-      out.shape.push_back(d);
-  out.tokenRows = buffer->token_rows();
-  if (out.tokenRows) {
-    if (out.shape.empty() || out.shape[0] % maxTokens_ != 0)
-      return fail("token-rows buffer whose leading dimension is not a "
-                  "multiple of max_tokens");
-    out.rowsPerToken = out.shape[0] / maxTokens_;
-  }
-  // The loader checks the steps' own buffers; launches (format 1.1) are
-  // checked here.
-  if (buffer->offset() + out.bytes(maxTokens_) > arenaBytes_[buffer->arena()])
-    return fail("a buffer at offset " + std::to_string(buffer->offset()) +
-                " of arena " + std::to_string(buffer->arena()) +
-                " ends past the arena (" +
-                std::to_string(arenaBytes_[buffer->arena()]) + " bytes)");
+  if (std::string problem = engine::readPlanBuffer(
+          *buffer, arenas_[buffer->arena()], maxTokens_, out);
+      !problem.empty())
+    return fail(problem);
   return Status::success();
 }
 
