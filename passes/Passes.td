@@ -114,6 +114,12 @@ def QuantizePass : Pass<"llm-quantize", "::mlir::ModuleOp"> {
     `kv-cache=fp8|int8` sets `kv_cache_dtype` (f8E4M3FN / i8) on every
     `llm.attention`, for any scheme.
 
+    `gptq` rounds the weights of every quantized scheme with GPTQ
+    (compiler/weights/Gptq.h) instead of to nearest: `calib-file` must
+    carry a Gram matrix file (`llmc compile --calib TEXT --gptq`), named in
+    each weight's `llm.quant` as `gptq = "<file>"`; the WeightStore reads
+    the statistics of the weight's input from it.
+
     Weights are never read: the quantized weight carries `llm.quant`, its
     scales `llm.derived` and a calibrated input scale
     `llm.activation_scale` (passes/WeightAnnotations.h), which the
@@ -160,6 +166,9 @@ def QuantizePass : Pass<"llm-quantize", "::mlir::ModuleOp"> {
            "block's range among 20 clipping ratios in [0.5, 1] by squared "
            "error (`clip_search` in llm.quant; WeightStore's "
            "QuantScheme::searchClipping)">,
+    Option<"gptq", "gptq", "bool", /*default=*/"false",
+           "round weights with GPTQ against the input Gram matrices of "
+           "calib-file's gram_file, instead of to nearest">,
   ];
   let statistics = [
     Statistic<"numQuantized", "quantized-linears", "linears quantized">,

@@ -46,6 +46,7 @@ void addQuantizationPasses(mlir::OpPassManager &pm,
   quantize.calibFile = options.calibFile;
   quantize.staticFallback = options.staticFallback;
   quantize.clipSearch = options.clipSearch;
+  quantize.gptq = options.gptq;
   pm.addPass(createQuantizePass(quantize));
 }
 

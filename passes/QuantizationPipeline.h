@@ -39,6 +39,8 @@ struct QuantizationOptions {
   bool staticFallback = false;
   /// Integer weight scales by a clipping search (llm-quantize clip-search).
   bool clipSearch = true;
+  /// GPTQ rounding (llm-quantize gptq); `calibFile` must name Gram matrices.
+  bool gptq = false;
   /// SmoothQuant's alpha; unset: 0.5 for int8, fp8, w8a16 and w4a16 with a
   /// calibration file (for weight-only it is AWQ-style activation-aware
   /// weight scaling), off otherwise (negative: off). Smoothing needs

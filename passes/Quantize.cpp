@@ -120,6 +120,13 @@ LogicalResult QuantizePass::parseOptions(ModuleOp module) {
       return failure();
     calibration = std::move(*loaded);
   }
+  if (gptq && (!calibration || calibration->gramPath.empty()))
+    return fail("gptq", calibFile.empty()
+                            ? Twine("needs calib-file with Gram matrices "
+                                    "(`llmc compile --calib TEXT --gptq`)")
+                            : "calibration file '" + calibFile +
+                                  "' has no gram_file; recalibrate with "
+                                  "`llmc compile --calib TEXT --gptq`");
 
   if (kvCache == "fp8")
     kvCacheType = Float8E4M3FNType::get(context);
@@ -188,6 +195,9 @@ QuantizePass::quantizeWeight(llm::WeightOp weight, Type element,
   if (clipSearch && weightOnly && isa<IntegerType>(element) &&
       weightGranularity != Granularity::PerTensor)
     quant.push_back(builder.getNamedAttr("clip_search", builder.getUnitAttr()));
+  if (gptq)
+    quant.push_back(builder.getNamedAttr(
+        "gptq", builder.getStringAttr(calibration->gramPath)));
   weight.getResult().setType(RankedTensorType::get(type.getShape(), element));
   weight->setAttr(kWeightQuantAttrName, builder.getDictionaryAttr(quant));
 

@@ -4,6 +4,7 @@
 
 #include "compiler/weights/WeightStore.h"
 #include "dialects/llm/LLMOps.h"
+#include "passes/Calibration.h"
 
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/StringSet.h"
@@ -117,6 +118,7 @@ llvm::Error applyWeightAnnotations(ModuleOp module,
     }
 
   // 2. Quantization of the weights themselves.
+  llvm::StringMap<std::shared_ptr<GramFile>> gramFiles;
   for (auto &[name, op] : byName) {
     auto quant = op->getAttrOfType<DictionaryAttr>(kWeightQuantAttrName);
     if (!quant)
@@ -124,6 +126,22 @@ llvm::Error applyWeightAnnotations(ModuleOp module,
     llvm::Expected<weights::QuantScheme> scheme = parseScheme(op, quant);
     if (!scheme)
       return scheme.takeError();
+    if (auto gramPath = quant.getAs<StringAttr>("gptq")) {
+      std::shared_ptr<GramFile> &file = gramFiles[gramPath.getValue()];
+      if (!file) {
+        llvm::Expected<std::shared_ptr<GramFile>> opened =
+            GramFile::open(gramPath.getValue());
+        if (!opened)
+          return annotationError(name, llvm::toString(opened.takeError()));
+        file = std::move(*opened);
+      }
+      scheme->gptq = file->lookup(name);
+      if (!scheme->gptq)
+        return annotationError(name, "GPTQ needs its input's Gram matrix, "
+                                     "which '" +
+                                         gramPath.getValue() +
+                                         "' does not hold (recalibrate)");
+    }
     if (llvm::Error error = store.quantize(name, *scheme))
       return error;
   }

@@ -27,7 +27,8 @@ class WeightStore;
 ///   {scheme = "int8_per_channel", granularity = "tensor" | "channel" |
 ///    "group", group_size = 128 : i64, symmetric = true,
 ///    scale = "<W>.scale", zero_point = "<W>.zero_point" (asymmetric only),
-///    clip_search (unit: QuantScheme::searchClipping)?}
+///    clip_search (unit: QuantScheme::searchClipping)?,
+///    gptq = "<Gram matrix file>" (QuantScheme::gptq)?}
 inline constexpr llvm::StringLiteral kWeightQuantAttrName = "llm.quant";
 /// On `llm.weight @<W>.scale` / `@<W>.zero_point`: {of = "<W>", kind =
 /// "scale" | "zero_point"}: computed with <W>'s quantization.

@@ -4,6 +4,8 @@
 
 #include "compiler/driver/Compile.h"
 #include "passes/Calibration.h"
+#include "runtime/backends/cpu/Kernels.h"
+#include "runtime/backends/cpu/ThreadPool.h"
 #include "runtime/engine/Engine.h"
 #include "runtime/loader/Artifact.h"
 #include "runtime/schema/Checksum.h"
@@ -21,6 +23,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -37,6 +40,89 @@ constexpr int64_t kCalibrationContext = 512;
 struct ChannelMaxima {
   std::vector<float> channels;
   float overall = 0;
+};
+
+/// Running sum of x xᵀ over the rows entering the linears `weights`, which
+/// all read the same input (q, k and v; gate and up).
+struct GramAccumulator {
+  std::vector<std::string> weights;
+  int64_t channels = 0;
+  int64_t rows = 0;
+  std::vector<double> sum;
+};
+
+/// The Gram matrices of every distinct linear input, for --gptq. A GEMM
+/// whose input equals, byte for byte, the previous GEMM's shares its
+/// matrix (the calls of one forward run in order; q, k and v follow one
+/// another on the same normed rows).
+class GramRecorder {
+public:
+  void observe(const std::string &weight, const float *rows, int64_t m,
+               int64_t k) {
+    const size_t count = static_cast<size_t>(m * k);
+    auto known = index.find(weight);
+    const bool sameAsPrevious =
+        previous >= 0 && accumulators[previous].channels == k &&
+        previousInput.size() == count &&
+        std::memcmp(previousInput.data(), rows, count * sizeof(float)) == 0;
+    if (sameAsPrevious) {
+      if (known == index.end()) {
+        index[weight] = previous;
+        accumulators[previous].weights.push_back(weight);
+      }
+      return; // counted with the previous GEMM
+    }
+    int64_t slot;
+    if (known != index.end()) {
+      slot = known->second;
+    } else {
+      slot = static_cast<int64_t>(accumulators.size());
+      index[weight] = slot;
+      accumulators.push_back({{weight}, k, 0, std::vector<double>(k * k)});
+    }
+    accumulate(accumulators[slot], rows, m, k);
+    previous = slot;
+    previousInput.assign(rows, rows + count);
+  }
+
+  /// E[x xᵀ] per input.
+  std::vector<GramEntry> finish() const {
+    std::vector<GramEntry> entries;
+    for (const GramAccumulator &accumulator : accumulators) {
+      GramEntry entry{accumulator.weights, accumulator.channels, {}};
+      entry.values.resize(accumulator.sum.size());
+      const double rows = std::max<int64_t>(1, accumulator.rows);
+      for (size_t i = 0; i < accumulator.sum.size(); ++i)
+        entry.values[i] = static_cast<float>(accumulator.sum[i] / rows);
+      entries.push_back(std::move(entry));
+    }
+    return entries;
+  }
+
+private:
+  /// sum += Xᵀ X through the CPU backend's GEMM: Xᵀ [k, m] times its own
+  /// transpose.
+  void accumulate(GramAccumulator &accumulator, const float *rows, int64_t m,
+                  int64_t k) {
+    transposed.resize(static_cast<size_t>(m * k));
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t c = 0; c < k; ++c)
+        transposed[c * m + r] = rows[r * k + c];
+    product.resize(static_cast<size_t>(k * k));
+    cpu::ConstMatrixView xt(transposed.data(), cpu::DType::F32, k, m, m);
+    cpu::matmul(xt, 0, xt, 0, /*transposeRhs=*/true,
+                cpu::matrix(product.data(), cpu::DType::F32, k, k), 0, 1,
+                &pool);
+    for (size_t i = 0; i < product.size(); ++i)
+      accumulator.sum[i] += product[i];
+    accumulator.rows += m;
+  }
+
+  std::vector<GramAccumulator> accumulators;
+  llvm::StringMap<int64_t> index;
+  int64_t previous = -1;
+  std::vector<float> previousInput, transposed, product;
+  cpu::ThreadPool pool;
 };
 
 /// Identifies the model and text a calibration was measured on: the text's
@@ -76,10 +162,11 @@ std::string calibrationKey(const std::string &modelPath,
   return key;
 }
 
-/// True when `path` holds a calibration file with `key`; `why` says what is
-/// wrong otherwise (empty when the file does not exist).
+/// True when `path` holds a calibration file with `key` (and Gram matrices
+/// when `needGrams`); `why` says what is wrong otherwise (empty when the
+/// file does not exist).
 bool cacheMatches(const std::string &path, const std::string &key,
-                  std::string &why) {
+                  bool needGrams, std::string &why) {
   if (!llvm::sys::fs::exists(path))
     return false;
   llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
@@ -103,6 +190,11 @@ bool cacheMatches(const std::string &path, const std::string &key,
     why = "measured on another model or text";
     return false;
   }
+  if (needGrams && (!root->getString("gram_file") ||
+                    !llvm::sys::fs::exists(gramFileFor(path)))) {
+    why = "measured without --gptq's Gram matrices";
+    return false;
+  }
   return true;
 }
 
@@ -110,7 +202,8 @@ bool cacheMatches(const std::string &path, const std::string &key,
 /// records the input maxima of every weight GEMM.
 Status measure(const std::string &artifactPath, const std::string &textPath,
                const std::string &text,
-               llvm::StringMap<ChannelMaxima> &maxima, int64_t &tokens) {
+               llvm::StringMap<ChannelMaxima> &maxima, GramRecorder *grams,
+               int64_t &tokens) {
   std::unique_ptr<loader::Artifact> artifact;
   if (runtime::Status status = loader::Artifact::open(artifactPath, {},
                                                       artifact);
@@ -145,6 +238,8 @@ Status measure(const std::string &artifactPath, const std::string &textPath,
       for (int64_t column = 0; column < k; ++column)
         entry.channels[column] =
             std::max(entry.channels[column], std::fabs(rows[row * k + column]));
+    if (grams)
+      grams->observe(weightName, rows, m, k);
   };
   std::unique_ptr<engine::Engine> engine;
   if (runtime::Status status =
@@ -181,6 +276,10 @@ Status measure(const std::string &artifactPath, const std::string &textPath,
 
 } // namespace
 
+std::string gramFileFor(const std::string &calibrationFile) {
+  return calibrationFile + ".gram";
+}
+
 Status calibrate(const CompileOptions &options,
                  const std::string &calibrationFile) {
   const std::string &cachePath = calibrationFile;
@@ -215,13 +314,17 @@ Status calibrate(const CompileOptions &options,
     if (!root || root->getString("format") != kCalibrationFormat)
       return Status::failure("--calib-cache '" + cachePath +
                              "' is not an llmc calibration file");
+    if (options.gptq && !root->getString("gram_file"))
+      return Status::failure("--calib-cache '" + cachePath +
+                             "' was measured without --gptq and holds no "
+                             "Gram matrices; pass --calib FILE.txt too");
     return Status::success();
   }
 
   const std::string key = calibrationKey(options.modelPath, text);
   if (!options.calibrationCachePath.empty()) {
     std::string why;
-    if (cacheMatches(cachePath, key, why)) {
+    if (cacheMatches(cachePath, key, options.gptq, why)) {
       if (options.verbose)
         llvm::errs() << "llmc: reusing calibration '" << cachePath << "'\n";
       return Status::success();
@@ -255,9 +358,12 @@ Status calibrate(const CompileOptions &options,
                            status.message);
 
   llvm::StringMap<ChannelMaxima> maxima;
+  std::optional<GramRecorder> grams;
+  if (options.gptq)
+    grams.emplace();
   int64_t tokens = 0;
-  if (Status status =
-          measure(reference.outputPath, textPath, text, maxima, tokens);
+  if (Status status = measure(reference.outputPath, textPath, text, maxima,
+                              grams ? &*grams : nullptr, tokens);
       !status.ok())
     return status;
   if (maxima.empty())
@@ -271,6 +377,12 @@ Status calibrate(const CompileOptions &options,
   for (auto &entry : maxima)
     calibration.inputs[entry.first()] = {entry.second.overall,
                                          std::move(entry.second.channels)};
+  if (grams) {
+    calibration.gramPath = gramFileFor(calibrationFile);
+    if (llvm::Error error =
+            GramFile::write(calibration.gramPath, tokens, grams->finish()))
+      return Status::failure(llvm::toString(std::move(error)));
+  }
   if (llvm::Error error = writeCalibration(calibrationFile, calibration))
     return Status::failure(llvm::toString(std::move(error)));
   if (options.verbose)

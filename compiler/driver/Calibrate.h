@@ -28,6 +28,10 @@ namespace llmc {
 Status calibrate(const CompileOptions &options,
                  const std::string &calibrationFile);
 
+/// Where the Gram matrices of `--gptq` go: beside the calibration file,
+/// named after it (passes/Calibration.h, GramFile).
+std::string gramFileFor(const std::string &calibrationFile);
+
 } // namespace llmc
 
 #endif // LLMC_COMPILER_DRIVER_CALIBRATE_H

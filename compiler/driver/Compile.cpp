@@ -217,6 +217,7 @@ QuantizationOptions quantizationOptions(const CompileOptions &options,
   }
   quantization.kvCache = std::string(kvCacheModeName(options.kvCache));
   quantization.calibFile = calibrationFile;
+  quantization.gptq = options.gptq;
   // Negative turns SmoothQuant off (QuantizationPipeline.h).
   quantization.smoothAlpha = options.smooth ? options.smoothAlpha : -1.0;
   return quantization;
@@ -542,7 +543,7 @@ Status compileModel(const CompileOptions &options) {
 
   // Calibration runs the model, so it comes first; the quantization passes
   // read its maxima from a file.
-  std::optional<llvm::FileRemover> removeCalibration;
+  std::optional<llvm::FileRemover> removeCalibration, removeGrams;
   std::string calibrationFile = options.calibrationCachePath;
   if (!options.calibrationTextPath.empty() ||
       !options.calibrationCachePath.empty()) {
@@ -555,6 +556,7 @@ Status compileModel(const CompileOptions &options) {
                                error.message());
       calibrationFile = temporary.str().str();
       removeCalibration.emplace(calibrationFile);
+      removeGrams.emplace(gramFileFor(calibrationFile));
     }
     if (Status status = calibrate(options, calibrationFile); !status.ok())
       return status;

@@ -39,6 +39,7 @@ struct RawCompileArguments {
   std::vector<std::string> models;
   bool noSmooth = false;
   bool asymmetric = false;
+  bool gptq = false;
   bool syntheticWeights = false;
   bool noFuse = false;
   bool stats = false;
@@ -112,6 +113,10 @@ Status scanArguments(const std::vector<std::string> &args,
     }
     if (arg == "--asym") {
       raw.asymmetric = true;
+      continue;
+    }
+    if (arg == "--gptq") {
+      raw.gptq = true;
       continue;
     }
     Status status;
@@ -235,10 +240,11 @@ Status parseQuantizationOptions(const RawCompileArguments &raw,
   // channels, for weight-only as AWQ-style activation-aware weight scaling.
   const bool smoothing = (weightAndActivation || weightOnly) && !raw.noSmooth;
   if (calibrated &&
-      !(options.activationScales == ActivationScales::Static || smoothing))
+      !(options.activationScales == ActivationScales::Static || smoothing ||
+        raw.gptq))
     return Status::usageError(
-        "--calib is used for --quant=fp8 static scales and SmoothQuant "
-        "(int8, fp8, w8a16, w4a16); --quant=" +
+        "--calib is used for --quant=fp8 static scales, SmoothQuant and "
+        "--gptq (int8, fp8, w8a16, w4a16); --quant=" +
         modeName +
         (weightAndActivation || weightOnly ? " with --no-smooth" : "") +
         " has no use for it");
@@ -278,6 +284,15 @@ Status parseQuantizationOptions(const RawCompileArguments &raw,
                               "values per byte), got " +
                               *raw.groupSize);
   options.asymmetric = raw.asymmetric;
+  if (raw.gptq && !(weightAndActivation || weightOnly))
+    return Status::usageError("--gptq rounds quantized weights: it applies to "
+                              "--quant=fp8, int8, w8a16 and w4a16, not --quant=" +
+                              modeName);
+  if (raw.gptq && !calibrated)
+    return Status::usageError("--gptq needs calibration data: pass --calib "
+                              "FILE.txt (its Gram matrices are measured "
+                              "there)");
+  options.gptq = raw.gptq;
   if (raw.keepFp) {
     if (!weightAndActivation && !weightOnly)
       return Status::usageError("--keep-fp applies to quantized modes; "
@@ -350,6 +365,9 @@ std::string compileUsage() {
          "                  0.5); --no-smooth: none\n"
          "  --group-size=N  w8a16/w4a16 elements per scale (default 128); "
          "--asym: with zero points\n"
+         "  --gptq          round weights with GPTQ against the --calib "
+         "text's input statistics\n"
+         "                  instead of to nearest\n"
          "  --keep-fp=NAMES weights (comma-separated name parts) kept in "
          "high precision;\n"
          "                  default: embeddings and the LM head; 'none' "

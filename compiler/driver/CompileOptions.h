@@ -103,6 +103,9 @@ struct CompileOptions {
   /// Weight-only modes: elements per scale along a row, and zero points.
   int64_t groupSize = 128;
   bool asymmetric = false;
+  /// `--gptq`: GPTQ rounding of quantized weights; calibration also measures
+  /// the Gram matrices of the linears' inputs.
+  bool gptq = false;
   /// Where the result goes; "-" is standard output.
   std::string outputPath;
   EmitKind emit = EmitKind::Artifact;

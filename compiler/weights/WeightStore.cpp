@@ -318,6 +318,11 @@ struct QuantState {
   bool computed = false;
   std::vector<float> scales;
   std::vector<int8_t> zeroPoints;
+  /// GPTQ: the column scalings recorded on the weight before this
+  /// quantization (its inputs are x_j / s_j), and the quantized weight when
+  /// the scales were read first (GPTQ computes both at once).
+  std::vector<std::shared_ptr<WeightStore::SmoothGroup>> inputScalings;
+  std::vector<uint8_t> pendingOutput;
 
   int64_t getBlockColumns() const {
     switch (scheme.granularity) {
@@ -351,6 +356,10 @@ struct QuantState {
   /// Computes the scales (and zero points) from the weight's values stored
   /// as `dtype` in `bytes`, unless they are known already.
   void computeScales(DType dtype, llvm::ArrayRef<uint8_t> bytes);
+  void computeScalesLocked(DType dtype, llvm::ArrayRef<uint8_t> bytes);
+  /// GPTQ: computes the scales and the quantized weight into
+  /// `pendingOutput` (under the lock), unless known already.
+  void roundWithGptqLocked(DType dtype, llvm::ArrayRef<uint8_t> bytes);
   /// computeScales from the snapshot, for a scale entry read first.
   void ensureScales();
   /// Sets block b's scale (and zero point) for the range [lo, hi] of its
@@ -361,6 +370,15 @@ struct QuantState {
   void searchClipping(uint64_t firstRow, uint64_t count, const float *x,
                       const std::vector<float> &lo,
                       const std::vector<float> &hi);
+  /// The clipping search for block b, whose values are `values`.
+  void searchClippingBlock(int64_t b, const float *values, float lo, float hi);
+  bool searchesClipping() const {
+    return scheme.searchClipping && scheme.dtype != DType::F8E4M3 &&
+           scheme.granularity != QuantGranularity::PerTensor;
+  }
+  /// Quantizes element `i` of the output, value `v` of block `b`, and
+  /// returns the value it now stands for.
+  float quantizeElement(float v, int64_t b, uint64_t i, uint8_t *out) const;
   /// Quantizes rows [firstRow, firstRow + count) into the whole output.
   void quantizeRows(uint64_t firstRow, uint64_t count, const float *x,
                     uint8_t *out) const;
@@ -368,6 +386,13 @@ struct QuantState {
 
 void QuantState::computeScales(DType dtype, llvm::ArrayRef<uint8_t> bytes) {
   std::lock_guard<std::mutex> lock(mutex);
+  if (scheme.gptq)
+    return roundWithGptqLocked(dtype, bytes);
+  computeScalesLocked(dtype, bytes);
+}
+
+void QuantState::computeScalesLocked(DType dtype,
+                                     llvm::ArrayRef<uint8_t> bytes) {
   if (computed)
     return;
   int64_t blocks = getNumBlocks();
@@ -387,8 +412,7 @@ void QuantState::computeScales(DType dtype, llvm::ArrayRef<uint8_t> bytes) {
     zeroPoints.assign(blocks, 0);
   for (int64_t b = 0; b < blocks; ++b)
     setBlockRange(b, lo[b], hi[b], 1.0f);
-  if (scheme.searchClipping && scheme.dtype != DType::F8E4M3 &&
-      scheme.granularity != QuantGranularity::PerTensor)
+  if (searchesClipping())
     forEachRowChunk(dtype, bytes, rows, columns,
                     [&](uint64_t firstRow, uint64_t count, const float *x) {
                       searchClipping(firstRow, count, x, lo, hi);
@@ -417,43 +441,47 @@ void QuantState::setBlockRange(int64_t b, float lo, float hi, float ratio) {
 void QuantState::searchClipping(uint64_t firstRow, uint64_t count,
                                 const float *x, const std::vector<float> &lo,
                                 const std::vector<float> &hi) {
-  int32_t qmin = getQuantMin(scheme.dtype);
-  auto qmax = static_cast<int32_t>(getQuantMax(scheme.dtype));
   int64_t blockColumns = getBlockColumns();
   for (uint64_t r = 0; r < count; ++r)
     for (int64_t first = 0; first < columns; first += blockColumns) {
       int64_t b = getBlock(firstRow + r, first);
-      const float *values = x + r * columns + first;
-      double bestError = 0.0;
-      float bestScale = 1.0f;
-      int8_t bestZero = 0;
-      for (int i = 0; i < QuantScheme::kClipCandidates; ++i) {
-        float ratio =
-            1.0f - 0.5f * static_cast<float>(i) /
-                       static_cast<float>(QuantScheme::kClipCandidates - 1);
-        setBlockRange(b, lo[b], hi[b], ratio);
-        float scale = scales[b];
-        int32_t zero = zeroPoints.empty() ? 0 : zeroPoints[b];
-        double error = 0.0;
-        for (int64_t k = 0; k < blockColumns; ++k) {
-          int32_t q = quantizeInteger(values[k], scale, zero, qmin, qmax);
-          double d = static_cast<double>(values[k]) -
-                     static_cast<double>(q - zero) * static_cast<double>(scale);
-          // Weighted by x^2 (llama.cpp's make_qx_quants): the large weights
-          // matter most, and plain MSE clipped them too eagerly.
-          double weight = static_cast<double>(values[k]) * values[k];
-          error += weight * d * d;
-        }
-        if (i == 0 || error < bestError) {
-          bestError = error;
-          bestScale = scale;
-          bestZero = static_cast<int8_t>(zero);
-        }
-      }
-      scales[b] = bestScale;
-      if (!zeroPoints.empty())
-        zeroPoints[b] = bestZero;
+      searchClippingBlock(b, x + r * columns + first, lo[b], hi[b]);
     }
+}
+
+void QuantState::searchClippingBlock(int64_t b, const float *values, float lo,
+                                     float hi) {
+  int32_t qmin = getQuantMin(scheme.dtype);
+  auto qmax = static_cast<int32_t>(getQuantMax(scheme.dtype));
+  int64_t blockColumns = getBlockColumns();
+  double bestError = 0.0;
+  float bestScale = 1.0f;
+  int8_t bestZero = 0;
+  for (int i = 0; i < QuantScheme::kClipCandidates; ++i) {
+    float ratio = 1.0f - 0.5f * static_cast<float>(i) /
+                             static_cast<float>(QuantScheme::kClipCandidates - 1);
+    setBlockRange(b, lo, hi, ratio);
+    float scale = scales[b];
+    int32_t zero = zeroPoints.empty() ? 0 : zeroPoints[b];
+    double error = 0.0;
+    for (int64_t k = 0; k < blockColumns; ++k) {
+      int32_t q = quantizeInteger(values[k], scale, zero, qmin, qmax);
+      double d = static_cast<double>(values[k]) -
+                 static_cast<double>(q - zero) * static_cast<double>(scale);
+      // Weighted by x^2 (llama.cpp's make_qx_quants): the large weights
+      // matter most, and plain MSE clipped them too eagerly.
+      double weight = static_cast<double>(values[k]) * values[k];
+      error += weight * d * d;
+    }
+    if (i == 0 || error < bestError) {
+      bestError = error;
+      bestScale = scale;
+      bestZero = static_cast<int8_t>(zero);
+    }
+  }
+  scales[b] = bestScale;
+  if (!zeroPoints.empty())
+    zeroPoints[b] = bestZero;
 }
 
 void materializeNode(const WeightStore::Node &node,
@@ -470,27 +498,30 @@ void QuantState::ensureScales() {
   computeScales(input.desc.dtype, bytes);
 }
 
+float QuantState::quantizeElement(float v, int64_t b, uint64_t i,
+                                  uint8_t *out) const {
+  if (scheme.dtype == DType::F8E4M3) {
+    out[i] =
+        numeric::floatToFp8Saturate(v / scales[b], numeric::Fp8Format::E4M3FN);
+    return numeric::fp8ToFloat(out[i], numeric::Fp8Format::E4M3FN) *
+           scales[b];
+  }
+  int32_t zero = zeroPoints.empty() ? 0 : zeroPoints[b];
+  int32_t q = quantizeInteger(v, scales[b], zero, getQuantMin(scheme.dtype),
+                              static_cast<int32_t>(getQuantMax(scheme.dtype)));
+  if (scheme.dtype == DType::I8)
+    out[i] = static_cast<uint8_t>(static_cast<int8_t>(q));
+  else // I4: the even column in the low nibble.
+    out[i / 2] |= static_cast<uint8_t>((q & 0xF) << (4 * (i % 2)));
+  return static_cast<float>(q - zero) * scales[b];
+}
+
 void QuantState::quantizeRows(uint64_t firstRow, uint64_t count, const float *x,
                               uint8_t *out) const {
-  int32_t qmin = getQuantMin(scheme.dtype);
-  auto qmax = static_cast<int32_t>(getQuantMax(scheme.dtype));
   for (uint64_t r = 0; r < count; ++r)
-    for (int64_t c = 0; c < columns; ++c) {
-      uint64_t i = (firstRow + r) * columns + c;
-      float v = x[r * columns + c];
-      int64_t b = getBlock(firstRow + r, c);
-      if (scheme.dtype == DType::F8E4M3) {
-        out[i] = numeric::floatToFp8Saturate(v / scales[b],
-                                             numeric::Fp8Format::E4M3FN);
-        continue;
-      }
-      int32_t zero = zeroPoints.empty() ? 0 : zeroPoints[b];
-      int32_t q = quantizeInteger(v, scales[b], zero, qmin, qmax);
-      if (scheme.dtype == DType::I8)
-        out[i] = static_cast<uint8_t>(static_cast<int8_t>(q));
-      else // I4: the even column in the low nibble.
-        out[i / 2] |= static_cast<uint8_t>((q & 0xF) << (4 * (i % 2)));
-    }
+    for (int64_t c = 0; c < columns; ++c)
+      quantizeElement(x[r * columns + c], getBlock(firstRow + r, c),
+                      (firstRow + r) * columns + c, out);
 }
 
 /// Splits rows [0, rows) into one contiguous range per worker and runs
@@ -553,8 +584,77 @@ void applyQuantizeFp8PerChannel(const Value &in, QuantState &state,
   state.computed = true;
 }
 
+void QuantState::roundWithGptqLocked(DType dtype,
+                                     llvm::ArrayRef<uint8_t> bytes) {
+  if (!pendingOutput.empty())
+    return;
+  std::vector<double> inputMultiplier(columns, 1.0);
+  for (const auto &group : inputScalings) {
+    const std::vector<float> &factors = group->getFactors();
+    for (int64_t c = 0; c < columns; ++c)
+      inputMultiplier[c] /= factors[group->columnFactor.empty()
+                                        ? c
+                                        : group->columnFactor[c]];
+  }
+  const std::vector<double> u =
+      computeGptqInverseFactor(*scheme.gptq, inputMultiplier);
+
+  const bool grouped = scheme.granularity == QuantGranularity::Group;
+  if (grouped) {
+    scales.assign(getNumBlocks(), 1.0f);
+    if (!scheme.symmetric)
+      zeroPoints.assign(getNumBlocks(), 0);
+  } else {
+    computed = false; // the weight's own range, as rounding to nearest
+    computeScalesLocked(dtype, bytes);
+  }
+  std::vector<float> x(rows * columns);
+  decodeToF32(dtype, bytes, x.data(), x.size());
+  pendingOutput.assign(
+      *getStorageBytes(scheme.dtype, static_cast<uint64_t>(rows * columns)),
+      0);
+  parallelForRows(rows, [&](uint64_t firstRow, uint64_t endRow) {
+    std::vector<double> w(columns);
+    std::vector<float> group(grouped ? scheme.groupSize : 0);
+    for (uint64_t r = firstRow; r < endRow; ++r) {
+      std::copy_n(x.data() + r * columns, columns, w.begin());
+      for (int64_t j = 0; j < columns; ++j) {
+        int64_t b = getBlock(r, j);
+        if (grouped && j % scheme.groupSize == 0) {
+          // The group's range as the earlier columns' errors left it.
+          float lo = 0.0f, hi = 0.0f;
+          for (int64_t k = 0; k < scheme.groupSize; ++k) {
+            group[k] = static_cast<float>(w[j + k]);
+            lo = std::min(lo, group[k]);
+            hi = std::max(hi, group[k]);
+          }
+          setBlockRange(b, lo, hi, 1.0f);
+          if (searchesClipping())
+            searchClippingBlock(b, group.data(), lo, hi);
+        }
+        float value = static_cast<float>(w[j]);
+        float rounded =
+            quantizeElement(value, b, r * columns + j, pendingOutput.data());
+        const double *uRow = &u[j * columns];
+        double error = (static_cast<double>(value) - rounded) / uRow[j];
+        for (int64_t k = j + 1; k < columns; ++k)
+          w[k] -= error * uRow[k];
+      }
+    }
+  });
+  computed = true;
+}
+
 void applyQuantize(const Value &in, const Transform &t, uint8_t *out) {
   QuantState &state = *t.quant;
+  if (state.scheme.gptq) {
+    std::lock_guard<std::mutex> lock(state.mutex);
+    state.roundWithGptqLocked(in.desc.dtype, in.bytes);
+    std::memcpy(out, state.pendingOutput.data(), state.pendingOutput.size());
+    // The scales stay; a second read of the weight rounds it again.
+    state.pendingOutput = {};
+    return;
+  }
   if (state.scheme.dtype == DType::F8E4M3 &&
       state.scheme.granularity == QuantGranularity::PerChannel &&
       state.scheme.symmetric && state.columns > 0 &&
@@ -1188,11 +1288,20 @@ llvm::Error WeightStore::quantize(llvm::StringRef name,
   if (scheme.dtype == DType::I4 && columns % 2 != 0)
     return fail("I4 packs two columns a byte, so the column count must be "
                 "even");
+  if (scheme.gptq && scheme.gptq->channels != columns)
+    return fail("the GPTQ input statistics are " +
+                llvm::Twine(scheme.gptq->channels) + " x " +
+                llvm::Twine(scheme.gptq->channels) + ", not " +
+                llvm::Twine(columns) + " x " + llvm::Twine(columns));
   auto state = std::make_shared<QuantState>();
   state->scheme = scheme;
   state->rows = rows;
   state->columns = columns;
   state->input = **node;
+  if (scheme.gptq)
+    for (const Transform &recorded : (*node)->transforms)
+      if (recorded.kind == TransformKind::ScaleColumns)
+        state->inputScalings.push_back(recorded.smooth);
   Transform t{TransformKind::Quantize};
   t.target = scheme.dtype;
   t.quant = state;

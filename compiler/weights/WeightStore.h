@@ -17,6 +17,7 @@
 #define LLMC_COMPILER_WEIGHTS_WEIGHTSTORE_H
 
 #include "compiler/weights/DType.h"
+#include "compiler/weights/Gptq.h"
 
 #include "llvm/ADT/StringMap.h"
 
@@ -52,6 +53,12 @@ struct QuantScheme {
   /// never grows. Outlier-dominated blocks gain resolution for the rest.
   bool searchClipping = false;
   static constexpr int kClipCandidates = 20;
+  /// GPTQ rounding (compiler/weights/Gptq.h) against these statistics of
+  /// the K inputs, as measured before any smoothing recorded on the weight
+  /// (the smoothing's column factors are divided out of them); null: round
+  /// to nearest. Per-tensor and per-channel scales come from the weight as
+  /// given, group scales from each group as GPTQ has updated it.
+  std::shared_ptr<const InputGram> gptq;
 
   /// The scales' shape for an [N, K] weight: [], [N, 1] or [N, K / group].
   llvm::SmallVector<int64_t, 2> getScaleShape(int64_t rows,

@@ -8,7 +8,8 @@ llmc's own full-precision artifact and llama.cpp's quantizations of the same mod
 For each mode the GGUF is compiled for the CPU (`llmc compile --target=cpu --quant=MODE`,
 fp8 with static scales and SmoothQuant of the norms, int8 with SmoothQuant of the norms
 and of down_proj/o_proj, w8a16/w4a16 with the same smoothing (AWQ-style activation-aware
-scaling), all calibrated on --calib-text; w8a16/w4a16 also with the clipping search) and
+scaling), all calibrated on --calib-text; w8a16/w4a16 also with the clipping search;
+the GPTQ rows round with --gptq instead of to nearest) and
 evaluated with `llmc-runtime eval --perplexity TEXT --ctx 512 --reference f32.llmc`
 (PPL ratio, mean KL divergence, same top-1 against the f32 artifact). The llama.cpp
 rows come from test/e2e/make_quant_baselines.py (llama.cpp's own Q8_0 and Q4_K_M
@@ -51,6 +52,9 @@ MODES = [
     ("w4a16", ["--quant=w4a16", "--calib={calib}", "--calib-cache={work}/calib.json"]),
     ("w4a16 asym", ["--quant=w4a16", "--asym", "--calib={calib}", "--calib-cache={work}/calib.json"]),
     ("w4a16 asym uncalibrated", ["--quant=w4a16", "--asym"]),
+    ("w4a16 asym GPTQ", ["--quant=w4a16", "--asym", "--calib={calib}", "--calib-cache={work}/calib.json",
+                         "--gptq"]),
+    ("fp8 GPTQ", ["--quant=fp8", "--calib={calib}", "--calib-cache={work}/calib.json", "--gptq"]),
     ("bf16", ["--quant=bf16"]),
     ("f32 + fp8 KV cache", ["--quant=f32", "--kv-cache=fp8"]),
     ("f32 + int8 KV cache", ["--quant=f32", "--kv-cache=int8"]),

@@ -355,8 +355,8 @@ TEST(CompileOptionsTest, CalibrationAndActivationScales) {
       parse({"m", "--target=h100", "--calib-cache", "c.json",
              "--act-scales=dynamic", "--no-smooth", "-o", "x"});
   EXPECT_EQ(cachedUnsmoothed.status.message,
-            "--calib is used for --quant=fp8 static scales and SmoothQuant "
-            "(int8, fp8, w8a16, w4a16); --quant=fp8 with --no-smooth has no "
+            "--calib is used for --quant=fp8 static scales, SmoothQuant and "
+            "--gptq (int8, fp8, w8a16, w4a16); --quant=fp8 with --no-smooth has no "
             "use for it");
   Parsed fp8Alpha = parse(
       {"m", "--target=h100", "--calib=t.txt", "--smooth-alpha=0.3", "-o", "x"});
@@ -383,8 +383,8 @@ TEST(CompileOptionsTest, CalibrationAndActivationScales) {
   Parsed noSmooth =
       parse({"m", "--target=t4", "--calib=t.txt", "--no-smooth", "-o", "x"});
   EXPECT_EQ(noSmooth.status.message,
-            "--calib is used for --quant=fp8 static scales and SmoothQuant "
-            "(int8, fp8, w8a16, w4a16); --quant=int8 with --no-smooth has no "
+            "--calib is used for --quant=fp8 static scales, SmoothQuant and "
+            "--gptq (int8, fp8, w8a16, w4a16); --quant=int8 with --no-smooth has no "
             "use for it");
   EXPECT_EQ(
       parse({"m", "--target=t4", "--calib=t", "--smooth-alpha=1.5", "-o", "x"})
@@ -404,8 +404,8 @@ TEST(CompileOptionsTest, CalibrationAndActivationScales) {
   EXPECT_EQ(parse({"m", "--target=h100", "--quant=w4a16", "--calib=t.txt",
                    "--no-smooth", "-o", "x"})
                 .status.message,
-            "--calib is used for --quant=fp8 static scales and SmoothQuant "
-            "(int8, fp8, w8a16, w4a16); --quant=w4a16 with --no-smooth has "
+            "--calib is used for --quant=fp8 static scales, SmoothQuant and "
+            "--gptq (int8, fp8, w8a16, w4a16); --quant=w4a16 with --no-smooth has "
             "no use for it");
   EXPECT_EQ(
       parse({"m", "--target=h100", "--quant=bf16", "--no-smooth", "-o", "x"})
@@ -483,3 +483,27 @@ TEST(CompileModelTest, DirectoryIsImported) {
 }
 
 } // namespace
+
+TEST(CompileOptionsTest, Gptq) {
+  Parsed w4 = parse({"m", "--target=cpu", "--quant=w4a16", "--calib=t.txt",
+                     "--gptq", "--no-smooth", "-o", "x"});
+  ASSERT_TRUE(w4.status.ok()) << w4.status.message;
+  EXPECT_TRUE(w4.options.gptq);
+  EXPECT_FALSE(w4.options.smooth);
+  Parsed fp8 = parse({"m", "--target=h100", "--calib-cache=c.json", "--gptq",
+                      "-o", "x"});
+  ASSERT_TRUE(fp8.status.ok()) << fp8.status.message;
+  EXPECT_TRUE(fp8.options.gptq);
+  EXPECT_FALSE(parse({"m", "--target=h100", "-o", "x"}).options.gptq);
+
+  Parsed uncalibrated =
+      parse({"m", "--target=cpu", "--quant=int8", "--gptq", "-o", "x"});
+  EXPECT_EQ(uncalibrated.status.message,
+            "--gptq needs calibration data: pass --calib FILE.txt (its Gram "
+            "matrices are measured there)");
+  Parsed unquantized = parse({"m", "--target=cpu", "--quant=bf16",
+                              "--calib=t.txt", "--gptq", "-o", "x"});
+  EXPECT_EQ(unquantized.status.message,
+            "--gptq rounds quantized weights: it applies to --quant=fp8, "
+            "int8, w8a16 and w4a16, not --quant=bf16");
+}

@@ -480,3 +480,156 @@ TEST_F(QuantizationPipelineTest, BadOptionFails) {
 }
 
 } // namespace
+
+namespace {
+
+/// A temporary file path (the file is created, then closed).
+llvm::SmallString<128> temporaryPath(llvm::StringRef suffix) {
+  llvm::SmallString<128> path;
+  int fd;
+  if (llvm::sys::fs::createTemporaryFile("gptq", suffix, fd, path))
+    ADD_FAILURE() << "cannot create a temporary file";
+  else
+    llvm::sys::Process::SafelyCloseFileDescriptor(fd);
+  return path;
+}
+
+std::string errorOf(llvm::Expected<std::shared_ptr<GramFile>> file) {
+  if (file) {
+    ADD_FAILURE() << "expected an error";
+    return {};
+  }
+  return llvm::toString(file.takeError());
+}
+
+} // namespace
+
+// GramFile::write and open agree; weights sharing an input share the
+// matrix; a file that is cut short, has another header or trailing bytes
+// is an error naming the file and what is wrong.
+TEST(GramFileTest, WriteThenOpenAndCorruption) {
+  llvm::SmallString<128> path = temporaryPath("gram");
+  std::vector<GramEntry> entries = {
+      {{"q.weight", "k.weight"}, 2, {1.0f, 0.5f, 0.5f, 2.0f}},
+      {{"o.weight"}, 3, {1, 0, 0, 0, 1, 0, 0, 0, 1}}};
+  ASSERT_FALSE(!!GramFile::write(path, 77, entries));
+  auto file = GramFile::open(path);
+  ASSERT_TRUE(!!file) << llvm::toString(file.takeError());
+  EXPECT_EQ((*file)->getTokens(), 77);
+  auto q = (*file)->lookup("q.weight"), k = (*file)->lookup("k.weight");
+  auto o = (*file)->lookup("o.weight");
+  ASSERT_TRUE(q && k && o);
+  EXPECT_EQ(q->channels, 2);
+  EXPECT_EQ(q->values, k->values);
+  EXPECT_EQ(std::vector<float>(q->values, q->values + 4), entries[0].values);
+  EXPECT_EQ(std::vector<float>(o->values, o->values + 9), entries[1].values);
+  EXPECT_EQ((*file)->lookup("v.weight"), nullptr);
+
+  std::vector<uint8_t> bytes;
+  {
+    auto buffer = llvm::MemoryBuffer::getFile(path, false, false);
+    ASSERT_TRUE(!!buffer);
+    llvm::StringRef data = (*buffer)->getBuffer();
+    bytes.assign(data.begin(), data.end());
+  }
+  auto rewrite = [&](const std::vector<uint8_t> &content) {
+    std::error_code error;
+    llvm::raw_fd_ostream os(path, error);
+    os.write(reinterpret_cast<const char *>(content.data()), content.size());
+  };
+  rewrite(std::vector<uint8_t>(bytes.begin(), bytes.end() - 4));
+  EXPECT_THAT(errorOf(GramFile::open(path)),
+              HasSubstr("Gram matrix file '" + path.str().str() +
+                        "': truncated: entry 1's 3 x 3 matrix"));
+  std::vector<uint8_t> longer = bytes;
+  longer.push_back(0);
+  rewrite(longer);
+  EXPECT_THAT(errorOf(GramFile::open(path)),
+              HasSubstr("1 bytes follow the last entry"));
+  std::vector<uint8_t> renamed = bytes;
+  renamed[0] = 'X';
+  rewrite(renamed);
+  EXPECT_THAT(errorOf(GramFile::open(path)),
+              HasSubstr("not an llmc Gram matrix file"));
+  llvm::sys::fs::remove(path);
+  EXPECT_THAT(errorOf(GramFile::open(path)), HasSubstr("cannot read it"));
+}
+
+// GPTQ under SmoothQuant: the pipeline's calibration file names its Gram
+// matrix file (gram_file, beside it), and the weight GPTQ rounds is the
+// smoothed W diag(s), whose inputs are x / s. Mapped back (column j divided
+// by s_j), its output error on the original inputs, sum over rows of
+// e H eᵀ, must be well below rounding the same smoothed weight to nearest.
+TEST_F(QuantizationPipelineTest, GptqUnderSmoothingLowersOutputError) {
+  auto act = toFloats(readBytes("act_absmax.f32"));
+  std::vector<float> gram = toFloats(readBytes("gram.f32"));
+  ASSERT_EQ(gram.size(), 256u * 256u);
+  weights::WeightStore plain;
+  auto checkpoint =
+      weights::SafetensorsCheckpoint::open(dataPath("quant.safetensors"));
+  ASSERT_TRUE(!!checkpoint);
+  ASSERT_FALSE(!!plain.addSource(std::move(*checkpoint)));
+  plain.addAllSourceTensors();
+  std::vector<uint8_t> originalBytes(6 * 256 * 4);
+  ASSERT_FALSE(!!plain.materialize("w", originalBytes));
+  std::vector<float> original = toFloats(originalBytes);
+
+  auto outputError = [&](bool gptq) {
+    llvm::SmallString<128> calibPath = writeCalibrationOfW(act);
+    std::string gramPath = (calibPath + ".gram").str();
+    if (gptq) {
+      mlir::FailureOr<Calibration> calibration =
+          loadCalibration(calibPath, mlir::UnknownLoc::get(&context));
+      EXPECT_TRUE(mlir::succeeded(calibration));
+      calibration->gramPath = gramPath;
+      EXPECT_FALSE(!!writeCalibration(calibPath, *calibration));
+      EXPECT_FALSE(!!GramFile::write(gramPath, 3, {{{"w"}, 256, gram}}));
+    }
+    QuantizationOptions options;
+    options.scheme = "w4a16";
+    options.calibFile = calibPath.str().str();
+    options.gptq = gptq;
+    // A fresh module and store per run.
+    auto module = mlir::parseSourceString<mlir::ModuleOp>(kModule, &context);
+    weights::WeightStore store;
+    auto source =
+        weights::SafetensorsCheckpoint::open(dataPath("quant.safetensors"));
+    EXPECT_TRUE(!!source);
+    EXPECT_FALSE(!!store.addSource(std::move(*source)));
+    store.addAllSourceTensors();
+    mlir::PassManager pm(&context);
+    addQuantizationPasses(pm, options);
+    EXPECT_TRUE(mlir::succeeded(pm.run(*module)));
+    EXPECT_FALSE(!!applyWeightAnnotations(*module, store));
+    auto factors = store.getSmoothingFactors("norm");
+    EXPECT_TRUE(!!factors);
+    auto bytesOf = [&](llvm::StringRef name) {
+      auto desc = store.describe(name);
+      std::vector<uint8_t> bytes(desc ? desc->getBytes() : 0);
+      EXPECT_FALSE(!!store.materialize(name, bytes));
+      return bytes;
+    };
+    std::vector<uint8_t> q = bytesOf("w");
+    std::vector<float> scales = toFloats(bytesOf("w.scale"));
+    llvm::sys::fs::remove(calibPath);
+    llvm::sys::fs::remove(gramPath);
+    std::vector<float> codes(6 * 256);
+    weights::decodeToF32(weights::DType::I4, q, codes.data(), codes.size());
+    const size_t groups = scales.size() / 6, group = 256 / groups;
+    std::vector<double> e(6 * 256);
+    for (size_t n = 0; n < 6; ++n)
+      for (size_t j = 0; j < 256; ++j)
+        e[n * 256 + j] = original[n * 256 + j] -
+                         double(codes[n * 256 + j]) *
+                             scales[n * groups + j / group] / (*factors)[j];
+    double error = 0;
+    for (size_t n = 0; n < 6; ++n)
+      for (size_t i = 0; i < 256; ++i)
+        for (size_t j = 0; j < 256; ++j)
+          error += e[n * 256 + i] * gram[i * 256 + j] * e[n * 256 + j];
+    return error;
+  };
+  double nearest = outputError(false);
+  double gptq = outputError(true);
+  EXPECT_LT(gptq, 0.8 * nearest) << "nearest " << nearest << ", GPTQ " << gptq;
+}

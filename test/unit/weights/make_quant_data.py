@@ -18,10 +18,21 @@ lo and hi) multiplied by r_i; the block keeps the first candidate with the
 smallest float64 sum of x^2 * (x - (q - zero) * scale)^2.
 SmoothQuant: s_j = amax_x_j^alpha / amax_w_j^(1 - alpha), clipped to
 [1e-5, 1e5], 1 where either maximum is 0.
+GPTQ (`gptq_<case>`, QuantScheme::gptq), as the paper's reference code does
+it, in float64: H = gram + 0.01 * mean(diag(gram)) * I (a channel with
+gram[j][j] == 0 gets a row and column of zeros and 1 on the diagonal first),
+U = upper Cholesky factor of inv(H) (numpy.linalg.cholesky(inv(H)).T); then
+column by column over all rows: per-channel scales from the weight as
+given, group scales from the group's current values (range as above, on
+the float32 values) when its first column is reached; v = float32(w[:, j]),
+code and value r = float32((q - zero) * scale) (fp8: float32(e4m3(q)) *
+scale) as above; w[:, k] -= (v - r) / U[j][j] * U[j][k] for k > j.
+gram.f32 is x^T x / 512 (float32) of inputs x [512, 256] whose channels are
+correlated (an AR(1) walk along the channels, every 7th channel louder).
 
 Inputs: quant.safetensors (f32 `w` [6, 256], `norm` [256], `up` [4, 256],
-`gate` [5, 256]) and act_absmax.f32 (calibration maxima of the 256
-channels). Goldens: `<case>.bin` (quantized bytes), `<case>.scale.f32`,
+`gate` [5, 256]), act_absmax.f32 (calibration maxima of the 256
+channels) and gram.f32 (GPTQ's input statistics, [256, 256]). Goldens: `<case>.bin` (quantized bytes), `<case>.scale.f32`,
 `<case>.zero.bin`; smoothing: smooth.factors.f32, smooth.norm.f32,
 smooth.up.f32, smooth.act_scale.f32. Run from anywhere; deterministic.
 Needs numpy, ml_dtypes and safetensors.
@@ -121,6 +132,58 @@ def quantize(w, kind, granularity, group=0, symmetric=True, clip=False):
     return q, scale.reshape(shape), zero
 
 
+def gptq(w, gram, kind, granularity, group=0, symmetric=True):
+    rows, cols = w.shape
+    h = gram.astype(np.float64).copy()
+    dead = np.diag(h) == 0
+    h[dead, :] = 0
+    h[:, dead] = 0
+    h[dead, dead] = 1
+    h += 0.01 * np.mean(np.diag(gram.astype(np.float64))) * np.eye(cols)
+    u = np.linalg.cholesky(np.linalg.inv(h)).T
+    qmin, qmax = {"int8": (-128, 127), "int4": (-8, 7), "fp8": (None, 448)}[kind]
+    if granularity == "group":
+        scale = np.ones((rows, cols // group), f32)
+        zero = None if symmetric else np.zeros((rows, cols // group), np.int8)
+    else:  # the scales of plain rounding, from the weight as given
+        _, scale, zero = quantize(w, kind, granularity, group, symmetric)
+        scale = np.broadcast_to(scale.reshape(-1, 1), (rows, 1)).copy() \
+            if granularity == "channel" else np.full((rows, 1), scale, f32)
+        zero = None
+    codes = np.zeros((rows, cols), np.int8 if kind != "fp8" else np.uint8)
+    work = w.astype(np.float64).copy()
+    for j in range(cols):
+        b = j // group if granularity == "group" else 0
+        if granularity == "group" and j % group == 0:
+            part = work[:, j:j + group].astype(f32)
+            lo = np.minimum(part.min(1), 0).astype(f32)
+            hi = np.maximum(part.max(1), 0).astype(f32)
+            s, z = block_range(lo, hi, qmin, qmax, symmetric)
+            scale[:, b] = s
+            if zero is not None:
+                zero[:, b] = z
+        v = work[:, j].astype(f32)
+        x = (v / scale[:, b]).astype(f32)
+        if kind == "fp8":
+            c = np.clip(x, -448, 448).astype(ml_dtypes.float8_e4m3fn)
+            codes[:, j] = c.view(np.uint8)
+            r = (c.astype(f32) * scale[:, b]).astype(f32)
+        else:
+            z = zero[:, b].astype(f32) if zero is not None else f32(0)
+            c = np.clip(np.rint(x) + z, qmin, qmax).astype(np.int8)
+            codes[:, j] = c
+            r = ((c.astype(f32) - z) * scale[:, b]).astype(f32)
+        error = (v.astype(np.float64) - r.astype(np.float64)) / u[j, j]
+        work[:, j + 1:] -= np.outer(error, u[j, j + 1:])
+    q = codes
+    if kind == "int4":
+        nib = codes.view(np.uint8).ravel() & 0xF
+        q = (nib[0::2] | (nib[1::2] << 4)).astype(np.uint8)
+    if granularity == "tensor":
+        scale = scale[:1, 0].reshape(())
+    return q, scale, zero
+
+
 def write(name, q, scale, zero):
     np.ascontiguousarray(q).tofile(os.path.join(OUT, name + ".bin"))
     np.ascontiguousarray(scale, dtype=f32).tofile(os.path.join(OUT, name + ".scale.f32"))
@@ -160,6 +223,20 @@ def main():
     (up * s[None, :]).astype(f32).tofile(os.path.join(OUT, "smooth.up.f32"))
     act_scale = np.array((act / s).max() / f32(448), dtype=f32)
     act_scale.tofile(os.path.join(OUT, "smooth.act_scale.f32"))
+
+    x = np.zeros((512, 256))
+    noise = rng.uniform(-0.5, 0.5, size=(512, 256))
+    loud = np.where(np.arange(256) % 7 == 0, 5.0, 1.0)
+    for c in range(256):
+        x[:, c] = (0.8 * x[:, c - 1] if c else 0) + noise[:, c] * loud[c]
+    gram = (x.T @ x / 512).astype(f32)
+    gram[200, :] = gram[:, 200] = 0  # a channel never active
+    gram.tofile(os.path.join(OUT, "gram.f32"))
+    write("gptq_int4_group64", *gptq(w, gram, "int4", "group", 64))
+    write("gptq_int4_group128_asym", *gptq(w, gram, "int4", "group", 128, False))
+    write("gptq_int8_per_channel", *gptq(w, gram, "int8", "channel"))
+    write("gptq_fp8_per_channel", *gptq(w, gram, "fp8", "channel"))
+    write("gptq_fp8_per_tensor", *gptq(w, gram, "fp8", "tensor"))
 
 
 if __name__ == "__main__":

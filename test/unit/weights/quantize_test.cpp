@@ -541,3 +541,174 @@ TEST_F(QuantizeTest, SmoothLinearPairGroupedQueryAttention) {
 }
 
 } // namespace
+
+/// GPTQ's input statistics for `w`: data/quant/gram.f32 (make_quant_data.py).
+std::shared_ptr<const InputGram> loadTestGram() {
+  auto values = std::make_shared<std::vector<float>>(readGolden("quant/gram"));
+  EXPECT_EQ(values->size(), 256u * 256u);
+  auto gram = std::make_shared<InputGram>();
+  gram->channels = 256;
+  gram->values = values->data();
+  gram->owner = values;
+  return gram;
+}
+
+// GPTQ's codes and scales against make_quant_data.py's numpy implementation
+// of the paper's algorithm (the same float32 rounding steps, float64 error
+// propagation through numpy's inverse and Cholesky factor). The two
+// factorizations of H differ in the last bits, which could flip a code
+// whose value lands within that of a rounding boundary: none may differ
+// by more than one step, and at most 1 in 200.
+TEST_F(QuantizeTest, GptqMatchesNumpy) {
+  std::shared_ptr<const InputGram> gram = loadTestGram();
+  struct Case {
+    QuantScheme scheme;
+    const char *golden;
+  } cases[] = {
+      {scheme(DType::I4, QuantGranularity::Group, 64), "gptq_int4_group64"},
+      {scheme(DType::I4, QuantGranularity::Group, 128, false),
+       "gptq_int4_group128_asym"},
+      {scheme(DType::I8, QuantGranularity::PerChannel),
+       "gptq_int8_per_channel"},
+      {scheme(DType::F8E4M3, QuantGranularity::PerChannel),
+       "gptq_fp8_per_channel"},
+      {scheme(DType::F8E4M3, QuantGranularity::PerTensor),
+       "gptq_fp8_per_tensor"},
+  };
+  for (const Case &c : cases)
+    for (bool scalesFirst : {false, true}) {
+      SCOPED_TRACE(std::string(c.golden) + (scalesFirst ? ", scales first" : ""));
+      WeightStore target;
+      auto checkpoint =
+          SafetensorsCheckpoint::open(dataPath("quant/quant.safetensors"));
+      ASSERT_TRUE(!!checkpoint);
+      ASSERT_FALSE(!!target.addSource(std::move(*checkpoint)));
+      target.addAllSourceTensors();
+      QuantScheme quant = c.scheme;
+      quant.gptq = gram;
+      ASSERT_FALSE(!!target.quantize("w", quant));
+      ASSERT_FALSE(!!target.addQuantScales("w.scale", "w"));
+      if (!quant.symmetric)
+        ASSERT_FALSE(!!target.addQuantZeroPoints("w.zero", "w"));
+      auto bytesOf = [&](llvm::StringRef name) {
+        auto desc = target.describe(name);
+        std::vector<uint8_t> bytes(desc ? desc->getBytes() : 0);
+        EXPECT_FALSE(!!target.materialize(name, bytes));
+        return bytes;
+      };
+      std::vector<uint8_t> scaleBytes, codes;
+      if (scalesFirst)
+        scaleBytes = bytesOf("w.scale");
+      codes = bytesOf("w");
+      if (!scalesFirst)
+        scaleBytes = bytesOf("w.scale");
+      std::vector<float> values(6 * 256), expected(6 * 256);
+      decodeToF32(quant.dtype, codes, values.data(), values.size());
+      std::vector<uint8_t> golden = goldenBytes(std::string(c.golden) + ".bin");
+      ASSERT_EQ(golden.size(), codes.size());
+      decodeToF32(quant.dtype, golden, expected.data(), expected.size());
+      int differing = 0;
+      for (size_t i = 0; i < values.size(); ++i) {
+        if (values[i] == expected[i])
+          continue;
+        ++differing;
+        // One step: an integer apart, or neighbouring E4M3 codes.
+        if (quant.dtype == DType::F8E4M3)
+          EXPECT_EQ(std::abs(int(codes[i]) - int(golden[i])), 1) << i;
+        else
+          EXPECT_EQ(std::fabs(values[i] - expected[i]), 1.0f) << i;
+      }
+      EXPECT_LE(differing, int(values.size()) / 200);
+      std::vector<float> scales(scaleBytes.size() / 4);
+      std::memcpy(scales.data(), scaleBytes.data(), scaleBytes.size());
+      std::vector<float> goldenScales =
+          goldenF32(std::string(c.golden) + ".scale");
+      ASSERT_EQ(scales.size(), goldenScales.size());
+      for (size_t b = 0; b < scales.size(); ++b)
+        EXPECT_NEAR(scales[b], goldenScales[b], 1e-6f * goldenScales[b]) << b;
+      if (!quant.symmetric) {
+        std::vector<uint8_t> zeros = bytesOf("w.zero");
+        std::vector<uint8_t> goldenZeros =
+            goldenBytes(std::string(c.golden) + ".zero.bin");
+        ASSERT_EQ(zeros.size(), goldenZeros.size());
+        for (size_t b = 0; b < zeros.size(); ++b)
+          EXPECT_LE(std::abs(int(int8_t(zeros[b])) - int(int8_t(goldenZeros[b]))), 1) << b;
+      }
+    }
+}
+
+// What GPTQ is for: the layer's output error on its calibration inputs,
+// sum over rows of (w - q) H (w - q)ᵀ, is well below round to nearest's on
+// the same grid, for every scheme.
+TEST_F(QuantizeTest, GptqLowersOutputError) {
+  std::vector<float> w = materializeF32("w");
+  const int64_t rows = 6, columns = 256;
+  ASSERT_EQ(w.size(), size_t(rows * columns));
+  std::shared_ptr<const InputGram> input = loadTestGram();
+  const float *gram = input->values;
+  auto outputError = [&](const QuantScheme &quant, bool gptq,
+                         bool scalesFirst) {
+    WeightStore target;
+    auto checkpoint =
+        SafetensorsCheckpoint::open(dataPath("quant/quant.safetensors"));
+    EXPECT_TRUE(!!checkpoint);
+    EXPECT_FALSE(!!target.addSource(std::move(*checkpoint)));
+    target.addAllSourceTensors();
+    QuantScheme s = quant;
+    if (gptq)
+      s.gptq = input;
+    EXPECT_FALSE(!!target.quantize("w", s));
+    EXPECT_FALSE(!!target.addQuantScales("w.scale", "w"));
+    if (!s.symmetric)
+      EXPECT_FALSE(!!target.addQuantZeroPoints("w.zero", "w"));
+    auto bytesOf = [&](llvm::StringRef name) {
+      auto desc = target.describe(name);
+      std::vector<uint8_t> bytes(desc ? desc->getBytes() : 0);
+      EXPECT_FALSE(!!target.materialize(name, bytes));
+      return bytes;
+    };
+    std::vector<uint8_t> scaleBytes, q, zeros;
+    if (scalesFirst)
+      scaleBytes = bytesOf("w.scale");
+    q = bytesOf("w");
+    if (!scalesFirst)
+      scaleBytes = bytesOf("w.scale");
+    if (!s.symmetric)
+      zeros = bytesOf("w.zero");
+    std::vector<float> scales(scaleBytes.size() / 4);
+    std::memcpy(scales.data(), scaleBytes.data(), scaleBytes.size());
+    std::vector<float> values(rows * columns);
+    decodeToF32(s.dtype, q, values.data(), values.size());
+    const int64_t perRow = int64_t(scales.size()) / rows;
+    std::vector<double> e(rows * columns);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < columns; ++c) {
+        int64_t block = s.granularity == QuantGranularity::PerTensor
+                            ? 0
+                            : r * perRow + c / (columns / perRow);
+        double zero = zeros.empty() ? 0 : double(int8_t(zeros[block]));
+        e[r * columns + c] =
+            w[r * columns + c] - (values[r * columns + c] - zero) * scales[block];
+      }
+    double error = 0;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = 0; i < columns; ++i)
+        for (int64_t j = 0; j < columns; ++j)
+          error += e[r * columns + i] * gram[i * columns + j] *
+                   e[r * columns + j];
+    return error;
+  };
+  for (const QuantScheme &quant :
+       {scheme(DType::I4, QuantGranularity::Group, 64),
+        scheme(DType::I4, QuantGranularity::Group, 32, /*symmetric=*/false),
+        scheme(DType::I8, QuantGranularity::PerChannel),
+        scheme(DType::F8E4M3, QuantGranularity::PerChannel),
+        scheme(DType::F8E4M3, QuantGranularity::PerTensor)})
+    for (bool scalesFirst : {false, true}) {
+      double nearest = outputError(quant, false, scalesFirst);
+      double gptq = outputError(quant, true, scalesFirst);
+      EXPECT_LT(gptq, 0.8 * nearest)
+          << quant.getName() << (scalesFirst ? " scales first" : "")
+          << ": nearest " << nearest << ", GPTQ " << gptq;
+    }
+}
