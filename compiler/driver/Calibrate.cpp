@@ -382,6 +382,9 @@ Status calibrate(const CompileOptions &options,
     if (llvm::Error error =
             GramFile::write(calibration.gramPath, tokens, grams->finish()))
       return Status::failure(llvm::toString(std::move(error)));
+  } else {
+    // A cache measured again without --gptq: its old matrices are stale.
+    llvm::sys::fs::remove(gramFileFor(calibrationFile));
   }
   if (llvm::Error error = writeCalibration(calibrationFile, calibration))
     return Status::failure(llvm::toString(std::move(error)));
