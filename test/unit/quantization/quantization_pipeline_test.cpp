@@ -129,6 +129,19 @@ protected:
     return nullptr;
   }
 
+  /// `w` [6, 256] as quant.safetensors holds it.
+  static std::vector<float> unquantizedW() {
+    weights::WeightStore plain;
+    auto checkpoint =
+        weights::SafetensorsCheckpoint::open(dataPath("quant.safetensors"));
+    EXPECT_TRUE(!!checkpoint);
+    EXPECT_FALSE(!!plain.addSource(std::move(*checkpoint)));
+    plain.addAllSourceTensors();
+    std::vector<uint8_t> bytes(6 * 256 * 4);
+    EXPECT_FALSE(!!plain.materialize("w", bytes));
+    return toFloats(bytes);
+  }
+
   /// A calibration file whose one entry, for `w`, has the channel maxima
   /// `act`; the caller removes it.
   static llvm::SmallString<128>
@@ -338,15 +351,8 @@ TEST_F(QuantizationPipelineTest, W8A16CalibratedIsSmoothed) {
 
   auto factors = store.getSmoothingFactors("norm");
   ASSERT_TRUE(!!factors) << llvm::toString(factors.takeError());
-  weights::WeightStore plain;
-  auto checkpoint =
-      weights::SafetensorsCheckpoint::open(dataPath("quant.safetensors"));
-  ASSERT_TRUE(!!checkpoint);
-  ASSERT_FALSE(!!plain.addSource(std::move(*checkpoint)));
-  plain.addAllSourceTensors();
-  std::vector<uint8_t> originalBytes(6 * 256 * 4);
-  ASSERT_FALSE(!!plain.materialize("w", originalBytes));
-  std::vector<float> original = toFloats(originalBytes);
+  std::vector<float> original = unquantizedW();
+  ASSERT_EQ(original.size(), 6u * 256u);
   std::vector<uint8_t> q = materialize("w");
   std::vector<float> scales = toFloats(materialize("w.scale"));
   ASSERT_EQ(q.size(), 6u * 256u);
@@ -564,15 +570,8 @@ TEST_F(QuantizationPipelineTest, GptqUnderSmoothingLowersOutputError) {
   auto act = toFloats(readBytes("act_absmax.f32"));
   std::vector<float> gram = toFloats(readBytes("gram.f32"));
   ASSERT_EQ(gram.size(), 256u * 256u);
-  weights::WeightStore plain;
-  auto checkpoint =
-      weights::SafetensorsCheckpoint::open(dataPath("quant.safetensors"));
-  ASSERT_TRUE(!!checkpoint);
-  ASSERT_FALSE(!!plain.addSource(std::move(*checkpoint)));
-  plain.addAllSourceTensors();
-  std::vector<uint8_t> originalBytes(6 * 256 * 4);
-  ASSERT_FALSE(!!plain.materialize("w", originalBytes));
-  std::vector<float> original = toFloats(originalBytes);
+  std::vector<float> original = unquantizedW();
+  ASSERT_EQ(original.size(), 6u * 256u);
 
   auto outputError = [&](bool gptq) {
     llvm::SmallString<128> calibPath = writeCalibrationOfW(act);

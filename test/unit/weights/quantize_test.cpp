@@ -553,6 +553,43 @@ std::shared_ptr<const InputGram> loadTestGram() {
   return gram;
 }
 
+/// `w` quantized with `quant` in a fresh store, the scales read before or
+/// after the weight.
+struct QuantizedW {
+  std::vector<uint8_t> codes, zeroPoints;
+  std::vector<float> scales;
+};
+QuantizedW quantizeFreshW(const QuantScheme &quant, bool scalesFirst) {
+  WeightStore target;
+  auto checkpoint =
+      SafetensorsCheckpoint::open(dataPath("quant/quant.safetensors"));
+  EXPECT_TRUE(!!checkpoint);
+  EXPECT_FALSE(!!target.addSource(std::move(*checkpoint)));
+  target.addAllSourceTensors();
+  EXPECT_FALSE(!!target.quantize("w", quant));
+  EXPECT_FALSE(!!target.addQuantScales("w.scale", "w"));
+  if (!quant.symmetric)
+    EXPECT_FALSE(!!target.addQuantZeroPoints("w.zero", "w"));
+  auto bytesOf = [&](llvm::StringRef name) {
+    auto desc = target.describe(name);
+    std::vector<uint8_t> bytes(desc ? desc->getBytes() : 0);
+    EXPECT_FALSE(!!target.materialize(name, bytes));
+    return bytes;
+  };
+  QuantizedW result;
+  std::vector<uint8_t> scaleBytes;
+  if (scalesFirst)
+    scaleBytes = bytesOf("w.scale");
+  result.codes = bytesOf("w");
+  if (!scalesFirst)
+    scaleBytes = bytesOf("w.scale");
+  if (!quant.symmetric)
+    result.zeroPoints = bytesOf("w.zero");
+  result.scales.resize(scaleBytes.size() / 4);
+  std::memcpy(result.scales.data(), scaleBytes.data(), scaleBytes.size());
+  return result;
+}
+
 // GPTQ's codes and scales against make_quant_data.py's numpy implementation
 // of the paper's algorithm (the same float32 rounding steps, float64 error
 // propagation through numpy's inverse and Cholesky factor). The two
@@ -578,30 +615,10 @@ TEST_F(QuantizeTest, GptqMatchesNumpy) {
   for (const Case &c : cases)
     for (bool scalesFirst : {false, true}) {
       SCOPED_TRACE(std::string(c.golden) + (scalesFirst ? ", scales first" : ""));
-      WeightStore target;
-      auto checkpoint =
-          SafetensorsCheckpoint::open(dataPath("quant/quant.safetensors"));
-      ASSERT_TRUE(!!checkpoint);
-      ASSERT_FALSE(!!target.addSource(std::move(*checkpoint)));
-      target.addAllSourceTensors();
       QuantScheme quant = c.scheme;
       quant.gptq = gram;
-      ASSERT_FALSE(!!target.quantize("w", quant));
-      ASSERT_FALSE(!!target.addQuantScales("w.scale", "w"));
-      if (!quant.symmetric)
-        ASSERT_FALSE(!!target.addQuantZeroPoints("w.zero", "w"));
-      auto bytesOf = [&](llvm::StringRef name) {
-        auto desc = target.describe(name);
-        std::vector<uint8_t> bytes(desc ? desc->getBytes() : 0);
-        EXPECT_FALSE(!!target.materialize(name, bytes));
-        return bytes;
-      };
-      std::vector<uint8_t> scaleBytes, codes;
-      if (scalesFirst)
-        scaleBytes = bytesOf("w.scale");
-      codes = bytesOf("w");
-      if (!scalesFirst)
-        scaleBytes = bytesOf("w.scale");
+      QuantizedW result = quantizeFreshW(quant, scalesFirst);
+      const std::vector<uint8_t> &codes = result.codes;
       std::vector<float> values(6 * 256), expected(6 * 256);
       decodeToF32(quant.dtype, codes, values.data(), values.size());
       std::vector<uint8_t> golden = goldenBytes(std::string(c.golden) + ".bin");
@@ -619,15 +636,14 @@ TEST_F(QuantizeTest, GptqMatchesNumpy) {
           EXPECT_EQ(std::fabs(values[i] - expected[i]), 1.0f) << i;
       }
       EXPECT_LE(differing, int(values.size()) / 200);
-      std::vector<float> scales(scaleBytes.size() / 4);
-      std::memcpy(scales.data(), scaleBytes.data(), scaleBytes.size());
+      const std::vector<float> &scales = result.scales;
       std::vector<float> goldenScales =
           goldenF32(std::string(c.golden) + ".scale");
       ASSERT_EQ(scales.size(), goldenScales.size());
       for (size_t b = 0; b < scales.size(); ++b)
         EXPECT_NEAR(scales[b], goldenScales[b], 1e-6f * goldenScales[b]) << b;
       if (!quant.symmetric) {
-        std::vector<uint8_t> zeros = bytesOf("w.zero");
+        const std::vector<uint8_t> &zeros = result.zeroPoints;
         std::vector<uint8_t> goldenZeros =
             goldenBytes(std::string(c.golden) + ".zero.bin");
         ASSERT_EQ(zeros.size(), goldenZeros.size());
@@ -648,35 +664,12 @@ TEST_F(QuantizeTest, GptqLowersOutputError) {
   const float *gram = input->values;
   auto outputError = [&](const QuantScheme &quant, bool gptq,
                          bool scalesFirst) {
-    WeightStore target;
-    auto checkpoint =
-        SafetensorsCheckpoint::open(dataPath("quant/quant.safetensors"));
-    EXPECT_TRUE(!!checkpoint);
-    EXPECT_FALSE(!!target.addSource(std::move(*checkpoint)));
-    target.addAllSourceTensors();
     QuantScheme s = quant;
     if (gptq)
       s.gptq = input;
-    EXPECT_FALSE(!!target.quantize("w", s));
-    EXPECT_FALSE(!!target.addQuantScales("w.scale", "w"));
-    if (!s.symmetric)
-      EXPECT_FALSE(!!target.addQuantZeroPoints("w.zero", "w"));
-    auto bytesOf = [&](llvm::StringRef name) {
-      auto desc = target.describe(name);
-      std::vector<uint8_t> bytes(desc ? desc->getBytes() : 0);
-      EXPECT_FALSE(!!target.materialize(name, bytes));
-      return bytes;
-    };
-    std::vector<uint8_t> scaleBytes, q, zeros;
-    if (scalesFirst)
-      scaleBytes = bytesOf("w.scale");
-    q = bytesOf("w");
-    if (!scalesFirst)
-      scaleBytes = bytesOf("w.scale");
-    if (!s.symmetric)
-      zeros = bytesOf("w.zero");
-    std::vector<float> scales(scaleBytes.size() / 4);
-    std::memcpy(scales.data(), scaleBytes.data(), scaleBytes.size());
+    QuantizedW result = quantizeFreshW(s, scalesFirst);
+    const std::vector<uint8_t> &q = result.codes, &zeros = result.zeroPoints;
+    const std::vector<float> &scales = result.scales;
     std::vector<float> values(rows * columns);
     decodeToF32(s.dtype, q, values.data(), values.size());
     const int64_t perRow = int64_t(scales.size()) / rows;
