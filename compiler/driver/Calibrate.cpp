@@ -190,9 +190,12 @@ bool cacheMatches(const std::string &path, const std::string &key,
     why = "measured on another model or text";
     return false;
   }
-  if (needGrams && (!root->getString("gram_file") ||
-                    !llvm::sys::fs::exists(gramFileFor(path)))) {
+  if (needGrams && !root->getString("gram_file")) {
     why = "measured without --gptq's Gram matrices";
+    return false;
+  }
+  if (needGrams && !llvm::sys::fs::exists(gramFileFor(path))) {
+    why = "its Gram matrix file '" + gramFileFor(path) + "' is missing";
     return false;
   }
   return true;
