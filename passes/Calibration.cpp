@@ -241,19 +241,18 @@ llvm::Expected<std::shared_ptr<GramFile>> GramFile::open(StringRef path) {
   if (offset != bytes.size())
     return fail(Twine(bytes.size() - offset) +
                 " bytes follow the last entry");
-  file->self = file;
   return file;
 }
 
 std::shared_ptr<const weights::InputGram>
-GramFile::lookup(StringRef weight) {
+GramFile::lookup(StringRef weight) const {
   auto it = byWeight.find(weight);
   if (it == byWeight.end())
     return nullptr;
   auto gram = std::make_shared<weights::InputGram>();
   gram->channels = it->second.first;
   gram->values = it->second.second;
-  gram->owner = self.lock();
+  gram->owner = shared_from_this();
   return gram;
 }
 

@@ -23,6 +23,7 @@
 #include "llvm/Support/Error.h"
 #include "llvm/Support/MemoryBuffer.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -66,7 +67,7 @@ struct GramEntry {
 /// entries; per entry u32 weight count, per weight u32 length and its name,
 /// u32 channels, zero bytes up to a multiple of 4 from the file's start,
 /// then channels² f32. Read through a mapping: entries point into it.
-class GramFile {
+class GramFile : public std::enable_shared_from_this<GramFile> {
 public:
   /// Checks every count and length against the file's size; errors name
   /// the file and the entry.
@@ -77,14 +78,14 @@ public:
 
   /// The statistics of the input of `weight` (they keep this file
   /// mapped), or null.
-  std::shared_ptr<const weights::InputGram> lookup(llvm::StringRef weight);
+  std::shared_ptr<const weights::InputGram>
+  lookup(llvm::StringRef weight) const;
   int64_t getTokens() const { return tokens; }
 
 private:
   std::unique_ptr<llvm::MemoryBuffer> buffer;
   int64_t tokens = 0;
   llvm::StringMap<std::pair<int64_t, const float *>> byWeight;
-  std::weak_ptr<GramFile> self;
 };
 
 /// Writes `calibration` to `path` in the format above (what `llmc compile

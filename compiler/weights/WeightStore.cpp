@@ -8,6 +8,7 @@
 #include "compiler/weights/Support.h"
 
 #include "runtime/support/Float8.h"
+#include "runtime/support/Quantize.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/Endian.h"
@@ -376,9 +377,10 @@ struct QuantState {
     return scheme.searchClipping && scheme.dtype != DType::F8E4M3 &&
            scheme.granularity != QuantGranularity::PerTensor;
   }
-  /// Quantizes element `i` of the output, value `v` of block `b`, and
-  /// returns the value it now stands for.
-  float quantizeElement(float v, int64_t b, uint64_t i, uint8_t *out) const;
+  /// Quantizes element `i` of the output, value `v` of block `b`.
+  void quantizeElement(float v, int64_t b, uint64_t i, uint8_t *out) const;
+  /// The value element `i` (of block `b`) of the output stands for.
+  float dequantizeElement(int64_t b, uint64_t i, const uint8_t *out) const;
   /// Quantizes rows [firstRow, firstRow + count) into the whole output.
   void quantizeRows(uint64_t firstRow, uint64_t count, const float *x,
                     uint8_t *out) const;
@@ -498,13 +500,12 @@ void QuantState::ensureScales() {
   computeScales(input.desc.dtype, bytes);
 }
 
-float QuantState::quantizeElement(float v, int64_t b, uint64_t i,
-                                  uint8_t *out) const {
+void QuantState::quantizeElement(float v, int64_t b, uint64_t i,
+                                 uint8_t *out) const {
   if (scheme.dtype == DType::F8E4M3) {
     out[i] =
         numeric::floatToFp8Saturate(v / scales[b], numeric::Fp8Format::E4M3FN);
-    return numeric::fp8ToFloat(out[i], numeric::Fp8Format::E4M3FN) *
-           scales[b];
+    return;
   }
   int32_t zero = zeroPoints.empty() ? 0 : zeroPoints[b];
   int32_t q = quantizeInteger(v, scales[b], zero, getQuantMin(scheme.dtype),
@@ -513,6 +514,17 @@ float QuantState::quantizeElement(float v, int64_t b, uint64_t i,
     out[i] = static_cast<uint8_t>(static_cast<int8_t>(q));
   else // I4: the even column in the low nibble.
     out[i / 2] |= static_cast<uint8_t>((q & 0xF) << (4 * (i % 2)));
+}
+
+float QuantState::dequantizeElement(int64_t b, uint64_t i,
+                                    const uint8_t *out) const {
+  if (scheme.dtype == DType::F8E4M3)
+    return numeric::fp8ToFloat(out[i], numeric::Fp8Format::E4M3FN) *
+           scales[b];
+  int32_t q = scheme.dtype == DType::I8
+                  ? static_cast<int8_t>(out[i])
+                  : numeric::unpackInt4(out, static_cast<int64_t>(i));
+  int32_t zero = zeroPoints.empty() ? 0 : zeroPoints[b];
   return static_cast<float>(q - zero) * scales[b];
 }
 
@@ -605,7 +617,8 @@ void QuantState::roundWithGptqLocked(DType dtype,
     if (!scheme.symmetric)
       zeroPoints.assign(getNumBlocks(), 0);
   } else {
-    computed = false; // the weight's own range, as rounding to nearest
+    // The weight's own range, as rounding to nearest (kept from an earlier
+    // read of this weight).
     computeScalesLocked(dtype, bytes);
   }
   std::vector<float> x(rows * columns);
@@ -633,8 +646,9 @@ void QuantState::roundWithGptqLocked(DType dtype,
             searchClippingBlock(b, group.data(), lo, hi);
         }
         float value = static_cast<float>(w[j]);
-        float rounded =
-            quantizeElement(value, b, r * columns + j, pendingOutput.data());
+        quantizeElement(value, b, r * columns + j, pendingOutput.data());
+        float rounded = dequantizeElement(b, r * columns + j,
+                                          pendingOutput.data());
         const double *uRow = &u[j * columns];
         double error = (static_cast<double>(value) - rounded) / uRow[j];
         for (int64_t k = j + 1; k < columns; ++k)
